@@ -1,0 +1,51 @@
+# rustexpert — build, run and test. `make run` and `make test` are the two commands the README starts with.
+SHELL := /bin/bash
+GO ?= go
+TAGS := sqlite_fts5
+export CGO_ENABLED := 1
+BIN := bin/rustexpert
+
+.PHONY: run build test deps go-test e2e generate check-generated vet vendor bench clean
+
+## run: build and serve the app on http://localhost:8080 (database in ./data/)
+run: build
+	./$(BIN) serve
+
+build:
+	$(GO) build -tags $(TAGS) -o $(BIN) .
+
+## test: install what the tests need, check generated files, run Go tests and the browser test
+test: deps check-generated vet go-test e2e
+
+## deps: Node packages from the lockfile and Debian's Chromium for the browser test
+deps:
+	bash scripts/install-test-deps.sh
+
+go-test:
+	$(GO) test -tags $(TAGS) -count=1 ./...
+
+e2e: build
+	$(GO) build -o bin/testmodel ./e2e/testmodel
+	node --test --test-concurrency=1 e2e/
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
+
+## generate: regenerate templ components and copy browser libraries from node_modules
+generate: vendor
+	$(GO) tool templ generate
+
+vendor:
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+## check-generated: fail when committed generated files are stale
+check-generated: generate
+	@git diff --exit-code -- '*_templ.go' static/vendor || (echo "generated files are stale: run 'make generate' and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- '*_templ.go' static/vendor)" || (echo "generated files are not committed: run 'make generate' and commit" >&2; git status --porcelain -- '*_templ.go' static/vendor >&2; exit 1)
+
+bench:
+	$(GO) run -tags $(TAGS) ./bench/labels
+
+clean:
+	rm -rf bin

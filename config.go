@@ -1,0 +1,93 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"strconv"
+)
+
+// Config is the app's whole configuration, from flags with environment fallbacks.
+type Config struct {
+	Addr          string
+	DataDir       string
+	DBPath        string
+	LogLevel      string
+	Workers       int
+	SecureCookies bool
+}
+
+// cliEnv is what every subcommand gets from the process.
+type cliEnv struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// flags returns a flag set with the options every command shares, bound to cfg.
+func (e *cliEnv) flags(name string, cfg *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.StringVar(&cfg.DataDir, "data", e.env("RUSTEXPERT_DATA", "data"), "data directory (database, dataset snapshots)")
+	fs.StringVar(&cfg.DBPath, "db", e.env("RUSTEXPERT_DB", ""), "SQLite database file (default DATA/rustexpert.db)")
+	fs.StringVar(&cfg.LogLevel, "log-level", e.env("RUSTEXPERT_LOG_LEVEL", "info"), "debug, info, warn or error")
+	return fs
+}
+
+func (e *cliEnv) env(key, def string) string {
+	if v := e.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *cliEnv) envInt(key string, def int) int {
+	if n, err := strconv.Atoi(e.getenv(key)); err == nil {
+		return n
+	}
+	return def
+}
+
+// parse parses args, flags before or after the positional arguments, fills the derived
+// settings and returns the positional arguments.
+func (e *cliEnv) parse(fs *flag.FlagSet, cfg *Config, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if cfg.DBPath == "" {
+		cfg.DBPath = filepath.Join(cfg.DataDir, "rustexpert.db")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	return positional, nil
+}
+
+func (e *cliEnv) logger(cfg Config) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)}
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+// parseNoArgs is parse for commands that take no positional arguments.
+func (e *cliEnv) parseNoArgs(fs *flag.FlagSet, cfg *Config, args []string) error {
+	pos, err := e.parse(fs, cfg, args)
+	if err == nil && len(pos) > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), pos[0])}
+	}
+	return err
+}

@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"rustexpert/static"
+)
+
+// routes lists every route of the app.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RealIP, s.recoverer, s.logRequests, securityHeaders, limitBody)
+
+	staticFS, _ := fs.Sub(static.FS, ".")
+	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(staticFS))))
+	r.Get("/healthz", s.handleHealth)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.loadSession, s.checkCSRF)
+		r.Get("/login", s.handleLoginForm)
+		r.Post("/login", s.handleLogin)
+		r.Get("/setup", s.handleSetupForm)
+		r.Post("/setup", s.handleSetup)
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireUser)
+			r.Post("/logout", s.handleLogout)
+			r.Get("/", s.handleHome)
+
+			r.Get("/prompts", s.handlePromptList)
+			r.Get("/prompts/export", s.handlePromptExport)
+			r.Get("/prompts/{id}/{field}", s.handlePromptCell)
+			r.Get("/prompts/{id}/{field}/edit", s.handlePromptCellEdit)
+
+			r.Group(func(r chi.Router) {
+				r.Use(requireEditor)
+				r.Post("/prompts", s.handlePromptCreate)
+				r.Post("/prompts/import", s.handlePromptImport)
+				r.Put("/prompts/{id}/{field}", s.handlePromptUpdate)
+				r.Delete("/prompts/{id}", s.handlePromptDelete)
+			})
+		})
+	})
+	return r
+}
+
+func cacheStatic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets a strict content security policy: no inline scripts, no framing.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Upload limits: sheets and dataset files may be large, everything else is small.
+const (
+	maxUploadBytes = 50<<20 + 1<<20
+	maxFormBytes   = 2 << 20
+)
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxFormBytes)
+		if r.URL.Path == "/prompts/import" || r.URL.Path == "/datasets/validate" {
+			limit = maxUploadBytes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ping(r.Context()); err != nil {
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/prompts", http.StatusSeeOther)
+}

@@ -1,0 +1,35 @@
+// Package handlers is the HTTP layer: every route is listed in routes.go, one file per resource,
+// and every failure goes through Server.error.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+
+	"rustexpert/generation"
+	"rustexpert/live"
+	"rustexpert/render"
+	"rustexpert/store"
+)
+
+// Config is what the HTTP layer needs from the app's configuration.
+type Config struct {
+	DataDir       string // where dataset snapshots are written
+	SecureCookies bool   // set the Secure flag on cookies (behind TLS)
+}
+
+// Server holds the dependencies of every handler.
+type Server struct {
+	log    *slog.Logger
+	store  *store.Store
+	runner *generation.Runner
+	hub    *live.Hub
+	md     *render.Renderer
+	cfg    Config
+}
+
+// New returns the app's HTTP handler.
+func New(log *slog.Logger, st *store.Store, runner *generation.Runner, hub *live.Hub, cfg Config) http.Handler {
+	s := &Server{log: log, store: st, runner: runner, hub: hub, md: render.New(), cfg: cfg}
+	return s.routes()
+}

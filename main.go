@@ -1,0 +1,88 @@
+// Command rustexpert is the workbench for building a Rust-expert code model: the prompt
+// spreadsheet, generation jobs, chosen/rejected labelling and dataset exports.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rustexpert:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// usage is the top-level help.
+const usage = `rustexpert — build a Rust-expert code model end to end
+
+Usage: rustexpert <command> [flags]
+
+Commands:
+  serve              run the web app (default http://localhost:8080)
+  users add NAME     add a user (--admin, or --role annotator|viewer); password from stdin
+  users list         list users
+  prompts import F   import a prompt sheet (CSV, TSV, JSONL, XLSX), all rows or none
+  prompts export     export prompts (--format csv|jsonl|xlsx|tsv, --split, -o FILE)
+  models add NAME    register an OpenAI-compatible endpoint (--endpoint URL --served-name M)
+  models list        list models
+  generate           run a generation job (--model NAME --n 2 [--split train] [--category C])
+  export             write a DPO or SFT dataset snapshot (--kind dpo|sft)
+  dataset validate F check a DPO/SFT JSONL file (exit code 1 on problems)
+
+Every command takes --data DIR (default ./data, env RUSTEXPERT_DATA) and --db FILE
+(default DIR/rustexpert.db, env RUSTEXPERT_DB). Run "rustexpert <command> -h" for its flags.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	env := &cliEnv{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return env.serve(ctx, rest)
+	case "users":
+		return env.users(ctx, rest)
+	case "prompts":
+		return env.prompts(ctx, rest)
+	case "models":
+		return env.models(ctx, rest)
+	case "generate":
+		return env.generate(ctx, rest)
+	case "export":
+		return env.export(ctx, rest)
+	case "dataset":
+		return env.dataset(ctx, rest)
+	default:
+		return usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
+	}
+}
+
+// usageError is a mistake in the command line (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// problemsError means the command ran and found problems in its input (exit code 1).
+type problemsError struct{ msg string }
+
+func (e problemsError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	switch err.(type) {
+	case usageError:
+		return 2
+	default:
+		return 1
+	}
+}

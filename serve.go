@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"rustexpert/generation"
+	"rustexpert/handlers"
+	"rustexpert/inference"
+	"rustexpert/live"
+	"rustexpert/store"
+)
+
+func (e *cliEnv) serve(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := e.flags("serve", &cfg)
+	fs.StringVar(&cfg.Addr, "addr", e.env("RUSTEXPERT_ADDR", "localhost:8080"), "address to listen on")
+	fs.IntVar(&cfg.Workers, "workers", e.envInt("RUSTEXPERT_WORKERS", 0), "answers generated at once (default: number of cores)")
+	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", e.getenv("RUSTEXPERT_SECURE_COOKIES") == "1", "mark cookies Secure (serve behind TLS)")
+	err := e.parseNoArgs(fs, &cfg, args)
+	if err != nil {
+		return err
+	}
+	log, err := e.logger(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	hub := live.NewHub(64)
+	runner := generation.New(st, generatorFor(e.getenv), hub, log, cfg.Workers)
+	srv := &http.Server{
+		Handler:           handlers.New(log, st, runner, hub, handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	log.Info("serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("db", cfg.DBPath))
+	return serveUntilDone(ctx, log, srv, ln, runner)
+}
+
+// serveUntilDone runs the server and the job runner; on ctx's end it shuts down in order:
+// stop accepting requests, stop the runner and wait for it, then the caller closes the store.
+func serveUntilDone(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.Listener, runner *generation.Runner) error {
+	runCtx, stopRunner := context.WithCancel(context.WithoutCancel(ctx))
+	runnerDone := make(chan error, 1)
+	go func() { runnerDone <- runner.Run(runCtx) }()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(ln) }()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-srvDone:
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http shutdown", slog.Any("error", err))
+	}
+	stopRunner()
+	if err := <-runnerDone; err != nil {
+		log.Error("job runner", slog.Any("error", err))
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return store.Open(ctx, cfg.DBPath)
+}
+
+// generatorFor returns how the app reaches a registered model.
+func generatorFor(getenv func(string) string) generation.GeneratorFor {
+	return func(m store.Model) (inference.Generator, error) {
+		switch m.Provider {
+		case store.ProviderOpenAI:
+			key := ""
+			if m.APIKeyEnv != "" {
+				key = getenv(m.APIKeyEnv)
+			}
+			return inference.NewOpenAI(inference.OpenAIConfig{BaseURL: m.Endpoint, APIKey: key}), nil
+		default:
+			return nil, fmt.Errorf("model %s: provider %q is not available", m.Name, m.Provider)
+		}
+	}
+}

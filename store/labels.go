@@ -1,0 +1,337 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Verdicts a label can carry.
+const (
+	VerdictPair    = "pair"
+	VerdictTie     = "tie"
+	VerdictBothBad = "both_bad"
+	VerdictSkip    = "skip"
+)
+
+// MaxRationaleBytes caps a label's free-text rationale.
+const MaxRationaleBytes = 8 << 10
+
+// Item identifies a comparison: the answers one job wrote to one prompt.
+type Item struct {
+	JobID    int64
+	PromptID int64
+}
+
+// LabelInput is one person's judgement of one comparison.
+type LabelInput struct {
+	Item
+	AnnotatorID int64
+	Verdict     string
+	ChosenID    int64   // best answer, for "pair"
+	RejectedID  int64   // worst answer, for "pair"
+	Ranking     []int64 // optional full ranking, best first
+	Rationale   string
+	MSSpent     int64
+}
+
+// Label is a stored judgement.
+type Label struct {
+	ID            int64
+	Item          Item
+	PromptText    string
+	Category      string
+	Split         string
+	AnnotatorID   int64
+	AnnotatorName string
+	Verdict       string
+	ChosenID      int64
+	RejectedID    int64
+	Ranking       []int64
+	Rationale     string
+	SuggestedBy   string
+	MSSpent       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// SubmitLabel stores a label, or replaces the annotator's earlier label of the same comparison,
+// so a double submission is stored once. It reports whether a new label was created.
+func (s *Store) SubmitLabel(ctx context.Context, in LabelInput) (created bool, err error) {
+	if err := in.check(); err != nil {
+		return false, err
+	}
+	ranking, _ := json.Marshal(in.Ranking)
+	if in.Ranking == nil {
+		ranking = []byte("[]")
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkLabelAnswers(ctx, tx, in); err != nil {
+			return err
+		}
+		var existing int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM labels WHERE prompt_id = ? AND job_id = ? AND annotator_id = ?`,
+			in.PromptID, in.JobID, in.AnnotatorID).Scan(&existing)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		created = existing == 0
+		t := now()
+		_, err = tx.ExecContext(ctx, `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id, ranking_json, rationale, ms_spent, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (prompt_id, job_id, annotator_id) DO UPDATE SET verdict = excluded.verdict, chosen_id = excluded.chosen_id,
+				rejected_id = excluded.rejected_id, ranking_json = excluded.ranking_json, rationale = excluded.rationale,
+				ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at`,
+			in.PromptID, in.JobID, in.AnnotatorID, in.Verdict, nullID(in.ChosenID), nullID(in.RejectedID), string(ranking),
+			in.Rationale, in.MSSpent, t, t)
+		return err
+	})
+	return created, err
+}
+
+func (in *LabelInput) check() error {
+	in.Rationale = strings.TrimSpace(in.Rationale)
+	switch {
+	case in.Verdict != VerdictPair && in.Verdict != VerdictTie && in.Verdict != VerdictBothBad && in.Verdict != VerdictSkip:
+		return fmt.Errorf("%w: verdict %q (want pair, tie, both_bad or skip)", ErrInvalid, in.Verdict)
+	case in.Verdict == VerdictPair && (in.ChosenID == 0 || in.RejectedID == 0):
+		return fmt.Errorf("%w: pick the best and the worst answer", ErrInvalid)
+	case in.Verdict == VerdictPair && in.ChosenID == in.RejectedID:
+		return fmt.Errorf("%w: the best and the worst answer must differ", ErrInvalid)
+	case len(in.Rationale) > MaxRationaleBytes || !utf8.ValidString(in.Rationale):
+		return fmt.Errorf("%w: rationale: at most %d bytes of UTF-8 text", ErrInvalid, MaxRationaleBytes)
+	case in.MSSpent < 0:
+		in.MSSpent = 0
+	}
+	if in.Verdict != VerdictPair {
+		in.ChosenID, in.RejectedID, in.Ranking = 0, 0, nil
+	}
+	if in.MSSpent > int64(time.Hour/time.Millisecond) {
+		in.MSSpent = int64(time.Hour / time.Millisecond)
+	}
+	return nil
+}
+
+// checkLabelAnswers makes sure every answer the label names belongs to its comparison.
+func checkLabelAnswers(ctx context.Context, tx *sql.Tx, in LabelInput) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM responses WHERE job_id = ? AND prompt_id = ?`, in.JobID, in.PromptID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(ids) < 2 {
+		return fmt.Errorf("%w: job %d has fewer than two answers to prompt %d", ErrNotFound, in.JobID, in.PromptID)
+	}
+	named := append([]int64{}, in.Ranking...)
+	if in.Verdict == VerdictPair {
+		named = append(named, in.ChosenID, in.RejectedID)
+	}
+	for _, id := range named {
+		if !slices.Contains(ids, id) {
+			return fmt.Errorf("%w: answer %d is not one of this prompt's answers", ErrInvalid, id)
+		}
+	}
+	return nil
+}
+
+// UndoLastLabel deletes the annotator's most recent label and returns its comparison.
+func (s *Store) UndoLastLabel(ctx context.Context, annotatorID int64) (Item, error) {
+	var it Item
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id, job_id, prompt_id FROM labels WHERE annotator_id = ? ORDER BY updated_at DESC, id DESC LIMIT 1`,
+			annotatorID).Scan(&id, &it.JobID, &it.PromptID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: nothing to undo", ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM labels WHERE id = ?`, id)
+		return err
+	})
+	return it, err
+}
+
+// completeItems is the SQL of every comparison whose job wrote all its answers (at least two).
+const completeItems = `SELECT r.job_id, r.prompt_id FROM responses r JOIN generation_jobs j ON j.id = r.job_id
+	WHERE j.n >= 2 GROUP BY r.job_id, r.prompt_id HAVING count(*) = max(j.n)`
+
+// NextItem returns the next comparison in the annotator's queue after the given one (zero Item:
+// from the start). A comparison leaves every queue once it has `overlap` labels.
+func (s *Store) NextItem(ctx context.Context, annotatorID int64, after Item, overlap int) (Item, bool, error) {
+	var it Item
+	err := s.read.QueryRowContext(ctx, `SELECT c.job_id, c.prompt_id FROM (`+completeItems+`) c
+		WHERE (c.job_id, c.prompt_id) > (?, ?)
+		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.job_id = c.job_id AND l.prompt_id = c.prompt_id AND l.annotator_id = ?)
+		AND (SELECT count(*) FROM labels l WHERE l.job_id = c.job_id AND l.prompt_id = c.prompt_id) < ?
+		ORDER BY c.job_id, c.prompt_id LIMIT 1`, after.JobID, after.PromptID, annotatorID, overlap).Scan(&it.JobID, &it.PromptID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Item{}, false, nil
+	}
+	return it, err == nil, err
+}
+
+// PreviousItem returns the comparison the annotator labelled just before the given one
+// (or the most recent one when the given one has no label of theirs).
+func (s *Store) PreviousItem(ctx context.Context, annotatorID int64, current Item) (Item, bool, error) {
+	var it Item
+	err := s.read.QueryRowContext(ctx, `SELECT job_id, prompt_id FROM labels WHERE annotator_id = ?
+		AND id < coalesce((SELECT id FROM labels WHERE annotator_id = ? AND job_id = ? AND prompt_id = ?), 9223372036854775807)
+		ORDER BY id DESC LIMIT 1`, annotatorID, annotatorID, current.JobID, current.PromptID).Scan(&it.JobID, &it.PromptID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Item{}, false, nil
+	}
+	return it, err == nil, err
+}
+
+// Progress counts an annotator's and the team's labelling.
+type Progress struct {
+	Mine        int // labels by this annotator
+	MinePending int // comparisons still in this annotator's queue
+	TeamDone    int // comparisons with enough labels
+	TeamTotal   int // comparisons ready for labelling
+	MineAvgMS   int64
+}
+
+// LabelProgress returns personal and team progress for an annotator.
+func (s *Store) LabelProgress(ctx context.Context, annotatorID int64, overlap int) (Progress, error) {
+	var p Progress
+	err := s.read.QueryRowContext(ctx, `WITH c AS (`+completeItems+`),
+		counts AS (SELECT c.job_id, c.prompt_id,
+			(SELECT count(*) FROM labels l WHERE l.job_id = c.job_id AND l.prompt_id = c.prompt_id) AS n,
+			EXISTS (SELECT 1 FROM labels l WHERE l.job_id = c.job_id AND l.prompt_id = c.prompt_id AND l.annotator_id = ?) AS mine
+			FROM c)
+		SELECT count(*), coalesce(sum(n >= ?), 0), coalesce(sum(NOT mine AND n < ?), 0) FROM counts`,
+		annotatorID, overlap, overlap).Scan(&p.TeamTotal, &p.TeamDone, &p.MinePending)
+	if err != nil {
+		return p, err
+	}
+	err = s.read.QueryRowContext(ctx, `SELECT count(*), coalesce(avg(ms_spent), 0) FROM labels WHERE annotator_id = ?`, annotatorID).
+		Scan(&p.Mine, &p.MineAvgMS)
+	return p, err
+}
+
+// LabelFilter narrows the review list. Zero values match everything.
+type LabelFilter struct {
+	AnnotatorID int64
+	Category    string
+	Verdict     string
+	Limit       int
+}
+
+const labelColumns = `l.id, l.job_id, l.prompt_id, p.text, p.category, p.split, l.annotator_id, u.name, l.verdict,
+	coalesce(l.chosen_id, 0), coalesce(l.rejected_id, 0), l.ranking_json, l.rationale, l.suggested_by, l.ms_spent, l.created_at, l.updated_at`
+
+// ListLabels returns labels, newest first.
+func (s *Store) ListLabels(ctx context.Context, f LabelFilter) ([]Label, error) {
+	var conds []string
+	var args []any
+	if f.AnnotatorID != 0 {
+		conds, args = append(conds, `l.annotator_id = ?`), append(args, f.AnnotatorID)
+	}
+	if f.Category != "" {
+		conds, args = append(conds, `p.category = ?`), append(args, f.Category)
+	}
+	if f.Verdict != "" {
+		conds, args = append(conds, `l.verdict = ?`), append(args, f.Verdict)
+	}
+	where := "1"
+	if len(conds) > 0 {
+		where = strings.Join(conds, " AND ")
+	}
+	q := `SELECT ` + labelColumns + ` FROM labels l JOIN prompts p ON p.id = l.prompt_id JOIN users u ON u.id = l.annotator_id
+		WHERE ` + where + ` ORDER BY l.updated_at DESC, l.id DESC`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Label
+	for rows.Next() {
+		l, err := scanLabel(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// LabelOf returns the annotator's label of a comparison, if any.
+func (s *Store) LabelOf(ctx context.Context, annotatorID int64, it Item) (Label, bool, error) {
+	l, err := scanLabel(s.read.QueryRowContext(ctx, `SELECT `+labelColumns+` FROM labels l JOIN prompts p ON p.id = l.prompt_id
+		JOIN users u ON u.id = l.annotator_id WHERE l.annotator_id = ? AND l.job_id = ? AND l.prompt_id = ?`, annotatorID, it.JobID, it.PromptID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Label{}, false, nil
+	}
+	return l, err == nil, err
+}
+
+func scanLabel(row scanner) (Label, error) {
+	var l Label
+	var ranking, created, updated string
+	err := row.Scan(&l.ID, &l.Item.JobID, &l.Item.PromptID, &l.PromptText, &l.Category, &l.Split, &l.AnnotatorID, &l.AnnotatorName,
+		&l.Verdict, &l.ChosenID, &l.RejectedID, &ranking, &l.Rationale, &l.SuggestedBy, &l.MSSpent, &created, &updated)
+	json.Unmarshal([]byte(ranking), &l.Ranking)
+	l.CreatedAt = parseTime(created)
+	l.UpdatedAt = parseTime(updated)
+	return l, err
+}
+
+// LabelWithAnswers is a label with the answers of its comparison, for dataset exports.
+type LabelWithAnswers struct {
+	Label
+	Answers []Response
+}
+
+// LabelsForExport returns every label with its comparison's answers, in label id order.
+func (s *Store) LabelsForExport(ctx context.Context) ([]LabelWithAnswers, error) {
+	labels, err := s.ListLabels(ctx, LabelFilter{})
+	if err != nil {
+		return nil, err
+	}
+	answers := map[Item][]Response{}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+responseColumns+` FROM responses r JOIN models m ON m.id = r.model_id
+		WHERE EXISTS (SELECT 1 FROM labels l WHERE l.job_id = r.job_id AND l.prompt_id = r.prompt_id) ORDER BY r.slot`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanResponse(rows)
+		if err != nil {
+			return nil, err
+		}
+		it := Item{JobID: r.JobID, PromptID: r.PromptID}
+		answers[it] = append(answers[it], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]LabelWithAnswers, 0, len(labels))
+	for i := len(labels) - 1; i >= 0; i-- {
+		out = append(out, LabelWithAnswers{Label: labels[i], Answers: answers[labels[i].Item]})
+	}
+	return out, nil
+}

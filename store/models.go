@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Providers a model can be reached through.
+const (
+	ProviderOpenAI  = "openai"
+	ProviderBuiltin = "builtin"
+)
+
+// Model is a model the app can generate with.
+type Model struct {
+	ID         int64
+	Name       string
+	Provider   string
+	Endpoint   string // base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1
+	ServedName string // the model name the endpoint expects
+	APIKeyEnv  string // name of the environment variable holding the API key
+	Notes      string
+	CreatedAt  time.Time
+}
+
+const modelColumns = `id, name, provider, endpoint, served_name, api_key_env, notes, created_at`
+
+// ModelInput is what registering a model takes.
+type ModelInput struct {
+	Name, Provider, Endpoint, ServedName, APIKeyEnv, Notes string
+}
+
+func (in *ModelInput) clean() error {
+	in.Name = strings.TrimSpace(in.Name)
+	in.Endpoint = strings.TrimRight(strings.TrimSpace(in.Endpoint), "/")
+	in.ServedName = strings.TrimSpace(in.ServedName)
+	if in.Provider == "" {
+		in.Provider = ProviderOpenAI
+	}
+	if in.Name == "" || len(in.Name) > 64 || strings.ContainsAny(in.Name, " \t\n/<>\"'") {
+		return fmt.Errorf("%w: name: 1 to 64 characters without spaces, slashes or quotes", ErrInvalid)
+	}
+	if in.Provider != ProviderOpenAI {
+		return fmt.Errorf("%w: provider: %q is not available yet (want openai)", ErrInvalid, in.Provider)
+	}
+	u, err := url.Parse(in.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: endpoint: %q is not an http(s) URL", ErrInvalid, in.Endpoint)
+	}
+	if in.ServedName == "" {
+		in.ServedName = in.Name
+	}
+	return nil
+}
+
+// CreateModel registers a model.
+func (s *Store) CreateModel(ctx context.Context, in ModelInput) (Model, error) {
+	if err := in.clean(); err != nil {
+		return Model{}, err
+	}
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO models (name, provider, endpoint, served_name, api_key_env, notes, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, in.Name, in.Provider, in.Endpoint, in.ServedName, in.APIKeyEnv, in.Notes, now())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("%w: a model named %q exists already", ErrConflict, in.Name)
+		}
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return Model{}, err
+	}
+	return s.Model(ctx, id)
+}
+
+// Model returns one model by id.
+func (s *Store) Model(ctx context.Context, id int64) (Model, error) {
+	m, err := scanModel(s.read.QueryRowContext(ctx, `SELECT `+modelColumns+` FROM models WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Model{}, fmt.Errorf("model %d: %w", id, ErrNotFound)
+	}
+	return m, err
+}
+
+// ModelByName returns one model by name.
+func (s *Store) ModelByName(ctx context.Context, name string) (Model, error) {
+	m, err := scanModel(s.read.QueryRowContext(ctx, `SELECT `+modelColumns+` FROM models WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Model{}, fmt.Errorf("model %q: %w", name, ErrNotFound)
+	}
+	return m, err
+}
+
+// ListModels returns every model by name.
+func (s *Store) ListModels(ctx context.Context) ([]Model, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+modelColumns+` FROM models ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Model
+	for rows.Next() {
+		m, err := scanModel(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func scanModel(row scanner) (Model, error) {
+	var m Model
+	var created string
+	err := row.Scan(&m.ID, &m.Name, &m.Provider, &m.Endpoint, &m.ServedName, &m.APIKeyEnv, &m.Notes, &created)
+	m.CreatedAt = parseTime(created)
+	return m, err
+}
