@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"rustexpert/sheet"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestOpenTwiceAppliesMigrationsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	for range 2 {
+		st, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		st.read.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n)
+		if n < 1 {
+			t.Fatalf("%d migrations recorded", n)
+		}
+		st.Close()
+	}
+}
+
+func TestConnectionSettings(t *testing.T) {
+	st := openTest(t)
+	var mode string
+	var fk int
+	st.read.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	st.read.QueryRow(`PRAGMA foreign_keys`).Scan(&fk)
+	if mode != "wal" || fk != 1 {
+		t.Fatalf("journal_mode=%s foreign_keys=%d", mode, fk)
+	}
+	if _, err := st.read.Exec(`DELETE FROM users`); err == nil {
+		t.Fatal("the read pool accepted a write")
+	}
+}
+
+func TestImportIsAllOrNothing(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	if _, err := st.CreatePrompt(ctx, PromptInput{Text: "Explain  E0382"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	rows := []sheet.Row{
+		{Line: 2, Text: "What does ? do?", Split: "train"},
+		{Line: 3, Text: "explain e0382", Split: "train"}, // same normalized text as the stored prompt
+		{Line: 4, Text: "Why Rc<RefCell<T>>?", Split: "heldout"},
+	}
+	_, err := st.ImportPrompts(ctx, rows, "test", 0)
+	var se *sheet.Error
+	if !errors.As(err, &se) || len(se.Problems) != 1 || se.Problems[0].Line != 3 || !strings.Contains(se.Problems[0].Message, "prompt #1") {
+		t.Fatalf("got %v, want one duplicate problem on line 3", err)
+	}
+	page, _ := st.ListPrompts(ctx, PromptFilter{})
+	if page.Total != 1 {
+		t.Fatalf("%d prompts stored after a failed import, want 1", page.Total)
+	}
+	n, err := st.ImportPrompts(ctx, []sheet.Row{rows[0], rows[2]}, "test", 0)
+	if err != nil || n != 2 {
+		t.Fatalf("import: n=%d err=%v", n, err)
+	}
+}
+
+func TestSearchQuotesAnyInput(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	for _, text := range []string{"Why does Vec::retain take a closure?", "Fix E0502 in this snippet", "snake_case naming"} {
+		if _, err := st.CreatePrompt(ctx, PromptInput{Text: text, Category: "idioms"}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for q, want := range map[string]int{"retain": 1, "E0502": 1, "snake_case": 1, `"unbalanced ( AND`: 0, "NEAR(": 0, "ret": 1, "": 3} {
+		page, err := st.ListPrompts(ctx, PromptFilter{Query: q})
+		if err != nil {
+			t.Fatalf("query %q: %v", q, err)
+		}
+		if page.Total != want {
+			t.Errorf("query %q: %d results, want %d", q, page.Total, want)
+		}
+	}
+}
+
+func TestKeysetPagination(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	var rows []sheet.Row
+	for i := range 120 {
+		rows = append(rows, sheet.Row{Line: i + 2, Text: "prompt number " + strings.Repeat("x", i), Split: "train"})
+	}
+	if _, err := st.ImportPrompts(ctx, rows, "test", 0); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	f := PromptFilter{Limit: 50}
+	for {
+		page, err := st.ListPrompts(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen += len(page.Items)
+		if page.NextAfter == 0 {
+			break
+		}
+		f.After = page.NextAfter
+	}
+	if seen != 120 {
+		t.Fatalf("paged through %d prompts, want 120", seen)
+	}
+}
+
+func TestInlineEditRefusesDuplicatesAndBadSplit(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	a, _ := st.CreatePrompt(ctx, PromptInput{Text: "first"}, 0)
+	st.CreatePrompt(ctx, PromptInput{Text: "second"}, 0)
+	if _, err := st.UpdatePromptField(ctx, a.ID, "text", "  SECOND "); !errors.Is(err, ErrConflict) {
+		t.Fatalf("duplicate edit: %v", err)
+	}
+	if _, err := st.UpdatePromptField(ctx, a.ID, "split", "test"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad split: %v", err)
+	}
+	p, err := st.UpdatePromptField(ctx, a.ID, "tags", "Borrowck; vec;borrowck")
+	if err != nil || strings.Join(p.Tags, ",") != "borrowck,vec" {
+		t.Fatalf("tags: %v %v", p.Tags, err)
+	}
+	page, _ := st.ListPrompts(ctx, PromptFilter{Query: "first"})
+	if page.Total != 1 {
+		t.Fatal("search index not updated")
+	}
+}
+
+// seedJob stores a model, a prompt and a job with n answers written.
+func seedJob(t *testing.T, st *Store, n int) (Job, []Response) {
+	t.Helper()
+	ctx := t.Context()
+	m, err := st.CreateModel(ctx, ModelInput{Name: "m", Endpoint: "http://127.0.0.1:1/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := st.CreatePrompt(ctx, PromptInput{Text: "Explain lifetimes"}, 0)
+	params := make([]Sampling, n)
+	for i := range params {
+		params[i] = Sampling{Temperature: 0.2, TopP: 0.9, MaxTokens: 64}
+	}
+	job, err := st.CreateJob(ctx, m.ID, PromptFilter{}, params, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for slot := range n {
+		if err := st.SaveResponse(ctx, Response{PromptID: p.ID, ModelID: m.ID, JobID: job.ID, Slot: slot, Text: "answer", Params: params[slot]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resps, _ := st.ItemResponses(ctx, job.ID, p.ID)
+	return job, resps
+}
+
+func TestJobTasksSkipWrittenAnswers(t *testing.T) {
+	st := openTest(t)
+	job, _ := seedJob(t, st, 2)
+	tasks, err := st.PendingTasks(t.Context(), job)
+	if err != nil || len(tasks) != 0 {
+		t.Fatalf("tasks=%v err=%v", tasks, err)
+	}
+	// A second save of the same slot is ignored.
+	st.SaveResponse(t.Context(), Response{PromptID: 1, ModelID: 1, JobID: job.ID, Slot: 0, Text: "again"})
+	resps, _ := st.ItemResponses(t.Context(), job.ID, 1)
+	if len(resps) != 2 || resps[0].Text != "answer" {
+		t.Fatalf("responses %+v", resps)
+	}
+}
+
+func TestConcurrentDoubleSubmitStoresOneLabel(t *testing.T) {
+	st := openTest(t)
+	job, resps := seedJob(t, st, 2)
+	u, _ := st.CreateUser(t.Context(), "ann", "password123", RoleAnnotator)
+	in := LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: u.ID, Verdict: VerdictPair,
+		ChosenID: resps[0].ID, RejectedID: resps[1].ID}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := st.SubmitLabel(t.Context(), in); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	labels, _ := st.ListLabels(t.Context(), LabelFilter{})
+	if len(labels) != 1 {
+		t.Fatalf("%d labels stored, want 1", len(labels))
+	}
+}
+
+func TestLabelMustNameAnswersOfItsItem(t *testing.T) {
+	st := openTest(t)
+	job, resps := seedJob(t, st, 2)
+	u, _ := st.CreateUser(t.Context(), "ann", "password123", RoleAnnotator)
+	in := LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: u.ID, Verdict: VerdictPair, ChosenID: resps[0].ID, RejectedID: 999}
+	if _, err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("foreign answer: %v", err)
+	}
+	in.RejectedID = resps[0].ID
+	if _, err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("same answer twice: %v", err)
+	}
+}
+
+func TestQueueHonoursOverlap(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	job, resps := seedJob(t, st, 2)
+	a, _ := st.CreateUser(ctx, "a", "password123", RoleAnnotator)
+	b, _ := st.CreateUser(ctx, "b", "password123", RoleAnnotator)
+	st.SubmitLabel(ctx, LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: a.ID, Verdict: VerdictTie})
+	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}, 1); ok {
+		t.Fatal("overlap 1: item still queued for b")
+	}
+	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}, 2); !ok {
+		t.Fatal("overlap 2: item not queued for b")
+	}
+	if _, ok, _ := st.NextItem(ctx, a.ID, Item{}, 2); ok {
+		t.Fatal("item queued again for its own annotator")
+	}
+	_ = resps
+}
