@@ -42,7 +42,10 @@ CREATE VIRTUAL TABLE prompts_fts USING fts5 (
     content = 'prompts', content_rowid = 'id',
     tokenize = "unicode61 remove_diacritics 2 tokenchars '_'"
 );
-CREATE TRIGGER prompts_ai AFTER INSERT ON prompts BEGIN
+-- While fts_bulk has a row (only inside an import's transaction) inserts skip the per-row
+-- index trigger; the import then indexes all its rows with one statement, which is far faster.
+CREATE TABLE fts_bulk (active INTEGER NOT NULL);
+CREATE TRIGGER prompts_ai AFTER INSERT ON prompts WHEN NOT EXISTS (SELECT 1 FROM fts_bulk) BEGIN
     INSERT INTO prompts_fts (rowid, text, category, tags) VALUES (new.id, new.text, new.category, new.tags);
 END;
 CREATE TRIGGER prompts_ad AFTER DELETE ON prompts BEGIN

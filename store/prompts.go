@@ -149,6 +149,13 @@ func nullID(id int64) any {
 func (s *Store) ImportPrompts(ctx context.Context, rows []sheet.Row, source string, userID int64) (int, error) {
 	at := now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var lastID int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM prompts`).Scan(&lastID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO fts_bulk (active) VALUES (1)`); err != nil {
+			return err
+		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO prompts (text, norm, category, tags, split, source, created_by, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (norm) DO NOTHING`)
 		if err != nil {
@@ -168,12 +175,23 @@ func (s *Store) ImportPrompts(ctx context.Context, rows []sheet.Row, source stri
 		if len(dup) > 0 {
 			return duplicatesError(dup)
 		}
-		return nil
+		return indexImported(ctx, tx, lastID)
 	})
 	if err != nil {
 		return 0, err
 	}
 	return len(rows), nil
+}
+
+// indexImported adds the rows inserted after lastID to the search index in one statement
+// and turns the per-row index trigger back on.
+func indexImported(ctx context.Context, tx *sql.Tx, lastID int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO prompts_fts (rowid, text, category, tags)
+		SELECT id, text, category, tags FROM prompts WHERE id > ?`, lastID); err != nil {
+		return fmt.Errorf("index imported prompts: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM fts_bulk`)
+	return err
 }
 
 // duplicatesError lists the duplicate rows, capped like the sheet reader's own problem lists.
