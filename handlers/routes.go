@@ -43,6 +43,43 @@ func (s *Server) routes() http.Handler {
 				r.Put("/prompts/{id}/{field}", s.handlePromptUpdate)
 				r.Delete("/prompts/{id}", s.handlePromptDelete)
 			})
+
+			r.Get("/generate", s.handleGeneratePage)
+			r.Get("/generate/count", s.handleGenerateCount)
+			r.Get("/generate/jobs/{id}", s.handleJobPage)
+			r.Get("/ws/jobs/{id}", s.handleJobSocket)
+			r.Get("/models", s.handleModelsPage)
+			r.Group(func(r chi.Router) {
+				r.Use(requireEditor)
+				r.Post("/generate", s.handleGenerateCreate)
+				r.Post("/generate/jobs/{id}/cancel", s.handleJobCancel)
+				r.Post("/generate/jobs/{id}/resume", s.handleJobResume)
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(requireAdmin)
+				r.Post("/models", s.handleModelCreate)
+				r.Post("/models/{id}/check", s.handleModelCheck)
+			})
+
+			r.Get("/review", s.handleReview)
+			r.Get("/datasets", s.handleDatasets)
+			r.Get("/datasets/{id}/download", s.handleDatasetDownload)
+			r.Get("/datasets/{id}/validate", s.handleDatasetValidate)
+			r.Post("/datasets/validate", s.handleValidateUpload)
+			r.With(requireEditor).Post("/datasets", s.handleDatasetCreate)
+			r.Group(func(r chi.Router) {
+				r.Use(requireAdmin)
+				r.Get("/users", s.handleUsers)
+				r.Post("/users", s.handleUserCreate)
+				r.Post("/users/{id}/role", s.handleUserRole)
+			})
+
+			r.Get("/annotate", s.handleAnnotateNext)
+			r.Get("/annotate/{job}/{prompt}", s.handleAnnotateItem)
+			r.With(requireEditor).Post("/annotate/{job}/{prompt}", s.handleAnnotateSubmit)
+			r.With(requireEditor).Post("/annotate/undo", s.handleAnnotateUndo)
+			r.Get("/guidelines", s.handleGuidelines)
+			r.With(requireAdmin).Post("/guidelines", s.handleGuidelinesSave)
 		})
 	})
 	return r

@@ -351,7 +351,12 @@ func TestChatPerAttemptTimeout(t *testing.T) {
 	var requests atomic.Int64
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
-		<-r.Context().Done()
+		// The server notices the client leaving only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
 	}))
 	defer server.Close()
 	client, recorder := newTestClient(t, OpenAIConfig{BaseURL: server.URL, Timeout: 50 * time.Millisecond, MaxRetries: 1})

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,10 @@ import (
 // maxChoices bounds n so that a faulty caller cannot make the server build
 // huge answers.
 const maxChoices = 16
+
+// maxBodyBytes bounds a request body. Reading the body to its end also lets
+// the HTTP server notice when a client goes away mid-stream.
+const maxBodyBytes = 8 << 20
 
 // Options shape the behaviour of the test server.
 type Options struct {
@@ -159,7 +164,12 @@ func (g generation) text() string {
 
 func (h *handler) chat(w http.ResponseWriter, r *http.Request) {
 	var req chatRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
 		return
 	}

@@ -1,0 +1,268 @@
+// Command labels measures label submission under many concurrent annotators on loopback:
+// each annotator is a closed loop posting the focus view's form (best/worst/verdict) to
+// POST /annotate/{job}/{prompt}, as the browser does, against the real app on a real SQLite file.
+// In the same run and on the same server it measures a trivial handler as the baseline.
+// Loops are bounded in time and count and stop by themselves.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"rustexpert/generation"
+	"rustexpert/handlers"
+	"rustexpert/live"
+	"rustexpert/sheet"
+	"rustexpert/store"
+)
+
+type annotator struct {
+	cookie string
+	csrf   string
+}
+
+type item struct {
+	job, prompt int64
+	a, b        int64
+}
+
+func main() {
+	users := flag.Int("annotators", 200, "concurrent annotators")
+	prompts := flag.Int("prompts", 1000, "comparisons to label")
+	duration := flag.Duration("duration", 10*time.Second, "how long each phase runs")
+	maxRequests := flag.Int("max", 200_000, "upper bound on requests per phase")
+	flag.Parse()
+	if err := run(*users, *prompts, *duration, *maxRequests); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(users, prompts int, duration time.Duration, maxRequests int) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "bench-labels-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := store.Open(ctx, filepath.Join(dir, "bench.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	anns, err := seedAnnotators(ctx, st, users)
+	if err != nil {
+		return err
+	}
+	items, err := seedItems(ctx, st, prompts)
+	if err != nil {
+		return err
+	}
+	base, stop, err := startServer(st, dir)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	client := &http.Client{
+		Transport:     &http.Transport{MaxIdleConns: users * 2, MaxIdleConnsPerHost: users * 2, IdleConnTimeout: time.Minute},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	fmt.Printf("annotators=%d comparisons=%d duration=%s per phase\n", users, prompts, duration)
+	trivial := phase(users, duration, maxRequests, func(u, i int) error {
+		return expect(client.Get(base + "/__trivial"))(http.StatusOK)
+	})
+	report("baseline: trivial handler", trivial)
+	submit := phase(users, duration, maxRequests, func(u, i int) error {
+		it := items[(u*7+i)%len(items)]
+		return postLabel(client, base, anns[u], it, i)
+	})
+	report("label submission", submit)
+	fmt.Printf("ratio label/trivial throughput = %.2f (target >= 0.3)\n", submit.rate()/trivial.rate())
+	var n int
+	labels, _ := st.ListLabels(ctx, store.LabelFilter{})
+	n = len(labels)
+	fmt.Printf("labels stored: %d (unique annotator×comparison pairs submitted)\n", n)
+	return nil
+}
+
+func postLabel(client *http.Client, base string, a annotator, it item, i int) error {
+	form := url.Values{"csrf": {a.csrf}, "verdict": {"pair"}, "best": {strconv.FormatInt(it.a, 10)}, "worst": {strconv.FormatInt(it.b, 10)}, "ms_spent": {"4200"}}
+	if i%2 == 1 {
+		form.Set("best", strconv.FormatInt(it.b, 10))
+		form.Set("worst", strconv.FormatInt(it.a, 10))
+	}
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/annotate/%d/%d", base, it.job, it.prompt), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", "rx_session="+a.cookie)
+	return expect(client.Do(req))(http.StatusSeeOther)
+}
+
+func expect(res *http.Response, err error) func(int) error {
+	return func(want int) error {
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			return fmt.Errorf("status %d, want %d", res.StatusCode, want)
+		}
+		return nil
+	}
+}
+
+type result struct {
+	latencies []time.Duration
+	errors    int
+	firstErr  error
+	elapsed   time.Duration
+}
+
+func (r result) rate() float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
+
+// phase runs one closed loop per user until the duration or the request bound is reached.
+func phase(users int, duration time.Duration, maxRequests int, do func(u, i int) error) result {
+	var mu sync.Mutex
+	var res result
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(duration)
+	perUser := maxRequests / users
+	start := time.Now()
+	for u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			errs := 0
+			var first error
+			for i := 0; i < perUser && time.Now().Before(deadline); i++ {
+				t := time.Now()
+				if err := do(u, i); err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t))
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat...)
+			res.errors += errs
+			if res.firstErr == nil {
+				res.firstErr = first
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	return res
+}
+
+func report(name string, r result) {
+	slices.Sort(r.latencies)
+	q := func(p float64) time.Duration {
+		if len(r.latencies) == 0 {
+			return 0
+		}
+		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+	}
+	fmt.Printf("%-26s n=%d errors=%d  %.0f req/s  p50=%s p90=%s p99=%s max=%s\n", name, len(r.latencies), r.errors,
+		r.rate(), q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond),
+		q(1).Round(10*time.Microsecond))
+	if r.firstErr != nil {
+		fmt.Printf("  first error: %v\n", r.firstErr)
+	}
+}
+
+func startServer(st *store.Store, dir string) (string, func(), error) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub := live.NewHub(16)
+	runner := generation.New(st, nil, hub, logger, 1)
+	app := handlers.New(logger, st, runner, hub, handlers.Config{DataDir: dir})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/__trivial", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	mux.Handle("/", app)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+func seedAnnotators(ctx context.Context, st *store.Store, n int) ([]annotator, error) {
+	out := make([]annotator, n)
+	for i := range out {
+		u, err := st.CreateUser(ctx, fmt.Sprintf("annotator%03d", i), "benchmark-password", store.RoleAnnotator)
+		if err != nil {
+			return nil, err
+		}
+		token, err := st.CreateSession(ctx, u.ID, time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		sess, err := st.SessionByToken(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = annotator{cookie: token, csrf: sess.CSRFToken}
+	}
+	return out, nil
+}
+
+func seedItems(ctx context.Context, st *store.Store, n int) ([]item, error) {
+	rows := make([]sheet.Row, n)
+	for i := range rows {
+		rows[i] = sheet.Row{Line: i + 2, Text: fmt.Sprintf("Benchmark prompt %d: explain this borrow error", i), Split: "train"}
+	}
+	if _, err := st.ImportPrompts(ctx, rows, "bench", 0); err != nil {
+		return nil, err
+	}
+	m, err := st.CreateModel(ctx, store.ModelInput{Name: "bench", Endpoint: "http://127.0.0.1:9/v1"})
+	if err != nil {
+		return nil, err
+	}
+	params := []store.Sampling{{Temperature: 0.2, TopP: 0.95, MaxTokens: 256}, {Temperature: 1, TopP: 0.95, MaxTokens: 256}}
+	job, err := st.CreateJob(ctx, m.ID, store.PromptFilter{Query: "Benchmark"}, params, 0)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := st.PendingTasks(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		if err := st.SaveResponse(ctx, store.Response{PromptID: t.PromptID, ModelID: m.ID, JobID: job.ID, Slot: t.Slot,
+			Params: params[t.Slot], Text: fmt.Sprintf("Answer %d to prompt %d.\n\n```rust\nfn main() {}\n```", t.Slot, t.PromptID)}); err != nil {
+			return nil, err
+		}
+	}
+	items := make([]item, 0, n)
+	for _, t := range tasks {
+		if t.Slot != 0 {
+			continue
+		}
+		resps, err := st.ItemResponses(ctx, job.ID, t.PromptID)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, item{job: job.ID, prompt: t.PromptID, a: resps[0].ID, b: resps[1].ID})
+	}
+	return items, nil
+}
