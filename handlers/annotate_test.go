@@ -123,16 +123,16 @@ func TestAnnotateQueueOrderAndAutoAdvance(t *testing.T) {
 		t.Fatal("two answers need no worst radios")
 	}
 
-	wantSeeOther(t, ann.submitLabel(items[0], url.Values{"best": {formID(answers[0].id)}, "verdict": {"pair"}}), annotateURL(items[1]))
+	wantSeeOther(t, ann.submitLabel(items[0], url.Values{"best": {formID(answers[0].id)}, "verdict": {"pair"}, "ms_spent": {"1000"}}), annotateURL(items[1]))
 	doc = ann.page(annotateURL(items[1]))
 	answers = shownAnswers(t, doc)
-	wantSeeOther(t, ann.submitLabel(items[1], url.Values{"best": {formID(answers[1].id)}, "verdict": {"pair"}}), "/annotate")
+	wantSeeOther(t, ann.submitLabel(items[1], url.Values{"best": {formID(answers[1].id)}, "verdict": {"pair"}, "ms_spent": {"2001"}}), "/annotate")
 
 	doc = ann.page("/annotate")
 	if testid(doc, "queue-empty").Length() != 1 || doc.Find(`a[href="/generate"]`).Length() == 0 {
 		t.Fatal("an empty queue shows the all-done page with a link to /generate")
 	}
-	for tid, want := range map[string]string{"progress-mine": "2", "progress-pending": "0", "progress-team-done": "2", "progress-team-total": "2"} {
+	for tid, want := range map[string]string{"progress-mine": "2", "progress-pending": "0", "progress-team-done": "2", "progress-team-total": "2", "progress-avg": "1.5 s"} {
 		if got := testid(doc, tid).Text(); got != want {
 			t.Errorf("%s = %q, want %q", tid, got, want)
 		}

@@ -311,7 +311,7 @@ func jobSnapshot(job store.Job) generation.Progress {
 
 func progressView(job store.Job) web.JobProgress {
 	p := jobSnapshot(job)
-	v := web.JobProgress{JobID: job.ID, Status: p.Status, Done: p.Done, Total: p.Total, Errors: p.Errors,
+	v := web.JobProgress{Status: p.Status, Done: p.Done, Total: p.Total, Errors: p.Errors,
 		TokensPerSec: strconv.FormatFloat(p.TokensPerSec, 'f', 1, 64), LastError: p.LastError, Finished: job.Finished()}
 	if p.Total > 0 {
 		v.Percent = p.Done * 100 / p.Total

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/gorilla/websocket"
 
 	"rustexpert/generation"
@@ -124,7 +125,8 @@ func TestGenerateJobRunsToTheEnd(t *testing.T) {
 	app := newTestApp(t)
 	model := openaitest.NewServer(openaitest.Options{})
 	t.Cleanup(model.Close)
-	m := genSeed(t, app, model.URL(), "Why does this borrow fail?", "Explain lifetimes in structs.")
+	// The test server quotes the prompt in its answers, so this one puts markup into untrusted answer text.
+	m := genSeed(t, app, model.URL(), "<img src=x onerror=alert(1)> why does this borrow fail?", "Explain lifetimes in structs.")
 	c := app.login("ada", store.RoleAdmin)
 
 	doc := c.page("/generate")
@@ -169,6 +171,14 @@ func TestGenerateJobRunsToTheEnd(t *testing.T) {
 	if testid(doc, "job-answers").Find("pre").Length() == 0 {
 		t.Error("answers are not rendered as Markdown (no code block)")
 	}
+	if !strings.Contains(testid(doc, "job-answers").Text(), "<img src=x onerror=alert(1)>") || doc.Find("[onerror]").Length() != 0 {
+		t.Error("markup of a prompt or answer was not shown as inert text")
+	}
+	doc.Find("script").Each(func(_ int, s *goquery.Selection) {
+		if src := s.AttrOr("src", ""); !strings.HasPrefix(src, "/static/") {
+			t.Errorf("unexpected script element %q", src)
+		}
+	})
 	if testid(doc, "job-cancel").Length() != 0 || testid(doc, "job-resume").Length() != 0 {
 		t.Error("a succeeded job offers cancel or resume")
 	}
@@ -263,6 +273,34 @@ func TestJobWebsocketStreamsProgressUntilDone(t *testing.T) {
 	final, code := readProgress(t, again)
 	if len(final) != 1 || final[0].Status != store.JobSucceeded || final[0].Done != 6 || code != websocket.CloseNormalClosure {
 		t.Errorf("finished job's socket sent %+v and closed with %d", final, code)
+	}
+}
+
+func TestJobWebsocketAsksASlowClientToReconnect(t *testing.T) {
+	app := newTestApp(t)
+	model := openaitest.NewServer(openaitest.Options{})
+	t.Cleanup(model.Close)
+	m := genSeed(t, app, model.URL(), "What is a lifetime bound?")
+	c := app.login("ada", store.RoleAdmin)
+	id := startJob(t, c, jobForm(m.ID, 1))
+	conn, _, err := dialJob(c, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, _, err := conn.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Large messages that the client does not read fill the socket, then the hub's buffer:
+	// the hub drops the subscriber, and the server tells the client to come back.
+	big, _ := json.Marshal(generation.Progress{JobID: id, Status: store.JobRunning, Total: 1, LastError: strings.Repeat("x", 64<<10)})
+	for range 1000 {
+		app.hub.Publish(generation.Topic(id), big)
+	}
+	_, code := readProgress(t, conn)
+	if code != websocket.CloseTryAgainLater {
+		t.Errorf("close code %d, want %d (try again later)", code, websocket.CloseTryAgainLater)
 	}
 }
 

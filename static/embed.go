@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds every asset served under /static/.
 //
-//go:embed css js vendor
+//go:embed css js img vendor
 var FS embed.FS

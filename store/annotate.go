@@ -56,3 +56,4 @@ func (s *Store) SaveGuidelines(ctx context.Context, g Guidelines) error {
 		return nil
 	})
 }
+

@@ -224,7 +224,7 @@ func (s *Store) LabelProgress(ctx context.Context, annotatorID int64, overlap in
 	if err != nil {
 		return p, err
 	}
-	err = s.read.QueryRowContext(ctx, `SELECT count(*), coalesce(avg(ms_spent), 0) FROM labels WHERE annotator_id = ?`, annotatorID).
+	err = s.read.QueryRowContext(ctx, `SELECT count(*), CAST(round(coalesce(avg(ms_spent), 0)) AS INTEGER) FROM labels WHERE annotator_id = ?`, annotatorID).
 		Scan(&p.Mine, &p.MineAvgMS)
 	return p, err
 }

@@ -1,7 +1,8 @@
 // Package openaitest is an in-process server speaking the OpenAI
 // chat-completions protocol. It is a test stand-in for a real model server:
 // its answers are canned, deterministic functions of the last user message,
-// the seed and the choice index, and involve no model at all. Tests of the
+// the seed (or, without one, the temperature) and the choice index, and involve
+// no model at all. Tests of the
 // inference client, of the generation jobs and the browser test use it.
 package openaitest
 
@@ -125,6 +126,7 @@ type chatRequest struct {
 	Messages      []message `json:"messages"`
 	MaxTokens     *int      `json:"max_tokens"`
 	Seed          *int64    `json:"seed"`
+	Temperature   *float64  `json:"temperature"`
 	Stop          stopList  `json:"stop"`
 	N             *int      `json:"n"`
 	Stream        bool      `json:"stream"`
@@ -183,8 +185,12 @@ func (h *handler) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	question := lastUserMessage(req.Messages)
 	var seed int64
-	if req.Seed != nil {
+	switch {
+	case req.Seed != nil:
 		seed = *req.Seed
+	case req.Temperature != nil:
+		// Without a seed, answers sampled at different temperatures differ, as a real model's would.
+		seed = int64(*req.Temperature * 1000)
 	}
 	maxTokens := 0
 	if req.MaxTokens != nil {
