@@ -56,4 +56,3 @@ func (s *Store) SaveGuidelines(ctx context.Context, g Guidelines) error {
 		return nil
 	})
 }
-
