@@ -178,11 +178,14 @@ const completeItems = `SELECT r.job_id, r.prompt_id FROM responses r JOIN genera
 // from the start). A comparison leaves every queue once it has `overlap` labels.
 func (s *Store) NextItem(ctx context.Context, annotatorID int64, after Item, overlap int) (Item, bool, error) {
 	var it Item
-	err := s.read.QueryRowContext(ctx, `SELECT c.job_id, c.prompt_id FROM (`+completeItems+`) c
-		WHERE (c.job_id, c.prompt_id) > (?, ?)
-		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.job_id = c.job_id AND l.prompt_id = c.prompt_id AND l.annotator_id = ?)
-		AND (SELECT count(*) FROM labels l WHERE l.job_id = c.job_id AND l.prompt_id = c.prompt_id) < ?
-		ORDER BY c.job_id, c.prompt_id LIMIT 1`, after.JobID, after.PromptID, annotatorID, overlap).Scan(&it.JobID, &it.PromptID)
+	// Walks the job_prompts primary key from the cursor and stops at the first match, so the
+	// cost grows with the items skipped, not with all answers stored.
+	err := s.read.QueryRowContext(ctx, `SELECT jp.job_id, jp.prompt_id FROM job_prompts jp JOIN generation_jobs j ON j.id = jp.job_id
+		WHERE (jp.job_id, jp.prompt_id) > (?, ?) AND j.n >= 2
+		AND (SELECT count(*) FROM responses r WHERE r.job_id = jp.job_id AND r.prompt_id = jp.prompt_id) = j.n
+		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.job_id = jp.job_id AND l.prompt_id = jp.prompt_id AND l.annotator_id = ?)
+		AND (SELECT count(*) FROM labels l WHERE l.job_id = jp.job_id AND l.prompt_id = jp.prompt_id) < ?
+		ORDER BY jp.job_id, jp.prompt_id LIMIT 1`, after.JobID, after.PromptID, annotatorID, overlap).Scan(&it.JobID, &it.PromptID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, false, nil
 	}
