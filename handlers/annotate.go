@@ -40,12 +40,7 @@ func itemFromURL(r *http.Request) (store.Item, error) {
 // handleAnnotateNext sends the annotator to the first comparison of their queue, or shows that it is empty.
 func (s *Server) handleAnnotateNext(w http.ResponseWriter, r *http.Request) {
 	ctx, me := r.Context(), userFrom(r)
-	overlap, err := s.store.Overlap(ctx)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	next, ok, err := s.store.NextItem(ctx, me.ID, store.Item{}, overlap)
+	next, ok, err := s.store.NextItem(ctx, me.ID, store.Item{})
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -54,7 +49,7 @@ func (s *Server) handleAnnotateNext(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, annotateURL(next), http.StatusSeeOther)
 		return
 	}
-	progress, err := s.annotateProgress(ctx, me.ID, overlap)
+	progress, err := s.annotateProgress(ctx, me.ID)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -158,11 +153,7 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 	if err != nil {
 		return web.AnnotatePage{}, store.Item{}, err
 	}
-	overlap, err := s.store.Overlap(ctx)
-	if err != nil {
-		return web.AnnotatePage{}, store.Item{}, err
-	}
-	progress, err := s.annotateProgress(ctx, me.ID, overlap)
+	progress, err := s.annotateProgress(ctx, me.ID)
 	if err != nil {
 		return web.AnnotatePage{}, store.Item{}, err
 	}
@@ -178,7 +169,7 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 	if err != nil {
 		return web.AnnotatePage{}, store.Item{}, err
 	}
-	next, err := s.itemAfter(ctx, me.ID, it, overlap)
+	next, err := s.itemAfter(ctx, me.ID, it)
 	if err != nil {
 		return web.AnnotatePage{}, store.Item{}, err
 	}
@@ -230,20 +221,20 @@ func isWorst(id int64, p labelPicks, answers int) bool {
 
 // itemAfter returns the comparison after it in the annotator's queue, wrapping around to the start;
 // zero when it is the only one left.
-func (s *Server) itemAfter(ctx context.Context, annotatorID int64, it store.Item, overlap int) (store.Item, error) {
-	next, ok, err := s.store.NextItem(ctx, annotatorID, it, overlap)
+func (s *Server) itemAfter(ctx context.Context, annotatorID int64, it store.Item) (store.Item, error) {
+	next, ok, err := s.store.NextItem(ctx, annotatorID, it)
 	if err != nil || ok {
 		return next, err
 	}
-	first, ok, err := s.store.NextItem(ctx, annotatorID, store.Item{}, overlap)
+	first, ok, err := s.store.NextItem(ctx, annotatorID, store.Item{})
 	if err != nil || !ok || first == it {
 		return store.Item{}, err
 	}
 	return first, nil
 }
 
-func (s *Server) annotateProgress(ctx context.Context, annotatorID int64, overlap int) (web.AnnotateProgress, error) {
-	p, err := s.store.LabelProgress(ctx, annotatorID, overlap)
+func (s *Server) annotateProgress(ctx context.Context, annotatorID int64) (web.AnnotateProgress, error) {
+	p, err := s.store.LabelProgress(ctx, annotatorID)
 	if err != nil {
 		return web.AnnotateProgress{}, fmt.Errorf("label progress: %w", err)
 	}
@@ -314,35 +305,27 @@ func (s *Server) handleAnnotateSubmit(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	answers, err := s.itemAnswers(ctx, it)
+	ids, err := s.store.ItemAnswerIDs(ctx, it)
+	if err == nil && len(ids) < 2 {
+		err = fmt.Errorf("comparison %s: %w", annotateURL(it), store.ErrNotFound)
+	}
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	in, posted, err := labelFromForm(r, it, me.ID, answers)
+	in, posted, err := labelFromForm(r, it, me.ID, ids)
 	if err == nil {
 		_, err = s.store.SubmitLabel(ctx, in)
 	}
 	if errors.Is(err, store.ErrInvalid) {
-		vm, _, perr := s.focusPage(r, it, answers, &posted)
-		if perr != nil {
-			s.error(w, r, perr)
-			return
-		}
-		vm.Error = formMessage(err)
-		s.render(w, r, http.StatusUnprocessableEntity, web.AnnotateView(vm))
+		s.renderInvalidLabel(w, r, it, posted, err)
 		return
 	}
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
-	overlap, err := s.store.Overlap(ctx)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	next, err := s.itemAfter(ctx, me.ID, it, overlap)
+	next, err := s.itemAfter(ctx, me.ID, it)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -354,9 +337,25 @@ func (s *Server) handleAnnotateSubmit(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
+// renderInvalidLabel shows the focus view again with what was posted and why it was refused.
+func (s *Server) renderInvalidLabel(w http.ResponseWriter, r *http.Request, it store.Item, posted labelPicks, invalid error) {
+	answers, err := s.itemAnswers(r.Context(), it)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	vm, _, err := s.focusPage(r, it, answers, &posted)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	vm.Error = formMessage(invalid)
+	s.render(w, r, http.StatusUnprocessableEntity, web.AnnotateView(vm))
+}
+
 // labelFromForm reads a label from the focus view's form. It also returns the picks as posted, for
 // showing the form again when the label is invalid.
-func labelFromForm(r *http.Request, it store.Item, annotatorID int64, answers []store.Response) (store.LabelInput, labelPicks, error) {
+func labelFromForm(r *http.Request, it store.Item, annotatorID int64, ids []int64) (store.LabelInput, labelPicks, error) {
 	posted := labelPicks{rationale: r.FormValue("rationale")}
 	posted.best, _ = strconv.ParseInt(r.FormValue("best"), 10, 64)
 	posted.worst, _ = strconv.ParseInt(r.FormValue("worst"), 10, 64)
@@ -369,10 +368,6 @@ func labelFromForm(r *http.Request, it store.Item, annotatorID int64, answers []
 	in := store.LabelInput{Item: it, AnnotatorID: annotatorID, Verdict: verdict, Rationale: posted.rationale, MSSpent: ms}
 	if verdict != store.VerdictPair {
 		return in, posted, nil
-	}
-	ids := make([]int64, len(answers))
-	for i, a := range answers {
-		ids[i] = a.ID
 	}
 	if !slices.Contains(ids, posted.best) {
 		return in, posted, fmt.Errorf("%w: pick the best answer (keys 1–%d), or choose Tie, All bad or Skip", store.ErrInvalid, len(ids))

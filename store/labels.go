@@ -75,22 +75,16 @@ func (s *Store) SubmitLabel(ctx context.Context, in LabelInput) (created bool, e
 		if err := checkLabelAnswers(ctx, tx, in); err != nil {
 			return err
 		}
-		var existing int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM labels WHERE prompt_id = ? AND job_id = ? AND annotator_id = ?`,
-			in.PromptID, in.JobID, in.AnnotatorID).Scan(&existing)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		created = existing == 0
 		t := now()
-		_, err = tx.ExecContext(ctx, `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id, ranking_json, rationale, ms_spent, created_at, updated_at)
+		// created_at equals updated_at only on the row's first insert.
+		return tx.QueryRowContext(ctx, `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id, ranking_json, rationale, ms_spent, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (prompt_id, job_id, annotator_id) DO UPDATE SET verdict = excluded.verdict, chosen_id = excluded.chosen_id,
 				rejected_id = excluded.rejected_id, ranking_json = excluded.ranking_json, rationale = excluded.rationale,
-				ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at`,
+				ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at
+			RETURNING created_at = updated_at`,
 			in.PromptID, in.JobID, in.AnnotatorID, in.Verdict, nullID(in.ChosenID), nullID(in.RejectedID), string(ranking),
-			in.Rationale, in.MSSpent, t, t)
-		return err
+			in.Rationale, in.MSSpent, t, t).Scan(&created)
 	})
 	return created, err
 }
@@ -120,20 +114,8 @@ func (in *LabelInput) check() error {
 
 // checkLabelAnswers makes sure every answer the label names belongs to its comparison.
 func checkLabelAnswers(ctx context.Context, tx *sql.Tx, in LabelInput) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM responses WHERE job_id = ? AND prompt_id = ?`, in.JobID, in.PromptID)
+	ids, err := answerIDs(ctx, tx, in.Item)
 	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	if len(ids) < 2 {
@@ -170,22 +152,15 @@ func (s *Store) UndoLastLabel(ctx context.Context, annotatorID int64) (Item, err
 	return it, err
 }
 
-// completeItems is the SQL of every comparison whose job wrote all its answers (at least two).
-const completeItems = `SELECT r.job_id, r.prompt_id FROM responses r JOIN generation_jobs j ON j.id = r.job_id
-	WHERE j.n >= 2 GROUP BY r.job_id, r.prompt_id HAVING count(*) = max(j.n)`
-
 // NextItem returns the next comparison in the annotator's queue after the given one (zero Item:
-// from the start). A comparison leaves every queue once it has `overlap` labels.
-func (s *Store) NextItem(ctx context.Context, annotatorID int64, after Item, overlap int) (Item, bool, error) {
+// from the start). A comparison is queued while it is open: all its answers are written and it has
+// fewer labels than the overlap setting (kept up to date by the comparisons triggers).
+func (s *Store) NextItem(ctx context.Context, annotatorID int64, after Item) (Item, bool, error) {
 	var it Item
-	// Walks the job_prompts primary key from the cursor and stops at the first match, so the
-	// cost grows with the items skipped, not with all answers stored.
-	err := s.read.QueryRowContext(ctx, `SELECT jp.job_id, jp.prompt_id FROM job_prompts jp JOIN generation_jobs j ON j.id = jp.job_id
-		WHERE (jp.job_id, jp.prompt_id) > (?, ?) AND j.n >= 2
-		AND (SELECT count(*) FROM responses r WHERE r.job_id = jp.job_id AND r.prompt_id = jp.prompt_id) = j.n
-		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.job_id = jp.job_id AND l.prompt_id = jp.prompt_id AND l.annotator_id = ?)
-		AND (SELECT count(*) FROM labels l WHERE l.job_id = jp.job_id AND l.prompt_id = jp.prompt_id) < ?
-		ORDER BY jp.job_id, jp.prompt_id LIMIT 1`, after.JobID, after.PromptID, annotatorID, overlap).Scan(&it.JobID, &it.PromptID)
+	err := s.read.QueryRowContext(ctx, `SELECT c.job_id, c.prompt_id FROM comparisons c
+		WHERE c.open = 1 AND (c.job_id, c.prompt_id) > (?, ?)
+		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.prompt_id = c.prompt_id AND l.job_id = c.job_id AND l.annotator_id = ?)
+		ORDER BY c.job_id, c.prompt_id LIMIT 1`, after.JobID, after.PromptID, annotatorID).Scan(&it.JobID, &it.PromptID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, false, nil
 	}
@@ -215,17 +190,16 @@ type Progress struct {
 }
 
 // LabelProgress returns personal and team progress for an annotator.
-func (s *Store) LabelProgress(ctx context.Context, annotatorID int64, overlap int) (Progress, error) {
+func (s *Store) LabelProgress(ctx context.Context, annotatorID int64) (Progress, error) {
 	var p Progress
-	err := s.read.QueryRowContext(ctx, `WITH c AS (`+completeItems+`),
-		counts AS (SELECT c.job_id, c.prompt_id,
-			(SELECT count(*) FROM labels l WHERE l.job_id = c.job_id AND l.prompt_id = c.prompt_id) AS n,
-			EXISTS (SELECT 1 FROM labels l WHERE l.job_id = c.job_id AND l.prompt_id = c.prompt_id AND l.annotator_id = ?) AS mine
-			FROM c)
-		SELECT count(*), coalesce(sum(n >= ?), 0), coalesce(sum(NOT mine AND n < ?), 0) FROM counts`,
-		annotatorID, overlap, overlap).Scan(&p.TeamTotal, &p.TeamDone, &p.MinePending)
+	err := s.read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM comparisons WHERE ready = 1),
+		(SELECT count(*) FROM comparisons WHERE ready = 1 AND open = 0),
+		(SELECT count(*) FROM comparisons c WHERE c.open = 1 AND NOT EXISTS
+			(SELECT 1 FROM labels l WHERE l.prompt_id = c.prompt_id AND l.job_id = c.job_id AND l.annotator_id = ?))`,
+		annotatorID).Scan(&p.TeamTotal, &p.TeamDone, &p.MinePending)
 	if err != nil {
-		return p, err
+		return p, fmt.Errorf("team progress: %w", err)
 	}
 	err = s.read.QueryRowContext(ctx, `SELECT count(*), CAST(round(coalesce(avg(ms_spent), 0)) AS INTEGER) FROM labels WHERE annotator_id = ?`, annotatorID).
 		Scan(&p.Mine, &p.MineAvgMS)
@@ -337,4 +311,31 @@ func (s *Store) LabelsForExport(ctx context.Context) ([]LabelWithAnswers, error)
 		out = append(out, LabelWithAnswers{Label: labels[i], Answers: answers[labels[i].Item]})
 	}
 	return out, nil
+}
+
+// querier is what both *sql.DB and *sql.Tx offer for reads.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// ItemAnswerIDs returns the ids of a comparison's answers in slot order.
+func (s *Store) ItemAnswerIDs(ctx context.Context, it Item) ([]int64, error) {
+	return answerIDs(ctx, s.read, it)
+}
+
+func answerIDs(ctx context.Context, q querier, it Item) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM responses WHERE job_id = ? AND prompt_id = ? ORDER BY slot`, it.JobID, it.PromptID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

@@ -229,15 +229,37 @@ func TestQueueHonoursOverlap(t *testing.T) {
 	job, resps := seedJob(t, st, 2)
 	a, _ := st.CreateUser(ctx, "a", "password123", RoleAnnotator)
 	b, _ := st.CreateUser(ctx, "b", "password123", RoleAnnotator)
+	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}); !ok {
+		t.Fatal("a ready comparison is not queued")
+	}
 	st.SubmitLabel(ctx, LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: a.ID, Verdict: VerdictTie})
-	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}, 1); ok {
+	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}); ok {
 		t.Fatal("overlap 1: item still queued for b")
 	}
-	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}, 2); !ok {
+	if err := st.SetSetting(ctx, SettingOverlap, "2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}); !ok {
 		t.Fatal("overlap 2: item not queued for b")
 	}
-	if _, ok, _ := st.NextItem(ctx, a.ID, Item{}, 2); ok {
+	if _, ok, _ := st.NextItem(ctx, a.ID, Item{}); ok {
 		t.Fatal("item queued again for its own annotator")
+	}
+	// A second, identical submission updates the label: the count stays 2 labels short of nothing.
+	st.SubmitLabel(ctx, LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: a.ID, Verdict: VerdictBothBad})
+	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}); !ok {
+		t.Fatal("an updated label counted twice")
+	}
+	st.SubmitLabel(ctx, LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: b.ID, Verdict: VerdictTie})
+	p, err := st.LabelProgress(ctx, b.ID)
+	if err != nil || p.TeamDone != 1 || p.TeamTotal != 1 || p.MinePending != 0 {
+		t.Fatalf("progress %+v, %v", p, err)
+	}
+	if _, err := st.UndoLastLabel(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.NextItem(ctx, b.ID, Item{}); !ok {
+		t.Fatal("undo did not put the item back in the queue")
 	}
 	_ = resps
 }

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,7 +46,9 @@ func main() {
 	prompts := flag.Int("prompts", 1000, "comparisons to label")
 	duration := flag.Duration("duration", 10*time.Second, "how long each phase runs")
 	maxRequests := flag.Int("max", 200_000, "upper bound on requests per phase")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the label phase to this file")
 	flag.Parse()
+	profilePath = *cpuProfile
 	if err := run(*users, *prompts, *duration, *maxRequests); err != nil {
 		log.Fatal(err)
 	}
@@ -85,10 +88,15 @@ func run(users, prompts int, duration time.Duration, maxRequests int) error {
 		return expect(client.Get(base + "/__trivial"))(http.StatusOK)
 	})
 	report("baseline: trivial handler", trivial)
+	stopProfile, err := startProfile(profilePath)
+	if err != nil {
+		return err
+	}
 	submit := phase(users, duration, maxRequests, func(u, i int) error {
 		it := items[(u*7+i)%len(items)]
 		return postLabel(client, base, anns[u], it, i)
 	})
+	stopProfile()
 	report("label submission", submit)
 	fmt.Printf("ratio label/trivial throughput = %.2f (target >= 0.3)\n", submit.rate()/trivial.rate())
 	var n int
@@ -96,6 +104,23 @@ func run(users, prompts int, duration time.Duration, maxRequests int) error {
 	n = len(labels)
 	fmt.Printf("labels stored: %d (unique annotator×comparison pairs submitted)\n", n)
 	return nil
+}
+
+// profilePath is where the label phase's CPU profile goes ("" for none); set once from the flags.
+var profilePath string
+
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func postLabel(client *http.Client, base string, a annotator, it item, i int) error {
