@@ -62,31 +62,13 @@ type Label struct {
 }
 
 // SubmitLabel stores a label, or replaces the annotator's earlier label of the same comparison,
-// so a double submission is stored once. It reports whether a new label was created.
+// so a double submission is stored once. It reports whether a new label was created. Concurrent
+// submissions are committed together (see labelWriter); each returns after its own commit.
 func (s *Store) SubmitLabel(ctx context.Context, in LabelInput) (created bool, err error) {
 	if err := in.check(); err != nil {
 		return false, err
 	}
-	ranking, _ := json.Marshal(in.Ranking)
-	if in.Ranking == nil {
-		ranking = []byte("[]")
-	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := checkLabelAnswers(ctx, tx, in); err != nil {
-			return err
-		}
-		t := now()
-		// created_at equals updated_at only on the row's first insert.
-		return tx.QueryRowContext(ctx, `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id, ranking_json, rationale, ms_spent, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (prompt_id, job_id, annotator_id) DO UPDATE SET verdict = excluded.verdict, chosen_id = excluded.chosen_id,
-				rejected_id = excluded.rejected_id, ranking_json = excluded.ranking_json, rationale = excluded.rationale,
-				ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at
-			RETURNING created_at = updated_at`,
-			in.PromptID, in.JobID, in.AnnotatorID, in.Verdict, nullID(in.ChosenID), nullID(in.RejectedID), string(ranking),
-			in.Rationale, in.MSSpent, t, t).Scan(&created)
-	})
-	return created, err
+	return s.labels.submit(ctx, in)
 }
 
 func (in *LabelInput) check() error {
@@ -121,10 +103,7 @@ func checkLabelAnswers(ctx context.Context, tx *sql.Tx, in LabelInput) error {
 	if len(ids) < 2 {
 		return fmt.Errorf("%w: job %d has fewer than two answers to prompt %d", ErrNotFound, in.JobID, in.PromptID)
 	}
-	named := append([]int64{}, in.Ranking...)
-	if in.Verdict == VerdictPair {
-		named = append(named, in.ChosenID, in.RejectedID)
-	}
+	named := namedAnswers(in)
 	for _, id := range named {
 		if !slices.Contains(ids, id) {
 			return fmt.Errorf("%w: answer %d is not one of this prompt's answers", ErrInvalid, id)
@@ -311,6 +290,15 @@ func (s *Store) LabelsForExport(ctx context.Context) ([]LabelWithAnswers, error)
 		out = append(out, LabelWithAnswers{Label: labels[i], Answers: answers[labels[i].Item]})
 	}
 	return out, nil
+}
+
+// namedAnswers returns every answer id a label names.
+func namedAnswers(in LabelInput) []int64 {
+	named := append([]int64{}, in.Ranking...)
+	if in.Verdict == VerdictPair {
+		named = append(named, in.ChosenID, in.RejectedID)
+	}
+	return named
 }
 
 // querier is what both *sql.DB and *sql.Tx offer for reads.

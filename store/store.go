@@ -30,9 +30,10 @@ var (
 
 // Store is the app's database: one SQLite file in WAL mode.
 type Store struct {
-	write *sql.DB
-	read  *sql.DB
-	path  string
+	write  *sql.DB
+	read   *sql.DB
+	labels *labelWriter
+	path   string
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies pending migrations.
@@ -54,9 +55,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
 	s := &Store{write: write, read: read, path: path}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		errors.Join(read.Close(), write.Close())
 		return nil, err
 	}
+	s.labels = newLabelWriter(write)
 	return s, nil
 }
 
@@ -77,8 +79,9 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Close closes both connection pools.
+// Close stops the label writer after its batch in progress, then closes both connection pools.
 func (s *Store) Close() error {
+	s.labels.close()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"rustexpert/sheet"
 )
@@ -262,4 +263,60 @@ func TestQueueHonoursOverlap(t *testing.T) {
 		t.Fatal("undo did not put the item back in the queue")
 	}
 	_ = resps
+}
+
+func TestBatchedLabelsFailAlone(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	job, resps := seedJob(t, st, 2)
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		u, err := st.CreateUser(ctx, "ann"+strings.Repeat("x", i), "password123", RoleAnnotator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: u.ID, Verdict: VerdictPair,
+			ChosenID: resps[0].ID, RejectedID: resps[1].ID}
+		if i%4 == 0 {
+			in.RejectedID = 999 // not an answer of this comparison
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = st.SubmitLabel(ctx, in)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%4 == 0) != errors.Is(err, ErrInvalid) {
+			t.Errorf("submission %d: %v", i, err)
+		}
+	}
+	labels, _ := st.ListLabels(ctx, LabelFilter{})
+	if len(labels) != 30 {
+		t.Fatalf("%d labels stored, want the 30 valid ones", len(labels))
+	}
+}
+
+func TestCloseStopsTheLabelWriter(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { st.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	select {
+	case <-st.labels.done:
+	default:
+		t.Fatal("label writer still running after Close")
+	}
+	if _, err := st.SubmitLabel(t.Context(), LabelInput{Verdict: VerdictTie}); err == nil {
+		t.Fatal("a closed store accepted a label")
+	}
 }

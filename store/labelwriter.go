@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// maxLabelBatch caps how many waiting label submissions share one transaction.
+const maxLabelBatch = 128
+
+// labelWriter commits concurrent label submissions together: one goroutine takes every
+// submission waiting at that moment and writes them in one transaction, each inside its own
+// savepoint so an invalid label fails alone. A submission returns only after its commit.
+// Many annotators submitting at once then pay for one commit per batch, not one each.
+type labelWriter struct {
+	db   *sql.DB
+	reqs chan labelRequest
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+type labelRequest struct {
+	in     LabelInput
+	result chan labelResult
+}
+
+type labelResult struct {
+	created bool
+	err     error
+}
+
+func newLabelWriter(db *sql.DB) *labelWriter {
+	w := &labelWriter{db: db, reqs: make(chan labelRequest), stop: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// close stops the goroutine after the batch in progress; later submissions fail.
+func (w *labelWriter) close() {
+	w.once.Do(func() { close(w.stop) })
+	<-w.done
+}
+
+// submit hands a checked label to the writer and waits for its commit.
+func (w *labelWriter) submit(ctx context.Context, in LabelInput) (bool, error) {
+	req := labelRequest{in: in, result: make(chan labelResult, 1)}
+	select {
+	case w.reqs <- req:
+	case <-w.stop:
+		return false, fmt.Errorf("store is closed")
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	// Once handed over, the label is written whatever the caller does; wait for the outcome.
+	res := <-req.result
+	return res.created, res.err
+}
+
+func (w *labelWriter) run() {
+	defer close(w.done)
+	for {
+		var first labelRequest
+		select {
+		case first = <-w.reqs:
+		case <-w.stop:
+			return
+		}
+		batch := append(make([]labelRequest, 0, 16), first)
+	drain:
+		for len(batch) < maxLabelBatch {
+			select {
+			case req := <-w.reqs:
+				batch = append(batch, req)
+			default:
+				break drain
+			}
+		}
+		w.write(batch)
+	}
+}
+
+// write stores a batch in one transaction and answers every request.
+func (w *labelWriter) write(batch []labelRequest) {
+	results := make([]labelResult, len(batch))
+	err := w.inTx(func(tx *sql.Tx) error {
+		for i, req := range batch {
+			results[i] = writeLabel(tx, req.in)
+		}
+		return nil
+	})
+	for i, req := range batch {
+		if err != nil && results[i].err == nil {
+			results[i] = labelResult{err: err}
+		}
+		req.result <- results[i]
+	}
+}
+
+func (w *labelWriter) inTx(fn func(tx *sql.Tx) error) error {
+	ctx := context.Background()
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// writeLabel stores one label with a single statement, which checks that every answer it names
+// belongs to its comparison. A statement that fails is undone by SQLite alone; the batch goes on.
+// Only when the label is refused does it look up why.
+func writeLabel(tx *sql.Tx, in LabelInput) labelResult {
+	ctx := context.Background()
+	ranking, _ := json.Marshal(in.Ranking)
+	if in.Ranking == nil {
+		ranking = []byte("[]")
+	}
+	named, _ := json.Marshal(namedAnswers(in))
+	t := now()
+	var created bool
+	err := tx.QueryRowContext(ctx, `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id,
+			ranking_json, rationale, ms_spent, created_at, updated_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10
+		WHERE (SELECT count(*) FROM responses WHERE job_id = ?2 AND prompt_id = ?1) >= 2
+		AND NOT EXISTS (SELECT 1 FROM json_each(?11) AS n
+			WHERE n.value NOT IN (SELECT id FROM responses WHERE job_id = ?2 AND prompt_id = ?1))
+		ON CONFLICT (prompt_id, job_id, annotator_id) DO UPDATE SET verdict = excluded.verdict, chosen_id = excluded.chosen_id,
+			rejected_id = excluded.rejected_id, ranking_json = excluded.ranking_json, rationale = excluded.rationale,
+			ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at
+		RETURNING created_at = updated_at`,
+		in.PromptID, in.JobID, in.AnnotatorID, in.Verdict, nullID(in.ChosenID), nullID(in.RejectedID), string(ranking),
+		in.Rationale, in.MSSpent, t, string(named)).Scan(&created)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = checkLabelAnswers(ctx, tx, in)
+		if err == nil {
+			err = fmt.Errorf("%w: the label does not fit its comparison", ErrInvalid)
+		}
+	}
+	return labelResult{created: created, err: err}
+}
