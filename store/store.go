@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver (built with the sqlite_fts5 tag)
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver (built with the sqlite_fts5 tag) for the readers
 
 	"rustexpert/migrations"
 )
@@ -30,18 +30,16 @@ var (
 
 // Store is the app's database: one SQLite file in WAL mode.
 type Store struct {
-	write  *sql.DB
-	read   *sql.DB
-	labels *labelWriter
-	path   string
+	write       *sql.DB
+	read        *sql.DB
+	labels      *labelWriter
+	checkpoints *checkpointer
+	path        string
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
-	write, err := sql.Open("sqlite3", dsn(path, false))
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	write := sql.OpenDB(newWriterConnector(dsn(path, false)))
 	// One writer connection: SQLite allows one writer at a time, and queueing in Go is far
 	// cheaper than SQLite's busy-wait sleeps under concurrent writers.
 	write.SetMaxOpenConns(1)
@@ -55,6 +53,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
 	s := &Store{write: write, read: read, path: path}
 	if err := s.migrate(ctx); err != nil {
+		errors.Join(read.Close(), write.Close())
+		return nil, err
+	}
+	s.checkpoints, err = newCheckpointer(path, checkpointInterval)
+	if err != nil {
 		errors.Join(read.Close(), write.Close())
 		return nil, err
 	}
@@ -79,10 +82,11 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Close stops the label writer after its batch in progress, then closes both connection pools.
+// Close stops the label writer after its batch in progress and the checkpointer, then closes the
+// connection pools.
 func (s *Store) Close() error {
 	s.labels.close()
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.checkpoints.close(), s.read.Close(), s.write.Close())
 }
 
 // Path returns the database file's path.

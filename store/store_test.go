@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -318,5 +319,37 @@ func TestCloseStopsTheLabelWriter(t *testing.T) {
 	}
 	if _, err := st.SubmitLabel(t.Context(), LabelInput{Verdict: VerdictTie}); err == nil {
 		t.Fatal("a closed store accepted a label")
+	}
+}
+
+func TestCheckpointsRunOffTheWriter(t *testing.T) {
+	st := openTest(t)
+	var auto int
+	if err := st.write.QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
+		t.Fatalf("writer wal_autocheckpoint = %d (%v), want 0", auto, err)
+	}
+	for i := range 50 {
+		if _, err := st.CreatePrompt(t.Context(), PromptInput{Text: fmt.Sprintf("prompt %d", i)}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames, done, err := st.checkpoints.checkpoint()
+	if err != nil || frames == 0 || done != frames {
+		t.Fatalf("checkpoint: %d of %d frames, %v", done, frames, err)
+	}
+}
+
+func TestCloseStopsTheCheckpointer(t *testing.T) {
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-st.checkpoints.done:
+	default:
+		t.Fatal("checkpointer still running after Close")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,15 +47,16 @@ func main() {
 	prompts := flag.Int("prompts", 1000, "comparisons to label")
 	duration := flag.Duration("duration", 10*time.Second, "how long each phase runs")
 	maxRequests := flag.Int("max", 200_000, "upper bound on requests per phase")
+	rate := flag.Float64("rate", 3000, "offered submissions per second, over all annotators, in the fixed-rate phases")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the label phase to this file")
 	flag.Parse()
 	profilePath = *cpuProfile
-	if err := run(*users, *prompts, *duration, *maxRequests); err != nil {
+	if err := run(*users, *prompts, *duration, *maxRequests, *rate); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(users, prompts int, duration time.Duration, maxRequests int) error {
+func run(users, prompts int, duration time.Duration, maxRequests int, rate float64) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "bench-labels-")
 	if err != nil {
@@ -84,10 +86,24 @@ func run(users, prompts int, duration time.Duration, maxRequests int) error {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	fmt.Printf("annotators=%d comparisons=%d duration=%s per phase\n", users, prompts, duration)
+
+	// Fixed offered load: latency as annotators see it at a given rate, measured from each request's
+	// scheduled time so that a slow answer also counts against the requests queued behind it.
+	fmt.Printf("fixed rate: %.0f requests/s offered by %d annotators\n", rate, users)
+	report("trivial handler, fixed rate", paced(users, duration, rate, func(u, i int) error {
+		return expect(client.Get(base + "/__trivial"))(http.StatusOK)
+	}))
+	report("label submission, fixed rate", paced(users, duration, rate, func(u, i int) error {
+		it := items[(u*13+i+500)%len(items)]
+		return postLabel(client, base, anns[u], it, i)
+	}))
+
+	// Saturation: every annotator submits again as soon as the last answer arrives.
+	fmt.Println("saturation: closed loops, no pause between requests")
 	trivial := phase(users, duration, maxRequests, func(u, i int) error {
 		return expect(client.Get(base + "/__trivial"))(http.StatusOK)
 	})
-	report("baseline: trivial handler", trivial)
+	report("trivial handler", trivial)
 	stopProfile, err := startProfile(profilePath)
 	if err != nil {
 		return err
@@ -198,6 +214,49 @@ func phase(users int, duration time.Duration, maxRequests int, do func(u, i int)
 	return res
 }
 
+// paced runs one loop per user, each sending at rate/users per second from a random phase, until
+// the duration ends. Latency counts from the scheduled send time.
+func paced(users int, duration time.Duration, rate float64, do func(u, i int) error) result {
+	var mu sync.Mutex
+	var res result
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(users) / rate * float64(time.Second))
+	start := time.Now()
+	end := start.Add(duration)
+	for u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			errs := 0
+			var first error
+			next := start.Add(time.Duration(rand.Int64N(int64(interval))))
+			for i := 0; next.Before(end); i++ {
+				time.Sleep(time.Until(next))
+				if err := do(u, i); err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+				} else {
+					lat = append(lat, time.Since(next))
+				}
+				next = next.Add(interval)
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat...)
+			res.errors += errs
+			if res.firstErr == nil {
+				res.firstErr = first
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	return res
+}
+
 func report(name string, r result) {
 	slices.Sort(r.latencies)
 	q := func(p float64) time.Duration {
@@ -206,7 +265,7 @@ func report(name string, r result) {
 		}
 		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
 	}
-	fmt.Printf("%-26s n=%d errors=%d  %.0f req/s  p50=%s p90=%s p99=%s max=%s\n", name, len(r.latencies), r.errors,
+	fmt.Printf("%-30s n=%d errors=%d  %.0f req/s  p50=%s p90=%s p99=%s max=%s\n", name, len(r.latencies), r.errors,
 		r.rate(), q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond),
 		q(1).Round(10*time.Microsecond))
 	if r.firstErr != nil {
