@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -66,9 +67,10 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 	if res := c.postForm("/prompts", form); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("wrong token: status %d, want 403", res.StatusCode)
 	}
+	// Even with the right token, a cross-site browser request is refused.
 	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"cross-site"}}
 	form.Set("csrf", c.csrf)
-	if res := c.do(http.MethodPost, "/prompts", nil, h); res.StatusCode != http.StatusForbidden {
+	if res := c.do(http.MethodPost, "/prompts", strings.NewReader(form.Encode()), h); res.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-site request: status %d, want 403", res.StatusCode)
 	}
 	if res := c.postForm("/prompts", url.Values{"text": {"What is a lifetime?"}}); res.StatusCode != http.StatusSeeOther {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"rustexpert/dataset"
@@ -146,5 +145,5 @@ func Labels(ctx context.Context, st *store.Store) ([]dataset.Label, error) {
 
 // FileName is the download name of a snapshot.
 func FileName(d store.Dataset) string {
-	return strings.TrimPrefix(filepath.Base(d.Path), "datasets/")
+	return filepath.Base(d.Path)
 }

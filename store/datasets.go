@@ -50,20 +50,7 @@ func (s *Store) Dataset(ctx context.Context, id int64) (Dataset, error) {
 
 // ListDatasets returns the newest snapshots first.
 func (s *Store) ListDatasets(ctx context.Context) ([]Dataset, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+datasetColumns+` FROM datasets ORDER BY id DESC`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Dataset
-	for rows.Next() {
-		d, err := scanDataset(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.read, scanDataset, `SELECT `+datasetColumns+` FROM datasets ORDER BY id DESC`)
 }
 
 func scanDataset(row scanner) (Dataset, error) {

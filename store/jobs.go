@@ -58,9 +58,7 @@ type Task struct {
 }
 
 const jobColumns = `j.id, j.model_id, m.name, j.filter_json, j.params_json, j.n, j.status, j.total, j.errors, j.last_error,
-	j.created_at, j.started_at, j.finished_at,
-	(SELECT count(*) FROM responses r WHERE r.job_id = j.id),
-	(SELECT coalesce(sum(r.tokens), 0) FROM responses r WHERE r.job_id = j.id)`
+	j.created_at, j.started_at, j.finished_at, j.done, j.tokens`
 
 // CreateJob stores a queued job for every prompt matching the filter, fixing that prompt set now.
 func (s *Store) CreateJob(ctx context.Context, modelID int64, f PromptFilter, params []Sampling, userID int64) (Job, error) {
@@ -125,20 +123,7 @@ func (s *Store) Job(ctx context.Context, id int64) (Job, error) {
 
 // ListJobs returns the newest jobs first.
 func (s *Store) ListJobs(ctx context.Context, limit int) ([]Job, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+jobColumns+` FROM generation_jobs j JOIN models m ON m.id = j.model_id ORDER BY j.id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.read, scanJob, `SELECT `+jobColumns+` FROM generation_jobs j JOIN models m ON m.id = j.model_id ORDER BY j.id DESC LIMIT ?`, limit)
 }
 
 func scanJob(row scanner) (Job, error) {

@@ -218,20 +218,7 @@ func (s *Store) ListLabels(ctx context.Context, f LabelFilter) ([]Label, error) 
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Label
-	for rows.Next() {
-		l, err := scanLabel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.read, scanLabel, q, args...)
 }
 
 // LabelOf returns the annotator's label of a comparison, if any.
@@ -312,18 +299,5 @@ func (s *Store) ItemAnswerIDs(ctx context.Context, it Item) ([]int64, error) {
 }
 
 func answerIDs(ctx context.Context, q querier, it Item) ([]int64, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id FROM responses WHERE job_id = ? AND prompt_id = ? ORDER BY slot`, it.JobID, it.PromptID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return queryAll(ctx, q, scanValue[int64], `SELECT id FROM responses WHERE job_id = ? AND prompt_id = ? ORDER BY slot`, it.JobID, it.PromptID)
 }

@@ -102,20 +102,7 @@ func (s *Store) ModelByName(ctx context.Context, name string) (Model, error) {
 
 // ListModels returns every model by name.
 func (s *Store) ListModels(ctx context.Context) ([]Model, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+modelColumns+` FROM models ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Model
-	for rows.Next() {
-		m, err := scanModel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.read, scanModel, `SELECT `+modelColumns+` FROM models ORDER BY name`)
 }
 
 func scanModel(row scanner) (Model, error) {

@@ -397,38 +397,12 @@ func (s *Store) EachPrompt(ctx context.Context, f PromptFilter, fn func(Prompt) 
 
 // PromptCategories returns the distinct categories in use.
 func (s *Store) PromptCategories(ctx context.Context) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT category FROM prompts WHERE category <> '' ORDER BY category`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.read, scanValue[string], `SELECT DISTINCT category FROM prompts WHERE category <> '' ORDER BY category`)
 }
 
 // HeldoutPromptTexts returns the text of every held-out prompt (for leak checks).
 func (s *Store) HeldoutPromptTexts(ctx context.Context) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT text FROM prompts WHERE split = 'heldout'`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.read, scanValue[string], `SELECT text FROM prompts WHERE split = 'heldout'`)
 }
 
 // CountPromptsAfter counts the prompts of the filter whose id is greater than its cursor.

@@ -38,21 +38,8 @@ const responseColumns = `r.id, r.prompt_id, r.model_id, m.name, r.job_id, r.slot
 
 // ItemResponses returns the answers of one comparison (a prompt's answers from one job) by slot.
 func (s *Store) ItemResponses(ctx context.Context, jobID, promptID int64) ([]Response, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+responseColumns+` FROM responses r JOIN models m ON m.id = r.model_id
+	return queryAll(ctx, s.read, scanResponse, `SELECT `+responseColumns+` FROM responses r JOIN models m ON m.id = r.model_id
 		WHERE r.job_id = ? AND r.prompt_id = ? ORDER BY r.slot`, jobID, promptID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Response
-	for rows.Next() {
-		r, err := scanResponse(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 func scanResponse(row scanner) (Response, error) {

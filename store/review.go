@@ -9,24 +9,11 @@ import (
 // labelled, ordered by comparison and annotator name. Machine suggestions nobody confirmed are
 // left out, since agreement is measured between people.
 func (s *Store) SharedItemLabels(ctx context.Context) ([]Label, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+labelColumns+` FROM labels l JOIN prompts p ON p.id = l.prompt_id
+	return queryAll(ctx, s.read, scanLabel, `SELECT `+labelColumns+` FROM labels l JOIN prompts p ON p.id = l.prompt_id
 		JOIN users u ON u.id = l.annotator_id
 		WHERE l.suggested_by = '' AND (SELECT count(*) FROM labels o
 			WHERE o.job_id = l.job_id AND o.prompt_id = l.prompt_id AND o.suggested_by = '') >= 2
 		ORDER BY l.job_id, l.prompt_id, u.name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Label
-	for rows.Next() {
-		l, err := scanLabel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
 }
 
 // slotQueryChunk keeps each IN list far below SQLite's limit on bound parameters.

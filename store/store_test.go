@@ -353,3 +353,20 @@ func TestCloseStopsTheCheckpointer(t *testing.T) {
 		t.Fatal("checkpointer still running after Close")
 	}
 }
+
+func TestJobProgressCountersFollowAnswers(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	job, _ := seedJob(t, st, 3)
+	st.SaveResponse(ctx, Response{PromptID: 1, ModelID: job.ModelID, JobID: job.ID, Slot: 0, Tokens: 99}) // ignored: slot taken
+	got, err := st.Job(ctx, job.ID)
+	if err != nil || got.Done != 3 {
+		t.Fatalf("done = %d (%v), want 3", got.Done, err)
+	}
+	if err := st.DeletePrompt(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = st.Job(ctx, job.ID); got.Done != 0 || got.Tokens != 0 {
+		t.Fatalf("after deleting the prompt: done=%d tokens=%d, want 0", got.Done, got.Tokens)
+	}
+}
