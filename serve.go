@@ -14,6 +14,7 @@ import (
 	"rustexpert/handlers"
 	"rustexpert/inference"
 	"rustexpert/live"
+	"rustexpert/render"
 	"rustexpert/store"
 )
 
@@ -40,7 +41,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv), hub, log, cfg.Workers)
 	srv := &http.Server{
-		Handler:           handlers.New(log, st, runner, hub, handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies}),
+		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -183,14 +183,19 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 	if posted != nil {
 		chosen = *posted
 	}
+	texts := []string{prompt.Text}
+	for _, a := range shown {
+		texts = append(texts, a.Text)
+	}
+	rendered := s.md.Components(texts...)
 	vm := web.AnnotatePage{
 		Nav: s.nav(r, "Annotate"), JobID: it.JobID, PromptID: it.PromptID, Category: prompt.Category,
-		Action: annotateURL(it), Prompt: s.md.Component(prompt.Text), Progress: progress, Rationale: chosen.rationale,
+		Action: annotateURL(it), Prompt: rendered[0], Progress: progress, Rationale: chosen.rationale,
 		Guidelines: s.markdownComponent(guidelines),
 	}
 	for i, a := range shown {
 		vm.Answers = append(vm.Answers, web.AnnotateAnswer{
-			ID: a.ID, Letter: answerLetters[i : i+1], Key: strconv.Itoa(i + 1), Body: s.md.Component(a.Text),
+			ID: a.ID, Letter: answerLetters[i : i+1], Key: strconv.Itoa(i + 1), Body: rendered[i+1],
 			Best: a.ID == chosen.best, Worst: isWorst(a.ID, chosen, len(shown)),
 		})
 	}

@@ -17,6 +17,7 @@ import (
 	"rustexpert/generation"
 	"rustexpert/inference"
 	"rustexpert/live"
+	"rustexpert/render"
 	"rustexpert/store"
 )
 
@@ -27,6 +28,7 @@ type testApp struct {
 	store   *store.Store
 	hub     *live.Hub
 	runner  *generation.Runner
+	md      *render.Renderer
 	dataDir string
 }
 
@@ -44,9 +46,10 @@ func newTestApp(t *testing.T) *testApp {
 		return inference.NewOpenAI(inference.OpenAIConfig{BaseURL: m.Endpoint}), nil
 	}
 	runner := generation.New(st, genFor, hub, log, 2)
-	srv := httptest.NewServer(New(log, st, runner, hub, Config{DataDir: dir}))
+	md := render.New()
+	srv := httptest.NewServer(New(log, st, runner, hub, md, Config{DataDir: dir}))
 	t.Cleanup(srv.Close)
-	return &testApp{t: t, srv: srv, store: st, hub: hub, runner: runner, dataDir: dir}
+	return &testApp{t: t, srv: srv, store: st, hub: hub, runner: runner, md: md, dataDir: dir}
 }
 
 // client is one browser: a cookie jar and the CSRF token of its session.

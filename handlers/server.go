@@ -28,8 +28,8 @@ type Server struct {
 	cfg    Config
 }
 
-// New returns the app's HTTP handler.
-func New(log *slog.Logger, st *store.Store, runner *generation.Runner, hub *live.Hub, cfg Config) http.Handler {
-	s := &Server{log: log, store: st, runner: runner, hub: hub, md: render.New(), cfg: cfg}
+// New returns the app's HTTP handler; md renders every piece of untrusted Markdown it shows.
+func New(log *slog.Logger, st *store.Store, runner *generation.Runner, hub *live.Hub, md *render.Renderer, cfg Config) http.Handler {
+	s := &Server{log: log, store: st, runner: runner, hub: hub, md: md, cfg: cfg}
 	return s.routes()
 }

@@ -45,6 +45,14 @@ func (c *htmlCache) get(markdown string) (string, bool) {
 	return element.Value.(*cacheEntry).html, true
 }
 
+// has reports whether markdown's HTML is stored, without marking it used.
+func (c *htmlCache) has(markdown string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.entries[markdown]
+	return ok
+}
+
 // put stores html for markdown, evicting least recently used entries to stay within maxBytes. An entry
 // larger than the whole budget is not stored.
 func (c *htmlCache) put(markdown, html string) {

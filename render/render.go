@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"html"
 	"regexp"
+	"sync"
 
 	"github.com/a-h/templ"
 	chromahtml "github.com/alecthomas/chroma/v2/formatters/html"
@@ -79,6 +80,25 @@ func (r *Renderer) render(markdown string) string {
 // Component renders markdown like HTML and wraps the sanitized result for use in templ templates.
 func (r *Renderer) Component(markdown string) templ.Component {
 	return templ.Raw(r.HTML(markdown))
+}
+
+// Cached reports whether markdown's HTML would be served from the cache.
+func (r *Renderer) Cached(markdown string) bool { return r.cache.has(markdown) }
+
+// Components renders several Markdown texts at once, each on its own goroutine, so a page of
+// several long answers costs about as much as its slowest answer when there are cores to spare.
+func (r *Renderer) Components(markdowns ...string) []templ.Component {
+	out := make([]templ.Component, len(markdowns))
+	var wg sync.WaitGroup
+	for i, markdown := range markdowns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = r.Component(markdown)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // formatOptions are shared by the code block renderer and ChromaCSS so that the classes match the stylesheet.

@@ -28,6 +28,7 @@ import (
 	"rustexpert/generation"
 	"rustexpert/handlers"
 	"rustexpert/live"
+	"rustexpert/render"
 	"rustexpert/sheet"
 	"rustexpert/store"
 )
@@ -277,7 +278,7 @@ func startServer(st *store.Store, dir string) (string, func(), error) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub := live.NewHub(16)
 	runner := generation.New(st, nil, hub, logger, 1)
-	app := handlers.New(logger, st, runner, hub, handlers.Config{DataDir: dir})
+	app := handlers.New(logger, st, runner, hub, render.New(), handlers.Config{DataDir: dir})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/__trivial", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	mux.Handle("/", app)
