@@ -45,7 +45,9 @@ check-generated: generate
 	@test -z "$$(git status --porcelain -- '*_templ.go' static/vendor)" || (echo "generated files are not committed: run 'make generate' and commit" >&2; git status --porcelain -- '*_templ.go' static/vendor >&2; exit 1)
 
 bench:
+	$(GO) run -tags $(TAGS) ./bench/importcsv
 	$(GO) run -tags $(TAGS) ./bench/labels
+	$(GO) run -tags $(TAGS) ./bench/focusview
 
 clean:
 	rm -rf bin
