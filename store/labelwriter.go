@@ -87,7 +87,7 @@ func (w *labelWriter) run() {
 // write stores a batch in one transaction and answers every request.
 func (w *labelWriter) write(batch []labelRequest) {
 	results := make([]labelResult, len(batch))
-	err := w.inTx(func(tx *sql.Tx) error {
+	err := runTx(context.Background(), w.db, func(tx *sql.Tx) error {
 		for i, req := range batch {
 			results[i] = writeLabel(tx, req.in)
 		}
@@ -99,22 +99,6 @@ func (w *labelWriter) write(batch []labelRequest) {
 		}
 		req.result <- results[i]
 	}
-}
-
-func (w *labelWriter) inTx(fn func(tx *sql.Tx) error) error {
-	ctx := context.Background()
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 // writeLabel stores one label with a single statement, which checks that every answer it names

@@ -97,7 +97,12 @@ func (s *Store) Ping(ctx context.Context) error { return s.read.PingContext(ctx)
 
 // inTx runs fn in one write transaction and commits it when fn returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	return runTx(ctx, s.write, fn)
+}
+
+// runTx runs fn in one transaction of db and commits it when fn returns nil.
+func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

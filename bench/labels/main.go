@@ -175,87 +175,76 @@ type result struct {
 
 func (r result) rate() float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
 
-// phase runs one closed loop per user until the duration or the request bound is reached.
-func phase(users int, duration time.Duration, maxRequests int, do func(u, i int) error) result {
-	var mu sync.Mutex
-	var res result
+// recorder is what one annotator's loop measured.
+type recorder struct {
+	latencies []time.Duration
+	errors    int
+	firstErr  error
+}
+
+func (r *recorder) record(latency time.Duration, err error) {
+	if err == nil {
+		r.latencies = append(r.latencies, latency)
+		return
+	}
+	r.errors++
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+}
+
+// runUsers runs one loop per user at once and merges what they recorded.
+func runUsers(users int, loop func(u int, rec *recorder)) result {
+	recs := make([]recorder, users)
 	var wg sync.WaitGroup
-	deadline := time.Now().Add(duration)
-	perUser := maxRequests / users
 	start := time.Now()
 	for u := range users {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var lat []time.Duration
-			errs := 0
-			var first error
-			for i := 0; i < perUser && time.Now().Before(deadline); i++ {
-				t := time.Now()
-				if err := do(u, i); err != nil {
-					errs++
-					if first == nil {
-						first = err
-					}
-					continue
-				}
-				lat = append(lat, time.Since(t))
-			}
-			mu.Lock()
-			res.latencies = append(res.latencies, lat...)
-			res.errors += errs
-			if res.firstErr == nil {
-				res.firstErr = first
-			}
-			mu.Unlock()
+			loop(u, &recs[u])
 		}()
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
+	res := result{elapsed: time.Since(start)}
+	for _, r := range recs {
+		res.latencies = append(res.latencies, r.latencies...)
+		res.errors += r.errors
+		if res.firstErr == nil {
+			res.firstErr = r.firstErr
+		}
+	}
 	return res
+}
+
+// phase runs one closed loop per user until the duration or the request bound is reached.
+func phase(users int, duration time.Duration, maxRequests int, do func(u, i int) error) result {
+	deadline := time.Now().Add(duration)
+	perUser := maxRequests / users
+	return runUsers(users, func(u int, rec *recorder) {
+		for i := 0; i < perUser && time.Now().Before(deadline); i++ {
+			t := time.Now()
+			err := do(u, i)
+			rec.record(time.Since(t), err)
+		}
+	})
 }
 
 // paced runs one loop per user, each sending at rate/users per second from a random phase, until
 // the duration ends. Latency counts from the scheduled send time.
 func paced(users int, duration time.Duration, rate float64, do func(u, i int) error) result {
-	var mu sync.Mutex
-	var res result
-	var wg sync.WaitGroup
 	interval := time.Duration(float64(users) / rate * float64(time.Second))
 	start := time.Now()
 	end := start.Add(duration)
-	for u := range users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			errs := 0
-			var first error
-			next := start.Add(time.Duration(rand.Int64N(int64(interval))))
-			for i := 0; next.Before(end); i++ {
-				time.Sleep(time.Until(next))
-				if err := do(u, i); err != nil {
-					errs++
-					if first == nil {
-						first = err
-					}
-				} else {
-					lat = append(lat, time.Since(next))
-				}
-				next = next.Add(interval)
-			}
-			mu.Lock()
-			res.latencies = append(res.latencies, lat...)
-			res.errors += errs
-			if res.firstErr == nil {
-				res.firstErr = first
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	return res
+	return runUsers(users, func(u int, rec *recorder) {
+		next := start.Add(time.Duration(rand.Int64N(int64(interval))))
+		for i := 0; next.Before(end); i++ {
+			time.Sleep(time.Until(next))
+			err := do(u, i)
+			rec.record(time.Since(next), err)
+			next = next.Add(interval)
+		}
+	})
 }
 
 func report(name string, r result) {
