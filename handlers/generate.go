@@ -160,6 +160,10 @@ func (s *Server) generatePage(r *http.Request, form web.GenerateForm) (web.Gener
 	if err != nil {
 		return web.GeneratePage{}, err
 	}
+	if form.ModelID == "" && len(models) == 1 {
+		// With a single model there is nothing to choose.
+		form.ModelID = strconv.FormatInt(models[0].ID, 10)
+	}
 	vm := web.GeneratePage{Nav: s.nav(r, "Generate"), Categories: cats, Form: form, Matching: matching}
 	for _, m := range models {
 		vm.Models = append(vm.Models, web.ModelOption{ID: m.ID, Name: m.Name})
