@@ -467,6 +467,28 @@ func TestGeneratePageWithoutModelsPointsToModels(t *testing.T) {
 	}
 }
 
+func TestGenerateFormPreselectsTheOnlyModel(t *testing.T) {
+	app := newTestApp(t)
+	c := app.login("ada", store.RoleAdmin)
+	ctx := t.Context()
+	one, err := app.store.CreateModel(ctx, store.ModelInput{Name: "only", Endpoint: "http://127.0.0.1:9/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	selected := func() string {
+		return testid(c.page("/generate"), "model-select").Find("option[selected]").AttrOr("value", "")
+	}
+	if got := selected(); got != strconv.FormatInt(one.ID, 10) {
+		t.Fatalf("selected model %q, want the only one (%d)", got, one.ID)
+	}
+	if _, err := app.store.CreateModel(ctx, store.ModelInput{Name: "second", Endpoint: "http://127.0.0.1:9/v1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := selected(); got != "" {
+		t.Fatalf("with two models, %q is preselected", got)
+	}
+}
+
 func TestViewerCannotStartOrChangeJobs(t *testing.T) {
 	app := newTestApp(t)
 	model := openaitest.NewServer(openaitest.Options{})
