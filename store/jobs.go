@@ -81,9 +81,9 @@ func (s *Store) CreateJob(ctx context.Context, modelID int64, f PromptFilter, pa
 			return fmt.Errorf("insert job: %w", err)
 		}
 		id, _ = res.LastInsertId()
-		where, args := f.where()
-		res, err = tx.ExecContext(ctx, `INSERT INTO job_prompts (job_id, prompt_id) SELECT ?, p.id FROM prompts p WHERE `+where,
-			append([]any{id}, args...)...)
+		q := f.query()
+		res, err = tx.ExecContext(ctx, `INSERT INTO job_prompts (job_id, prompt_id) SELECT ?, p.id FROM `+q.from+` WHERE `+q.where,
+			append([]any{id}, q.args...)...)
 		if err != nil {
 			return fmt.Errorf("select prompts: %w", err)
 		}

@@ -280,30 +280,47 @@ func (s *Store) DeletePrompt(ctx context.Context, id int64) error {
 	})
 }
 
-// where builds the WHERE clause of a filter (without the keyset cursor).
-func (f PromptFilter) where() (string, []any) {
+// promptQuery is a filter as SQL pieces. With a search, rows come from the full-text index joined
+// to prompts and are ordered and paged by the index's rowid, so FTS5 delivers them in order.
+type promptQuery struct {
+	from      string // FROM clause for selecting prompt columns (alias p)
+	countFrom string // FROM clause enough for counting
+	where     string
+	args      []any
+	id        string // the column to order and page by
+}
+
+// query builds the SQL of a filter (without the keyset cursor).
+func (f PromptFilter) query() promptQuery {
+	q := promptQuery{from: "prompts p", countFrom: "prompts p", id: "p.id"}
 	var conds []string
-	var args []any
-	if q := ftsQuery(f.Query); q != "" {
-		conds = append(conds, `p.id IN (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?)`)
-		args = append(args, q)
+	if match := ftsQuery(f.Query); match != "" {
+		q.from = "prompts_fts f JOIN prompts p ON p.id = f.rowid"
+		q.countFrom = "prompts_fts f"
+		q.id = "f.rowid"
+		conds = append(conds, `prompts_fts MATCH ?`)
+		q.args = append(q.args, match)
 	}
 	if f.Category != "" {
 		conds = append(conds, `p.category = ?`)
-		args = append(args, f.Category)
+		q.args = append(q.args, f.Category)
 	}
 	if f.Split != "" {
 		conds = append(conds, `p.split = ?`)
-		args = append(args, f.Split)
+		q.args = append(q.args, f.Split)
 	}
 	if f.Tag != "" {
 		conds = append(conds, `(';' || p.tags || ';') LIKE ?`)
-		args = append(args, "%;"+strings.ToLower(strings.TrimSpace(f.Tag))+";%")
+		q.args = append(q.args, "%;"+strings.ToLower(strings.TrimSpace(f.Tag))+";%")
 	}
-	if len(conds) == 0 {
-		return "1", nil
+	if q.id == "f.rowid" && len(conds) > 1 {
+		q.countFrom = q.from // the other filters need the prompt columns
 	}
-	return strings.Join(conds, " AND "), args
+	q.where = "1"
+	if len(conds) > 0 {
+		q.where = strings.Join(conds, " AND ")
+	}
+	return q
 }
 
 // ftsQuery turns user text into an FTS5 query: every word quoted (so any input is valid),
@@ -324,13 +341,13 @@ func (s *Store) ListPrompts(ctx context.Context, f PromptFilter) (PromptPage, er
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
-	where, args := f.where()
+	q := f.query()
 	var page PromptPage
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM prompts p WHERE `+where, args...).Scan(&page.Total); err != nil {
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+q.countFrom+` WHERE `+q.where, q.args...).Scan(&page.Total); err != nil {
 		return page, fmt.Errorf("count prompts: %w", err)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+promptColumns+` FROM prompts p WHERE `+where+` AND p.id > ? ORDER BY p.id LIMIT ?`,
-		append(args, f.After, f.Limit+1)...)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+promptColumns+` FROM `+q.from+` WHERE `+q.where+` AND `+q.id+` > ? ORDER BY `+q.id+` LIMIT ?`,
+		append(q.args, f.After, f.Limit+1)...)
 	if err != nil {
 		return page, fmt.Errorf("list prompts: %w", err)
 	}
@@ -354,10 +371,10 @@ func (s *Store) PromptCursorBefore(ctx context.Context, f PromptFilter, after in
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
-	where, args := f.where()
+	q := f.query()
 	var ids []int64
-	rows, err := s.read.QueryContext(ctx, `SELECT p.id FROM prompts p WHERE `+where+` AND p.id <= ? ORDER BY p.id DESC LIMIT ?`,
-		append(args, after, f.Limit+1)...)
+	rows, err := s.read.QueryContext(ctx, `SELECT p.id FROM `+q.from+` WHERE `+q.where+` AND `+q.id+` <= ? ORDER BY `+q.id+` DESC LIMIT ?`,
+		append(q.args, after, f.Limit+1)...)
 	if err != nil {
 		return 0, err
 	}
@@ -377,8 +394,8 @@ func (s *Store) PromptCursorBefore(ctx context.Context, f PromptFilter, after in
 
 // EachPrompt calls fn for every prompt matching the filter, in id order (for exports).
 func (s *Store) EachPrompt(ctx context.Context, f PromptFilter, fn func(Prompt) error) error {
-	where, args := f.where()
-	rows, err := s.read.QueryContext(ctx, `SELECT `+promptColumns+` FROM prompts p WHERE `+where+` ORDER BY p.id`, args...)
+	q := f.query()
+	rows, err := s.read.QueryContext(ctx, `SELECT `+promptColumns+` FROM `+q.from+` WHERE `+q.where+` ORDER BY `+q.id, q.args...)
 	if err != nil {
 		return err
 	}
@@ -397,7 +414,11 @@ func (s *Store) EachPrompt(ctx context.Context, f PromptFilter, fn func(Prompt) 
 
 // PromptCategories returns the distinct categories in use.
 func (s *Store) PromptCategories(ctx context.Context) ([]string, error) {
-	return queryAll(ctx, s.read, scanValue[string], `SELECT DISTINCT category FROM prompts WHERE category <> '' ORDER BY category`)
+	// One index seek per category instead of reading every row's category.
+	return queryAll(ctx, s.read, scanValue[string], `WITH RECURSIVE c (category) AS (
+			SELECT min(category) FROM prompts WHERE category > ''
+			UNION ALL SELECT (SELECT min(category) FROM prompts WHERE category > c.category) FROM c WHERE c.category IS NOT NULL)
+		SELECT category FROM c WHERE category IS NOT NULL`)
 }
 
 // HeldoutPromptTexts returns the text of every held-out prompt (for leak checks).
@@ -407,8 +428,8 @@ func (s *Store) HeldoutPromptTexts(ctx context.Context) ([]string, error) {
 
 // CountPromptsAfter counts the prompts of the filter whose id is greater than its cursor.
 func (s *Store) CountPromptsAfter(ctx context.Context, f PromptFilter) (int, error) {
-	where, args := f.where()
+	q := f.query()
 	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM prompts p WHERE `+where+` AND p.id > ?`, append(args, f.After)...).Scan(&n)
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM `+q.countFrom+` WHERE `+q.where+` AND `+q.id+` > ?`, append(q.args, f.After)...).Scan(&n)
 	return n, err
 }

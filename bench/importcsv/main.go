@@ -1,7 +1,8 @@
 // Command importcsv measures importing a 100,000-row prompt CSV into a fresh database: parsing
 // (sheet.Read) and the one-transaction insert with its full-text index (store.ImportPrompts).
 // As a baseline in the same run it times the same rows inserted into a bare table without the
-// search index, duplicate checks or triggers.
+// search index, duplicate checks or triggers. Then it times pages of the prompt sheet over those
+// rows (first page, a deep page, searches, filters) against the health check on the same server.
 package main
 
 import (
@@ -10,11 +11,21 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"rustexpert/generation"
+	"rustexpert/handlers"
+	"rustexpert/live"
+	"rustexpert/render"
 	"rustexpert/sheet"
 	"rustexpert/store"
 )
@@ -61,7 +72,68 @@ func run(n int) error {
 	fmt.Printf("insert (store.ImportPrompts)  %8.0f ms\n", ms(insert))
 	fmt.Printf("total                         %8.0f ms  (target <= 5000 ms)\n", ms(parse+insert))
 	fmt.Printf("baseline: bare-table insert   %8.0f ms  (import total / baseline = %.1fx)\n", ms(base), float64(parse+insert)/float64(base))
+	return timePages(ctx, st, dir)
+}
+
+// timePages serves the prompt sheet over the imported rows and prints each page's median time.
+func timePages(ctx context.Context, st *store.Store, dir string) error {
+	u, err := st.CreateUser(ctx, "bench", "benchmark-password", store.RoleAnnotator)
+	if err != nil {
+		return err
+	}
+	token, err := st.CreateSession(ctx, u.ID, time.Hour)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hub := live.NewHub(16)
+	srv := httptest.NewServer(handlers.New(logger, st, generation.New(st, nil, hub, logger, 1), hub, render.New(), handlers.Config{DataDir: dir}))
+	defer srv.Close()
+	pages := []struct{ name, path string }{
+		{"baseline: /healthz", "/healthz"},
+		{"first page", "/prompts"},
+		{"deep page (after #90000)", "/prompts?after=90000"},
+		{"search, every row matches", "/prompts?q=retain"},
+		{"search, one row matches", "/prompts?q=Prompt+74321%3A"},
+		{"category filter", "/prompts?category=lifetimes"},
+		{"category + split filter", "/prompts?category=ownership-borrowing&split=heldout"},
+		{"filter, HTMX grid only", "/prompts?category=ownership-borrowing&split=heldout&hx=1"},
+	}
+	fmt.Println("prompt sheet over these rows, median of 20 GETs each:")
+	for _, p := range pages {
+		d, rows, err := medianGet(srv.URL+p.path, token, strings.HasSuffix(p.path, "hx=1"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.path, err)
+		}
+		fmt.Printf("  %-28s %8.2f ms  (%d rows shown)\n", p.name, ms(d), rows)
+	}
 	return nil
+}
+
+// medianGet returns the median time of 20 GETs and how many sheet rows the page showed.
+func medianGet(url, token string, htmx bool) (time.Duration, int, error) {
+	var times []time.Duration
+	var body []byte
+	for range 20 {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Cookie", "rx_session="+token)
+		if htmx {
+			req.Header.Set("HX-Request", "true")
+		}
+		start := time.Now()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		body, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return 0, 0, fmt.Errorf("status %d", res.StatusCode)
+		}
+		times = append(times, time.Since(start))
+	}
+	slices.Sort(times)
+	return times[len(times)/2], strings.Count(string(body), `data-testid="prompt-row"`), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
