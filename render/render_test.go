@@ -431,3 +431,17 @@ func BenchmarkHTMLLongAnswerRepeat(b *testing.B) {
 		r.HTML(markdown)
 	}
 }
+
+// TestNestedCodeBlocksAreHighlighted checks that fenced code inside lists and quotes keeps its
+// highlighted block after sanitizing, and that no placeholder is left behind.
+func TestNestedCodeBlocksAreHighlighted(t *testing.T) {
+	r := New()
+	md := "- item\n\n  ```rust\n  fn a() {}\n  ```\n\n> ```rust\n> let b = 1;\n> ```\n\n```\nfn c() {}\n```\n"
+	out := r.HTML(md)
+	if n := strings.Count(out, `<pre class="chroma">`); n != 3 {
+		t.Fatalf("%d highlighted blocks, want 3:\n%s", n, out)
+	}
+	if strings.Contains(out, "rx-code-") {
+		t.Fatalf("a placeholder is left in the output:\n%s", out)
+	}
+}
