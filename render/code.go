@@ -58,21 +58,24 @@ func (codePlaceholderRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegist
 }
 
 // spliceCode replaces each placeholder in the sanitized HTML with its highlighted code.
-func spliceCode(sanitized string, blocks []codeBlock) string {
+func (r *Renderer) spliceCode(sanitized string, blocks []codeBlock) string {
 	if len(blocks) == 0 {
 		return sanitized
 	}
 	pairs := make([]string, 0, 2*len(blocks))
 	for _, b := range blocks {
-		pairs = append(pairs, b.placeholder, highlight(b.language, b.code))
+		pairs = append(pairs, b.placeholder, r.highlight(b.language, b.code))
 	}
 	return strings.NewReplacer(pairs...).Replace(sanitized)
 }
 
-// highlight renders code as chroma's class-based HTML; chroma escapes every token it writes. A language
-// chroma does not know becomes a plain escaped block.
-func highlight(language, code string) string {
+// highlight renders code as chroma's class-based HTML; chroma escapes every token it writes. Rust goes
+// through the compact lexer; a language chroma does not know becomes a plain escaped block.
+func (r *Renderer) highlight(language, code string) string {
 	lexer := lexers.Get(language)
+	if language == "rust" || language == "rs" {
+		lexer = r.rust
+	}
 	if lexer == nil {
 		return `<pre><code class="language-` + html.EscapeString(safeClass(language)) + `">` + html.EscapeString(code) + `</code></pre>`
 	}

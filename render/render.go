@@ -5,6 +5,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"github.com/alecthomas/chroma/v2"
 	"html"
 	"regexp"
 	"sync"
@@ -35,6 +36,7 @@ type Renderer struct {
 	markdown goldmark.Markdown
 	policy   *bluemonday.Policy
 	cache    *htmlCache
+	rust     chroma.Lexer
 }
 
 // New builds a Renderer with GitHub-flavoured Markdown, class-based Rust highlighting and a strict sanitizer.
@@ -43,6 +45,7 @@ func New() *Renderer {
 		markdown: newMarkdown(),
 		policy:   newPolicy(),
 		cache:    newHTMLCache(cacheBytes),
+		rust:     newRustLexer(),
 	}
 }
 
@@ -78,7 +81,7 @@ func (r *Renderer) render(markdown string) string {
 		return "<pre>" + html.EscapeString(markdown) + "</pre>"
 	}
 	sanitized := string(r.policy.SanitizeBytes(out.Bytes()))
-	return spliceCode(sanitized, blocks)
+	return r.spliceCode(sanitized, blocks)
 }
 
 // Component renders markdown like HTML and wraps the sanitized result for use in templ templates.
