@@ -34,6 +34,7 @@ type Store struct {
 	read        *sql.DB
 	labels      *labelWriter
 	checkpoints *checkpointer
+	sessions    *sessionCache
 	path        string
 }
 
@@ -51,7 +52,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
 	read.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
-	s := &Store{write: write, read: read, path: path}
+	s := &Store{write: write, read: read, path: path, sessions: newSessionCache()}
 	if err := s.migrate(ctx); err != nil {
 		errors.Join(read.Close(), write.Close())
 		return nil, err

@@ -370,3 +370,30 @@ func TestJobProgressCountersFollowAnswers(t *testing.T) {
 		t.Fatalf("after deleting the prompt: done=%d tokens=%d, want 0", got.Done, got.Tokens)
 	}
 }
+
+func TestCachedSessionsFollowLogoutAndRoleChanges(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	u, _ := st.CreateUser(ctx, "ann", "password123", RoleAnnotator)
+	token, err := st.CreateSession(ctx, u.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second read comes from the cache
+		if sess, err := st.SessionByToken(ctx, token); err != nil || sess.User.Role != RoleAnnotator {
+			t.Fatalf("session: %+v, %v", sess, err)
+		}
+	}
+	if err := st.SetUserRole(ctx, u.ID, RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	if sess, _ := st.SessionByToken(ctx, token); sess.User.Role != RoleViewer {
+		t.Fatalf("role after the change: %s, want viewer", sess.User.Role)
+	}
+	if err := st.DeleteSession(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SessionByToken(ctx, token); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("session after logout: %v", err)
+	}
+}

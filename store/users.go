@@ -128,10 +128,13 @@ func (s *Store) SetUserRole(ctx context.Context, id int64, role string) error {
 	if !ValidRole(role) {
 		return fmt.Errorf("%w: role %q", ErrInvalid, role)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET role = ? WHERE id = ?`, role, id)
 		return expectOne(res, err)
 	})
+	// After the commit, so that no read between the two can cache the old role again.
+	s.sessions.evictUser(id)
+	return err
 }
 
 // Authenticate checks a name and password and returns the user.
@@ -175,10 +178,14 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Durati
 
 // SessionByToken returns the live session for a cookie token.
 func (s *Store) SessionByToken(ctx context.Context, token string) (Session, error) {
+	hash, now := hashToken(token), time.Now()
+	if sess, ok := s.sessions.get(hash, now); ok {
+		return sess, nil
+	}
 	var sess Session
 	var expires, created string
 	err := s.read.QueryRowContext(ctx, `SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hashToken(token)).
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hash).
 		Scan(&sess.User.ID, &sess.User.Name, &sess.User.Role, &created, &sess.CSRFToken, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrUnauthorized
@@ -188,18 +195,23 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (Session, erro
 	}
 	sess.User.CreatedAt = parseTime(created)
 	sess.ExpiresAt = parseTime(expires)
-	if time.Now().After(sess.ExpiresAt) {
+	if now.After(sess.ExpiresAt) {
 		return Session{}, ErrUnauthorized
 	}
+	s.sessions.put(hash, sess, now)
 	return sess, nil
 }
 
 // DeleteSession ends the session of a cookie token.
 func (s *Store) DeleteSession(ctx context.Context, token string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hashToken(token))
+	hash := hashToken(token)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hash)
 		return err
 	})
+	// After the commit, so that no read between the two can cache the session again.
+	s.sessions.evict(hash)
+	return err
 }
 
 func randomToken() string {
