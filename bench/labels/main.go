@@ -1,11 +1,13 @@
-// Command labels measures label submission under many concurrent annotators on loopback:
-// each annotator is a closed loop posting the focus view's form (best/worst/verdict) to
-// POST /annotate/{job}/{prompt}, as the browser does, against the real app on a real SQLite file.
-// In the same run and on the same server it measures a trivial handler as the baseline.
+// Command labels measures label submission under many concurrent annotators on loopback: each
+// annotator posts the focus view's form (best/worst/verdict) to POST /annotate/{job}/{prompt}, as the
+// browser does, to the real app on a real SQLite file. The app runs in its own process (this program
+// started again), as a server would, so the load generator's goroutines and garbage collector do not
+// pause it. In the same run and on the same server it measures a trivial handler as the baseline.
 // Loops are bounded in time and count and stop by themselves.
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
@@ -49,8 +52,14 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long each phase runs")
 	maxRequests := flag.Int("max", 200_000, "upper bound on requests per phase")
 	rate := flag.Float64("rate", 3000, "offered submissions per second, over all annotators, in the fixed-rate phases")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the label phase to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the server process to this file")
 	flag.Parse()
+	if dbPath := os.Getenv(serveEnv); dbPath != "" {
+		if err := serve(dbPath, os.Getenv(profileEnv)); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	profilePath = *cpuProfile
 	if err := run(*users, *prompts, *duration, *maxRequests, *rate); err != nil {
 		log.Fatal(err)
@@ -64,20 +73,12 @@ func run(users, prompts int, duration time.Duration, maxRequests int, rate float
 		return err
 	}
 	defer os.RemoveAll(dir)
-	st, err := store.Open(ctx, filepath.Join(dir, "bench.db"))
+	dbPath := filepath.Join(dir, "bench.db")
+	anns, items, err := seed(ctx, dbPath, users, prompts)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	anns, err := seedAnnotators(ctx, st, users)
-	if err != nil {
-		return err
-	}
-	items, err := seedItems(ctx, st, prompts)
-	if err != nil {
-		return err
-	}
-	base, stop, err := startServer(st, dir)
+	base, stop, err := startServerProcess(dbPath, profilePath)
 	if err != nil {
 		return err
 	}
@@ -105,39 +106,111 @@ func run(users, prompts int, duration time.Duration, maxRequests int, rate float
 		return expect(client.Get(base + "/__trivial"))(http.StatusOK)
 	})
 	report("trivial handler", trivial)
-	stopProfile, err := startProfile(profilePath)
-	if err != nil {
-		return err
-	}
 	submit := phase(users, duration, maxRequests, func(u, i int) error {
 		it := items[(u*7+i)%len(items)]
 		return postLabel(client, base, anns[u], it, i)
 	})
-	stopProfile()
 	report("label submission", submit)
 	fmt.Printf("ratio label/trivial throughput = %.2f (target >= 0.3)\n", submit.rate()/trivial.rate())
-	var n int
-	labels, _ := st.ListLabels(ctx, store.LabelFilter{})
-	n = len(labels)
-	fmt.Printf("labels stored: %d (unique annotator×comparison pairs submitted)\n", n)
+	if err := stop(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	labels, err := st.ListLabels(ctx, store.LabelFilter{})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("labels stored: %d (unique annotator×comparison pairs submitted)\n", len(labels))
 	return nil
 }
 
-// profilePath is where the label phase's CPU profile goes ("" for none); set once from the flags.
+// profilePath is where the server's CPU profile goes ("" for none); set once from the flags.
 var profilePath string
 
-func startProfile(path string) (func(), error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
+// The server process is this program, told by these variables what to serve.
+const (
+	serveEnv   = "BENCH_LABELS_SERVE"
+	profileEnv = "BENCH_LABELS_PROFILE"
+)
+
+// seed creates the annotators and comparisons in the database file.
+func seed(ctx context.Context, dbPath string, users, prompts int) ([]annotator, []item, error) {
+	st, err := store.Open(ctx, dbPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return nil, err
+	defer st.Close()
+	anns, err := seedAnnotators(ctx, st, users)
+	if err != nil {
+		return nil, nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	items, err := seedItems(ctx, st, prompts)
+	return anns, items, err
+}
+
+// startServerProcess starts this program as the server and returns its base URL and a stop function
+// that shuts it down and waits for it.
+func startServerProcess(dbPath, profile string) (string, func() error, error) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), serveEnv+"="+dbPath, profileEnv+"="+profile)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	base, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return "", nil, fmt.Errorf("server did not start: %w", err)
+	}
+	var once sync.Once
+	var waitErr error
+	stop := func() error {
+		once.Do(func() {
+			stdin.Close()
+			waitErr = cmd.Wait()
+		})
+		return waitErr
+	}
+	return strings.TrimSpace(base), stop, nil
+}
+
+// serve runs the app on the database until standard input closes (the server process).
+func serve(dbPath, profile string) error {
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	st, err := store.Open(context.Background(), dbPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	base, stop, err := startServer(st, filepath.Dir(dbPath))
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Println(base)
+	io.Copy(io.Discard, os.Stdin)
+	return nil
 }
 
 func postLabel(client *http.Client, base string, a annotator, it item, i int) error {
