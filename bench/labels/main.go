@@ -106,12 +106,19 @@ func run(users, prompts int, duration time.Duration, maxRequests int, rate float
 		return expect(client.Get(base + "/__trivial"))(http.StatusOK)
 	})
 	report("trivial handler", trivial)
+	// A second baseline: the app's own health check, behind the app's router and common middleware
+	// (request logging, recovery, security headers, body limit) and one database ping.
+	health := phase(users, duration, maxRequests, func(u, i int) error {
+		return expect(client.Get(base + "/healthz"))(http.StatusOK)
+	})
+	report("app /healthz", health)
 	submit := phase(users, duration, maxRequests, func(u, i int) error {
 		it := items[(u*7+i)%len(items)]
 		return postLabel(client, base, anns[u], it, i)
 	})
 	report("label submission", submit)
-	fmt.Printf("ratio label/trivial throughput = %.2f (target >= 0.3)\n", submit.rate()/trivial.rate())
+	fmt.Printf("ratio label/trivial throughput = %.2f (target >= 0.3); label//healthz = %.2f\n",
+		submit.rate()/trivial.rate(), submit.rate()/health.rate())
 	if err := stop(); err != nil {
 		return err
 	}
