@@ -47,7 +47,7 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	table := reviewTable(labels, slots, userFrom(r).ID)
+	table := reviewTable(labels, slots, userFrom(r))
 	if isHTMX(r) {
 		s.render(w, r, http.StatusOK, web.ReviewTableView(table))
 		return
@@ -96,25 +96,36 @@ func reviewAnswerIDs(lists ...[]store.Label) []int64 {
 	return ids
 }
 
-func reviewTable(labels []store.Label, slots map[int64]int, userID int64) web.ReviewTable {
+func reviewTable(labels []store.Label, slots map[int64]int, viewer store.User) web.ReviewTable {
 	t := web.ReviewTable{Total: len(labels), Limited: len(labels) == reviewLimit}
 	for _, l := range labels {
-		row := web.ReviewRow{
-			ID: l.ID, Item: reviewItemKey(l.Item), Prompt: reviewPromptExcerpt(l.PromptText), Category: l.Category,
-			Annotator: l.AnnotatorName, Verdict: reviewVerdictText(l.Verdict), Rationale: l.Rationale, Suggested: l.SuggestedBy,
-			Spent: reviewSpentText(l.MSSpent), Updated: l.UpdatedAt.UTC().Format("2006-01-02 15:04"),
-			UpdatedFull: l.UpdatedAt.UTC().Format(time.RFC3339),
-		}
-		if l.Verdict == store.VerdictPair {
-			row.Chosen, row.ChosenID = reviewAnswerLetter(slots, l.ChosenID), l.ChosenID
-			row.Rejected, row.RejectedID = reviewAnswerLetter(slots, l.RejectedID), l.RejectedID
-		}
-		if l.AnnotatorID == userID {
-			row.EditURL = reviewItemURL(l.Item)
-		}
-		t.Rows = append(t.Rows, row)
+		t.Rows = append(t.Rows, reviewRow(l, slots, viewer))
 	}
 	return t
+}
+
+// reviewRow is one label as the viewer sees it in the list.
+func reviewRow(l store.Label, slots map[int64]int, viewer store.User) web.ReviewRow {
+	row := web.ReviewRow{
+		ID: l.ID, Item: reviewItemKey(l.Item), Prompt: reviewPromptExcerpt(l.PromptText), Category: l.Category,
+		Annotator: l.AnnotatorName, Verdict: reviewVerdictText(l.Verdict), Rationale: l.Rationale, Suggested: l.SuggestedBy,
+		Spent: reviewSpentText(l.MSSpent), Updated: l.UpdatedAt.UTC().Format("2006-01-02 15:04"),
+		UpdatedFull: l.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+	if l.Verdict == store.VerdictPair {
+		row.Chosen, row.ChosenID = reviewAnswerLetter(slots, l.ChosenID), l.ChosenID
+		row.Rejected, row.RejectedID = reviewAnswerLetter(slots, l.RejectedID), l.RejectedID
+	}
+	if l.AnnotatorID == viewer.ID {
+		row.EditURL = reviewItemURL(l.Item)
+	}
+	row.CanEdit = canEditLabel(viewer, l)
+	return row
+}
+
+// canEditLabel reports whether the viewer may change a label: an admin any, an annotator their own.
+func canEditLabel(viewer store.User, l store.Label) bool {
+	return viewer.IsAdmin() || (viewer.CanEdit() && l.AnnotatorID == viewer.ID)
 }
 
 // reviewItemKey is a comparison's unit name in the agreement measures: "job:prompt".

@@ -62,6 +62,9 @@ func (s *Server) routes() http.Handler {
 			})
 
 			r.Get("/review", s.handleReview)
+			r.Get("/review/labels/{id}", s.handleReviewLabelRow)
+			r.Get("/review/labels/{id}/edit", s.handleReviewLabelEdit)
+			r.With(requireEditor).Put("/review/labels/{id}", s.handleReviewLabelUpdate)
 			r.Get("/datasets", s.handleDatasets)
 			r.Get("/datasets/{id}/download", s.handleDatasetDownload)
 			r.Get("/datasets/{id}/validate", s.handleDatasetValidate)

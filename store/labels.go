@@ -301,3 +301,13 @@ func (s *Store) ItemAnswerIDs(ctx context.Context, it Item) ([]int64, error) {
 func answerIDs(ctx context.Context, q querier, it Item) ([]int64, error) {
 	return queryAll(ctx, q, scanValue[int64], `SELECT id FROM responses WHERE job_id = ? AND prompt_id = ? ORDER BY slot`, it.JobID, it.PromptID)
 }
+
+// LabelByID returns one label.
+func (s *Store) LabelByID(ctx context.Context, id int64) (Label, error) {
+	l, err := scanLabel(s.read.QueryRowContext(ctx, `SELECT `+labelColumns+` FROM labels l JOIN prompts p ON p.id = l.prompt_id
+		JOIN users u ON u.id = l.annotator_id WHERE l.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Label{}, fmt.Errorf("label %d: %w", id, ErrNotFound)
+	}
+	return l, err
+}
