@@ -12,6 +12,7 @@ run: build
 	./$(BIN) serve
 
 build:
+	bash scripts/install-build-deps.sh
 	$(GO) build -tags $(TAGS) -o $(BIN) .
 
 ## test: install what the tests need, check generated files, run Go tests and the browser test
@@ -19,6 +20,7 @@ test: deps check-generated vet go-test e2e
 
 ## deps: Node packages from the lockfile and Debian's Chromium for the browser test
 deps:
+	bash scripts/install-build-deps.sh
 	bash scripts/install-test-deps.sh
 
 go-test:
