@@ -40,6 +40,7 @@ generate: vendor
 vendor:
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/sortablejs/Sortable.min.js static/vendor/Sortable.min.js
 
 ## check-generated: fail when committed generated files are stale
 check-generated: generate

@@ -199,6 +199,7 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 			Best: a.ID == chosen.best, Worst: isWorst(a.ID, chosen, len(shown)),
 		})
 	}
+	vm.Ranking = rankingOrder(vm.Answers, label.Ranking)
 	if labelled {
 		vm.Labelled = labelSummary(label, shown)
 	}
@@ -213,6 +214,22 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 		vm.NextURL = annotateURL(next)
 	}
 	return vm, next, nil
+}
+
+// rankingOrder lists the answers in a stored full ranking's order, or as shown when there is none.
+func rankingOrder(answers []web.AnnotateAnswer, ranking []int64) []web.AnnotateAnswer {
+	if len(ranking) != len(answers) {
+		return answers
+	}
+	out := make([]web.AnnotateAnswer, 0, len(answers))
+	for _, id := range ranking {
+		i := slices.IndexFunc(answers, func(a web.AnnotateAnswer) bool { return a.ID == id })
+		if i < 0 {
+			return answers
+		}
+		out = append(out, answers[i])
+	}
+	return out
 }
 
 // isWorst reports whether an answer shows as the worst pick. With two answers the worst is the one
@@ -374,6 +391,9 @@ func labelFromForm(r *http.Request, it store.Item, annotatorID int64, ids []int6
 	if verdict != store.VerdictPair {
 		return in, posted, nil
 	}
+	if ranks := r.Form["rank"]; len(ranks) > 0 {
+		return rankedLabel(in, posted, ranks, ids)
+	}
 	if !slices.Contains(ids, posted.best) {
 		return in, posted, fmt.Errorf("%w: pick the best answer (keys 1–%d), or choose Tie, All bad or Skip", store.ErrInvalid, len(ids))
 	}
@@ -391,6 +411,24 @@ func labelFromForm(r *http.Request, it store.Item, annotatorID int64, ids []int6
 	}
 	in.ChosenID, in.RejectedID = posted.best, posted.worst
 	in.Ranking = fullRanking(ids, posted.best, posted.worst)
+	return in, posted, nil
+}
+
+// rankedLabel reads a dragged full ranking, best first: its first answer is the best, its last the worst.
+func rankedLabel(in store.LabelInput, posted labelPicks, ranks []string, ids []int64) (store.LabelInput, labelPicks, error) {
+	ranking := make([]int64, 0, len(ranks))
+	for _, v := range ranks {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || !slices.Contains(ids, id) || slices.Contains(ranking, id) {
+			return in, posted, fmt.Errorf("%w: the ranking must list each answer of this comparison once", store.ErrInvalid)
+		}
+		ranking = append(ranking, id)
+	}
+	if len(ranking) != len(ids) {
+		return in, posted, fmt.Errorf("%w: the ranking must list all %d answers", store.ErrInvalid, len(ids))
+	}
+	posted.best, posted.worst = ranking[0], ranking[len(ranking)-1]
+	in.ChosenID, in.RejectedID, in.Ranking = posted.best, posted.worst, ranking
 	return in, posted, nil
 }
 

@@ -224,6 +224,38 @@ func TestAnnotateThreeAnswersNeedBestAndWorst(t *testing.T) {
 	}
 }
 
+func TestAnnotateDraggedRankingOfFourAnswers(t *testing.T) {
+	app := newTestApp(t)
+	_, items := seedComparisons(t, app, []string{"Rank these four borrow-checker fixes."}, 4)
+	ann := app.login("ann", "annotator")
+	doc := ann.page(annotateURL(items[0]))
+	answers := shownAnswers(t, doc)
+	if testid(doc, "rank-item").Length() != 4 {
+		t.Fatal("no ranking list for four answers")
+	}
+	order := []int64{answers[2].id, answers[0].id, answers[3].id, answers[1].id}
+	form := url.Values{"verdict": {"pair"}}
+	for _, id := range order {
+		form.Add("rank", formID(id))
+	}
+	for _, bad := range [][]string{{formID(order[0]), formID(order[0]), formID(order[1]), formID(order[2])}, {formID(order[0]), formID(order[1])}} {
+		res := ann.submitLabel(items[0], url.Values{"verdict": {"pair"}, "rank": bad})
+		if got := testid(parse(t, res), "form-error").Text(); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got, "ranking") {
+			t.Fatalf("ranking %v: %d %q", bad, res.StatusCode, got)
+		}
+	}
+	wantSeeOther(t, ann.submitLabel(items[0], form), "/annotate")
+	l := storedLabels(t, app)[0]
+	if l.ChosenID != order[0] || l.RejectedID != order[3] || !slices.Equal(l.Ranking, order) {
+		t.Fatalf("label: %+v, want ranking %v", l, order)
+	}
+	got := testid(ann.page(annotateURL(items[0])), "rank-item").Map(func(_ int, s *goquery.Selection) string { return s.AttrOr("data-id", "") })
+	want := []string{formID(order[0]), formID(order[1]), formID(order[2]), formID(order[3])}
+	if !slices.Equal(got, want) {
+		t.Fatalf("revisit shows the ranking %v, want %v", got, want)
+	}
+}
+
 func TestAnnotateTieAllBadAndSkip(t *testing.T) {
 	app := newTestApp(t)
 	_, items := seedComparisons(t, app, []string{"Prompt about traits.", "Prompt about generics.", "Prompt about macros."}, 2)

@@ -56,6 +56,70 @@
     });
   }
 
+  // A dragged ranking (three or more answers): its first answer is the best and its last the worst.
+  // Its fields are submitted only once the annotator has dragged; best/worst picks move the picked
+  // answer to the top or the bottom, so both ways of choosing stay in step.
+  const rankList = document.getElementById("rank-list");
+  const rankFields = document.getElementById("rank-fields");
+  let ranked = false;
+
+  function rankItems() {
+    return Array.from(rankList.querySelectorAll("li"));
+  }
+
+  function writeRanking() {
+    if (!ranked) {
+      return;
+    }
+    rankFields.replaceChildren(...rankItems().map(function (li) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "rank";
+      input.value = li.dataset.id;
+      return input;
+    }));
+  }
+
+  function answerByID(id) {
+    return answers.find((a) => a.dataset.responseId === id);
+  }
+
+  function picksFromRanking() {
+    const items = rankItems();
+    const best = answerByID(items[0].dataset.id);
+    const worst = answerByID(items[items.length - 1].dataset.id);
+    answers.forEach(function (a) {
+      radio(a, "best").checked = a === best;
+      radio(a, "worst").checked = a === worst;
+    });
+    markPicks();
+  }
+
+  // moveInRanking puts a picked answer first (best) or last (worst).
+  function moveInRanking(answer, name) {
+    if (!rankList || !answer) {
+      return;
+    }
+    const li = rankItems().find((item) => item.dataset.id === answer.dataset.responseId);
+    if (name === "best") {
+      rankList.prepend(li);
+    } else {
+      rankList.append(li);
+    }
+    writeRanking();
+  }
+
+  if (rankList && window.Sortable) {
+    window.Sortable.create(rankList, {
+      animation: 120,
+      onEnd: function () {
+        ranked = true;
+        writeRanking();
+        picksFromRanking();
+      },
+    });
+  }
+
   // pick checks one answer's radio; an answer cannot be best and worst at once.
   function pick(index, name) {
     const answer = answers[index];
@@ -71,16 +135,19 @@
     if (other) {
       other.checked = false;
     }
+    moveInRanking(answer, name);
     markPicks();
   }
 
   form.addEventListener("change", function (event) {
     const target = event.target;
     if (target.name === "best" || target.name === "worst") {
-      const other = radio(target.closest("[data-testid=answer]"), target.name === "best" ? "worst" : "best");
+      const answer = target.closest("[data-testid=answer]");
+      const other = radio(answer, target.name === "best" ? "worst" : "best");
       if (other) {
         other.checked = false;
       }
+      moveInRanking(answer, target.name);
       markPicks();
     }
   });
