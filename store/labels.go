@@ -295,7 +295,15 @@ type querier interface {
 
 // ItemAnswerIDs returns the ids of a comparison's answers in slot order.
 func (s *Store) ItemAnswerIDs(ctx context.Context, it Item) ([]int64, error) {
-	return answerIDs(ctx, s.read, it)
+	if ids, _, ok := s.answerIDs.get(it); ok {
+		return ids, nil
+	}
+	_, generation, _ := s.answerIDs.get(it)
+	ids, err := answerIDs(ctx, s.read, it)
+	if err == nil {
+		s.answerIDs.put(it, ids, generation)
+	}
+	return ids, err
 }
 
 func answerIDs(ctx context.Context, q querier, it Item) ([]int64, error) {

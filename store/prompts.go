@@ -274,10 +274,12 @@ func (s *Store) UpdatePromptField(ctx context.Context, id int64, field, value st
 
 // DeletePrompt removes a prompt with its answers and labels.
 func (s *Store) DeletePrompt(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM prompts WHERE id = ?`, id)
 		return expectOne(res, err)
 	})
+	s.answerIDs.forgetAll()
+	return err
 }
 
 // promptQuery is a filter as SQL pieces. With a search, rows come from the full-text index joined

@@ -26,12 +26,14 @@ type Response struct {
 // SaveResponse stores an answer once; a second answer for the same job, prompt and slot is ignored.
 func (s *Store) SaveResponse(ctx context.Context, r Response) error {
 	params, _ := json.Marshal(r.Params)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO responses (prompt_id, model_id, job_id, slot, params_json, text, tokens, latency_ms, finish_reason, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, prompt_id, slot) DO NOTHING`,
 			r.PromptID, r.ModelID, r.JobID, r.Slot, string(params), r.Text, r.Tokens, r.LatencyMS, r.FinishReason, now())
 		return err
 	})
+	s.answerIDs.forget(Item{JobID: r.JobID, PromptID: r.PromptID})
+	return err
 }
 
 const responseColumns = `r.id, r.prompt_id, r.model_id, m.name, r.job_id, r.slot, r.params_json, r.text, r.tokens, r.latency_ms, r.finish_reason, r.created_at`

@@ -35,6 +35,7 @@ type Store struct {
 	labels      *labelWriter
 	checkpoints *checkpointer
 	sessions    *sessionCache
+	answerIDs   *answerIDCache
 	path        string
 }
 
@@ -52,7 +53,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
 	read.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
-	s := &Store{write: write, read: read, path: path, sessions: newSessionCache()}
+	s := &Store{write: write, read: read, path: path, sessions: newSessionCache(), answerIDs: newAnswerIDCache()}
 	if err := s.migrate(ctx); err != nil {
 		errors.Join(read.Close(), write.Close())
 		return nil, err

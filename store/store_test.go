@@ -397,3 +397,26 @@ func TestCachedSessionsFollowLogoutAndRoleChanges(t *testing.T) {
 		t.Fatalf("session after logout: %v", err)
 	}
 }
+
+func TestCachedAnswerIDsFollowNewAnswersAndDeletes(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	job, _ := seedJob(t, st, 2)
+	it := Item{JobID: job.ID, PromptID: 1}
+	if ids, _ := st.ItemAnswerIDs(ctx, it); len(ids) != 2 {
+		t.Fatalf("%d ids", len(ids))
+	}
+	// A third slot written later (as a job with a higher n would) shows at once.
+	if err := st.SaveResponse(ctx, Response{PromptID: 1, ModelID: job.ModelID, JobID: job.ID, Slot: 2, Text: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := st.ItemAnswerIDs(ctx, it); len(ids) != 3 {
+		t.Fatalf("after a new answer: %d ids, want 3", len(ids))
+	}
+	if err := st.DeletePrompt(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := st.ItemAnswerIDs(ctx, it); len(ids) != 0 {
+		t.Fatalf("after deleting the prompt: %d ids, want 0", len(ids))
+	}
+}
