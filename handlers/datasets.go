@@ -152,6 +152,16 @@ func (s *Server) datasetFromURL(r *http.Request) (store.Dataset, error) {
 	return s.store.Dataset(r.Context(), id)
 }
 
+// snapshotFromURL returns the route's snapshot with its file opened; the caller closes the file.
+func (s *Server) snapshotFromURL(r *http.Request) (store.Dataset, *os.File, error) {
+	d, err := s.datasetFromURL(r)
+	if err != nil {
+		return store.Dataset{}, nil, err
+	}
+	f, err := s.openDatasetFile(d)
+	return d, f, err
+}
+
 // openDatasetFile opens a snapshot's file inside the data directory; a recorded path that
 // leads outside it, directly or through a link, is refused.
 func (s *Server) openDatasetFile(d store.Dataset) (*os.File, error) {
@@ -170,12 +180,7 @@ func (s *Server) openDatasetFile(d store.Dataset) (*os.File, error) {
 }
 
 func (s *Server) handleDatasetDownload(w http.ResponseWriter, r *http.Request) {
-	d, err := s.datasetFromURL(r)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	f, err := s.openDatasetFile(d)
+	d, f, err := s.snapshotFromURL(r)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -195,12 +200,7 @@ func (s *Server) handleDatasetDownload(w http.ResponseWriter, r *http.Request) {
 
 // handleDatasetValidate validates a stored snapshot and checks its bytes against the recorded sha256.
 func (s *Server) handleDatasetValidate(w http.ResponseWriter, r *http.Request) {
-	d, err := s.datasetFromURL(r)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	f, err := s.openDatasetFile(d)
+	d, f, err := s.snapshotFromURL(r)
 	if err != nil {
 		s.error(w, r, err)
 		return
