@@ -87,21 +87,17 @@ func (s *Server) promptsPage(r *http.Request, f store.PromptFilter) (web.Prompts
 	}
 	grid.From = 1
 	if len(page.Items) > 0 && f.After > 0 {
-		grid.From = page.Total - s.countAfter(r, f) + 1
+		// Number the rows: those from the cursor on are the last ones of the filter.
+		rest, err := s.store.CountPromptsAfter(ctx, f)
+		if err != nil {
+			return web.PromptsPage{}, err
+		}
+		grid.From = page.Total - rest + 1
 	}
 	return web.PromptsPage{
 		Nav: s.nav(r, "Prompts"), Categories: cats, Grid: grid, ExportQuery: q.Encode(),
 		Filter: web.PromptFilter{Query: f.Query, Category: f.Category, Split: f.Split, Tag: f.Tag},
 	}, nil
-}
-
-// countAfter counts the prompts of the filter from the cursor on (to number the page's rows).
-func (s *Server) countAfter(r *http.Request, f store.PromptFilter) int {
-	n, err := s.store.CountPromptsAfter(r.Context(), f)
-	if err != nil {
-		return 0
-	}
-	return n
 }
 
 func cloneValues(v url.Values) url.Values {
