@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
+	"rustexpert/checking"
+	"rustexpert/eval"
 	"rustexpert/generation"
 	"rustexpert/handlers"
 	"rustexpert/inference"
@@ -50,15 +53,32 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("db", cfg.DBPath))
-	return serveUntilDone(ctx, log, srv, ln, runner)
+	workers := []worker{runner}
+	if c := answerChecker(st, log); c != nil {
+		workers = append(workers, c)
+	}
+	return serveUntilDone(ctx, log, srv, ln, workers...)
 }
 
-// serveUntilDone runs the server and the job runner; on ctx's end it shuts down in order:
-// stop accepting requests, stop the runner and wait for it, then the caller closes the store.
-func serveUntilDone(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.Listener, runner *generation.Runner) error {
-	runCtx, stopRunner := context.WithCancel(context.WithoutCancel(ctx))
-	runnerDone := make(chan error, 1)
-	go func() { runnerDone <- runner.Run(runCtx) }()
+// worker is a background loop that runs until its context ends.
+type worker interface {
+	Run(ctx context.Context) error
+}
+
+// serveUntilDone runs the server and the background workers; on ctx's end it shuts down in order:
+// stop accepting requests, stop the workers and wait for them, then the caller closes the store.
+func serveUntilDone(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.Listener, workers ...worker) error {
+	runCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(runCtx); err != nil {
+				log.Error("background worker", slog.Any("error", err))
+			}
+		}()
+	}
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
 
@@ -73,14 +93,23 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, srv *http.Server, ln 
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("http shutdown", slog.Any("error", err))
 	}
-	stopRunner()
-	if err := <-runnerDone; err != nil {
-		log.Error("job runner", slog.Any("error", err))
-	}
+	stopWorkers()
+	wg.Wait()
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// answerChecker returns the background compiler check of answers, or nil (with a warning) when no
+// Rust toolchain is installed: the app works without it, the answers show no compile badges.
+func answerChecker(st *store.Store, log *slog.Logger) worker {
+	checker, err := eval.NewChecker(eval.Options{Clippy: true})
+	if err != nil {
+		log.Warn("answers will not be compile-checked", slog.Any("error", err))
+		return nil
+	}
+	return checking.New(st, checker, log, 2*time.Second)
 }
 
 func openStore(ctx context.Context, cfg Config) (*store.Store, error) {

@@ -188,6 +188,10 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 		texts = append(texts, a.Text)
 	}
 	rendered := s.md.Components(texts...)
+	checks, err := s.store.ChecksOf(ctx, responseIDs(shown))
+	if err != nil {
+		return web.AnnotatePage{}, store.Item{}, err
+	}
 	vm := web.AnnotatePage{
 		Nav: s.nav(r, "Annotate"), JobID: it.JobID, PromptID: it.PromptID, Category: prompt.Category,
 		Action: annotateURL(it), Prompt: rendered[0], Progress: progress, Rationale: chosen.rationale,
@@ -196,7 +200,7 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 	for i, a := range shown {
 		vm.Answers = append(vm.Answers, web.AnnotateAnswer{
 			ID: a.ID, Letter: answerLetters[i : i+1], Key: strconv.Itoa(i + 1), Body: rendered[i+1],
-			Best: a.ID == chosen.best, Worst: isWorst(a.ID, chosen, len(shown)),
+			Best: a.ID == chosen.best, Worst: isWorst(a.ID, chosen, len(shown)), Check: answerCheck(checks, a.ID),
 		})
 	}
 	vm.Ranking = rankingOrder(vm.Answers, label.Ranking)
@@ -214,6 +218,31 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 		vm.NextURL = annotateURL(next)
 	}
 	return vm, next, nil
+}
+
+func responseIDs(rs []store.Response) []int64 {
+	ids := make([]int64, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// answerCheck is an answer's compile badge; an answer not checked yet is pending.
+func answerCheck(checks map[int64]store.Check, id int64) web.AnswerCheck {
+	c, ok := checks[id]
+	switch {
+	case !ok:
+		return web.AnswerCheck{State: "pending", Lints: -1}
+	case !c.HasCode:
+		return web.AnswerCheck{State: "no-code", Lints: -1}
+	case c.TimedOut:
+		return web.AnswerCheck{State: "timeout", Lints: -1}
+	case c.Compiles:
+		return web.AnswerCheck{State: "compiles", Lints: c.Lints}
+	default:
+		return web.AnswerCheck{State: "fails", Error: c.FirstError, Lints: -1}
+	}
 }
 
 // rankingOrder lists the answers in a stored full ranking's order, or as shown when there is none.

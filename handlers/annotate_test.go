@@ -594,3 +594,32 @@ func waitCached(app *testApp, markdown string) bool {
 	}
 	return false
 }
+
+func TestAnnotateShowsCompileBadges(t *testing.T) {
+	app := newTestApp(t)
+	_, items := seedComparisons(t, app, []string{"Why is `v` moved here?"}, 3)
+	answers, err := app.store.ItemResponses(t.Context(), items[0].JobID, items[0].PromptID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Verdicts as the background checker stores them (checking/ runs the real rustc; here they are set directly).
+	app.store.SaveCheck(t.Context(), store.Check{ResponseID: answers[0].ID, HasCode: true, Compiles: true, Lints: 2})
+	app.store.SaveCheck(t.Context(), store.Check{ResponseID: answers[1].ID, HasCode: true, FirstError: "E0382: borrow of moved value: `v` <b>(line 4)</b>", Lints: -1})
+	ann := app.login("ann", "annotator")
+	doc := ann.page(annotateURL(items[0]))
+	states := map[int64]string{}
+	testid(doc, "answer").Each(func(_ int, a *goquery.Selection) {
+		id, _ := strconv.ParseInt(a.AttrOr("data-response-id", ""), 10, 64)
+		states[id] = testid(goquery.NewDocumentFromNode(a.Nodes[0]), "check").AttrOr("data-state", "")
+	})
+	if states[answers[0].ID] != "compiles" || states[answers[1].ID] != "fails" || states[answers[2].ID] != "pending" {
+		t.Fatalf("badges %v", states)
+	}
+	errText := testid(doc, "check-error")
+	if !strings.Contains(errText.Text(), "E0382: borrow of moved value") || errText.Find("b").Length() != 0 {
+		t.Fatalf("first error shown as %q (markup must stay text)", errText.Text())
+	}
+	if !strings.Contains(testid(doc, "check").Text(), "2 lints") {
+		t.Fatal("lint count not shown")
+	}
+}
