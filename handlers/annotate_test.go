@@ -623,3 +623,35 @@ func TestAnnotateShowsCompileBadges(t *testing.T) {
 		t.Fatal("lint count not shown")
 	}
 }
+
+func TestAnnotateCompilerSuggestsAPairPeopleCanChange(t *testing.T) {
+	app := newTestApp(t)
+	_, items := seedComparisons(t, app, []string{"Fix the use after move.", "Sum the evens."}, 3)
+	ctx := t.Context()
+	first, _ := app.store.ItemResponses(ctx, items[0].JobID, items[0].PromptID)
+	app.store.SaveCheck(ctx, store.Check{ResponseID: first[0].ID, HasCode: true, FirstError: "E0382: borrow of moved value", Lints: -1})
+	app.store.SaveCheck(ctx, store.Check{ResponseID: first[1].ID, HasCode: true, Compiles: true, Lints: 1})
+	app.store.SaveCheck(ctx, store.Check{ResponseID: first[2].ID, HasCode: true, Compiles: true, Lints: 0})
+	second, _ := app.store.ItemResponses(ctx, items[1].JobID, items[1].PromptID)
+	for _, a := range second { // all compile with the same lints: nothing separates them
+		app.store.SaveCheck(ctx, store.Check{ResponseID: a.ID, HasCode: true, Compiles: true, Lints: 0})
+	}
+	ann := app.login("ann", "annotator")
+	doc := ann.page(annotateURL(items[0]))
+	if !strings.Contains(testid(doc, "suggestion").Text(), "does not (E0382") {
+		t.Fatalf("suggestion %q", testid(doc, "suggestion").Text())
+	}
+	best := doc.Find(`[data-testid="pick-best"][checked]`).AttrOr("value", "")
+	worst := doc.Find(`[data-testid="pick-worst"][checked]`).AttrOr("value", "")
+	if best != formID(first[2].ID) || worst != formID(first[0].ID) {
+		t.Fatalf("pre-selected best %s worst %s, want %d over %d", best, worst, first[2].ID, first[0].ID)
+	}
+	if testid(ann.page(annotateURL(items[1])), "suggestion").Length() != 0 {
+		t.Fatal("a suggestion where the checks do not separate the answers")
+	}
+	// Accepting it is an ordinary submission by the person; after it the suggestion is gone.
+	wantSeeOther(t, ann.submitLabel(items[0], url.Values{"verdict": {"pair"}, "best": {best}, "worst": {worst}}), annotateURL(items[1]))
+	if testid(ann.page(annotateURL(items[0])), "suggestion").Length() != 0 {
+		t.Fatal("the suggestion is still shown after the label")
+	}
+}
