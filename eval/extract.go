@@ -27,7 +27,7 @@ func Extract(markdown string) []string {
 		if !ok || !entering {
 			return ast.WalkContinue, nil
 		}
-		code := fenceText(fenced, source)
+		code := fenceCode(fenced, source)
 		if isRustFence(fenceLanguage(fenced, source), code) {
 			blocks = append(blocks, code)
 		}
@@ -48,16 +48,6 @@ func fenceLanguage(fenced *ast.FencedCodeBlock, source []byte) string {
 	return strings.ToLower(language)
 }
 
-func fenceText(fenced *ast.FencedCodeBlock, source []byte) string {
-	var b strings.Builder
-	lines := fenced.Lines()
-	for i := range lines.Len() {
-		segment := lines.At(i)
-		b.Write(segment.Value(source))
-	}
-	return b.String()
-}
-
 func isRustFence(language, code string) bool {
 	switch language {
 	case "rust", "rs":
@@ -67,4 +57,9 @@ func isRustFence(language, code string) bool {
 	default:
 		return false
 	}
+}
+
+// fenceCode is the text of a fenced block (goldmark keeps it as line segments of the source).
+func fenceCode(fenced *ast.FencedCodeBlock, source []byte) string {
+	return string(fenced.Lines().Value(source))
 }

@@ -32,16 +32,6 @@ func newNonce() string {
 	return hex.EncodeToString(b)
 }
 
-func blockText(node *ast.FencedCodeBlock, source []byte) string {
-	var b strings.Builder
-	lines := node.Lines()
-	for i := range lines.Len() {
-		seg := lines.At(i)
-		b.Write(seg.Value(source))
-	}
-	return b.String()
-}
-
 // codePlaceholderRenderer writes a fenced code block as its placeholder.
 type codePlaceholderRenderer struct{}
 

@@ -143,7 +143,7 @@ func prepareTree(doc ast.Node, source []byte, languageSegment text.Segment, nonc
 				node.Info = ast.NewTextSegment(languageSegment)
 			}
 			b := codeBlock{placeholder: fmt.Sprintf(`<pre class="rx-code-%s-%d"></pre>`, nonce, len(blocks)),
-				language: string(node.Language(source)), code: blockText(node, source)}
+				language: string(node.Language(source)), code: string(node.Lines().Value(source))}
 			node.SetAttributeString(placeholderAttr, []byte(b.placeholder))
 			blocks = append(blocks, b)
 		case *ast.Link, *ast.AutoLink:
