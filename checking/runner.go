@@ -23,6 +23,9 @@ type Runner struct {
 	log     *slog.Logger
 	wake    chan struct{}
 	idle    time.Duration
+	// after is the last answer a pass tried: an answer the checker fails on is passed over until
+	// the next round, so it cannot hold up the answers behind it.
+	after int64
 }
 
 // New returns a runner; idle is how long it waits before looking again when nothing is left.
@@ -48,6 +51,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
+		r.after = 0 // next round: start over, retrying answers a pass could not check
 		select {
 		case <-ctx.Done():
 			return nil
@@ -57,19 +61,25 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// CheckPending checks one batch of unchecked answers and returns how many it checked.
+// CheckPending checks the next batch of unchecked answers and returns how many it tried. An answer
+// the checker fails on is logged and passed over until the next round.
 func (r *Runner) CheckPending(ctx context.Context) (int, error) {
-	pending, err := r.store.UncheckedAnswers(ctx, batch)
+	pending, err := r.store.UncheckedAnswers(ctx, r.after, batch)
 	if err != nil {
 		return 0, err
 	}
-	for i, u := range pending {
+	for _, u := range pending {
+		r.after = u.ResponseID
 		c, err := r.check(ctx, u)
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
 		if err != nil {
-			return i, fmt.Errorf("answer %d: %w", u.ResponseID, err)
+			r.log.Warn("could not check answer", slog.Int64("response_id", u.ResponseID), slog.Any("error", err))
+			continue
 		}
 		if err := r.store.SaveCheck(ctx, c); err != nil {
-			return i, err
+			return 0, err
 		}
 	}
 	return len(pending), nil

@@ -24,14 +24,14 @@ type Unchecked struct {
 	Text       string
 }
 
-// UncheckedAnswers returns up to limit answers without a check, oldest first.
-func (s *Store) UncheckedAnswers(ctx context.Context, limit int) ([]Unchecked, error) {
+// UncheckedAnswers returns up to limit answers without a check whose id is greater than after, oldest first.
+func (s *Store) UncheckedAnswers(ctx context.Context, after int64, limit int) ([]Unchecked, error) {
 	return queryAll(ctx, s.read, func(row scanner) (Unchecked, error) {
 		var u Unchecked
 		err := row.Scan(&u.ResponseID, &u.Text)
 		return u, err
-	}, `SELECT r.id, r.text FROM responses r WHERE NOT EXISTS (SELECT 1 FROM checks c WHERE c.response_id = r.id)
-		ORDER BY r.id LIMIT ?`, limit)
+	}, `SELECT r.id, r.text FROM responses r WHERE r.id > ? AND NOT EXISTS (SELECT 1 FROM checks c WHERE c.response_id = r.id)
+		ORDER BY r.id LIMIT ?`, after, limit)
 }
 
 // SaveCheck stores an answer's check (replacing an earlier one).
