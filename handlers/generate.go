@@ -254,10 +254,21 @@ func (s *Server) handleJobPage(w http.ResponseWriter, r *http.Request) {
 	for i, p := range job.Params {
 		vm.Settings = append(vm.Settings, slotSettings(i, p))
 	}
-	for _, a := range answers {
+	texts := make([]string, len(answers))
+	ids := make([]int64, len(answers))
+	for i, a := range answers {
+		texts[i], ids[i] = a.Text, a.ID
+	}
+	rendered := s.md.Components(texts...)
+	checks, err := s.store.ChecksOf(r.Context(), ids)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	for i, a := range answers {
 		vm.Answers = append(vm.Answers, web.JobAnswerRow{
 			PromptID: a.PromptID, PromptExcerpt: a.PromptExcerpt, Slot: a.Slot + 1, Tokens: a.Tokens,
-			LatencyMS: a.LatencyMS, FinishReason: a.FinishReason, Answer: s.md.Component(a.Text),
+			LatencyMS: a.LatencyMS, FinishReason: a.FinishReason, Answer: rendered[i], Check: answerCheck(checks, a.ID),
 		})
 	}
 	s.render(w, r, http.StatusOK, web.JobView(vm))

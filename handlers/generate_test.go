@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -571,5 +573,27 @@ func TestModelsAddDuplicateAndCheck(t *testing.T) {
 	}
 	if took := time.Since(began); took > 6*time.Second {
 		t.Errorf("checking a dead URL took %v", took)
+	}
+}
+
+func TestJobPageShowsCompileBadges(t *testing.T) {
+	app := newTestApp(t)
+	_, items := seedComparisons(t, app, []string{"Write a function that sums a slice."}, 2)
+	answers, err := app.store.ItemResponses(t.Context(), items[0].JobID, items[0].PromptID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.store.SaveCheck(t.Context(), store.Check{ResponseID: answers[0].ID, HasCode: true, FirstError: "E0308: mismatched types", Lints: -1})
+	c := app.login("ada", store.RoleAdmin)
+	doc := c.page(fmt.Sprintf("/generate/jobs/%d", items[0].JobID))
+	states := testid(doc, "job-answer").Map(func(_ int, s *goquery.Selection) string {
+		return testid(goquery.NewDocumentFromNode(s.Nodes[0]), "check").AttrOr("data-state", "")
+	})
+	slices.Sort(states)
+	if !slices.Equal(states, []string{"fails", "pending"}) {
+		t.Fatalf("badges %v, want one failing and one pending", states)
+	}
+	if !strings.Contains(testid(doc, "check-error").Text(), "E0308") {
+		t.Fatal("the first error is not shown")
 	}
 }
