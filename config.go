@@ -15,6 +15,7 @@ type Config struct {
 	Addr          string
 	DataDir       string
 	DBPath        string
+	ModelsDir     string
 	LogLevel      string
 	Workers       int
 	SecureCookies bool
@@ -34,6 +35,7 @@ func (e *cliEnv) flags(name string, cfg *Config) *flag.FlagSet {
 	fs.SetOutput(e.stderr)
 	fs.StringVar(&cfg.DataDir, "data", e.env("RUSTEXPERT_DATA", "data"), "data directory (database, dataset snapshots)")
 	fs.StringVar(&cfg.DBPath, "db", e.env("RUSTEXPERT_DB", ""), "SQLite database file (default DATA/rustexpert.db)")
+	fs.StringVar(&cfg.ModelsDir, "models", e.env("RUSTEXPERT_MODELS", "models"), "folder of the bundled models")
 	fs.StringVar(&cfg.LogLevel, "log-level", e.env("RUSTEXPERT_LOG_LEVEL", "info"), "debug, info, warn or error")
 	return fs
 }

@@ -31,14 +31,18 @@ Commands:
   users list         list users
   prompts import F   import a prompt sheet (CSV, TSV, JSONL, XLSX), all rows or none
   prompts export     export prompts (--format csv|jsonl|xlsx|tsv, --split, -o FILE)
-  models add NAME    register an OpenAI-compatible endpoint (--endpoint URL --served-name M)
+  models add NAME    register a model: an OpenAI-compatible endpoint (--endpoint URL --served-name M)
+                     or a local one for the built-in CPU engine (--base GGUF_OR_DIR [--adapter DIR])
   models list        list models
+  models fetch       download the bundled base model into ./models (checked by sha256)
+  keys add NAME      make an API key for /v1 (printed once); keys list, keys revoke ID
   generate           run a generation job (--model NAME --n 2 [--split train] [--category C])
   export             write a DPO or SFT dataset snapshot (--kind dpo|sft)
   dataset validate F check a DPO/SFT JSONL file (exit code 1 on problems)
 
-Every command takes --data DIR (default ./data, env RUSTEXPERT_DATA) and --db FILE
-(default DIR/rustexpert.db, env RUSTEXPERT_DB). Run "rustexpert <command> -h" for its flags.
+Every command takes --data DIR (default ./data, env RUSTEXPERT_DATA), --db FILE
+(default DIR/rustexpert.db, env RUSTEXPERT_DB) and --models DIR (default ./models,
+env RUSTEXPERT_MODELS). Run "rustexpert <command> -h" for its flags.
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -63,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.export(ctx, rest)
 	case "dataset":
 		return env.dataset(ctx, rest)
+	case "keys":
+		return env.keys(ctx, rest)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
 	}

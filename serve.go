@@ -11,11 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"rustexpert/bundled"
 	"rustexpert/checking"
 	"rustexpert/eval"
 	"rustexpert/generation"
 	"rustexpert/handlers"
 	"rustexpert/inference"
+	"rustexpert/inference/builtin"
 	"rustexpert/live"
 	"rustexpert/render"
 	"rustexpert/store"
@@ -41,10 +43,17 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 
+	if added, err := bundled.Register(ctx, st, cfg.ModelsDir); err != nil {
+		return fmt.Errorf("registering the bundled models: %w", err)
+	} else if len(added) > 0 {
+		log.Info("registered bundled models", slog.Any("models", added))
+	}
+	engines := builtin.NewPool()
+	defer engines.Close()
 	hub := live.NewHub(64)
-	runner := generation.New(st, generatorFor(e.getenv), hub, log, cfg.Workers)
+	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
 	srv := &http.Server{
-		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies}),
+		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines)}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -120,7 +129,7 @@ func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
 }
 
 // generatorFor returns how the app reaches a registered model.
-func generatorFor(getenv func(string) string) generation.GeneratorFor {
+func generatorFor(getenv func(string) string, engines *builtin.Pool) generation.GeneratorFor {
 	return func(m store.Model) (inference.Generator, error) {
 		switch m.Provider {
 		case store.ProviderOpenAI:
@@ -129,8 +138,19 @@ func generatorFor(getenv func(string) string) generation.GeneratorFor {
 				key = getenv(m.APIKeyEnv)
 			}
 			return inference.NewOpenAI(inference.OpenAIConfig{BaseURL: m.Endpoint, APIKey: key}), nil
+		case store.ProviderBuiltin:
+			e, err := engines.Get(builtinSpec(m))
+			if err != nil {
+				return nil, fmt.Errorf("model %s: %w", m.Name, err)
+			}
+			return e, nil
 		default:
 			return nil, fmt.Errorf("model %s: provider %q is not available", m.Name, m.Provider)
 		}
 	}
+}
+
+// builtinSpec says what the CPU engine loads for a registered built-in model.
+func builtinSpec(m store.Model) builtin.Spec {
+	return builtin.Spec{Base: m.Base, Adapter: m.Adapter, Template: m.ChatTemplate, ContextLength: m.ContextLength}
 }

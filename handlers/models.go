@@ -41,9 +41,14 @@ func (s *Server) modelsPage(r *http.Request, check *web.ModelCheck) (web.ModelsP
 		return web.ModelsPage{}, err
 	}
 	vm := web.ModelsPage{Nav: s.nav(r, "Models")}
+	names := map[int64]string{}
+	for _, m := range models {
+		names[m.ID] = m.Name
+	}
 	for _, m := range models {
 		row := web.ModelRow{ID: m.ID, Name: m.Name, Provider: m.Provider, Endpoint: m.Endpoint, ServedName: m.ServedName,
-			APIKeyEnv: m.APIKeyEnv, CreatedAt: formatJobTime(m.CreatedAt)}
+			APIKeyEnv: m.APIKeyEnv, Base: m.Base, Adapter: m.Adapter, ChatTemplate: m.ChatTemplate,
+			ContextLength: m.ContextLength, Parent: names[m.ParentID], CreatedAt: formatJobTime(m.CreatedAt)}
 		if check != nil && check.ModelID == m.ID {
 			row.Check = check
 		}
@@ -78,6 +83,68 @@ func (s *Server) handleModelCreate(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusUnprocessableEntity, web.ModelsView(vm))
 }
 
+// handleLocalModelCreate registers a model for the built-in engine after loading it once, so a
+// missing file, an unsupported architecture or an adapter for another base is refused here.
+func (s *Server) handleLocalModelCreate(w http.ResponseWriter, r *http.Request) {
+	form := web.LocalModelForm{Name: strings.TrimSpace(r.FormValue("name")), Base: strings.TrimSpace(r.FormValue("base")),
+		Adapter: strings.TrimSpace(r.FormValue("adapter")), ChatTemplate: r.FormValue("template"),
+		Context: strings.TrimSpace(r.FormValue("context"))}
+	in := store.ModelInput{Name: form.Name, Provider: store.ProviderBuiltin, Base: form.Base, Adapter: form.Adapter,
+		ChatTemplate: form.ChatTemplate}
+	err := parseContext(form.Context, &in.ContextLength)
+	if err == nil {
+		err = s.loadLocal(in)
+	}
+	if err == nil {
+		_, err = s.store.CreateModel(r.Context(), in)
+	}
+	if err == nil {
+		http.Redirect(w, r, "/models", http.StatusSeeOther)
+		return
+	}
+	if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrConflict) {
+		s.error(w, r, err)
+		return
+	}
+	vm, perr := s.modelsPage(r, nil)
+	if perr != nil {
+		s.error(w, r, perr)
+		return
+	}
+	vm.Local = form
+	vm.LocalErrors = []web.FieldError{{Message: formMessage(err)}}
+	s.render(w, r, http.StatusUnprocessableEntity, web.ModelsView(vm))
+}
+
+func parseContext(text string, dst *int) error {
+	if text == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%w: context limit: %q is not a whole number of tokens", store.ErrInvalid, text)
+	}
+	*dst = n
+	return nil
+}
+
+// loadLocal loads a local model through the engine pool; a model that does not load is the
+// form's error.
+func (s *Server) loadLocal(in store.ModelInput) error {
+	if in.Base == "" {
+		return fmt.Errorf("%w: weights: give a GGUF file or a Hugging Face folder", store.ErrInvalid)
+	}
+	if s.cfg.GeneratorFor == nil {
+		return errors.New("this server cannot load local models")
+	}
+	_, err := s.cfg.GeneratorFor(store.Model{Name: in.Name, Provider: store.ProviderBuiltin, Base: in.Base,
+		Adapter: in.Adapter, ChatTemplate: in.ChatTemplate, ContextLength: in.ContextLength})
+	if err != nil {
+		return fmt.Errorf("%w: %v", store.ErrInvalid, err)
+	}
+	return nil
+}
+
 func checkAPIKeyEnv(name string) error {
 	if name == "" || envVarName.MatchString(name) {
 		return nil
@@ -97,7 +164,7 @@ func (s *Server) handleModelCheck(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	check := checkModel(r.Context(), m)
+	check := s.checkModel(r.Context(), m)
 	if isHTMX(r) {
 		s.render(w, r, http.StatusOK, web.ModelCheckView(check))
 		return
@@ -110,7 +177,13 @@ func (s *Server) handleModelCheck(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, web.ModelsView(vm))
 }
 
-func checkModel(ctx context.Context, m store.Model) web.ModelCheck {
+// describer is a loaded local model that can say what it is.
+type describer interface{ Describe() string }
+
+func (s *Server) checkModel(ctx context.Context, m store.Model) web.ModelCheck {
+	if m.Provider == store.ProviderBuiltin {
+		return s.checkLocal(m)
+	}
 	ctx, cancel := context.WithTimeout(ctx, modelCheckTimeout)
 	defer cancel()
 	key := ""
@@ -126,6 +199,22 @@ func checkModel(ctx context.Context, m store.Model) web.ModelCheck {
 	check := web.ModelCheck{ModelID: m.ID, Served: served}
 	if !slices.Contains(served, m.ServedName) {
 		check.Missing = m.ServedName
+	}
+	return check
+}
+
+// checkLocal loads a built-in model (or finds it loaded) and describes it.
+func (s *Server) checkLocal(m store.Model) web.ModelCheck {
+	if s.cfg.GeneratorFor == nil {
+		return web.ModelCheck{ModelID: m.ID, Error: "this server cannot load local models"}
+	}
+	gen, err := s.cfg.GeneratorFor(m)
+	if err != nil {
+		return web.ModelCheck{ModelID: m.ID, Error: err.Error()}
+	}
+	check := web.ModelCheck{ModelID: m.ID, Loaded: "ready"}
+	if d, ok := gen.(describer); ok {
+		check.Loaded = d.Describe()
 	}
 	return check
 }

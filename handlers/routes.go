@@ -18,6 +18,7 @@ func (s *Server) routes() http.Handler {
 	staticFS, _ := fs.Sub(static.FS, ".")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(staticFS))))
 	r.Get("/healthz", s.handleHealth)
+	s.apiRoutes(r) // /v1 (bearer API keys, no session or CSRF) and the admins' /settings/keys
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.loadSession, s.checkCSRF)
@@ -58,6 +59,7 @@ func (s *Server) routes() http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(requireAdmin)
 				r.Post("/models", s.handleModelCreate)
+				r.Post("/models/local", s.handleLocalModelCreate)
 				r.Post("/models/{id}/check", s.handleModelCheck)
 			})
 

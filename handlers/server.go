@@ -16,6 +16,8 @@ import (
 type Config struct {
 	DataDir       string // where dataset snapshots are written
 	SecureCookies bool   // set the Secure flag on cookies (behind TLS)
+	// GeneratorFor reaches a registered model for the /v1 API; nil turns /v1 chat completions off.
+	GeneratorFor generation.GeneratorFor
 }
 
 // Server holds the dependencies of every handler.

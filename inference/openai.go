@@ -249,13 +249,17 @@ type chatBody struct {
 	Messages    []Message `json:"messages"`
 	Temperature float64   `json:"temperature"`
 	// TopP and MaxTokens are left out when zero because servers reject zero.
-	TopP          float64        `json:"top_p,omitempty"`
-	MaxTokens     int            `json:"max_tokens,omitempty"`
-	Seed          *int64         `json:"seed,omitempty"`
-	Stop          []string       `json:"stop,omitempty"`
-	N             int            `json:"n"`
-	Stream        bool           `json:"stream,omitempty"`
-	StreamOptions *streamOptions `json:"stream_options,omitempty"`
+	TopP      float64  `json:"top_p,omitempty"`
+	MaxTokens int      `json:"max_tokens,omitempty"`
+	Seed      *int64   `json:"seed,omitempty"`
+	Stop      []string `json:"stop,omitempty"`
+	N         int      `json:"n"`
+	// TopK and RepetitionPenalty are extensions vLLM and llama.cpp's server
+	// accept; sent only when set.
+	TopK              int            `json:"top_k,omitempty"`
+	RepetitionPenalty float64        `json:"repetition_penalty,omitempty"`
+	Stream            bool           `json:"stream,omitempty"`
+	StreamOptions     *streamOptions `json:"stream_options,omitempty"`
 }
 
 type streamOptions struct {
@@ -272,6 +276,10 @@ func newChatBody(req Request, n int, stream bool) chatBody {
 		Seed:        req.Params.Seed,
 		Stop:        req.Params.Stop,
 		N:           n,
+		TopK:        req.Params.TopK,
+	}
+	if p := req.Params.RepeatPenalty; p > 0 && p != 1 {
+		body.RepetitionPenalty = p
 	}
 	if body.Messages == nil {
 		body.Messages = []Message{}

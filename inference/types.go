@@ -23,7 +23,19 @@ type Params struct {
 	// Seed makes sampling reproducible when set.
 	Seed *int64
 	Stop []string
+	// TopK of zero keeps every token.
+	TopK int
+	// RepeatPenalty above 1 discourages tokens already in the conversation;
+	// zero or 1 leaves it off.
+	RepeatPenalty float64
 }
+
+// RequestError is a request the model cannot answer as asked (a prompt longer
+// than the context, a role the chat template does not know): the caller's
+// mistake, not the model's.
+type RequestError struct{ Msg string }
+
+func (e *RequestError) Error() string { return e.Msg }
 
 // Request asks for N answers to one conversation. N below 1 means 1.
 type Request struct {

@@ -24,30 +24,59 @@ type Model struct {
 	Endpoint   string // base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1
 	ServedName string // the model name the endpoint expects
 	APIKeyEnv  string // name of the environment variable holding the API key
-	Notes      string
-	CreatedAt  time.Time
+	// Built-in models: Base is a GGUF file or a Hugging Face folder, Adapter an
+	// optional PEFT LoRA folder, ChatTemplate a template name overriding the
+	// model's own, ContextLength a limit below the model's (0: the model's).
+	Base          string
+	Adapter       string
+	ChatTemplate  string
+	ContextLength int
+	// Lineage: the model this one was trained from and the dataset it used.
+	ParentID  int64
+	DatasetID int64
+	Notes     string
+	CreatedAt time.Time
 }
 
-const modelColumns = `id, name, provider, endpoint, served_name, api_key_env, notes, created_at`
+const modelColumns = `id, name, provider, endpoint, served_name, api_key_env, base, adapter, chat_template, context_length,
+	coalesce(parent_id, 0), coalesce(dataset_id, 0), notes, created_at`
 
 // ModelInput is what registering a model takes.
 type ModelInput struct {
 	Name, Provider, Endpoint, ServedName, APIKeyEnv, Notes string
+	Base, Adapter, ChatTemplate                            string
+	ContextLength                                          int
+	ParentID, DatasetID                                    int64
 }
 
 func (in *ModelInput) clean() error {
 	in.Name = strings.TrimSpace(in.Name)
 	in.Endpoint = strings.TrimRight(strings.TrimSpace(in.Endpoint), "/")
 	in.ServedName = strings.TrimSpace(in.ServedName)
+	in.Base, in.Adapter = strings.TrimSpace(in.Base), strings.TrimSpace(in.Adapter)
 	if in.Provider == "" {
 		in.Provider = ProviderOpenAI
 	}
 	if in.Name == "" || len(in.Name) > 64 || strings.ContainsAny(in.Name, " \t\n/<>\"'") {
 		return fmt.Errorf("%w: name: 1 to 64 characters without spaces, slashes or quotes", ErrInvalid)
 	}
-	if in.Provider != ProviderOpenAI {
-		return fmt.Errorf("%w: provider: %q is not available yet (want openai)", ErrInvalid, in.Provider)
+	if in.ContextLength < 0 {
+		return fmt.Errorf("%w: context length: %d is negative", ErrInvalid, in.ContextLength)
 	}
+	switch in.Provider {
+	case ProviderOpenAI:
+		return in.cleanEndpoint()
+	case ProviderBuiltin:
+		if in.Base == "" {
+			return fmt.Errorf("%w: base: a built-in model needs a GGUF file or a Hugging Face folder", ErrInvalid)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: provider: %q is unknown (want openai or builtin)", ErrInvalid, in.Provider)
+	}
+}
+
+func (in *ModelInput) cleanEndpoint() error {
 	u, err := url.Parse(in.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%w: endpoint: %q is not an http(s) URL", ErrInvalid, in.Endpoint)
@@ -65,8 +94,10 @@ func (s *Store) CreateModel(ctx context.Context, in ModelInput) (Model, error) {
 	}
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO models (name, provider, endpoint, served_name, api_key_env, notes, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, in.Name, in.Provider, in.Endpoint, in.ServedName, in.APIKeyEnv, in.Notes, now())
+		res, err := tx.ExecContext(ctx, `INSERT INTO models (name, provider, endpoint, served_name, api_key_env, base, adapter,
+			chat_template, context_length, parent_id, dataset_id, notes, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), nullif(?, 0), ?, ?)`, in.Name, in.Provider, in.Endpoint, in.ServedName,
+			in.APIKeyEnv, in.Base, in.Adapter, in.ChatTemplate, in.ContextLength, in.ParentID, in.DatasetID, in.Notes, now())
 		if isUniqueViolation(err) {
 			return fmt.Errorf("%w: a model named %q exists already", ErrConflict, in.Name)
 		}
@@ -108,7 +139,8 @@ func (s *Store) ListModels(ctx context.Context) ([]Model, error) {
 func scanModel(row scanner) (Model, error) {
 	var m Model
 	var created string
-	err := row.Scan(&m.ID, &m.Name, &m.Provider, &m.Endpoint, &m.ServedName, &m.APIKeyEnv, &m.Notes, &created)
+	err := row.Scan(&m.ID, &m.Name, &m.Provider, &m.Endpoint, &m.ServedName, &m.APIKeyEnv, &m.Base, &m.Adapter,
+		&m.ChatTemplate, &m.ContextLength, &m.ParentID, &m.DatasetID, &m.Notes, &created)
 	m.CreatedAt = parseTime(created)
 	return m, err
 }

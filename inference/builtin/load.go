@@ -1,0 +1,320 @@
+// Package builtin is the app's own CPU engine as an inference.Generator: it
+// loads a Llama-family model (a GGUF file or a Hugging Face folder, plus an
+// optional PEFT LoRA adapter), its tokenizer and chat template, and answers
+// chat requests with n samples per prompt decoded together.
+package builtin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"rustexpert/inference/chat"
+	"rustexpert/inference/gguf"
+	"rustexpert/inference/llama"
+	"rustexpert/inference/tokenizer"
+)
+
+// Spec says what to load.
+type Spec struct {
+	// Base is a .gguf file or a Hugging Face folder (config.json, *.safetensors,
+	// tokenizer.json, tokenizer_config.json).
+	Base string
+	// Adapter is an optional PEFT LoRA adapter folder.
+	Adapter string
+	// Template names a chat template (chatml, llama3, llama2) to use instead of
+	// the model's own.
+	Template string
+	// ContextLength, when positive and below the model's, limits the context.
+	ContextLength int
+}
+
+// Engine is a loaded model ready to answer.
+type Engine struct {
+	model    *llama.Model
+	tok      *tokenizer.Tokenizer
+	template *chat.Template
+	stopIDs  map[int]bool
+	sched    *scheduler
+	adapter  string
+}
+
+// Load reads the model, adapter, tokenizer and chat template that spec names.
+func Load(spec Spec) (*Engine, error) {
+	info, err := os.Stat(spec.Base)
+	if err != nil {
+		return nil, fmt.Errorf("model weights: %w", err)
+	}
+	var e *Engine
+	if info.IsDir() {
+		e, err = loadDir(spec.Base)
+	} else {
+		e, err = loadGGUF(spec.Base)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := e.configure(spec); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.sched = newScheduler(e)
+	return e, nil
+}
+
+func (e *Engine) configure(spec Spec) error {
+	if spec.Adapter != "" {
+		if err := e.model.ApplyAdapter(spec.Adapter); err != nil {
+			return err
+		}
+		e.adapter = spec.Adapter
+	}
+	if spec.ContextLength > 0 && spec.ContextLength < e.model.ContextLen {
+		e.model.ContextLen = spec.ContextLength
+	}
+	if spec.Template != "" {
+		t, err := chat.ByName(spec.Template)
+		if err != nil {
+			return err
+		}
+		e.template = t
+	}
+	if e.template == nil {
+		return errors.New("the model has no chat template: name one (chatml, llama3 or llama2)")
+	}
+	if e.tok.VocabSize() > e.model.Vocab {
+		return fmt.Errorf("the tokenizer has %d tokens but the model only %d", e.tok.VocabSize(), e.model.Vocab)
+	}
+	e.addStop(e.tok.EOS())
+	for _, s := range e.template.Stops() {
+		if id, ok := e.tok.TokenID(s); ok {
+			e.addStop(id)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) addStop(id int) {
+	if e.stopIDs == nil {
+		e.stopIDs = map[int]bool{}
+	}
+	if id >= 0 {
+		e.stopIDs[id] = true
+	}
+}
+
+// Close stops the engine and releases its weights.
+func (e *Engine) Close() error {
+	if e.sched != nil {
+		e.sched.stop()
+	}
+	return e.model.Close()
+}
+
+// ContextLength is the most tokens a prompt and its answer may take together.
+func (e *Engine) ContextLength() int { return e.model.ContextLen }
+
+// Config is the loaded model's shape.
+func (e *Engine) Config() llama.Config { return e.model.Config }
+
+func loadGGUF(path string) (*Engine, error) {
+	m, f, err := llama.LoadGGUF(path)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := ggufTokenizer(f)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	e := &Engine{model: m, tok: tok}
+	if f.Has("tokenizer.chat_template") {
+		src, err := f.String("tokenizer.chat_template")
+		if err == nil {
+			e.template, err = chat.Detect(src)
+		}
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("%s: chat template: %w", path, err)
+		}
+	}
+	return e, nil
+}
+
+func ggufTokenizer(f *gguf.File) (*tokenizer.Tokenizer, error) {
+	v := tokenizer.GGUFVocab{BOS: -1, EOS: -1, UNK: -1, PAD: -1}
+	var err error
+	str := func(key string, dst *string) {
+		if err == nil {
+			*dst, err = f.String(key)
+		}
+	}
+	str("tokenizer.ggml.model", &v.Model)
+	if f.Has("tokenizer.ggml.pre") {
+		str("tokenizer.ggml.pre", &v.Pre)
+	}
+	if err == nil {
+		v.Tokens, err = f.Strings("tokenizer.ggml.tokens")
+	}
+	if err == nil && f.Has("tokenizer.ggml.token_type") {
+		v.Types, err = f.Int32s("tokenizer.ggml.token_type")
+	}
+	if err == nil && f.Has("tokenizer.ggml.merges") {
+		v.Merges, err = f.Strings("tokenizer.ggml.merges")
+	}
+	for key, dst := range map[string]*int{"bos": &v.BOS, "eos": &v.EOS, "unknown": &v.UNK, "padding": &v.PAD} {
+		k := "tokenizer.ggml." + key + "_token_id"
+		if err == nil && f.Has(k) {
+			var id uint64
+			id, err = f.Uint(k)
+			*dst = int(id)
+		}
+	}
+	if err == nil && f.Has("tokenizer.ggml.add_bos_token") {
+		v.AddBOS, err = f.Bool("tokenizer.ggml.add_bos_token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tokenizer.FromGGUF(v)
+}
+
+func loadDir(dir string) (*Engine, error) {
+	m, err := llama.LoadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{model: m}
+	if err := e.loadDirTokenizer(dir); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// tokenizerConfig is the part of tokenizer_config.json the engine reads.
+type tokenizerConfig struct {
+	ChatTemplate json.RawMessage `json:"chat_template"`
+	EOS          json.RawMessage `json:"eos_token"`
+}
+
+func (e *Engine) loadDirTokenizer(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	config, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("tokenizer: %w", err)
+	}
+	if len(config) == 0 {
+		e.tok, err = tokenizer.FromJSON(data)
+	} else {
+		e.tok, err = tokenizer.FromHF(data, config)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	src, eos, err := readTokenizerConfig(dir)
+	if err != nil {
+		return err
+	}
+	if id, ok := e.tok.TokenID(eos); ok {
+		e.addStop(id)
+	}
+	for _, id := range generationEOS(dir) {
+		e.addStop(id)
+	}
+	if src != "" {
+		if e.template, err = chat.Detect(src); err != nil {
+			return fmt.Errorf("%s: chat template: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// readTokenizerConfig returns the chat template (from tokenizer_config.json or
+// chat_template.jinja) and the end-of-sequence token text.
+func readTokenizerConfig(dir string) (template, eos string, err error) {
+	path := filepath.Join(dir, "tokenizer_config.json")
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", "", err
+	}
+	var tc tokenizerConfig
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &tc); err != nil {
+			return "", "", fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	template = templateText(tc.ChatTemplate)
+	if jinja, err := os.ReadFile(filepath.Join(dir, "chat_template.jinja")); err == nil {
+		template = string(jinja)
+	}
+	return template, tokenText(tc.EOS), nil
+}
+
+// templateText reads chat_template as a string or as a list of named
+// templates, taking the default one.
+func templateText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var named []struct{ Name, Template string }
+	if json.Unmarshal(raw, &named) == nil {
+		for _, t := range named {
+			if t.Name == "default" {
+				return t.Template
+			}
+		}
+	}
+	return ""
+}
+
+// tokenText reads a special token given as a string or as {"content": ...}.
+func tokenText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj struct{ Content string }
+	if json.Unmarshal(raw, &obj) == nil {
+		return obj.Content
+	}
+	return ""
+}
+
+// generationEOS reads the end-of-sequence ids of generation_config.json.
+func generationEOS(dir string) []int {
+	data, err := os.ReadFile(filepath.Join(dir, "generation_config.json"))
+	if err != nil {
+		return nil
+	}
+	var gc struct {
+		EOS json.RawMessage `json:"eos_token_id"`
+	}
+	if json.Unmarshal(data, &gc) != nil {
+		return nil
+	}
+	var one int
+	if json.Unmarshal(gc.EOS, &one) == nil {
+		return []int{one}
+	}
+	var many []int
+	_ = json.Unmarshal(gc.EOS, &many)
+	return many
+}
+
+// Describe says what was loaded, for the models page.
+func (e *Engine) Describe() string {
+	c := e.model.Config
+	s := fmt.Sprintf("%s, %d layers, hidden %d, %d heads (%d key/value), vocabulary %d, context %d tokens, %s template, weights %s",
+		c.Arch, c.Layers, c.Hidden, c.Heads, c.KVHeads, c.Vocab, c.ContextLen, e.template.Family, e.model.WeightTypes())
+	if e.adapter != "" {
+		s += ", LoRA adapter " + e.adapter
+	}
+	return s
+}

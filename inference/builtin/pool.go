@@ -1,0 +1,65 @@
+package builtin
+
+import (
+	"sync"
+)
+
+// Pool keeps one engine per distinct Spec, loaded on first use and shared by
+// every request for it.
+type Pool struct {
+	mu      sync.Mutex
+	entries map[Spec]*poolEntry
+	closed  bool
+}
+
+type poolEntry struct {
+	once   sync.Once
+	engine *Engine
+	err    error
+}
+
+// NewPool returns an empty pool.
+func NewPool() *Pool { return &Pool{entries: map[Spec]*poolEntry{}} }
+
+// Get returns the engine for spec, loading it the first time. A failed load
+// is not kept, so a fixed file can be retried.
+func (p *Pool) Get(spec Spec) (*Engine, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errStopped
+	}
+	e, ok := p.entries[spec]
+	if !ok {
+		e = &poolEntry{}
+		p.entries[spec] = e
+	}
+	p.mu.Unlock()
+	e.once.Do(func() { e.engine, e.err = Load(spec) })
+	if e.err != nil {
+		p.mu.Lock()
+		if p.entries[spec] == e {
+			delete(p.entries, spec)
+		}
+		p.mu.Unlock()
+	}
+	return e.engine, e.err
+}
+
+// Close stops every loaded engine.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	var first error
+	for spec, e := range p.entries {
+		e.once.Do(func() {})
+		if e.engine != nil {
+			if err := e.engine.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+		delete(p.entries, spec)
+	}
+	return first
+}

@@ -1,0 +1,126 @@
+package llama
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"rustexpert/inference/safetensors"
+)
+
+// hfConfig is the part of a Hugging Face config.json the engine reads.
+type hfConfig struct {
+	ModelType      string          `json:"model_type"`
+	Hidden         int             `json:"hidden_size"`
+	Layers         int             `json:"num_hidden_layers"`
+	Heads          int             `json:"num_attention_heads"`
+	KVHeads        int             `json:"num_key_value_heads"`
+	HeadDim        int             `json:"head_dim"`
+	FFN            int             `json:"intermediate_size"`
+	Vocab          int             `json:"vocab_size"`
+	RopeTheta      float64         `json:"rope_theta"`
+	RopeParameters *ropeParameters `json:"rope_parameters"`
+	RopeScaling    *ropeParameters `json:"rope_scaling"`
+	NormEps        float64         `json:"rms_norm_eps"`
+	MaxPositions   int             `json:"max_position_embeddings"`
+	SlidingWindow  int             `json:"sliding_window"`
+	UseSliding     *bool           `json:"use_sliding_window"`
+	Tied           bool            `json:"tie_word_embeddings"`
+	AttentionBias  bool            `json:"attention_bias"`
+}
+
+type ropeParameters struct {
+	Type      string  `json:"rope_type"`
+	TypeAlias string  `json:"type"`
+	Theta     float64 `json:"rope_theta"`
+}
+
+// LoadDir loads a model from a Hugging Face folder: config.json and one or
+// several safetensors files.
+func LoadDir(dir string) (*Model, error) {
+	cfg, err := readHFConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := build(cfg, set, hfNames, set)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, nil
+}
+
+func readHFConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("model config: %w", err)
+	}
+	var hc hfConfig
+	if err := json.Unmarshal(data, &hc); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg, err := hc.config()
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func (hc hfConfig) config() (Config, error) {
+	switch hc.ModelType {
+	case "llama", "mistral", "qwen2":
+	default:
+		return Config{}, fmt.Errorf("model_type %q is not supported (supported: llama, mistral, qwen2)", hc.ModelType)
+	}
+	theta, err := hc.ropeTheta()
+	if err != nil {
+		return Config{}, err
+	}
+	cfg := Config{Arch: hc.ModelType, Vocab: hc.Vocab, Hidden: hc.Hidden, Layers: hc.Layers, Heads: hc.Heads,
+		KVHeads: hc.KVHeads, HeadDim: hc.HeadDim, FFN: hc.FFN, RopeTheta: theta, NormEps: float32(hc.NormEps),
+		ContextLen: hc.MaxPositions, Tied: hc.Tied, QKVBias: hc.ModelType == "qwen2" || hc.AttentionBias}
+	if cfg.KVHeads == 0 {
+		cfg.KVHeads = cfg.Heads
+	}
+	if cfg.HeadDim == 0 && cfg.Heads > 0 {
+		cfg.HeadDim = cfg.Hidden / cfg.Heads
+	}
+	if cfg.NormEps == 0 {
+		cfg.NormEps = 1e-6
+	}
+	// Sliding-window attention equals full attention while the context fits the
+	// window, so the window caps the context.
+	if hc.SlidingWindow > 0 && (hc.UseSliding == nil || *hc.UseSliding) && hc.SlidingWindow < cfg.ContextLen {
+		cfg.ContextLen = hc.SlidingWindow
+	}
+	return cfg, nil
+}
+
+// ropeTheta reads the RoPE base from either config layout and refuses scaled
+// RoPE variants.
+func (hc hfConfig) ropeTheta() (float64, error) {
+	theta := hc.RopeTheta
+	for _, p := range []*ropeParameters{hc.RopeParameters, hc.RopeScaling} {
+		if p == nil {
+			continue
+		}
+		kind := p.Type
+		if kind == "" {
+			kind = p.TypeAlias
+		}
+		if kind != "" && kind != "default" {
+			return 0, fmt.Errorf("RoPE type %q is not supported (only the default RoPE)", kind)
+		}
+		if p.Theta > 0 {
+			theta = p.Theta
+		}
+	}
+	if theta == 0 {
+		theta = 10000
+	}
+	return theta, nil
+}

@@ -1,0 +1,200 @@
+package llama
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"rustexpert/inference/tensor"
+)
+
+// Model is a loaded decoder, safe for concurrent Forward calls on different
+// sequences.
+type Model struct {
+	Config
+	embed   *tensor.Matrix
+	layers  []layer
+	norm    []float32
+	output  *tensor.Matrix
+	invFreq []float32
+	workers int
+	closers []io.Closer
+}
+
+type layer struct {
+	attnNorm, ffnNorm []float32
+	q, k, v, o        linear
+	gate, up, down    linear
+}
+
+// linear is y = W·x (+ bias) (+ scale·B·(A·x) for a LoRA adapter).
+type linear struct {
+	w    *tensor.Matrix
+	bias []float32
+	lora *lowRank
+}
+
+// lowRank is a LoRA update: A is r×in, B is out×r.
+type lowRank struct {
+	a, b  *tensor.Matrix
+	scale float32
+}
+
+// Close releases the memory-mapped weight files.
+func (m *Model) Close() error {
+	var first error
+	for _, c := range m.closers {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	m.closers = nil
+	return first
+}
+
+func (m *Model) init() {
+	m.workers = runtime.GOMAXPROCS(0)
+	half := m.HeadDim / 2
+	m.invFreq = make([]float32, half)
+	for i := range half {
+		exp := float32(2*i) / float32(m.HeadDim)
+		m.invFreq[i] = float32(1 / math.Pow(m.RopeTheta, float64(exp)))
+	}
+}
+
+// Sequence is one conversation's key/value cache: the keys and values of every
+// position processed so far, per layer.
+type Sequence struct {
+	k, v [][]float32
+	n    int
+}
+
+// NewSequence returns an empty sequence for m.
+func (m *Model) NewSequence() *Sequence {
+	return &Sequence{k: make([][]float32, m.Layers), v: make([][]float32, m.Layers)}
+}
+
+// Len is the number of positions in the cache.
+func (s *Sequence) Len() int { return s.n }
+
+// Clone copies the sequence, so several answers can continue one prompt.
+func (s *Sequence) Clone() *Sequence {
+	c := &Sequence{k: make([][]float32, len(s.k)), v: make([][]float32, len(s.v)), n: s.n}
+	for i := range s.k {
+		c.k[i] = append(make([]float32, 0, cap(s.k[i])), s.k[i]...)
+		c.v[i] = append(make([]float32, 0, cap(s.v[i])), s.v[i]...)
+	}
+	return c
+}
+
+// Step is one token to process: it is appended to Seq at the next position.
+// Logits asks for the next-token logits after this token.
+type Step struct {
+	Seq    *Sequence
+	Token  int
+	Logits bool
+}
+
+// parallel splits [0,n) into chunks of at least minChunk and runs fn on each
+// chunk, using every worker.
+func (m *Model) parallel(n, minChunk int, fn func(lo, hi int)) {
+	chunks := min(m.workers, (n+minChunk-1)/minChunk)
+	if chunks <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for c := range chunks {
+		lo, hi := n*c/chunks, n*(c+1)/chunks
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
+}
+
+// matmul computes out (n×rows) = x (n×cols) · Wᵀ, rows split across workers.
+func (m *Model) matmul(w *tensor.Matrix, out, x []float32, n int) {
+	m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRows(out, x, n, lo, hi) })
+}
+
+// apply computes out = l(x) for n vectors.
+func (m *Model) apply(l *linear, out, x []float32, n int) {
+	m.matmul(l.w, out, x, n)
+	rows := l.w.Rows
+	if l.bias != nil {
+		for b := range n {
+			addTo(out[b*rows:(b+1)*rows], l.bias)
+		}
+	}
+	if l.lora != nil {
+		r := l.lora.a.Rows
+		mid := make([]float32, n*r)
+		l.lora.a.MulRows(mid, x, n, 0, r)
+		delta := make([]float32, n*rows)
+		m.matmul(l.lora.b, delta, mid, n)
+		for i := range delta {
+			out[i] += l.lora.scale * delta[i]
+		}
+	}
+}
+
+func addTo(dst, src []float32) {
+	for i := range dst {
+		dst[i] += src[i]
+	}
+}
+
+func checkSteps(m *Model, steps []Step) error {
+	for i, s := range steps {
+		if s.Token < 0 || s.Token >= m.Vocab {
+			return fmt.Errorf("step %d: token %d is outside the vocabulary (0..%d)", i, s.Token, m.Vocab-1)
+		}
+		if s.Seq == nil {
+			return fmt.Errorf("step %d: no sequence", i)
+		}
+	}
+	return nil
+}
+
+// WeightTypes summarises the storage formats of the weight matrices, e.g.
+// "Q4_1 ×210, Q8_0 ×1".
+func (m *Model) WeightTypes() string {
+	counts := map[string]int{}
+	add := func(w *tensor.Matrix) { counts[w.Type.String()]++ }
+	add(m.embed)
+	if m.output != m.embed {
+		add(m.output)
+	}
+	for i := range m.layers {
+		ly := &m.layers[i]
+		for _, l := range []*linear{&ly.q, &ly.k, &ly.v, &ly.o, &ly.gate, &ly.up, &ly.down} {
+			add(l.w)
+		}
+	}
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return counts[b] - counts[a] })
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s ×%d", n, counts[n])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WeightBytes is how many bytes of weights one decoded token reads: every
+// layer's matrices and the output projection.
+func (m *Model) WeightBytes() int64 {
+	n := int64(len(m.output.Data))
+	for i := range m.layers {
+		ly := &m.layers[i]
+		for _, l := range []*linear{&ly.q, &ly.k, &ly.v, &ly.o, &ly.gate, &ly.up, &ly.down} {
+			n += int64(len(l.w.Data))
+		}
+	}
+	return n
+}
