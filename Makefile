@@ -3,6 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 TAGS := sqlite_fts5
 export CGO_ENABLED := 1
+# Go's SIMD package (simd/archsimd) gives the built-in engine its AVX-512 kernels; other CPUs use the plain-Go path.
+export GOEXPERIMENT := simd
 BIN := bin/rustexpert
 
 .PHONY: run build models test deps go-test e2e generate check-generated vet vendor bench clean

@@ -1,7 +1,9 @@
 // Browser test of the whole labelling loop, as a new user does it: first-run setup, import the
 // starter sheet, register a model, run a generation job, label five prompts with the keyboard
 // only, export a DPO snapshot and validate the downloaded file with the CLI.
-// The model is e2e/testmodel, an OpenAI-protocol test stand-in (no model server runs in CI).
+// Answers come from the bundled model (SmolLM2-135M-Instruct GGUF in models/, fetched by `make models`)
+// through the built-in CPU engine. Registering an OpenAI-compatible endpoint is exercised with
+// e2e/testmodel, an OpenAI-protocol test stand-in (no model server runs in CI).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -35,7 +37,8 @@ before(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-e2e-"));
   model = await start(path.join(root, "bin", "testmodel"), ["-addr", "127.0.0.1:0"], /listening on (\S+)/);
   modelURL = model.match;
-  app = await start(bin, ["serve", "--data", dataDir, "--addr", "127.0.0.1:0"], /url=(http:\/\/\S+)/);
+  app = await start(bin, ["serve", "--data", dataDir, "--models", path.join(root, "models"), "--addr", "127.0.0.1:0"],
+    /url=(http:\/\/\S+)/);
   baseURL = app.match;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -51,7 +54,7 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test("set up, import, generate, label five prompts by keyboard, export and validate", { timeout: 240000 }, async () => {
+test("set up, import, generate, label five prompts by keyboard, export and validate", { timeout: 360000 }, async () => {
   const context = await browser.newContext({ baseURL, acceptDownloads: true });
   const page = await context.newPage();
   const scriptErrors = [];
@@ -79,22 +82,31 @@ test("set up, import, generate, label five prompts by keyboard, export and valid
   await page.fill("input[name=q]", "E0502");
   await page.waitForFunction(() => document.querySelectorAll("[data-testid=prompt-row]").length < 50);
 
-  // Register the test stand-in model.
+  // The bundled model was registered on start; loading it shows what the engine read.
   await page.goto("/models");
+  const base = page.locator("[data-testid=model-row]", { hasText: "built-in CPU engine" });
+  assert.match(await base.textContent(), /base/);
+  await base.locator("[data-testid=model-check] button").click();
+  await page.waitForSelector("[data-testid=model-check-result]:has-text('Loaded')");
+  assert.match(await page.textContent("[data-testid=model-check-result]"), /llama, 30 layers, hidden 576.*chatml template/);
+
+  // Register the OpenAI-compatible test stand-in as a second model.
   await page.fill("[data-testid=add-model] input[name=name]", "testmodel");
   await page.fill("[data-testid=add-model] input[name=endpoint]", modelURL);
   await page.click("[data-testid=add-model] button[type=submit]");
-  await page.waitForSelector("[data-testid=model-row]");
+  await page.waitForSelector("[data-testid=model-row]:has-text('testmodel')");
 
-  // Two answers per prompt for the lifetimes category.
+  // Two short answers per prompt of the lifetimes category from the bundled model.
   await page.goto("/generate");
-  await page.selectOption("[data-testid=model-select]", { label: "testmodel" });
+  await page.selectOption("[data-testid=model-select]", { label: "base" });
   await page.selectOption("[data-testid=new-job] select[name=category]", "lifetimes");
   await page.selectOption("[data-testid=n-select]", "2");
+  await page.fill("input[name=max_tokens_1]", "16");
+  await page.fill("input[name=max_tokens_2]", "16");
   await page.click("[data-testid=new-job] button[type=submit]");
   await page.waitForURL(/\/generate\/jobs\/\d+/);
   await page.waitForFunction(() => /succeeded/.test(document.querySelector("[data-testid=job-status]")?.textContent || ""),
-    null, { timeout: 120000 });
+    null, { timeout: 180000 });
   assert.match(await page.textContent("[data-testid=job-count]"), /^20\/20/);
 
   // Label five prompts with the keyboard only: 1 picks answer A as best, Enter submits.

@@ -318,3 +318,9 @@ func (e *Engine) Describe() string {
 	}
 	return s
 }
+
+// Model is the loaded network (for benchmarks and tools that drive it directly).
+func (e *Engine) Model() *llama.Model { return e.model }
+
+// Tokenizer is the model's tokenizer.
+func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }

@@ -79,6 +79,20 @@ func TestParseErrors(t *testing.T) {
 			e.u32(uint32(TypeString))
 			e.u64(1 << 40)
 		}), "array length 1099511627776"},
+		{"negative-looking string array length", build(func(e *encoder) {
+			header(e, 0, 1)
+			e.str("k")
+			e.u32(uint32(TypeArray))
+			e.u32(uint32(TypeString))
+			e.u64(1 << 63)
+		}), "array length 9223372036854775808"},
+		{"negative-looking nested array length", build(func(e *encoder) {
+			header(e, 0, 1)
+			e.str("k")
+			e.u32(uint32(TypeArray))
+			e.u32(uint32(TypeArray))
+			e.u64(^uint64(0))
+		}), "array length 18446744073709551615"},
 		{"unknown element type", build(func(e *encoder) {
 			header(e, 0, 1)
 			e.str("k")
@@ -126,6 +140,8 @@ func TestParseErrors(t *testing.T) {
 		},
 		{"duplicate tensor", tensorFile([]WriteTensor{f32Info("a", 8), f32Info("a", 8)}, []uint64{0, 32}, 64),
 			`tensor "a" at offset`},
+		{"zero dimension", tensorFile([]WriteTensor{{Name: "w", Type: tensor.F32, Dims: []uint64{0, 805306623}}}, []uint64{0}, 4),
+			"w: shape [0 805306623] has a zero dimension"},
 		{"zero dims", tensorFile([]WriteTensor{{Name: "w", Type: tensor.F32}}, []uint64{0}, 4), "w has 0 dimensions"},
 	}
 	for _, c := range cases {

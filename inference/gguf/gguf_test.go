@@ -255,6 +255,19 @@ func TestWriteErrors(t *testing.T) {
 	}
 }
 
+// TestVersion2 reads a version 2 file, which has the same layout.
+func TestVersion2(t *testing.T) {
+	data := sampleFile(t)
+	data[4] = 2
+	f, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Version != 2 || len(f.Tensors) != 6 {
+		t.Errorf("version %d, %d tensors", f.Version, len(f.Tensors))
+	}
+}
+
 // TestAlignment checks a custom general.alignment on both sides.
 func TestAlignment(t *testing.T) {
 	var buf bytes.Buffer

@@ -83,7 +83,10 @@ func (r *reader) count(what string, minSize int) int {
 	at := r.off
 	n := r.u64(what)
 	if r.err == nil && n > uint64(r.left()/minSize) {
-		r.fail("%s %d at offset %d does not fit in the %d bytes left", what, n, at, r.left())
+		r.fail("%s %d at offset %d does not fit in the %d bytes left (truncated or corrupt file)", what, n, at, r.left())
+	}
+	if r.err != nil {
+		return 0
 	}
 	return int(n)
 }
@@ -230,6 +233,11 @@ func checkTensorInfo(t *TensorInfo) error {
 	}
 	n := uint64(1)
 	for _, d := range t.Dims {
+		if d == 0 {
+			// Legal in ggml but never useful; refusing it means every
+			// dimension is bounded by the data actually in the file.
+			return fmt.Errorf("%s: shape %v has a zero dimension", t.Name, t.Dims)
+		}
 		hi, lo := bits.Mul64(n, d)
 		if hi != 0 || lo > maxElements || d > maxElements {
 			return fmt.Errorf("%s: shape %v has too many elements", t.Name, t.Dims)

@@ -2,7 +2,12 @@
 // kernels that multiply them with float32 activations on the CPU.
 //
 // Dequantization follows ggml's reference code bit for bit; activations stay
-// float32 throughout.
+// float32 throughout (they are never quantized).
+//
+// The portable kernels are plain Go. Built with GOEXPERIMENT=simd on amd64,
+// the package also has AVX-512 kernels (simd/archsimd), used when the CPU
+// supports AVX-512 and about three times faster; without AVX-512 the
+// portable kernels run.
 package tensor
 
 import "fmt"

@@ -3,7 +3,8 @@ package tensor
 // Portable kernels. Every quantized kernel computes, per block,
 // s = Σ q·x with four accumulators in a fixed order, then adds d·s (and, for
 // Q4_1, m·Σx) to the row sum, so the one-vector and four-vector variants give
-// identical results. Byte values are decoded through a per-call table
+// identical results (explicit float32 conversions keep the compiler from
+// fusing some of these operations into FMAs and not others). Byte values are decoded through a per-call table
 // instead of integer-to-float conversions, which are slower.
 
 // table maps a byte to its decoded values: for the Q4 formats the low and
@@ -85,39 +86,23 @@ func nibblesQ4(qs *[QK / 2]byte, t *table, q *[QK]float32) {
 	}
 }
 
-// dotNibbles is dotBlock of the decoded nibbles without the intermediate
-// array; the arithmetic is the same.
-func dotNibbles(qs *[QK / 2]byte, t *table, x *[QK]float32) float32 {
-	var a0, a1, a2, a3 float32
-	for j := 0; j < QK/2; j += 2 {
-		p0, p1 := &t[qs[j]], &t[qs[j+1]]
-		a0 += p0[0] * x[j]
-		a1 += p1[0] * x[j+1]
-		a2 += p0[1] * x[j+16]
-		a3 += p1[1] * x[j+17]
-	}
-	return (a0 + a1) + (a2 + a3)
-}
-
-// dotInt8 is dotBlock of 32 signed bytes without the intermediate array.
-func dotInt8(qs *[QK]byte, t *table, x *[QK]float32) float32 {
-	var a0, a1, a2, a3 float32
-	for j := 0; j < QK/2; j += 2 {
-		a0 += t[qs[j]][0] * x[j]
-		a1 += t[qs[j+1]][0] * x[j+1]
-		a2 += t[qs[j+16]][0] * x[j+16]
-		a3 += t[qs[j+17]][0] * x[j+17]
-	}
-	return (a0 + a1) + (a2 + a3)
-}
-
 func dotQ40(row []byte, x, _ []float32, t *table) float32 {
 	x = x[:len(row)/q40Bytes*QK]
 	var sum float32
 	for len(row) >= q40Bytes && len(x) >= QK {
-		blk := (*[q40Bytes]byte)(row)
-		s := dotNibbles((*[QK / 2]byte)(blk[2:]), t, (*[QK]float32)(x))
-		sum += half(blk[0:2]) * s
+		blk, xb := (*[q40Bytes]byte)(row), (*[QK]float32)(x)
+		qs := (*[QK / 2]byte)(blk[2:])
+		// dotBlock of the decoded nibbles, written out: same arithmetic,
+		// no call and no intermediate array.
+		var a0, a1, a2, a3 float32
+		for j := 0; j < QK/2; j += 2 {
+			p0, p1 := &t[qs[j]], &t[qs[j+1]]
+			a0 += p0[0] * xb[j]
+			a1 += p1[0] * xb[j+1]
+			a2 += p0[1] * xb[j+16]
+			a3 += p1[1] * xb[j+17]
+		}
+		sum += float32(half(blk[0:2]) * ((a0 + a1) + (a2 + a3)))
 		row, x = row[q40Bytes:], x[QK:]
 	}
 	return sum
@@ -131,7 +116,7 @@ func dot4Q40(row []byte, x, _ *[4][]float32, o *[4]float32, t *table) {
 		nibblesQ4((*[QK / 2]byte)(blk[2:]), t, &q)
 		d := half(blk[0:2])
 		for k := range 4 {
-			sum[k] += d * dotBlock(&q, (*[QK]float32)(x[k][i*QK:]))
+			sum[k] += float32(d * dotBlock(&q, (*[QK]float32)(x[k][i*QK:])))
 		}
 	}
 	*o = sum
@@ -142,8 +127,17 @@ func dotQ41(row []byte, x, xs []float32, t *table) float32 {
 	x, xs = x[:nb*QK], xs[:nb]
 	var sum float32
 	for i := 0; len(row) >= q41Bytes && len(x) >= QK && i < len(xs); i++ {
-		blk := (*[q41Bytes]byte)(row)
-		s := dotNibbles((*[QK / 2]byte)(blk[4:]), t, (*[QK]float32)(x))
+		blk, xb := (*[q41Bytes]byte)(row), (*[QK]float32)(x)
+		qs := (*[QK / 2]byte)(blk[4:])
+		var a0, a1, a2, a3 float32 // as in dotQ40
+		for j := 0; j < QK/2; j += 2 {
+			p0, p1 := &t[qs[j]], &t[qs[j+1]]
+			a0 += p0[0] * xb[j]
+			a1 += p1[0] * xb[j+1]
+			a2 += p0[1] * xb[j+16]
+			a3 += p1[1] * xb[j+17]
+		}
+		s := (a0 + a1) + (a2 + a3)
 		// The conversions stop fusion, keeping dot1 and dot4 identical.
 		sum += float32(half(blk[0:2])*s) + float32(half(blk[2:4])*xs[i])
 		row, x = row[q41Bytes:], x[QK:]
@@ -170,8 +164,16 @@ func dotQ80(row []byte, x, _ []float32, t *table) float32 {
 	x = x[:len(row)/q80Bytes*QK]
 	var sum float32
 	for len(row) >= q80Bytes && len(x) >= QK {
-		blk := (*[q80Bytes]byte)(row)
-		sum += half(blk[0:2]) * dotInt8((*[QK]byte)(blk[2:]), t, (*[QK]float32)(x))
+		blk, xb := (*[q80Bytes]byte)(row), (*[QK]float32)(x)
+		qs := (*[QK]byte)(blk[2:])
+		var a0, a1, a2, a3 float32 // dotBlock of the decoded bytes
+		for j := 0; j < QK/2; j += 2 {
+			a0 += t[qs[j]][0] * xb[j]
+			a1 += t[qs[j+1]][0] * xb[j+1]
+			a2 += t[qs[j+16]][0] * xb[j+16]
+			a3 += t[qs[j+17]][0] * xb[j+17]
+		}
+		sum += float32(half(blk[0:2]) * ((a0 + a1) + (a2 + a3)))
 		row, x = row[q80Bytes:], x[QK:]
 	}
 	return sum
@@ -187,7 +189,7 @@ func dot4Q80(row []byte, x, _ *[4][]float32, o *[4]float32, t *table) {
 		}
 		d := half(blk[0:2])
 		for k := range 4 {
-			sum[k] += d * dotBlock(&q, (*[QK]float32)(x[k][i*QK:]))
+			sum[k] += float32(d * dotBlock(&q, (*[QK]float32)(x[k][i*QK:])))
 		}
 	}
 	*o = sum

@@ -72,11 +72,14 @@ func dotF32AVX512(w, x []float32) float32 {
 		a0 = load16(w).MulAdd(load16(x), a0)
 		w, x = w[16:], x[16:]
 	}
-	a0 = a0.Add(archsimd.LoadFloat32x16SlicePart(w).Mul(archsimd.LoadFloat32x16SlicePart(x)))
 	var l [16]float32
 	a0.Add(a2).Add(a1.Add(a3)).Store(&l)
 	archsimd.ClearAVXUpperBits()
-	return laneSum(&l)
+	s := laneSum(&l)
+	for i := range w {
+		s += w[i] * x[i]
+	}
+	return s
 }
 
 func dot4F32AVX512(w []float32, x *[4][]float32, o *[4]float32) {
@@ -123,8 +126,8 @@ func highHalves(raw *[chunk]uint32) archsimd.Float32x16 {
 	return halves(archsimd.LoadUint32x16(raw).ShiftRight(archsimd.BroadcastUint32x16(16)))
 }
 
-// masks holds the constants of the Q4 decoders; they are made once per
-// row because the compiler does not hoist them out of loops.
+// masks returns the constants of the Q4 decoders; the kernels make them
+// once per row because the compiler does not hoist them out of loops.
 func masks() (low, shift, eight archsimd.Uint32x16) {
 	c := archsimd.BroadcastUint32x16
 	return c(15), c(4), c(8)
@@ -243,7 +246,7 @@ func dot4Q40AVX512(row []byte, x, _ *[4][]float32, o *[4]float32, _ *table) {
 func dotQ41AVX512(row []byte, x, xs []float32, _ *table) float32 {
 	nb := len(row) / q41Bytes
 	x = x[:nb*QK]
-	xs = xs[:nb]
+	xs = xs[:sumsLen(nb)]
 	low, shift, eight := masks()
 	var a0, a1, am archsimd.Float32x16
 	var raw [chunk]uint32
@@ -253,7 +256,7 @@ func dotQ41AVX512(row []byte, x, xs []float32, _ *table) float32 {
 		k := min(chunk, len(row)/q41Bytes)
 		halves(archsimd.LoadUint32x16(&raw)).Store(&ds)
 		m := highHalves(&raw)
-		am = m.MulAdd(archsimd.LoadFloat32x16SlicePart(xs[:k]), am)
+		am = m.MulAdd(load16(xs), am)
 		xs = xs[k:]
 		b, xx, d := row[:k*q41Bytes], x[:k*QK], ds[:k]
 		row, x = row[k*q41Bytes:], x[k*QK:]
@@ -279,7 +282,8 @@ func dotQ41AVX512(row []byte, x, xs []float32, _ *table) float32 {
 func dot4Q41AVX512(row []byte, x, xs *[4][]float32, o *[4]float32, _ *table) {
 	nb := len(row) / q41Bytes
 	x0, x1, x2, x3 := x[0][:nb*QK], x[1][:nb*QK], x[2][:nb*QK], x[3][:nb*QK]
-	s0, s1, s2, s3 := xs[0][:nb], xs[1][:nb], xs[2][:nb], xs[3][:nb]
+	ns := sumsLen(nb)
+	s0, s1, s2, s3 := xs[0][:ns], xs[1][:ns], xs[2][:ns], xs[3][:ns]
 	low, shift, eight := masks()
 	var a00, a01, a10, a11, a20, a21, a30, a31, m0, m1, m2, m3 archsimd.Float32x16
 	var raw [chunk]uint32
@@ -290,10 +294,10 @@ func dot4Q41AVX512(row []byte, x, xs *[4][]float32, o *[4]float32, _ *table) {
 		blocks := row[off*q41Bytes : (off+k)*q41Bytes]
 		halves(archsimd.LoadUint32x16(&raw)).Store(&ds)
 		m := highHalves(&raw)
-		m0 = m.MulAdd(archsimd.LoadFloat32x16SlicePart(s0[off:off+k]), m0)
-		m1 = m.MulAdd(archsimd.LoadFloat32x16SlicePart(s1[off:off+k]), m1)
-		m2 = m.MulAdd(archsimd.LoadFloat32x16SlicePart(s2[off:off+k]), m2)
-		m3 = m.MulAdd(archsimd.LoadFloat32x16SlicePart(s3[off:off+k]), m3)
+		m0 = m.MulAdd(load16(s0[off:]), m0)
+		m1 = m.MulAdd(load16(s1[off:]), m1)
+		m2 = m.MulAdd(load16(s2[off:]), m2)
+		m3 = m.MulAdd(load16(s3[off:]), m3)
 		next := row[(off+k)*q41Bytes:]
 		gather(next, q41Bytes, &raw)
 		for j, d := range ds[:k] {

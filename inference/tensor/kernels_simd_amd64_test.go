@@ -83,7 +83,7 @@ func compareKernels(t *testing.T, what string, m *Matrix, vk quantKernel, x []fl
 		tab = sk.table()
 	}
 	xs := blockSums(x, 4, m.Cols)
-	nb := m.Cols / QK
+	nb := sumsLen(m.Cols / QK)
 	for r := range m.Rows {
 		row := m.row(r)
 		w := make([]float32, m.Cols)

@@ -29,12 +29,19 @@ func (v *vecs) at(b int) (x, xs []float32) {
 	return x, xs
 }
 
-// blockSums returns, for each vector, the sums of each run of QK values.
+// sumsLen is the length of one vector's block sums for nb blocks: padded
+// with zeros to a multiple of 16, so vector kernels can load whole lanes.
+func sumsLen(nb int) int { return (nb + 15) / 16 * 16 }
+
+// blockSums returns, for each of the n vectors, the sums of each run of QK
+// values, sumsLen(cols/QK) floats per vector.
 func blockSums(x []float32, n, cols int) []float32 {
-	nb := cols / QK
-	out := make([]float32, n*nb)
-	for i := range out {
-		out[i] = sum32((*[QK]float32)(x[i*QK:]))
+	nb, stride := cols/QK, sumsLen(cols/QK)
+	out := make([]float32, n*stride)
+	for b := range n {
+		for i := range nb {
+			out[b*stride+i] = sum32((*[QK]float32)(x[b*cols+i*QK:]))
+		}
 	}
 	return out
 }
@@ -155,7 +162,7 @@ func (m *Matrix) mulQuant(out, x []float32, n, r0, r1 int) bool {
 	}
 	v := &vecs{x: x, cols: m.Cols}
 	if k.sums {
-		v.xs, v.nxs = blockSums(x[:n*m.Cols], n, m.Cols), m.Cols/QK
+		v.xs, v.nxs = blockSums(x[:n*m.Cols], n, m.Cols), sumsLen(m.Cols/QK)
 	}
 	src := &quantRows{data: m.Data, rb: m.RowBytes(), k: k}
 	if k.table != nil {
@@ -172,7 +179,8 @@ type floatKernel struct {
 }
 
 // quantKernel multiplies one row stored as bytes. xs holds the vector's
-// block sums when sums is set; t is the lookup table made by table, if any.
+// block sums (see blockSums) when sums is set; t is the lookup table made by
+// table, if any.
 type quantKernel struct {
 	dot1  func(row []byte, x, xs []float32, t *table) float32
 	dot4  func(row []byte, x, xs *[4][]float32, o *[4]float32, t *table)
