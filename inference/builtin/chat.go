@@ -36,6 +36,9 @@ func (e *Engine) newJob(ctx context.Context, req inference.Request) (*job, error
 		return nil, &inference.RequestError{Msg: err.Error()}
 	}
 	prompt := e.tok.EncodeChat(text)
+	if len(prompt) == 0 {
+		return nil, &inference.RequestError{Msg: "the conversation is empty"}
+	}
 	maxTokens, err := e.answerBudget(len(prompt), req.Params.MaxTokens)
 	if err != nil {
 		return nil, err

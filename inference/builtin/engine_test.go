@@ -17,15 +17,19 @@ import (
 
 // bundledModel loads the bundled base model once per test binary, or skips.
 var bundledModel = sync.OnceValues(func() (*Engine, error) {
-	path := os.Getenv("RUSTEXPERT_TEST_GGUF")
-	if path == "" {
-		path = filepath.Join("..", "..", "models", "base", "SmolLM2-135M-Instruct.Q4_1.gguf")
-	}
+	path := bundledPath()
 	if _, err := os.Stat(path); err != nil {
 		return nil, errMissingModel
 	}
 	return Load(Spec{Base: path})
 })
+
+func bundledPath() string {
+	if path := os.Getenv("RUSTEXPERT_TEST_GGUF"); path != "" {
+		return path
+	}
+	return filepath.Join("..", "..", "models", "base", "SmolLM2-135M-Instruct.Q4_1.gguf")
+}
 
 var errMissingModel = errors.New("missing")
 
@@ -237,5 +241,41 @@ func TestCancelStopsTheAnswer(t *testing.T) {
 	req.Params.MaxTokens = 2
 	if _, err := e.Chat(context.Background(), req, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A prompt that shares its start with an earlier one reuses that part of the cache; the answer
+// must be the one a fresh engine gives.
+func TestSharedPrefixGivesTheSameAnswer(t *testing.T) {
+	engine(t)
+	first := ask("Why does Rust have both String and &str?")
+	second := ask("Why does Rust have both Vec<T> and &[T]?")
+	first.Params.MaxTokens, second.Params.MaxTokens = 24, 24
+	answer := func(e *Engine, req inference.Request) string {
+		res, err := e.Chat(context.Background(), req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Choices[0].Text
+	}
+	alone, err := Load(Spec{Base: bundledPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alone.Close()
+	want := answer(alone, second)
+	shared, err := Load(Spec{Base: bundledPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	answer(shared, first)
+	j, _ := shared.newJob(context.Background(), second)
+	reused := commonPrefix(shared.sched.prefix.entries[0].tokens, j.prompt)
+	if reused < 20 {
+		t.Fatalf("the two prompts share only %d tokens", reused)
+	}
+	if got := answer(shared, second); got != want {
+		t.Errorf("after a prompt sharing %d tokens: %q, fresh engine: %q", reused, got, want)
 	}
 }

@@ -22,6 +22,7 @@ type scheduler struct {
 	stopped chan struct{}
 	running []*choice
 	waiting []*job
+	prefix  prefixCache
 }
 
 func newScheduler(e *Engine) *scheduler {
@@ -106,17 +107,11 @@ func (s *scheduler) admit() {
 // cache and samples its first token.
 func (s *scheduler) start(j *job) {
 	e := s.e
-	seq := e.model.NewSequence()
-	steps := make([]llama.Step, len(j.prompt))
-	for i, t := range j.prompt {
-		steps[i] = llama.Step{Seq: seq, Token: t, Logits: i == len(j.prompt)-1}
-	}
-	out, err := e.model.Forward(steps)
+	seq, logits, err := s.prefill(j.prompt)
 	if err != nil {
 		j.finish(err)
 		return
 	}
-	logits := out[len(out)-1]
 	for i := range j.n {
 		c := &choice{job: j, index: i, seq: seq, stream: e.tok.NewStream(),
 			sampler: llama.NewSampler(j.sampling, j.seed+uint64(i))}
@@ -130,6 +125,28 @@ func (s *scheduler) start(j *job) {
 		s.advance(c, slices.Clone(logits))
 	}
 	s.finishDone(j)
+}
+
+// prefill runs the part of the prompt no cached prompt shares and returns
+// the sequence and the next-token logits.
+func (s *scheduler) prefill(prompt []int) (*llama.Sequence, []float32, error) {
+	m := s.e.model
+	seq, logits := s.prefix.lookup(m, prompt)
+	if logits != nil {
+		return seq, logits, nil
+	}
+	rest := prompt[seq.Len():]
+	steps := make([]llama.Step, len(rest))
+	for i, t := range rest {
+		steps[i] = llama.Step{Seq: seq, Token: t, Logits: i == len(rest)-1}
+	}
+	out, err := m.Forward(steps)
+	if err != nil {
+		return nil, nil, err
+	}
+	logits = out[len(out)-1]
+	s.prefix.store(m, prompt, seq, logits)
+	return seq, logits, nil
 }
 
 // advance samples c's next token; a finished answer leaves the batch.

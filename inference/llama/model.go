@@ -198,3 +198,16 @@ func (m *Model) WeightBytes() int64 {
 	}
 	return n
 }
+
+// CloneUpTo copies the first n positions of the sequence (all of them when n
+// is larger), so a new prompt can continue a shared prefix.
+func (s *Sequence) CloneUpTo(m *Model, n int) *Sequence {
+	n = min(n, s.n)
+	c := m.NewSequence()
+	c.grow(m, n)
+	for i := range s.k {
+		copy(c.k[i], s.k[i][:n*m.kvDim()])
+		copy(c.v[i], s.v[i][:n*m.kvDim()])
+	}
+	return c
+}
