@@ -65,6 +65,15 @@ func (s *Server) handleModelCreate(w http.ResponseWriter, r *http.Request) {
 		_, err = s.store.CreateModel(r.Context(), store.ModelInput{Name: form.Name, Provider: store.ProviderOpenAI,
 			Endpoint: form.Endpoint, ServedName: form.ServedName, APIKeyEnv: form.APIKeyEnv})
 	}
+	s.modelAdded(w, r, err, func(vm *web.ModelsPage) {
+		vm.Form = form
+		vm.Errors = []web.FieldError{{Message: formMessage(err)}}
+	})
+}
+
+// modelAdded ends an add-model form: back to the list after a success, the page with the form as
+// typed and its error (422) after a refusal.
+func (s *Server) modelAdded(w http.ResponseWriter, r *http.Request, err error, refused func(vm *web.ModelsPage)) {
 	if err == nil {
 		http.Redirect(w, r, "/models", http.StatusSeeOther)
 		return
@@ -78,8 +87,7 @@ func (s *Server) handleModelCreate(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, perr)
 		return
 	}
-	vm.Form = form
-	vm.Errors = []web.FieldError{{Message: formMessage(err)}}
+	refused(&vm)
 	s.render(w, r, http.StatusUnprocessableEntity, web.ModelsView(vm))
 }
 
@@ -98,22 +106,10 @@ func (s *Server) handleLocalModelCreate(w http.ResponseWriter, r *http.Request) 
 	if err == nil {
 		_, err = s.store.CreateModel(r.Context(), in)
 	}
-	if err == nil {
-		http.Redirect(w, r, "/models", http.StatusSeeOther)
-		return
-	}
-	if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrConflict) {
-		s.error(w, r, err)
-		return
-	}
-	vm, perr := s.modelsPage(r, nil)
-	if perr != nil {
-		s.error(w, r, perr)
-		return
-	}
-	vm.Local = form
-	vm.LocalErrors = []web.FieldError{{Message: formMessage(err)}}
-	s.render(w, r, http.StatusUnprocessableEntity, web.ModelsView(vm))
+	s.modelAdded(w, r, err, func(vm *web.ModelsPage) {
+		vm.Local = form
+		vm.LocalErrors = []web.FieldError{{Message: formMessage(err)}}
+	})
 }
 
 func parseContext(text string, dst *int) error {

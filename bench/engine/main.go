@@ -153,20 +153,10 @@ func decodeSpeed(m *llama.Model, prompt []int, batch, n int) float64 {
 			panic(err)
 		}
 		for b := range steps {
-			steps[b].Token = argmax(out[b])
+			steps[b].Token = llama.Argmax(out[b])
 		}
 	}
 	return float64(batch*n) / time.Since(start).Seconds()
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 type reference struct {

@@ -91,7 +91,7 @@ func checkGoldens(t *testing.T, m *Model, dir string, tol float64) {
 func greedy(t *testing.T, m *Model, seq *Sequence, logits []float32, n int) []int {
 	var out []int
 	for range n {
-		tok := argmax(logits)
+		tok := Argmax(logits)
 		out = append(out, tok)
 		res, err := m.Forward([]Step{{Seq: seq, Token: tok, Logits: true}})
 		if err != nil {

@@ -37,7 +37,7 @@ func (s *Sampler) Observe(token int) { s.seen[token] = true }
 func (s *Sampler) Next(logits []float32) int {
 	s.penalize(logits)
 	if s.Temperature <= 0 {
-		return argmax(logits)
+		return Argmax(logits)
 	}
 	return s.draw(logits)
 }
@@ -64,7 +64,7 @@ const negligible = 30
 // draw samples from softmax(logits/temperature) restricted to the top-k
 // tokens and then to the smallest set whose probability reaches top-p.
 func (s *Sampler) draw(logits []float32) int {
-	best := logits[argmax(logits)]
+	best := logits[Argmax(logits)]
 	floor := best - float32(negligible*s.Temperature)
 	s.idx = s.idx[:0]
 	for i, l := range logits {
@@ -123,7 +123,8 @@ func nucleus(probs []float64, sum, topP float64) int {
 	return len(probs)
 }
 
-func argmax(v []float32) int {
+// Argmax is the index of the largest value (the first of equals).
+func Argmax(v []float32) int {
 	best := 0
 	for i, x := range v {
 		if x > v[best] {
