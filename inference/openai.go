@@ -45,8 +45,9 @@ type OpenAIConfig struct {
 	HTTPClient *http.Client
 }
 
-// OpenAI is a Generator backed by an OpenAI-compatible chat-completions
-// server. It is safe for concurrent use.
+// OpenAI is a Generator backed by an OpenAI-compatible server; besides chat
+// completions it offers plain completions (Complete) and the model list
+// (Models). It is safe for concurrent use.
 type OpenAI struct {
 	baseURL    string
 	apiKey     string
@@ -121,18 +122,45 @@ type transientError struct{ err error }
 func (e *transientError) Error() string { return e.err.Error() }
 func (e *transientError) Unwrap() error { return e.err }
 
-// Chat asks the server for req.N answers. With onDelta the answers are
-// streamed and onDelta receives each piece of text as it arrives. Servers that
-// return fewer answers than asked for (some ignore n) are asked again, one
-// answer per request, until every index 0..N-1 is filled.
+// Chat asks the server's chat-completions endpoint for req.N answers. With
+// onDelta the answers are streamed and onDelta receives each piece of text as
+// it arrives. Servers that return fewer answers than asked for (Ollama and
+// llama-cpp-python ignore n) are asked again, one answer per request, until
+// every index 0..N-1 is filled.
 func (c *OpenAI) Chat(ctx context.Context, req Request, onDelta func(Delta)) (Result, error) {
-	want := req.wantedChoices()
-	first, err := c.complete(ctx, req, want, onDelta)
+	return c.generate(ctx, chatEndpoint(req), req.wantedChoices(), req.Params.Seed, onDelta)
+}
+
+// endpoint is one generating API: where its requests go and how their body
+// is built for a number of answers, a seed and streaming or not.
+type endpoint struct {
+	// what names the call in errors.
+	what string
+	path string
+	body func(n int, seed *int64, stream bool) any
+}
+
+func chatEndpoint(req Request) endpoint {
+	return endpoint{
+		what: "chat completion",
+		path: "/chat/completions",
+		body: func(n int, seed *int64, stream bool) any {
+			single := req
+			single.Params.Seed = seed
+			return newChatBody(single, n, stream)
+		},
+	}
+}
+
+// generate asks ep for want answers and fills the indices a server left out
+// with single-answer requests.
+func (c *OpenAI) generate(ctx context.Context, ep endpoint, want int, seed *int64, onDelta func(Delta)) (Result, error) {
+	first, err := c.call(ctx, ep, want, seed, onDelta)
 	if err != nil {
 		return Result{}, err
 	}
 	if len(first.Choices) == 0 {
-		return Result{}, errors.New("chat completion: server returned no choices")
+		return Result{}, fmt.Errorf("%s: server returned no choices", ep.what)
 	}
 	byIndex := make(map[int]Choice, want)
 	for _, choice := range first.Choices {
@@ -145,7 +173,7 @@ func (c *OpenAI) Chat(ctx context.Context, req Request, onDelta func(Delta)) (Re
 		if _, ok := byIndex[index]; ok {
 			continue
 		}
-		choice, extraUsage, err := c.completeOne(ctx, req, index, onDelta)
+		choice, extraUsage, err := c.generateOne(ctx, ep, index, seed, onDelta)
 		if err != nil {
 			return Result{}, fmt.Errorf("answer %d of %d: %w", index+1, want, err)
 		}
@@ -159,14 +187,12 @@ func (c *OpenAI) Chat(ctx context.Context, req Request, onDelta func(Delta)) (Re
 	return result, nil
 }
 
-// completeOne asks for the single answer with the given index, shifting the
+// generateOne asks for the single answer with the given index, shifting the
 // seed by the index so that the extra answers differ from each other.
-func (c *OpenAI) completeOne(ctx context.Context, req Request, index int, onDelta func(Delta)) (Choice, Usage, error) {
-	single := req
-	single.N = 1
-	if req.Params.Seed != nil {
-		seed := *req.Params.Seed + int64(index)
-		single.Params.Seed = &seed
+func (c *OpenAI) generateOne(ctx context.Context, ep endpoint, index int, seed *int64, onDelta func(Delta)) (Choice, Usage, error) {
+	if seed != nil {
+		shifted := *seed + int64(index)
+		seed = &shifted
 	}
 	var forward func(Delta)
 	if onDelta != nil {
@@ -175,42 +201,48 @@ func (c *OpenAI) completeOne(ctx context.Context, req Request, index int, onDelt
 			onDelta(d)
 		}
 	}
-	res, err := c.complete(ctx, single, 1, forward)
+	res, err := c.call(ctx, ep, 1, seed, forward)
 	if err != nil {
 		return Choice{}, Usage{}, err
 	}
 	if len(res.Choices) == 0 {
-		return Choice{}, Usage{}, errors.New("chat completion: server returned no choices")
+		return Choice{}, Usage{}, fmt.Errorf("%s: server returned no choices", ep.what)
 	}
 	choice := res.Choices[0]
 	choice.Index = index
 	return choice, res.Usage, nil
 }
 
-// complete sends one chat-completions request, retrying failed attempts.
-func (c *OpenAI) complete(ctx context.Context, req Request, n int, onDelta func(Delta)) (Result, error) {
-	body, err := json.Marshal(newChatBody(req, n, onDelta != nil))
+// call sends one request to ep for n answers, retrying failed attempts.
+func (c *OpenAI) call(ctx context.Context, ep endpoint, n int, seed *int64, onDelta func(Delta)) (Result, error) {
+	body, err := json.Marshal(ep.body(n, seed, onDelta != nil))
 	if err != nil {
-		return Result{}, fmt.Errorf("encoding chat request: %w", err)
+		return Result{}, fmt.Errorf("encoding %s request: %w", ep.what, err)
 	}
 	var result Result
-	err = c.withRetries(ctx, "chat completion", func(ctx context.Context) error {
-		resp, err := c.send(ctx, http.MethodPost, "/chat/completions", body)
+	err = c.withRetries(ctx, ep.what, func(ctx context.Context) error {
+		resp, err := c.send(ctx, http.MethodPost, ep.path, body)
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
-		switch {
-		case onDelta == nil:
-			result, err = decodeCompletion(resp.Body)
-		case isJSON(resp.Header.Get("Content-Type")):
-			result, err = decodeUnstreamed(resp.Body, onDelta)
-		default:
-			result, err = readStream(resp.Body, onDelta)
-		}
+		result, err = readAnswer(resp, onDelta)
 		return err
 	})
 	return result, err
+}
+
+// readAnswer decodes a successful answer: a JSON completion, or a stream of
+// server-sent events when onDelta is set and the server did stream.
+func readAnswer(resp *http.Response, onDelta func(Delta)) (Result, error) {
+	switch {
+	case onDelta == nil:
+		return decodeCompletion(resp.Body)
+	case isJSON(resp.Header.Get("Content-Type")):
+		return decodeUnstreamed(resp.Body, onDelta)
+	default:
+		return readStream(resp.Body, onDelta)
+	}
 }
 
 // Models lists the ids of the models the server offers.
@@ -245,9 +277,14 @@ func (c *OpenAI) Models(ctx context.Context) ([]string, error) {
 
 // chatBody is the JSON body of a chat-completions request.
 type chatBody struct {
-	Model       string    `json:"model"`
-	Messages    []Message `json:"messages"`
-	Temperature float64   `json:"temperature"`
+	Model    string    `json:"model"`
+	Messages []Message `json:"messages"`
+	sampling
+}
+
+// sampling holds the body fields that chat and plain completions share.
+type sampling struct {
+	Temperature float64 `json:"temperature"`
 	// TopP and MaxTokens are left out when zero because servers reject zero.
 	TopP      float64  `json:"top_p,omitempty"`
 	MaxTokens int      `json:"max_tokens,omitempty"`
@@ -268,21 +305,30 @@ type streamOptions struct {
 
 func newChatBody(req Request, n int, stream bool) chatBody {
 	body := chatBody{
-		Model:       req.Model,
-		Messages:    req.Messages,
-		Temperature: req.Params.Temperature,
-		TopP:        req.Params.TopP,
-		MaxTokens:   req.Params.MaxTokens,
-		Seed:        req.Params.Seed,
-		Stop:        req.Params.Stop,
-		N:           n,
-		TopK:        req.Params.TopK,
-	}
-	if p := req.Params.RepeatPenalty; p > 0 && p != 1 {
-		body.RepetitionPenalty = p
+		Model:    req.Model,
+		Messages: req.Messages,
+		sampling: newSampling(req.Params, n, stream),
 	}
 	if body.Messages == nil {
 		body.Messages = []Message{}
+	}
+	return body
+}
+
+// newSampling turns params into body fields. A stream asks for usage in its
+// final chunk, which vLLM, Ollama and llama.cpp's server send only when asked.
+func newSampling(params Params, n int, stream bool) sampling {
+	body := sampling{
+		Temperature: params.Temperature,
+		TopP:        params.TopP,
+		MaxTokens:   params.MaxTokens,
+		Seed:        params.Seed,
+		Stop:        params.Stop,
+		N:           n,
+		TopK:        params.TopK,
+	}
+	if p := params.RepeatPenalty; p > 0 && p != 1 {
+		body.RepetitionPenalty = p
 	}
 	if stream {
 		body.Stream = true
@@ -435,8 +481,10 @@ func parseRetryAfter(value string, now time.Time) time.Duration {
 }
 
 // errorMessage extracts the explanation from an error body. Servers differ:
-// OpenAI and vLLM send {"error":{"message":...}}, TGI and llama.cpp variants
-// {"error":"..."}, FastAPI {"detail":"..."}, and proxies plain text.
+// OpenAI, vLLM, Ollama, llama.cpp's server and llama-cpp-python send
+// {"error":{"message":...}}, older vLLM {"object":"error","message":...},
+// TGI and older llama.cpp builds {"error":"..."}, FastAPI {"detail":"..."},
+// and proxies plain text.
 func errorMessage(raw []byte) string {
 	var body struct {
 		Error   json.RawMessage `json:"error"`
@@ -510,24 +558,63 @@ func addUsage(a, b Usage) Usage {
 	}
 }
 
-// decodeCompletion reads a non-streaming chat-completions answer.
+// choiceJSON is one answer of any of the shapes servers send: a chat
+// completion has message.content, a chat stream chunk delta.content, and a
+// plain completion or its chunks text.
+type choiceJSON struct {
+	Index   int `json:"index"`
+	Message struct {
+		Content string `json:"content"`
+	} `json:"message"`
+	Delta struct {
+		Content string `json:"content"`
+	} `json:"delta"`
+	Text         string `json:"text"`
+	FinishReason string `json:"finish_reason"`
+}
+
+// content returns the text the choice carries, whichever field holds it.
+func (c *choiceJSON) content() string {
+	switch {
+	case c.Delta.Content != "":
+		return c.Delta.Content
+	case c.Message.Content != "":
+		return c.Message.Content
+	default:
+		return c.Text
+	}
+}
+
+// answerJSON is a completion or a stream chunk, or an error in their place.
+type answerJSON struct {
+	Choices []choiceJSON `json:"choices"`
+	Usage   *usageJSON   `json:"usage"`
+	// Error is set by servers that report a failure once a stream has
+	// begun, with a 200 status: {"error":{"message":...}} (vLLM, llama.cpp).
+	Error json.RawMessage `json:"error"`
+}
+
+// failure returns the error the answer reports, or nil. raw is the answer's
+// JSON text.
+func (a *answerJSON) failure(raw []byte) error {
+	if len(a.Error) > 0 && string(a.Error) != "null" {
+		return &APIError{Message: errorMessage(raw)}
+	}
+	return nil
+}
+
+// decodeCompletion reads a non-streaming answer of chat or plain completions.
 func decodeCompletion(body io.Reader) (Result, error) {
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		return Result{}, &transientError{fmt.Errorf("reading completion: %w", err)}
 	}
-	var completion struct {
-		Choices []struct {
-			Index   int `json:"index"`
-			Message struct {
-				Content string `json:"content"`
-			} `json:"message"`
-			FinishReason string `json:"finish_reason"`
-		} `json:"choices"`
-		Usage *usageJSON `json:"usage"`
-	}
+	var completion answerJSON
 	if err := json.Unmarshal(raw, &completion); err != nil {
 		return Result{}, fmt.Errorf("decoding completion: %w", err)
+	}
+	if err := completion.failure(raw); err != nil {
+		return Result{}, err
 	}
 	result := Result{Usage: completion.Usage.usage()}
 	seen := make(map[int]bool, len(completion.Choices))
@@ -535,7 +622,7 @@ func decodeCompletion(body io.Reader) (Result, error) {
 		seen[choice.Index] = true
 		result.Choices = append(result.Choices, Choice{
 			Index:        choice.Index,
-			Text:         choice.Message.Content,
+			Text:         choice.content(),
 			FinishReason: choice.FinishReason,
 		})
 	}
@@ -576,99 +663,122 @@ func readStream(body io.Reader, onDelta func(Delta)) (Result, error) {
 	events := sseReader{r: bufio.NewReader(body)}
 	stream := newStreamState()
 	for {
-		data, err := events.next()
+		event, err := events.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return Result{}, stream.failure(fmt.Errorf("stream ended early: %w", err))
 		}
-		if data == "[DONE]" {
+		if event.failed {
+			return Result{}, &APIError{Message: errorMessage([]byte(event.data))}
+		}
+		if event.data == "[DONE]" {
 			return stream.result(), nil
 		}
-		if err := stream.add(data, onDelta); err != nil {
+		if err := stream.add(event.data, onDelta); err != nil {
 			return Result{}, err
 		}
 	}
 	if stream.finished() {
 		return stream.result(), nil
 	}
+	if stream.events == 0 {
+		// llama-cpp-python answers this way when the prompt does not fit
+		// the context: 200, then nothing.
+		return Result{}, stream.failure(errors.New("stream ended early: the server closed it without sending any event"))
+	}
 	return Result{}, stream.failure(errors.New("stream ended early"))
 }
 
-// sseReader splits a server-sent-events stream into the data of its events.
-// It uses a bufio.Reader rather than a Scanner because a single data line can
-// exceed any fixed line limit.
+// sseReader splits a server-sent-events stream into events. It uses a
+// bufio.Reader rather than a Scanner because a single data line can exceed
+// any fixed line limit.
 type sseReader struct {
 	r *bufio.Reader
 }
 
-// next returns the data of the next event, or io.EOF when the stream ends
-// between events. Comments and fields other than data are skipped.
-func (s *sseReader) next() (string, error) {
+// sseEvent is the data of one event.
+type sseEvent struct {
+	data string
+	// failed marks an error report: an event named "error", or an "error:"
+	// line, with which older builds of llama.cpp's server reported a failure
+	// mid-stream instead of a data line.
+	failed bool
+}
+
+// next returns the next event, or io.EOF when the stream ends between
+// events. Comments and fields other than data, event and error are skipped.
+func (s *sseReader) next() (sseEvent, error) {
 	var data []string
+	var name string
 	for {
 		line, err := s.r.ReadString('\n')
 		if errors.Is(err, io.EOF) && line == "" {
 			if len(data) > 0 {
-				return strings.Join(data, "\n"), nil
+				return sseEvent{data: strings.Join(data, "\n"), failed: name == "error"}, nil
 			}
-			return "", io.EOF
+			return sseEvent{}, io.EOF
 		}
 		if errors.Is(err, io.EOF) {
-			return "", io.ErrUnexpectedEOF
+			return sseEvent{}, io.ErrUnexpectedEOF
 		}
 		if err != nil {
-			return "", err
+			return sseEvent{}, err
 		}
 		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		if line == "" {
 			if len(data) > 0 {
-				return strings.Join(data, "\n"), nil
+				return sseEvent{data: strings.Join(data, "\n"), failed: name == "error"}, nil
 			}
+			name = ""
 			continue
 		}
 		if strings.HasPrefix(line, ":") {
 			continue
 		}
 		field, value, _ := strings.Cut(line, ":")
-		if field == "data" {
-			data = append(data, strings.TrimPrefix(value, " "))
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "data":
+			data = append(data, value)
+		case "event":
+			name = value
+		case "error":
+			return sseEvent{data: value, failed: true}, nil
 		}
 	}
 }
 
 // streamState accumulates the answers of a stream.
 type streamState struct {
-	texts     map[int]*strings.Builder
-	finish    map[int]string
-	usage     Usage
-	delivered bool
+	texts  map[int]*strings.Builder
+	finish map[int]string
+	// finalUsage holds the usage of chunks without choices: the final report,
+	// of which llama.cpp's server sends one per answer when n > 1.
+	finalUsage []Usage
+	// answerUsage holds, per answer, the usage last seen on a chunk with
+	// choices: a running count (vLLM's continuous usage stats, Ollama's
+	// zeros on plain completions) or the answer's total (llama.cpp's server
+	// on plain completions).
+	answerUsage map[int]Usage
+	events      int
+	delivered   bool
 }
 
 func newStreamState() *streamState {
-	return &streamState{texts: map[int]*strings.Builder{}, finish: map[int]string{}}
+	return &streamState{texts: map[int]*strings.Builder{}, finish: map[int]string{}, answerUsage: map[int]Usage{}}
 }
 
-type streamChunk struct {
-	Choices []struct {
-		Index int `json:"index"`
-		Delta struct {
-			Content string `json:"content"`
-		} `json:"delta"`
-		FinishReason string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *usageJSON      `json:"usage"`
-	Error json.RawMessage `json:"error"`
-}
-
+// add takes in the data of one event.
 func (s *streamState) add(data string, onDelta func(Delta)) error {
-	var chunk streamChunk
+	s.events++
+	var chunk answerJSON
 	if err := json.Unmarshal([]byte(data), &chunk); err != nil {
 		return fmt.Errorf("decoding stream chunk: %w", err)
 	}
-	if len(chunk.Error) > 0 && string(chunk.Error) != "null" {
-		return &APIError{Message: errorMessage([]byte(data))}
+	if err := chunk.failure([]byte(data)); err != nil {
+		return err
 	}
 	for _, choice := range chunk.Choices {
 		text := s.texts[choice.Index]
@@ -676,19 +786,53 @@ func (s *streamState) add(data string, onDelta func(Delta)) error {
 			text = &strings.Builder{}
 			s.texts[choice.Index] = text
 		}
-		if choice.Delta.Content != "" {
-			text.WriteString(choice.Delta.Content)
+		// The last piece of text may come in the chunk that carries the
+		// finish reason (vLLM, Ollama).
+		if piece := choice.content(); piece != "" {
+			text.WriteString(piece)
 			s.delivered = true
-			onDelta(Delta{Index: choice.Index, Text: choice.Delta.Content})
+			onDelta(Delta{Index: choice.Index, Text: piece})
 		}
 		if choice.FinishReason != "" {
 			s.finish[choice.Index] = choice.FinishReason
 		}
 	}
-	if chunk.Usage != nil {
-		s.usage = chunk.Usage.usage()
+	switch {
+	case chunk.Usage == nil:
+	case len(chunk.Choices) == 0:
+		s.finalUsage = append(s.finalUsage, chunk.Usage.usage())
+	default:
+		s.answerUsage[chunk.Choices[0].Index] = chunk.Usage.usage()
 	}
 	return nil
+}
+
+// usage returns the stream's token counts: its final reports, or else the
+// last count of each answer.
+func (s *streamState) usage() Usage {
+	if len(s.finalUsage) > 0 {
+		return combineUsage(s.finalUsage)
+	}
+	reports := make([]Usage, 0, len(s.answerUsage))
+	for _, u := range s.answerUsage {
+		reports = append(reports, u)
+	}
+	return combineUsage(reports)
+}
+
+// combineUsage makes one request's usage of reports on its answers: their
+// completion tokens add up, and the prompt they share counts once.
+func combineUsage(reports []Usage) Usage {
+	if len(reports) == 1 {
+		return reports[0]
+	}
+	var total Usage
+	for _, u := range reports {
+		total.PromptTokens = max(total.PromptTokens, u.PromptTokens)
+		total.CompletionTokens += u.CompletionTokens
+	}
+	total.TotalTokens = total.PromptTokens + total.CompletionTokens
+	return total
 }
 
 // finished tells whether every answer seen so far has a finish reason, which
@@ -712,7 +856,7 @@ func (s *streamState) result() Result {
 		indices = append(indices, index)
 	}
 	slices.Sort(indices)
-	result := Result{Usage: s.usage}
+	result := Result{Usage: s.usage()}
 	for _, index := range indices {
 		result.Choices = append(result.Choices, Choice{
 			Index:        index,

@@ -1,6 +1,8 @@
 package inference
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +10,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -731,5 +737,380 @@ func TestModels(t *testing.T) {
 	}
 	if server.Requests() != 2 {
 		t.Errorf("server saw %d requests, want a retry after the 503", server.Requests())
+	}
+}
+
+// wireExchange is one recorded request and the answer a real server gave, as
+// stored in testdata/wire/SERVER/NAME.txt (see testdata/wire/README.md).
+type wireExchange struct {
+	file string
+	// order is N of NAME.N.txt, 1 for NAME.txt.
+	order        int
+	method, path string
+	body         string
+	want         *wireWant
+	status       int
+	header       http.Header
+	answer       []byte
+}
+
+// wireWant is the result the client must make of a case's answers.
+type wireWant struct {
+	Choices []struct {
+		Index        int    `json:"index"`
+		Text         string `json:"text"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage  *usageJSON `json:"usage"`
+	Models []string   `json:"models"`
+	Error  *struct {
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// readWireExchange parses a fixture: "# key: value" header lines, then the
+// answer as an HTTP response whose body runs to the end of the file.
+func readWireExchange(path string) (wireExchange, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return wireExchange{}, err
+	}
+	ex := wireExchange{file: path}
+	rest := raw
+	for bytes.HasPrefix(rest, []byte("# ")) {
+		line, after, ok := bytes.Cut(rest, []byte("\n"))
+		if !ok {
+			return wireExchange{}, fmt.Errorf("%s: header without an answer", path)
+		}
+		rest = after
+		key, value, _ := strings.Cut(string(line[2:]), ": ")
+		switch key {
+		case "request":
+			ex.method, ex.path, _ = strings.Cut(value, " ")
+		case "body":
+			ex.body = value
+		case "want":
+			ex.want = &wireWant{}
+			if err := json.Unmarshal([]byte(value), ex.want); err != nil {
+				return wireExchange{}, fmt.Errorf("%s: want: %w", path, err)
+			}
+		}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(rest)), nil)
+	if err != nil {
+		return wireExchange{}, fmt.Errorf("%s: answer: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if ex.answer, err = io.ReadAll(resp.Body); err != nil {
+		return wireExchange{}, fmt.Errorf("%s: answer body: %w", path, err)
+	}
+	ex.status, ex.header = resp.StatusCode, resp.Header
+	if ex.method == "" {
+		return wireExchange{}, fmt.Errorf("%s: no request line", path)
+	}
+	return ex, nil
+}
+
+// wireCases groups the fixtures of dir by case: NAME.txt, then the
+// single-answer requests that fill answers the server left out, NAME.2.txt,
+// NAME.3.txt and so on.
+func wireCases(t *testing.T, dir string) map[string][]wireExchange {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]wireExchange{}
+	for _, file := range files {
+		ex, err := readWireExchange(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, number, _ := strings.Cut(strings.TrimSuffix(filepath.Base(file), ".txt"), ".")
+		ex.order = 1
+		if number != "" {
+			if ex.order, err = strconv.Atoi(number); err != nil {
+				t.Fatalf("%s: name NAME.txt or NAME.N.txt", file)
+			}
+		}
+		cases[name] = append(cases[name], ex)
+	}
+	for _, exchanges := range cases {
+		slices.SortFunc(exchanges, func(a, b wireExchange) int { return a.order - b.order })
+	}
+	for name, exchanges := range cases {
+		if exchanges[0].want == nil {
+			t.Fatalf("%s: case %s has no want line in its first file", dir, name)
+		}
+	}
+	return cases
+}
+
+func TestWireFixtures(t *testing.T) {
+	required := map[string]bool{"llamacpp": true, "vllm": true, "ollama": true, "llama-server": false}
+	for server, needed := range required {
+		dir := filepath.Join("testdata", "wire", server)
+		cases := wireCases(t, dir)
+		if len(cases) == 0 {
+			if needed {
+				t.Errorf("no fixtures in %s", dir)
+			}
+			continue
+		}
+		for name, exchanges := range cases {
+			t.Run(server+"/"+name, func(t *testing.T) { replayWireCase(t, exchanges) })
+		}
+	}
+}
+
+// replayWireCase replays a case and compares the client's result with the
+// case's want.
+func replayWireCase(t *testing.T, exchanges []wireExchange) {
+	out := replayWire(t, exchanges)
+	checkWireResult(t, exchanges[0], out)
+}
+
+// wireOutcome is what the client made of a replayed case.
+type wireOutcome struct {
+	result    Result
+	models    []string
+	err       error
+	streamed  bool
+	collector *streamCollector
+}
+
+// replayWire serves the recorded answers in order, checks that the client
+// sends the recorded requests, and returns what the client made of them.
+func replayWire(t *testing.T, exchanges []wireExchange) wireOutcome {
+	t.Helper()
+	var served atomic.Int64
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		at := int(served.Add(1)) - 1
+		if at >= len(exchanges) {
+			t.Errorf("request %d to %s: only %d were recorded", at+1, r.URL.Path, len(exchanges))
+			http.Error(w, "not recorded", http.StatusTeapot)
+			return
+		}
+		ex := exchanges[at]
+		sent, _ := io.ReadAll(r.Body)
+		checkWireRequest(t, ex, r, sent)
+		for _, key := range []string{"Content-Type", "Retry-After"} {
+			if value := ex.header.Get(key); value != "" {
+				w.Header().Set(key, value)
+			}
+		}
+		w.WriteHeader(ex.status)
+		_, _ = w.Write(ex.answer)
+	}))
+	defer server.Close()
+	client := NewOpenAI(OpenAIConfig{BaseURL: server.URL + "/v1", MaxRetries: -1})
+	first := exchanges[0]
+	body := recordedBody(first.body)
+	out := wireOutcome{streamed: body.Stream, collector: newStreamCollector()}
+	switch first.path {
+	case "/v1/models":
+		out.models, out.err = client.Models(context.Background())
+	case "/v1/chat/completions":
+		req := Request{Model: body.Model, Messages: body.Messages, Params: body.params(), N: body.N}
+		out.result, out.err = client.Chat(context.Background(), req, body.onDelta(out.collector))
+	case "/v1/completions":
+		req := CompletionRequest{Model: body.Model, Prompt: body.Prompt, Params: body.params(), N: body.N}
+		out.result, out.err = client.Complete(context.Background(), req, body.onDelta(out.collector))
+	default:
+		t.Fatalf("%s: no client call for %s", first.file, first.path)
+	}
+	if got := int(served.Load()); got != len(exchanges) {
+		t.Errorf("%s: client sent %d requests, %d were recorded", first.file, got, len(exchanges))
+	}
+	return out
+}
+
+// TestWireStreamsMatchWholeAnswers checks the recorded servers against
+// themselves: at a fixed seed, the text the client assembles from a stream
+// equals the text the server sent whole for the same request.
+func TestWireStreamsMatchWholeAnswers(t *testing.T) {
+	pairs := [][2]string{{"chat", "chat-stream"}, {"chat", "chat-stream-usage"}, {"chat", "chat-n2-stream"},
+		{"chat-length", "chat-length-stream"}, {"completion", "completion-stream"}, {"completion-n2", "completion-n2-stream"}}
+	for _, server := range []string{"llamacpp", "llama-server"} {
+		cases := wireCases(t, filepath.Join("testdata", "wire", server))
+		if len(cases) == 0 {
+			continue
+		}
+		for _, pair := range pairs {
+			whole, streamed := cases[pair[0]], cases[pair[1]]
+			if whole == nil || streamed == nil {
+				t.Errorf("%s: cases %s and %s are missing", server, pair[0], pair[1])
+				continue
+			}
+			a, b := replayWire(t, whole), replayWire(t, streamed)
+			if a.err != nil || b.err != nil {
+				t.Fatalf("%s %v: %v, %v", server, pair, a.err, b.err)
+			}
+			if a.result.Choices[0] != b.result.Choices[0] {
+				t.Errorf("%s: %s gives %+v, %s %+v", server, pair[0], a.result.Choices[0], pair[1], b.result.Choices[0])
+			}
+		}
+	}
+}
+
+// wireBody is the part of a recorded request body the client reproduces.
+type wireBody struct {
+	Model       string    `json:"model"`
+	Messages    []Message `json:"messages"`
+	Prompt      string    `json:"prompt"`
+	Temperature float64   `json:"temperature"`
+	TopP        float64   `json:"top_p"`
+	MaxTokens   int       `json:"max_tokens"`
+	Seed        *int64    `json:"seed"`
+	Stop        []string  `json:"stop"`
+	N           int       `json:"n"`
+	Stream      bool      `json:"stream"`
+}
+
+// recordedBody decodes a recorded body; one that is not JSON (the case of a
+// malformed request) stands for a plain one-answer chat request.
+func recordedBody(raw string) wireBody {
+	var body wireBody
+	if json.Unmarshal([]byte(raw), &body) != nil {
+		return wireBody{Model: "smollm2", Messages: []Message{{Role: "user", Content: "hello"}}, N: 1}
+	}
+	return body
+}
+
+func (b wireBody) params() Params {
+	return Params{Temperature: b.Temperature, TopP: b.TopP, MaxTokens: b.MaxTokens, Seed: b.Seed, Stop: b.Stop}
+}
+
+func (b wireBody) onDelta(c *streamCollector) func(Delta) {
+	if !b.Stream {
+		return nil
+	}
+	return c.onDelta
+}
+
+// checkWireRequest compares what the client sent with the recorded request,
+// field by field; options the client does not offer (a stream without
+// stream_options) are not compared.
+func checkWireRequest(t *testing.T, ex wireExchange, r *http.Request, sent []byte) {
+	t.Helper()
+	if r.Method != ex.method || r.URL.Path != ex.path {
+		t.Errorf("%s: client sent %s %s, recorded %s %s", ex.file, r.Method, r.URL.Path, ex.method, ex.path)
+	}
+	var recorded, got map[string]any
+	if json.Unmarshal([]byte(ex.body), &recorded) != nil {
+		return
+	}
+	if err := json.Unmarshal(sent, &got); err != nil {
+		t.Errorf("%s: client sent a body that is not JSON: %v", ex.file, err)
+		return
+	}
+	for _, key := range []string{"model", "messages", "prompt", "temperature", "max_tokens", "seed", "stop", "n", "stream"} {
+		want, had := recorded[key]
+		value, sentIt := got[key]
+		if !had && !sentIt {
+			continue
+		}
+		if !reflect.DeepEqual(want, value) {
+			t.Errorf("%s: client sent %s = %v, recorded %v", ex.file, key, value, want)
+		}
+	}
+}
+
+func checkWireResult(t *testing.T, ex wireExchange, out wireOutcome) {
+	t.Helper()
+	want := ex.want
+	if want.Error != nil {
+		checkWireError(t, ex, out.err)
+		return
+	}
+	if out.err != nil {
+		t.Fatalf("%s: %v", ex.file, out.err)
+	}
+	if want.Models != nil && !slices.Equal(out.models, want.Models) {
+		t.Errorf("%s: models %v, want %v", ex.file, out.models, want.Models)
+	}
+	if len(out.result.Choices) != len(want.Choices) {
+		t.Fatalf("%s: %d choices, want %d", ex.file, len(out.result.Choices), len(want.Choices))
+	}
+	for i, choice := range out.result.Choices {
+		w := want.Choices[i]
+		if choice.Index != w.Index || choice.Text != w.Text || choice.FinishReason != w.FinishReason {
+			t.Errorf("%s: choice %d = %d %q %q, want %d %q %q", ex.file, i,
+				choice.Index, choice.Text, choice.FinishReason, w.Index, w.Text, w.FinishReason)
+		}
+		if got := out.collector.text(choice.Index); out.streamed && got != choice.Text {
+			t.Errorf("%s: deltas of %d join to %q, want %q", ex.file, choice.Index, got, choice.Text)
+		}
+	}
+	if out.result.Usage != want.Usage.usage() {
+		t.Errorf("%s: usage %+v, want %+v", ex.file, out.result.Usage, want.Usage.usage())
+	}
+}
+
+// checkWireError checks that err is the failure the case wants: an APIError
+// with the server's status and message, or, for a stream cut off without an
+// error report, an error saying so.
+func checkWireError(t *testing.T, ex wireExchange, err error) {
+	t.Helper()
+	want := ex.want.Error
+	if want.Status == 0 && want.Message == "stream ended early" {
+		if err == nil || !strings.Contains(err.Error(), want.Message) {
+			t.Errorf("%s: err = %v, want a stream that ended early", ex.file, err)
+		}
+		return
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("%s: err = %v, want an APIError", ex.file, err)
+	}
+	if apiErr.Status != want.Status || apiErr.Message != truncateMessage(want.Message) {
+		t.Errorf("%s: APIError %d %q, want %d %q", ex.file, apiErr.Status, apiErr.Message, want.Status, want.Message)
+	}
+}
+
+func TestChatStreamErrorShapes(t *testing.T) {
+	const hello = `data: {"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}` + "\n\n"
+	cases := []struct {
+		name, body, want string
+	}{
+		// Older builds of llama.cpp's server wrote the error as an "error:"
+		// field instead of a data line.
+		{"error field", hello + `error: {"code":500,"message":"failed to decode the batch","type":"server_error"}` + "\n\n",
+			"failed to decode the batch"},
+		{"error event", hello + "event: error\ndata: {\"message\":\"overloaded\"}\n\n", "overloaded"},
+		{"data error after text", hello + `data: {"error":{"message":"out of memory","type":"InternalServerError","code":500}}` + "\n\ndata: [DONE]\n\n",
+			"out of memory"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var requests atomic.Int64
+			server := httptest.NewServer(streamHandler(tc.body, &requests))
+			defer server.Close()
+			client, _ := newTestClient(t, OpenAIConfig{BaseURL: server.URL})
+			_, err := client.Chat(context.Background(), questionRequest(1, nil), func(Delta) {})
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.Message != tc.want || apiErr.Status != 0 {
+				t.Fatalf("err = %v, want a streamed APIError %q", err, tc.want)
+			}
+			if requests.Load() != 1 {
+				t.Errorf("%d requests, want the error reported without retrying", requests.Load())
+			}
+		})
+	}
+}
+
+func TestChatEmptyStreamIsRetriedAndNamed(t *testing.T) {
+	var requests atomic.Int64
+	server := httptest.NewServer(streamHandler("", &requests))
+	defer server.Close()
+	client, _ := newTestClient(t, OpenAIConfig{BaseURL: server.URL, MaxRetries: 1})
+
+	_, err := client.Chat(context.Background(), questionRequest(1, nil), func(Delta) {})
+	if err == nil || !strings.Contains(err.Error(), "without sending any event") {
+		t.Fatalf("err = %v, want a stream closed without any event", err)
+	}
+	if requests.Load() != 2 {
+		t.Errorf("%d requests, want the empty stream retried once", requests.Load())
 	}
 }
