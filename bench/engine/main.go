@@ -125,7 +125,7 @@ func prefill(m *llama.Model, prompt []int) (float64, float64) {
 		steps[i] = llama.Step{Seq: seq, Token: t, Logits: i == len(prompt)-1}
 	}
 	start := time.Now()
-	if _, err := m.Forward(steps); err != nil {
+	if _, err := m.Prompt(steps); err != nil {
 		panic(err)
 	}
 	s := time.Since(start).Seconds()

@@ -140,7 +140,7 @@ func (s *scheduler) prefill(prompt []int) (*llama.Sequence, []float32, error) {
 	for i, t := range rest {
 		steps[i] = llama.Step{Seq: seq, Token: t, Logits: i == len(rest)-1}
 	}
-	out, err := m.Forward(steps)
+	out, err := m.Prompt(steps)
 	if err != nil {
 		return nil, nil, err
 	}

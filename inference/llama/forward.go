@@ -5,12 +5,18 @@ import (
 	"math"
 )
 
-// Forward processes steps in one batch: a prompt's tokens (one sequence, many
-// steps) or one new token for each of several sequences. Each step's key and
-// value join its sequence's cache; a step attends to its own sequence up to its
-// position. It returns next-token logits for the steps that ask for them (nil
-// for the others).
-func (m *Model) Forward(steps []Step) ([][]float32, error) {
+// Forward processes generated tokens in one batch: one new token for each of
+// several sequences (or several tokens of one). Each step's key and value join
+// its sequence's cache; a step attends to its own sequence up to its position.
+// It returns next-token logits for the steps that ask for them (nil for the
+// others).
+func (m *Model) Forward(steps []Step) ([][]float32, error) { return m.forward(steps, false) }
+
+// Prompt is Forward for prompt tokens: the same result up to rounding, through
+// a blocked matrix multiply that is several times faster for many tokens.
+func (m *Model) Prompt(steps []Step) ([][]float32, error) { return m.forward(steps, true) }
+
+func (m *Model) forward(steps []Step, prompt bool) ([][]float32, error) {
 	if err := checkSteps(m, steps); err != nil {
 		return nil, err
 	}
@@ -24,6 +30,7 @@ func (m *Model) Forward(steps []Step) ([][]float32, error) {
 		m.embed.Row(s.Token, x[i*h:(i+1)*h])
 	}
 	b := m.newBuffers(n)
+	b.prompt = prompt
 	for l := range m.layers {
 		m.attentionBlock(l, steps, pos, x, b)
 		m.feedForwardBlock(l, x, b, n)
@@ -70,6 +77,7 @@ func (s *Sequence) grow(m *Model, n int) {
 
 type buffers struct {
 	norm, q, k, v, att, proj, gate, up []float32
+	prompt                             bool // prompt tokens: blocked matrix multiply
 }
 
 func (m *Model) newBuffers(n int) *buffers {
@@ -85,9 +93,9 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	ly := &m.layers[l]
 	n := len(steps)
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
-	m.apply(&ly.q, b.q, b.norm, n)
-	m.apply(&ly.k, b.k, b.norm, n)
-	m.apply(&ly.v, b.v, b.norm, n)
+	m.apply(&ly.q, b.q, b.norm, n, b.prompt)
+	m.apply(&ly.k, b.k, b.norm, n, b.prompt)
+	m.apply(&ly.v, b.v, b.norm, n, b.prompt)
 	kv := m.kvDim()
 	for i, s := range steps {
 		m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], pos[i])
@@ -102,7 +110,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 			scores = m.attend(b.att, b.q, steps[i].Seq, l, i, head, pos[i], scores)
 		}
 	})
-	m.apply(&ly.o, b.proj, b.att, n)
+	m.apply(&ly.o, b.proj, b.att, n, b.prompt)
 	addTo(x, b.proj)
 }
 
@@ -133,12 +141,12 @@ func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, sco
 func (m *Model) feedForwardBlock(l int, x []float32, b *buffers, n int) {
 	ly := &m.layers[l]
 	m.rmsNorm(b.norm, x, ly.ffnNorm, n)
-	m.apply(&ly.gate, b.gate, b.norm, n)
-	m.apply(&ly.up, b.up, b.norm, n)
+	m.apply(&ly.gate, b.gate, b.norm, n, b.prompt)
+	m.apply(&ly.up, b.up, b.norm, n, b.prompt)
 	for i, g := range b.gate {
 		b.gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * b.up[i]
 	}
-	m.apply(&ly.down, b.proj, b.gate, n)
+	m.apply(&ly.down, b.proj, b.gate, n, b.prompt)
 	addTo(x, b.proj)
 }
 

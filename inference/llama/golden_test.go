@@ -64,7 +64,7 @@ func checkGoldens(t *testing.T, m *Model, dir string, tol float64) {
 		for j, tok := range c.Prompt {
 			steps[j] = Step{Seq: seq, Token: tok, Logits: c.LogitsAll != "" || j == len(c.Prompt)-1}
 		}
-		out, err := m.Forward(steps)
+		out, err := m.Prompt(steps)
 		if err != nil {
 			t.Fatal(err)
 		}

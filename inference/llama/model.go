@@ -116,13 +116,22 @@ func (m *Model) parallel(n, minChunk int, fn func(lo, hi int)) {
 }
 
 // matmul computes out (n×rows) = x (n×cols) · Wᵀ, rows split across workers.
-func (m *Model) matmul(w *tensor.Matrix, out, x []float32, n int) {
+// Prompt tokens go through the blocked multiply (MulMat), generated tokens
+// through the row-by-row one (MulRows): each gives the same bits for a vector
+// whatever else is in the batch, so cached prompts and batched answers
+// reproduce what a request alone computes.
+func (m *Model) matmul(w *tensor.Matrix, out, x []float32, n int, prompt bool) {
+	if prompt {
+		tiles := (w.Rows + 15) / 16
+		m.parallel(tiles, 1, func(lo, hi int) { w.MulMat(out, x, n, lo*16, min(hi*16, w.Rows)) })
+		return
+	}
 	m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRows(out, x, n, lo, hi) })
 }
 
 // apply computes out = l(x) for n vectors.
-func (m *Model) apply(l *linear, out, x []float32, n int) {
-	m.matmul(l.w, out, x, n)
+func (m *Model) apply(l *linear, out, x []float32, n int, prompt bool) {
+	m.matmul(l.w, out, x, n, prompt)
 	rows := l.w.Rows
 	if l.bias != nil {
 		for b := range n {
@@ -134,7 +143,7 @@ func (m *Model) apply(l *linear, out, x []float32, n int) {
 		mid := make([]float32, n*r)
 		l.lora.a.MulRows(mid, x, n, 0, r)
 		delta := make([]float32, n*rows)
-		m.matmul(l.lora.b, delta, mid, n)
+		m.matmul(l.lora.b, delta, mid, n, false)
 		for i := range delta {
 			out[i] += l.lora.scale * delta[i]
 		}
