@@ -57,6 +57,7 @@ bench:
 	$(GO) run -tags $(TAGS) ./bench/importcsv
 	$(GO) run -tags $(TAGS) ./bench/labels
 	$(GO) run -tags $(TAGS) ./bench/focusview
+	$(GO) run -tags $(TAGS) ./bench/engine
 
 clean:
 	rm -rf bin
