@@ -16,19 +16,24 @@ var adapters = []struct{ name, dir, parent, notes string }{
 	{"v2", "v2", "v1", "DPO LoRA adapter trained from v1 (see models/v2/README.md)"},
 }
 
-// Register adds the bundled models found in modelsDir to the registry, once:
-// a model whose name is taken is left alone. It returns the names it added.
+// Register adds the bundled models found in modelsDir to the registry (by
+// absolute path, so the server may start from any folder later), once: a
+// model whose name is taken is left alone. It returns the names it added.
 func Register(ctx context.Context, st *store.Store, modelsDir string) ([]string, error) {
-	base := filepath.Join(modelsDir, filepath.FromSlash(Base.Path))
+	dir, err := filepath.Abs(modelsDir)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Join(dir, filepath.FromSlash(Base.Path))
 	if _, err := os.Stat(base); err != nil {
 		return nil, nil
 	}
 	inputs := []store.ModelInput{{Name: Base.Name, Provider: store.ProviderBuiltin, Base: base, Notes: Base.Notes}}
 	parents := []string{""}
 	for _, a := range adapters {
-		dir := filepath.Join(modelsDir, a.dir)
-		if _, err := os.Stat(filepath.Join(dir, "adapter_config.json")); err == nil {
-			inputs = append(inputs, store.ModelInput{Name: a.name, Provider: store.ProviderBuiltin, Base: base, Adapter: dir, Notes: a.notes})
+		adapter := filepath.Join(dir, a.dir)
+		if _, err := os.Stat(filepath.Join(adapter, "adapter_config.json")); err == nil {
+			inputs = append(inputs, store.ModelInput{Name: a.name, Provider: store.ProviderBuiltin, Base: base, Adapter: adapter, Notes: a.notes})
 			parents = append(parents, a.parent)
 		}
 	}

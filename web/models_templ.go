@@ -116,7 +116,7 @@ func ModelsView(vm ModelsPage) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if vm.Nav.IsAdmin() {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<th>Connection</th>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<th>Check</th>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
