@@ -3,6 +3,8 @@ package llama
 import (
 	"fmt"
 	"math"
+
+	"rustexpert/inference/tensor"
 )
 
 // Forward processes generated tokens in one batch: one new token for each of
@@ -124,16 +126,13 @@ func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, sco
 	keys, values := seq.k[l], seq.v[l]
 	for j := 0; j <= pos; j++ {
 		k := keys[j*kv+kvHead*d : j*kv+(kvHead+1)*d]
-		scores = append(scores, dot(qv, k)*scale)
+		scores = append(scores, tensor.Dot(qv, k)*scale)
 	}
-	softmax(scores)
+	tensor.Softmax(scores)
 	o := out[i*m.qDim()+head*d : i*m.qDim()+(head+1)*d]
 	clear(o)
 	for j, w := range scores {
-		v := values[j*kv+kvHead*d : j*kv+(kvHead+1)*d]
-		for e := range o {
-			o[e] += w * v[e]
-		}
+		tensor.Axpy(o, w, values[j*kv+kvHead*d:j*kv+(kvHead+1)*d])
 	}
 	return scores
 }
@@ -143,9 +142,7 @@ func (m *Model) feedForwardBlock(l int, x []float32, b *buffers, n int) {
 	m.rmsNorm(b.norm, x, ly.ffnNorm, n)
 	m.apply(&ly.gate, b.gate, b.norm, n, b.prompt)
 	m.apply(&ly.up, b.up, b.norm, n, b.prompt)
-	for i, g := range b.gate {
-		b.gate[i] = g / (1 + float32(math.Exp(float64(-g)))) * b.up[i]
-	}
+	tensor.SiLUMul(b.gate, b.up)
 	m.apply(&ly.down, b.proj, b.gate, n, b.prompt)
 	addTo(x, b.proj)
 }
@@ -207,37 +204,5 @@ func (m *Model) rope(v []float32, pos int) {
 			v[a] = x0*c - x1*s
 			v[b] = x0*s + x1*c
 		}
-	}
-}
-
-func dot(a, b []float32) float32 {
-	var s0, s1, s2, s3 float32
-	b = b[:len(a)]
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return s0 + s1 + s2 + s3
-}
-
-func softmax(v []float32) {
-	top := float32(math.Inf(-1))
-	for _, x := range v {
-		top = max(top, x)
-	}
-	var sum float32
-	for i, x := range v {
-		e := float32(math.Exp(float64(x - top)))
-		v[i] = e
-		sum += e
-	}
-	for i := range v {
-		v[i] /= sum
 	}
 }

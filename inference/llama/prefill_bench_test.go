@@ -19,3 +19,30 @@ func BenchmarkPromptBundled(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeBundled(b *testing.B) {
+	m, _, err := LoadGGUF(bundledGGUF(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	seq := m.NewSequence()
+	prompt := make([]Step, 32)
+	for i := range prompt {
+		prompt[i] = Step{Seq: seq, Token: 100 + i}
+	}
+	if _, err := m.Prompt(prompt); err != nil {
+		b.Fatal(err)
+	}
+	tok := 7
+	for b.Loop() {
+		if seq.Len() >= 1000 {
+			seq = seq.CloneUpTo(m, 32)
+		}
+		out, err := m.Forward([]Step{{Seq: seq, Token: tok, Logits: true}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tok = Argmax(out[0])
+	}
+}

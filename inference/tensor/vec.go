@@ -1,0 +1,148 @@
+package tensor
+
+import "math"
+
+// Vector kernels for attention and activations: dot products, axpy, the
+// exponential, softmax and the SwiGLU activation on float32 slices.
+//
+// The exponential is evaluated in float32 (Cephes' expf): x = n·ln2 + r with
+// |r| ≤ ln2/2, exp(r) by a degree-7 polynomial, then scaled by 2ⁿ. Its
+// relative error against the float64 math.Exp over [-87, 88] is below 9e-8
+// (0.7 float32 ulp of 1; the tests allow 2e-7); inputs below
+// about -103.3 give 0, above about 88.7 give +Inf, NaN gives NaN. Every
+// kernel gives the same bits for the same input, whatever the alignment of
+// the slices and wherever an element falls relative to the vector width.
+// The AVX-512 and portable versions round differently (fused multiply-adds,
+// summation order), so their results may differ in the last bits.
+
+// Dot returns the dot product of a and b[:len(a)]; b must be at least as
+// long as a.
+func Dot(a, b []float32) float32 { return vecDot(a, b[:len(a)]) }
+
+// Axpy adds a·x[i] to y[i] for every i < len(y); x must be at least as long
+// as y.
+func Axpy(y []float32, a float32, x []float32) { vecAxpy(y, a, x[:len(y)]) }
+
+// Exp replaces every element of v by its exponential.
+func Exp(v []float32) { vecExp(v) }
+
+// Softmax replaces v by exp(v[i]-max(v)) / Σ exp(v[j]-max(v)). Entries of
+// -Inf (masked positions) become 0; a row with no entry above -Inf becomes
+// all zeros. A NaN or +Inf entry makes the row NaN.
+func Softmax(v []float32) { vecSoftmax(v) }
+
+// SiLUMul replaces g[i] by SiLU(g[i])·u[i] = g[i]/(1+exp(-g[i]))·u[i], the
+// SwiGLU activation; u must be at least as long as g. Large |g[i]| give
+// g[i]·u[i] or ±0, never NaN; g[i] = -Inf gives NaN, as the formula does.
+func SiLUMul(g, u []float32) { vecSiLUMul(g, u[:len(g)]) }
+
+// Constants of the exponential (Cephes expf). ln2 is split into expC1, exact
+// in 9 bits so that n·expC1 is exact, and expC2.
+const (
+	expLo    = -104 // exp(expLo) rounds to 0 in float32
+	expHi    = 89   // exp(expHi) overflows to +Inf
+	expLog2e = 1.44269504088896341
+	expC1    = 0.693359375
+	expC2    = -2.12194440e-4
+	expP0    = 1.9875691500e-4
+	expP1    = 1.3981999507e-3
+	expP2    = 8.3334519073e-3
+	expP3    = 4.1665795894e-2
+	expP4    = 1.6666665459e-1
+	expP5    = 5.0000001201e-1
+	// roundMagic rounds a float32 below 2²² to an integer when added and
+	// subtracted again.
+	roundMagic = 12582912 // 1.5·2²³
+)
+
+// expGo is the portable float32 exponential. Each product is converted
+// explicitly so that no platform fuses it into a multiply-add: the result
+// is the same on every architecture.
+func expGo(x float32) float32 {
+	if x != x {
+		return x
+	}
+	x = min(max(x, expLo), expHi)
+	n := float32(float32(x*expLog2e)+roundMagic) - roundMagic
+	r := x - float32(n*expC1)
+	r -= float32(n * expC2)
+	q := float32(expP0*r) + expP1
+	q = float32(q*r) + expP2
+	q = float32(q*r) + expP3
+	q = float32(q*r) + expP4
+	q = float32(q*r) + expP5
+	r2 := float32(r * r)
+	y := float32(float32(q*r2)+r) + 1
+	return scale2(y, int32(n))
+}
+
+// scale2 returns y·2ⁿ for -150 ≤ n ≤ 128 and y in [0.5, 2), rounding once:
+// the first factor keeps y normal, the second rounds.
+func scale2(y float32, n int32) float32 {
+	n1 := n / 2
+	n2 := n - n1
+	y = float32(y * pow2(n1))
+	return float32(y * pow2(n2))
+}
+
+// pow2 returns 2ⁿ for -126 ≤ n ≤ 127.
+func pow2(n int32) float32 {
+	return math.Float32frombits(uint32(n+127) << 23)
+}
+
+func expSliceGo(v []float32) {
+	for i, x := range v {
+		v[i] = expGo(x)
+	}
+}
+
+func dotGo(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	for len(a) >= 4 && len(b) >= 4 {
+		s0 += float32(a[0] * b[0])
+		s1 += float32(a[1] * b[1])
+		s2 += float32(a[2] * b[2])
+		s3 += float32(a[3] * b[3])
+		a, b = a[4:], b[4:]
+	}
+	for i := range a {
+		s0 += float32(a[i] * b[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func axpyGo(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += float32(a * x[i])
+	}
+}
+
+func softmaxGo(v []float32) {
+	negInf := float32(math.Inf(-1))
+	top := negInf
+	for _, x := range v {
+		top = max(top, x)
+	}
+	if top == negInf {
+		clear(v)
+		return
+	}
+	var sum float32
+	for i, x := range v {
+		e := expGo(x - top)
+		v[i] = e
+		sum += e
+	}
+	for i := range v {
+		v[i] /= sum
+	}
+}
+
+func siluMulGo(g, u []float32) {
+	u = u[:len(g)]
+	for i, x := range g {
+		g[i] = x / (1 + expGo(-x)) * u[i]
+	}
+}

@@ -1,0 +1,13 @@
+//go:build !(goexperiment.simd && amd64)
+
+package tensor
+
+func vecDot(a, b []float32) float32 { return dotGo(a, b) }
+
+func vecAxpy(y []float32, a float32, x []float32) { axpyGo(y, a, x) }
+
+func vecExp(v []float32) { expSliceGo(v) }
+
+func vecSoftmax(v []float32) { softmaxGo(v) }
+
+func vecSiLUMul(g, u []float32) { siluMulGo(g, u) }
