@@ -25,7 +25,7 @@ func (e *cliEnv) generate(ctx context.Context, args []string) error {
 	topP := fs.Float64("top-p", 0.95, "top_p of every answer")
 	maxTokens := fs.Int("max-tokens", 1024, "max_tokens of every answer")
 	seed := fs.Int64("seed", -1, "seed of the first answer slot (next slots add 1); -1 for none")
-	fs.IntVar(&cfg.Workers, "workers", 0, "answers generated at once (default: number of cores)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "answers generated at once (default 8)")
 	err := e.parseNoArgs(fs, &cfg, args)
 	if err != nil {
 		return err

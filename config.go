@@ -6,9 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"runtime"
 	"strconv"
 )
+
+// defaultWorkers is how many answers a generation job asks for at once: the built-in engine
+// decodes them together in one batch, and model servers batch concurrent requests too.
+const defaultWorkers = 8
 
 // Config is the app's whole configuration, from flags with environment fallbacks.
 type Config struct {
@@ -72,7 +75,7 @@ func (e *cliEnv) parse(fs *flag.FlagSet, cfg *Config, args []string) ([]string, 
 		cfg.DBPath = filepath.Join(cfg.DataDir, "rustexpert.db")
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = runtime.NumCPU()
+		cfg.Workers = defaultWorkers
 	}
 	return positional, nil
 }

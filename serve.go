@@ -27,7 +27,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	var cfg Config
 	fs := e.flags("serve", &cfg)
 	fs.StringVar(&cfg.Addr, "addr", e.env("RUSTEXPERT_ADDR", "localhost:8080"), "address to listen on")
-	fs.IntVar(&cfg.Workers, "workers", e.envInt("RUSTEXPERT_WORKERS", 0), "answers generated at once (default: number of cores)")
+	fs.IntVar(&cfg.Workers, "workers", e.envInt("RUSTEXPERT_WORKERS", 0), "answers generated at once (default 8)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", e.getenv("RUSTEXPERT_SECURE_COOKIES") == "1", "mark cookies Secure (serve behind TLS)")
 	err := e.parseNoArgs(fs, &cfg, args)
 	if err != nil {
