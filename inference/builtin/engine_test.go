@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"rustexpert/inference"
+	"rustexpert/inference/llama"
 )
 
 // bundledModel loads the bundled base model once per test binary, or skips.
@@ -277,5 +278,47 @@ func TestSharedPrefixGivesTheSameAnswer(t *testing.T) {
 	}
 	if got := answer(shared, second); got != want {
 		t.Errorf("after a prompt sharing %d tokens: %q, fresh engine: %q", reused, got, want)
+	}
+}
+
+// A prompt longer than one prefill chunk gives the answer an unchunked prefill gives.
+func TestLongPromptIsPrefilledInChunks(t *testing.T) {
+	e := engine(t)
+	req := ask(strings.Repeat("Rust's ownership rules keep memory safe without a garbage collector. ", 30) + "Summarize.")
+	req.Params.MaxTokens = 8
+	prompt := e.promptIDs(t, req)
+	if len(prompt) < 2*PrefillChunk {
+		t.Fatalf("prompt of %d tokens does not span chunks", len(prompt))
+	}
+	res, err := e.Chat(context.Background(), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.Model()
+	seq := m.NewSequence()
+	steps := make([]llama.Step, len(prompt))
+	for i, tok := range prompt {
+		steps[i] = llama.Step{Seq: seq, Token: tok, Logits: i == len(prompt)-1}
+	}
+	out, err := m.Prompt(steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := out[len(out)-1]
+	var ids []int
+	for range req.Params.MaxTokens {
+		tok := llama.Argmax(logits)
+		if e.stopIDs[tok] {
+			break
+		}
+		ids = append(ids, tok)
+		next, err := m.Forward([]llama.Step{{Seq: seq, Token: tok, Logits: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits = next[0]
+	}
+	if want := e.tok.Decode(ids); res.Choices[0].Text != want {
+		t.Fatalf("chunked: %q, in one piece: %q", res.Choices[0].Text, want)
 	}
 }

@@ -11,6 +11,10 @@ import (
 // MaxBatch is the most answers decoded together; further requests wait.
 const MaxBatch = 16
 
+// PrefillChunk is the most prompt tokens processed between two decoding
+// steps, so a long prompt does not stall the answers being written.
+const PrefillChunk = 128
+
 var errStopped = errors.New("the model engine has stopped")
 
 // scheduler owns the model's compute: one goroutine prefills new requests and
@@ -23,6 +27,14 @@ type scheduler struct {
 	running []*choice
 	waiting []*job
 	prefix  prefixCache
+	filling *filling // the prompt being prefilled, a chunk per loop
+}
+
+// filling is a job whose prompt is being prefilled.
+type filling struct {
+	j      *job
+	seq    *llama.Sequence
+	logits []float32
 }
 
 func newScheduler(e *Engine) *scheduler {
@@ -67,7 +79,7 @@ func (s *scheduler) loop() {
 // collect takes newly submitted jobs: it blocks while there is nothing to do.
 // It returns false when the scheduler must stop.
 func (s *scheduler) collect() bool {
-	if len(s.running) == 0 && len(s.waiting) == 0 {
+	if len(s.running) == 0 && len(s.waiting) == 0 && s.filling == nil {
 		select {
 		case j := <-s.queue:
 			s.waiting = append(s.waiting, j)
@@ -87,66 +99,91 @@ func (s *scheduler) collect() bool {
 	}
 }
 
-// admit prefills waiting jobs while the batch has room for all their answers.
+// admit moves the prompt being prefilled on by one chunk; once it is done,
+// the job's answers join the batch and the next waiting job starts filling,
+// while the batch has room for all its answers.
 func (s *scheduler) admit() {
+	if s.filling == nil && !s.nextFilling() {
+		return
+	}
+	f := s.filling
+	if err := f.j.ctx.Err(); err != nil {
+		s.filling = nil
+		f.j.finish(err)
+		return
+	}
+	if f.logits == nil {
+		if err := s.prefillChunk(f); err != nil {
+			s.filling = nil
+			f.j.finish(err)
+			return
+		}
+	}
+	if f.logits != nil {
+		s.filling = nil
+		s.start(f)
+	}
+}
+
+// nextFilling takes the first waiting job that is still wanted, if the batch
+// has room for its answers, and looks up the cached prefix of its prompt.
+func (s *scheduler) nextFilling() bool {
 	for len(s.waiting) > 0 {
 		j := s.waiting[0]
 		if len(s.running) > 0 && len(s.running)+j.n > MaxBatch {
-			return
+			return false
 		}
 		s.waiting = s.waiting[1:]
 		if err := j.ctx.Err(); err != nil {
 			j.finish(err)
 			continue
 		}
-		s.start(j)
+		seq, logits := s.prefix.lookup(s.e.model, j.prompt)
+		s.filling = &filling{j: j, seq: seq, logits: logits}
+		return true
 	}
+	return false
 }
 
-// start prefills a job's prompt once, then gives each answer a copy of the
-// cache and samples its first token.
-func (s *scheduler) start(j *job) {
-	e := s.e
-	seq, logits, err := s.prefill(j.prompt)
-	if err != nil {
-		j.finish(err)
-		return
+// prefillChunk runs the next chunk of the prompt; after the last one it sets
+// the logits and remembers the prompt's cache.
+func (s *scheduler) prefillChunk(f *filling) error {
+	m := s.e.model
+	prompt := f.j.prompt
+	done := f.seq.Len()
+	end := min(done+PrefillChunk, len(prompt))
+	steps := make([]llama.Step, end-done)
+	for i := range steps {
+		steps[i] = llama.Step{Seq: f.seq, Token: prompt[done+i], Logits: done+i == len(prompt)-1}
 	}
+	out, err := m.Prompt(steps)
+	if err != nil {
+		return err
+	}
+	if end == len(prompt) {
+		f.logits = out[len(out)-1]
+		s.prefix.store(m, prompt, f.seq, f.logits)
+	}
+	return nil
+}
+
+// start gives each of a prefilled job's answers a copy of the cache and
+// samples its first token.
+func (s *scheduler) start(f *filling) {
+	e, j := s.e, f.j
 	for i := range j.n {
-		c := &choice{job: j, index: i, seq: seq, stream: e.tok.NewStream(),
+		c := &choice{job: j, index: i, seq: f.seq, stream: e.tok.NewStream(),
 			sampler: llama.NewSampler(j.sampling, j.seed+uint64(i))}
 		if i < j.n-1 {
-			c.seq = seq.Clone()
+			c.seq = f.seq.Clone()
 		}
 		j.choices = append(j.choices, c)
 		for _, t := range j.prompt {
 			c.sampler.Observe(t)
 		}
-		s.advance(c, slices.Clone(logits))
+		s.advance(c, slices.Clone(f.logits))
 	}
 	s.finishDone(j)
-}
-
-// prefill runs the part of the prompt no cached prompt shares and returns
-// the sequence and the next-token logits.
-func (s *scheduler) prefill(prompt []int) (*llama.Sequence, []float32, error) {
-	m := s.e.model
-	seq, logits := s.prefix.lookup(m, prompt)
-	if logits != nil {
-		return seq, logits, nil
-	}
-	rest := prompt[seq.Len():]
-	steps := make([]llama.Step, len(rest))
-	for i, t := range rest {
-		steps[i] = llama.Step{Seq: seq, Token: t, Logits: i == len(rest)-1}
-	}
-	out, err := m.Prompt(steps)
-	if err != nil {
-		return nil, nil, err
-	}
-	logits = out[len(out)-1]
-	s.prefix.store(m, prompt, seq, logits)
-	return seq, logits, nil
 }
 
 // advance samples c's next token; a finished answer leaves the batch.
@@ -229,6 +266,10 @@ func (s *scheduler) failAll(err error) {
 		j.finish(err)
 	}
 	s.waiting = nil
+	if s.filling != nil {
+		s.filling.j.finish(err)
+		s.filling = nil
+	}
 	for {
 		select {
 		case j := <-s.queue:
