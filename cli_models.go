@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -86,8 +87,8 @@ func checkBuiltin(in store.ModelInput) error {
 	return e.Close()
 }
 
-// modelsFetch downloads the bundled base model into the models folder (a no-op when it is there
-// with the right checksum).
+// modelsFetch downloads the bundled base model and the embedder into the models folder (a
+// no-op for files that are there with the right checksum).
 func (e *cliEnv) modelsFetch(ctx context.Context, args []string) error {
 	var cfg Config
 	fs := e.flags("models fetch", &cfg)
@@ -100,6 +101,11 @@ func (e *cliEnv) modelsFetch(ctx context.Context, args []string) error {
 		return fmt.Errorf("fetching the bundled model: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "bundled model ready: %s\n", path)
+	path, err = bundled.Fetch(ctx, http.DefaultClient, index, cfg.ModelsDir, bundled.Embedder, e.stdout)
+	if err != nil {
+		return fmt.Errorf("fetching the embedder: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "embedder ready: %s\n", filepath.Dir(path))
 	return nil
 }
 
