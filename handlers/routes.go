@@ -26,6 +26,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/login", s.handleLogin)
 		r.Get("/setup", s.handleSetupForm)
 		r.Post("/setup", s.handleSetup)
+		r.Get("/share/chat/{token}", s.handleSharedChat)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
@@ -83,6 +84,13 @@ func (s *Server) routes() http.Handler {
 			r.Get("/annotate/{job}/{prompt}", s.handleAnnotateItem)
 			r.With(requireEditor).Post("/annotate/{job}/{prompt}", s.handleAnnotateSubmit)
 			r.With(requireEditor).Post("/annotate/undo", s.handleAnnotateUndo)
+			r.Get("/chat", s.handleChatPage)
+			r.Post("/chat", s.handleChatCreate)
+			r.Get("/chat/{id}", s.handleChatShow)
+			r.Post("/chat/{id}/turns", s.handleChatAsk)
+			r.Get("/chat/{id}/stream/{col}", s.handleChatStream)
+			r.Post("/chat/{id}/columns/{col}/regenerate", s.handleChatRegenerate)
+			r.Post("/chat/{id}/share", s.handleChatShare)
 			r.Get("/guidelines", s.handleGuidelines)
 			r.With(requireAdmin).Post("/guidelines", s.handleGuidelinesSave)
 		})

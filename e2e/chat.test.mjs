@@ -1,0 +1,127 @@
+// Browser test of the side-by-side chat: first-run setup, a two-turn chat with the bundled model
+// (SmolLM2-135M-Instruct GGUF in models/, fetched by `make models`) streaming into its column, then
+// Save gives a read-only link that opens without logging in.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(import.meta.dirname, "..");
+const bin = path.join(root, "bin", "rustexpert");
+let dataDir, app, browser, baseURL;
+
+// start runs a command and resolves with the first stdout/stderr match of pattern.
+function start(cmd, args, pattern) {
+  const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const onData = (chunk) => {
+      seen += chunk.toString();
+      const m = seen.match(pattern);
+      if (m) resolve({ child, match: m[1] });
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`${cmd} exited with ${code}: ${seen}`)));
+    setTimeout(() => reject(new Error(`${cmd} did not start: ${seen}`)), 20000);
+  });
+}
+
+before(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-chat-e2e-"));
+  app = await start(bin, ["serve", "--data", dataDir, "--models", path.join(root, "models"), "--addr", "127.0.0.1:0"],
+    /url=(http:\/\/\S+)/);
+  baseURL = app.match;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  app?.child.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+// watch collects a page's script errors, console errors and failed responses.
+function watch(page) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+  return errors;
+}
+
+// waitForAnswers waits until the last exchange's answers are written and returns their texts.
+async function waitForAnswers(page, exchanges) {
+  await page.waitForFunction((n) => {
+    const all = document.querySelectorAll("[data-testid=exchange]");
+    if (all.length !== n) return false;
+    const answers = all[n - 1].querySelectorAll("[data-testid=chat-answer]");
+    return answers.length > 0 && [...answers].every((a) => /tokens$/.test(a.querySelector("[data-answer-meta]").textContent.trim()));
+  }, exchanges, { timeout: 120000 });
+  return page.$$eval("[data-testid=exchange]:last-child [data-answer-body]", (els) => els.map((e) => e.textContent.trim()));
+}
+
+test("chat with the bundled model over two turns, save and open the read-only link", { timeout: 300000 }, async () => {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const errors = watch(page);
+
+  await page.goto("/");
+  assert.match(page.url(), /\/setup$/);
+  await page.fill("input[name=name]", "alice");
+  await page.fill("input[name=password]", "correct horse battery");
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/prompts/);
+
+  // The bundled model is the only one, so it is the first column; the others stay empty.
+  await page.click("nav >> text=Chat");
+  await page.waitForURL(/\/chat$/);
+  assert.equal(await page.$eval("[data-testid=model-0]", (s) => s.selectedOptions[0].textContent), "base");
+  assert.equal(await page.$eval("[data-testid=model-1]", (s) => s.value), "");
+  await page.fill("[data-testid=max-tokens-0]", "12");
+  await page.fill("[data-testid=question]", "What is a Rust crate?");
+  await page.press("[data-testid=question]", "Enter");
+  await page.waitForURL(/\/chat\/\d+/);
+  assert.equal(await page.textContent("[data-testid=column-model]"), "base");
+  const [first] = await waitForAnswers(page, 1);
+  assert.ok(first.length > 0, "the first answer is empty");
+  assert.match(await page.textContent("[data-testid=answer-meta]"), /^(stop|length) · \d+ tokens$/);
+
+  // Shift+Enter writes a new line; Enter sends the second question, answered below the first.
+  await page.fill("[data-testid=question]", "Name one.");
+  await page.press("[data-testid=question]", "Shift+Enter");
+  await page.type("[data-testid=question]", "Just one.");
+  assert.equal(await page.inputValue("[data-testid=question]"), "Name one.\nJust one.");
+  await page.press("[data-testid=question]", "Enter");
+  const [second] = await waitForAnswers(page, 2);
+  assert.ok(second.length > 0, "the second answer is empty");
+  assert.equal(await page.inputValue("[data-testid=question]"), "");
+  assert.equal((await page.textContent("[data-testid=exchange]:last-child [data-testid=chat-question]")).trim(),
+    "Name one.\nJust one.");
+
+  // Save gives a read-only link that opens without logging in.
+  await page.click("[data-testid=save]");
+  await page.waitForSelector("[data-testid=share-link]");
+  const link = await page.getAttribute("[data-testid=share-link]", "href");
+  assert.match(link, /^\/share\/chat\/[\w-]+$/);
+  const stranger = await browser.newContext({ baseURL });
+  const shared = await stranger.newPage();
+  const sharedErrors = watch(shared);
+  await shared.goto(link);
+  assert.equal(await shared.$$eval("[data-testid=exchange]", (els) => els.length), 2);
+  assert.equal(await shared.$$eval("form, textarea, [data-pending]", (els) => els.length), 0);
+  assert.equal((await shared.textContent("[data-testid=exchange] [data-answer-body]")).trim(), first);
+  assert.equal(await shared.$("[data-testid=whoami]"), null);
+
+  assert.deepEqual(errors, []);
+  assert.deepEqual(sharedErrors, []);
+  await stranger.close();
+  await context.close();
+});

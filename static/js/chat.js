@@ -1,0 +1,145 @@
+// Side-by-side chat: Enter sends the question (Shift+Enter starts a new line), every pending answer
+// streams from /chat/{id}/stream/{col} over an EventSource, Stop closes it (the server stores what
+// was written), Regenerate asks the column's last question again, and code blocks get copy buttons.
+// Model output arrives as plain text and is appended as text; only the server's sanitized HTML of
+// the finished answer is put in as HTML.
+"use strict";
+(() => {
+  const thread = document.getElementById("chat-thread");
+  const streams = new Map(); // column → its open EventSource
+
+  function csrf() {
+    return document.body.dataset.csrf || "";
+  }
+
+  function columnHead(col) {
+    return document.querySelector(`[data-chat-columns] [data-col="${col}"]`);
+  }
+
+  function setBusy() {
+    const busy = streams.size > 0;
+    document.querySelectorAll("[data-chat-form] [data-testid=send]").forEach((b) => { b.disabled = busy; });
+    document.querySelectorAll("[data-chat-columns] [data-col]").forEach((head) => {
+      const stop = head.querySelector("[data-stop]");
+      if (stop) stop.hidden = !streams.has(head.dataset.col);
+    });
+  }
+
+  function addCopyButtons(root) {
+    root.querySelectorAll(".answer-body pre").forEach((pre) => {
+      if (pre.previousElementSibling?.classList.contains("copy-code")) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy-code secondary";
+      button.textContent = "Copy";
+      button.addEventListener("click", async () => {
+        try {
+          await navigator.clipboard.writeText(pre.textContent);
+          button.textContent = "Copied";
+        } catch {
+          button.textContent = "Copy failed";
+        }
+        setTimeout(() => { button.textContent = "Copy"; }, 1500);
+      });
+      pre.before(button);
+    });
+  }
+
+  function streamURL(col) {
+    const head = columnHead(col);
+    const q = new URLSearchParams();
+    const t = head?.querySelector("[data-temperature]")?.value;
+    const m = head?.querySelector("[data-max-tokens]")?.value;
+    if (t) q.set("temperature", t);
+    if (m) q.set("max_tokens", m);
+    return `${thread.dataset.chatUrl}/stream/${encodeURIComponent(col)}?${q}`;
+  }
+
+  // stream fills one answer from its column's event stream.
+  function stream(answer) {
+    const col = answer.dataset.col;
+    streams.get(col)?.close();
+    const body = answer.querySelector("[data-answer-body]");
+    const meta = answer.querySelector("[data-answer-meta]");
+    const text = document.createElement("div");
+    text.className = "streaming-text";
+    body.replaceChildren(text);
+    meta.textContent = "writing…";
+    answer.removeAttribute("data-pending");
+    answer.dataset.streaming = "";
+
+    const es = new EventSource(streamURL(col));
+    const end = (note) => {
+      es.close();
+      if (streams.get(col) === es) streams.delete(col);
+      delete answer.dataset.streaming;
+      if (note !== undefined) meta.textContent = note;
+      setBusy();
+    };
+    es.addEventListener("delta", (ev) => { text.append(ev.data); });
+    es.addEventListener("done", (ev) => {
+      let d;
+      try {
+        d = JSON.parse(ev.data);
+      } catch {
+        end("the answer could not be read");
+        return;
+      }
+      body.innerHTML = d.html; // rendered and sanitized by the server
+      addCopyButtons(answer);
+      end(`${d.finish_reason} · ${d.tokens} tokens`);
+    });
+    es.addEventListener("failed", (ev) => { end(ev.data); });
+    es.addEventListener("error", () => {
+      if (streams.get(col) === es) end("the connection broke; Regenerate asks again");
+    });
+    es.stop = () => end("stopped");
+    streams.set(col, es);
+    setBusy();
+  }
+
+  function lastAnswer(col) {
+    const all = thread.querySelectorAll(`.chat-exchange:last-child [data-col="${col}"]`);
+    return all[all.length - 1];
+  }
+
+  async function regenerate(col) {
+    streams.get(col)?.stop();
+    const answer = lastAnswer(col);
+    if (!answer) return;
+    const res = await fetch(`${thread.dataset.chatUrl}/columns/${encodeURIComponent(col)}/regenerate`, {
+      method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() },
+    });
+    if (!res.ok) {
+      answer.querySelector("[data-answer-meta]").textContent = `regenerating failed (${res.status})`;
+      return;
+    }
+    stream(answer);
+  }
+
+  function startPending() {
+    thread.querySelectorAll("[data-pending]").forEach(stream);
+  }
+
+  // Enter sends, Shift+Enter (or an input method's composition) writes a new line.
+  document.querySelectorAll("[data-chat-form]").forEach((form) => {
+    const box = form.querySelector("textarea[name=question]");
+    box?.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter" || ev.shiftKey || ev.isComposing) return;
+      ev.preventDefault();
+      if (streams.size === 0 && box.value.trim() !== "") form.requestSubmit();
+    });
+    form.addEventListener("htmx:afterRequest", (ev) => {
+      if (ev.detail.successful && box) box.value = "";
+    });
+  });
+
+  addCopyButtons(document);
+  if (!thread) return;
+  document.querySelectorAll("[data-chat-columns] [data-col]").forEach((head) => {
+    head.querySelector("[data-stop]")?.addEventListener("click", () => streams.get(head.dataset.col)?.stop());
+    head.querySelector("[data-regenerate]")?.addEventListener("click", () => regenerate(head.dataset.col));
+  });
+  thread.addEventListener("htmx:afterSwap", startPending);
+  startPending();
+})();
