@@ -3,7 +3,6 @@ package bert
 import (
 	"math"
 	"strings"
-	"sync"
 
 	"rustexpert/inference/tensor"
 )
@@ -275,18 +274,7 @@ func addTo(dst, src []float32) {
 	}
 }
 
-// parallel splits [0,n) into chunks of at least minChunk and runs fn on
-// them on up to e.workers goroutines.
+// parallel runs fn over [0,n) on up to e.workers goroutines.
 func (e *Encoder) parallel(n, minChunk int, fn func(lo, hi int)) {
-	chunks := min(e.workers, (n+minChunk-1)/minChunk)
-	if chunks <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for c := range chunks {
-		lo, hi := n*c/chunks, n*(c+1)/chunks
-		wg.Go(func() { fn(lo, hi) })
-	}
-	wg.Wait()
+	tensor.Parallel(e.workers, n, minChunk, fn)
 }

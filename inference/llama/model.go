@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"rustexpert/inference/tensor"
 )
@@ -99,20 +98,10 @@ type Step struct {
 	Logits bool
 }
 
-// parallel splits [0,n) into chunks of at least minChunk and runs fn on each
-// chunk, using every worker.
+// parallel runs fn over [0,n) in chunks of at least minChunk, using every
+// worker.
 func (m *Model) parallel(n, minChunk int, fn func(lo, hi int)) {
-	chunks := min(m.workers, (n+minChunk-1)/minChunk)
-	if chunks <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for c := range chunks {
-		lo, hi := n*c/chunks, n*(c+1)/chunks
-		wg.Go(func() { fn(lo, hi) })
-	}
-	wg.Wait()
+	tensor.Parallel(m.workers, n, minChunk, fn)
 }
 
 // matmul computes out (n×rows) = x (n×cols) · Wᵀ, rows split across workers.
