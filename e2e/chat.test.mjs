@@ -3,43 +3,18 @@
 // Save gives a read-only link that opens without logging in.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { startApp, launchBrowser } from "./helpers.mjs";
 
-const root = path.resolve(import.meta.dirname, "..");
-const bin = path.join(root, "bin", "rustexpert");
 let dataDir, app, browser, baseURL;
-
-// start runs a command and resolves with the first stdout/stderr match of pattern.
-function start(cmd, args, pattern) {
-  const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    const onData = (chunk) => {
-      seen += chunk.toString();
-      const m = seen.match(pattern);
-      if (m) resolve({ child, match: m[1] });
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`${cmd} exited with ${code}: ${seen}`)));
-    setTimeout(() => reject(new Error(`${cmd} did not start: ${seen}`)), 20000);
-  });
-}
 
 before(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-chat-e2e-"));
-  app = await start(bin, ["serve", "--data", dataDir, "--models", path.join(root, "models"), "--addr", "127.0.0.1:0"],
-    /url=(http:\/\/\S+)/);
+  app = await startApp(dataDir);
   baseURL = app.match;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

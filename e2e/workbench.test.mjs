@@ -6,45 +6,21 @@
 // e2e/testmodel, an OpenAI-protocol test stand-in (no model server runs in CI).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { root, bin, start, startApp, launchBrowser } from "./helpers.mjs";
 
-const root = path.resolve(import.meta.dirname, "..");
-const bin = path.join(root, "bin", "rustexpert");
 let dataDir, model, app, browser, baseURL, modelURL;
-
-// start runs a command and resolves with the first stdout/stderr match of pattern.
-function start(cmd, args, pattern) {
-  const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    const onData = (chunk) => {
-      seen += chunk.toString();
-      const m = seen.match(pattern);
-      if (m) resolve({ child, match: m[1] });
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`${cmd} exited with ${code}: ${seen}`)));
-    setTimeout(() => reject(new Error(`${cmd} did not start: ${seen}`)), 20000);
-  });
-}
 
 before(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-e2e-"));
   model = await start(path.join(root, "bin", "testmodel"), ["-addr", "127.0.0.1:0"], /listening on (\S+)/);
   modelURL = model.match;
-  app = await start(bin, ["serve", "--data", dataDir, "--models", path.join(root, "models"), "--addr", "127.0.0.1:0"],
-    /url=(http:\/\/\S+)/);
+  app = await startApp(dataDir);
   baseURL = app.match;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

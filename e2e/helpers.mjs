@@ -1,0 +1,39 @@
+// Shared pieces of the browser tests: starting the app and launching Chromium.
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+export const root = path.resolve(import.meta.dirname, "..");
+export const bin = path.join(root, "bin", "rustexpert");
+
+// start runs a command and resolves with the first stdout/stderr match of pattern.
+export function start(cmd, args, pattern) {
+  const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const onData = (chunk) => {
+      seen += chunk.toString();
+      const m = seen.match(pattern);
+      if (m) resolve({ child, match: m[1] });
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`${cmd} exited with ${code}: ${seen}`)));
+    setTimeout(() => reject(new Error(`${cmd} did not start: ${seen}`)), 20000);
+  });
+}
+
+// startApp serves the app on a free port with its own data folder and the repository's models.
+export function startApp(dataDir) {
+  return start(bin, ["serve", "--data", dataDir, "--models", path.join(root, "models"), "--addr", "127.0.0.1:0"],
+    /url=(http:\/\/\S+)/);
+}
+
+// launchBrowser starts Debian's Chromium (or $CHROMIUM) headless.
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+}
