@@ -39,6 +39,8 @@ Commands:
   generate           run a generation job (--model NAME --n 2 [--split train] [--category C])
   export             write a DPO or SFT dataset snapshot (--kind dpo|sft)
   dataset validate F check a DPO/SFT JSONL file (exit code 1 on problems)
+  rag ingest         index the Rust docs for search (--source book,error-codes,…|tokio, --dir PATH)
+  rag search QUERY   search the indexed docs (-k 10, --source NAME)
 
 Every command takes --data DIR (default ./data, env RUSTEXPERT_DATA), --db FILE
 (default DIR/rustexpert.db, env RUSTEXPERT_DB) and --models DIR (default ./models,
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.dataset(ctx, rest)
 	case "keys":
 		return env.keys(ctx, rest)
+	case "rag":
+		return env.rag(ctx, rest)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
 	}

@@ -91,6 +91,7 @@ func (s *Server) routes() http.Handler {
 			r.Get("/chat/{id}/stream/{col}", s.handleChatStream)
 			r.Post("/chat/{id}/columns/{col}/regenerate", s.handleChatRegenerate)
 			r.Post("/chat/{id}/share", s.handleChatShare)
+			r.Get("/rag", s.handleRAGSearch)
 			r.Get("/guidelines", s.handleGuidelines)
 			r.With(requireAdmin).Post("/guidelines", s.handleGuidelinesSave)
 		})

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"rustexpert/rag"
+	"rustexpert/store"
+)
+
+// defaultRAGSources are the rustup documentation sources ingested when --source is not given.
+const defaultRAGSources = "book,error-codes,nomicon,rust-by-example,reference"
+
+func (e *cliEnv) rag(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{"usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag search QUERY [-k 10] [--source NAME]"}
+	}
+	switch args[0] {
+	case "ingest":
+		return e.ragIngest(ctx, args[1:])
+	case "search":
+		return e.ragSearch(ctx, args[1:])
+	default:
+		return usageError{fmt.Sprintf("unknown rag command %q (want ingest or search)", args[0])}
+	}
+}
+
+// ragIngest ingests each named source and prints what it did, with every skipped file's reason.
+func (e *cliEnv) ragIngest(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := e.flags("rag ingest", &cfg)
+	names := fs.String("source", defaultRAGSources, "comma-separated sources: "+ragSourceNames())
+	dir := fs.String("dir", "", "the rustup html docs folder (default: the first ~/.rustup/toolchains/*/share/doc/rust/html), or for tokio its Markdown folder")
+	verbose := fs.Bool("v", false, "list every skipped file (default: 5 per reason)")
+	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
+		return err
+	}
+	sources, err := ragSources(*names)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, src := range sources {
+		folder, err := e.ragDir(src, *dir)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		rep, err := rag.Ingest(ctx, st, src, folder, rag.DefaultChunkOptions)
+		if err != nil {
+			return fmt.Errorf("ingest %s from %s: %w", src.Name, folder, err)
+		}
+		e.printIngest(rep, time.Since(start), *verbose)
+	}
+	return nil
+}
+
+func (e *cliEnv) printIngest(rep rag.Report, took time.Duration, verbose bool) {
+	fmt.Fprintf(e.stdout, "%s: %d new, %d changed, %d unchanged, %d removed, %d skipped, %d chunks written (%.1fs)\n",
+		rep.Source, rep.New, rep.Changed, rep.Unchanged, rep.Removed, len(rep.Skipped), rep.Chunks, took.Seconds())
+	byReason := map[string][]string{}
+	for _, s := range rep.Skipped {
+		reason := s.Reason
+		if strings.HasPrefix(reason, "page language") {
+			reason = "translation (not English)"
+		}
+		byReason[reason] = append(byReason[reason], s.Path)
+	}
+	reasons := make([]string, 0, len(byReason))
+	for r := range byReason {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	for _, r := range reasons {
+		paths := byReason[r]
+		shown := paths
+		if !verbose && len(shown) > 5 {
+			shown = shown[:5]
+		}
+		fmt.Fprintf(e.stdout, "  skipped %d: %s: %s", len(paths), r, strings.Join(shown, ", "))
+		if len(shown) < len(paths) {
+			fmt.Fprintf(e.stdout, ", … (-v lists all)")
+		}
+		fmt.Fprintln(e.stdout)
+	}
+}
+
+func ragSourceNames() string {
+	var names []string
+	for _, s := range rag.Sources {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func ragSources(names string) ([]rag.Source, error) {
+	var out []rag.Source
+	for _, n := range strings.Split(names, ",") {
+		src, ok := rag.SourceByName(strings.TrimSpace(n))
+		if !ok {
+			return nil, fmt.Errorf("unknown source %q (want %s)", n, ragSourceNames())
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// ragDir finds a source's folder: dir/SUBDIR, or dir itself when it is the source's own folder.
+func (e *cliEnv) ragDir(src rag.Source, dir string) (string, error) {
+	if src.Subdir == "" {
+		if dir == "" {
+			return "", usageError{fmt.Sprintf("source %s needs --dir (its Markdown folder)", src.Name)}
+		}
+		return dir, nil
+	}
+	if dir == "" {
+		dir = rustDocsDir(e.getenv)
+		if dir == "" {
+			return "", usageError{"no Rust docs found (install with: rustup component add rust-docs), or give --dir"}
+		}
+	}
+	if info, err := os.Stat(filepath.Join(dir, src.Subdir)); err == nil && info.IsDir() {
+		return filepath.Join(dir, src.Subdir), nil
+	}
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return "", fmt.Errorf("source %s: %s is not a folder", src.Name, dir)
+	}
+	return dir, nil
+}
+
+// rustDocsDir is the first toolchain's html docs folder under RUSTUP_HOME (or ~/.rustup), else
+// the distribution's; "" when there is none.
+func rustDocsDir(getenv func(string) string) string {
+	home := getenv("RUSTUP_HOME")
+	if home == "" && getenv("HOME") != "" {
+		home = filepath.Join(getenv("HOME"), ".rustup")
+	}
+	if home != "" {
+		matches, _ := filepath.Glob(filepath.Join(home, "toolchains", "*", "share", "doc", "rust", "html"))
+		sort.Strings(matches)
+		if len(matches) > 0 {
+			return matches[0]
+		}
+	}
+	if info, err := os.Stat("/usr/share/doc/rust/html"); err == nil && info.IsDir() {
+		return "/usr/share/doc/rust/html"
+	}
+	return ""
+}
+
+// ragSearch prints the best chunks for a query: score, source, title, URL and snippet.
+func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := e.flags("rag search", &cfg)
+	k := fs.Int("k", 10, "how many chunks")
+	source := fs.String("source", "", "only this source")
+	pos, err := e.parse(fs, &cfg, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError{"usage: rustexpert rag search QUERY [-k 10] [--source NAME]"}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hits, err := st.SearchRAG(ctx, store.RAGSearch{Match: rag.MatchQuery(strings.Join(pos, " ")), Source: *source, Limit: *k})
+	if err != nil {
+		return err
+	}
+	if len(hits) == 0 {
+		fmt.Fprintln(e.stdout, "no results")
+	}
+	for i, h := range hits {
+		snippet := strings.NewReplacer(store.SnippetOpen, "[", store.SnippetClose, "]", "\n", " ").Replace(h.Snippet)
+		fmt.Fprintf(e.stdout, "%2d. %6.2f  %s\n    %s\n    %s\n", i+1, h.Score, h.Title, h.URL, snippet)
+	}
+	return nil
+}

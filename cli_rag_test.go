@@ -1,0 +1,55 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRAGIngestAndSearch(t *testing.T) {
+	dir := t.TempDir()
+	docs := filepath.Join("rag", "testdata", "html")
+	out, _, err := runIn(t, dir, "rag", "ingest", "--source", "book,error-codes", "--dir", docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"book: 1 new, 0 changed, 0 unchanged, 0 removed, 1 skipped, ",
+		"  skipped 1: redirect page: ch17-00-oop.html\n",
+		"error-codes: 1 new, 0 changed, 0 unchanged, 0 removed, 0 skipped, 1 chunks written",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ingest output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = runIn(t, dir, "rag", "ingest", "--source", "error-codes", "--dir", docs)
+	if err != nil || !strings.Contains(out, "error-codes: 0 new, 0 changed, 1 unchanged, 0 removed, 0 skipped, 0 chunks written") {
+		t.Fatalf("second ingest: %v\n%s", err, out)
+	}
+	out, _, err = runIn(t, dir, "rag", "search", "E0502", "-k", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 6 || !strings.Contains(lines[0], "Error codes › Error code E0502") ||
+		lines[1] != "    https://doc.rust-lang.org/error_codes/E0502.html#error-code-e0502" || !strings.Contains(lines[2], "[E0502]") {
+		t.Errorf("search output:\n%s", out)
+	}
+	out, _, err = runIn(t, dir, "rag", "search", `" AND NEAR *`)
+	if err != nil || strings.TrimSpace(out) == "" {
+		t.Errorf("operator query: %v %q", err, out)
+	}
+}
+
+func TestRAGIngestUsage(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := runIn(t, dir, "rag", "ingest", "--source", "nope"); err == nil || exitCode(err) != 2 {
+		t.Errorf("unknown source: %v", err)
+	}
+	if _, _, err := runIn(t, dir, "rag", "ingest", "--source", "tokio"); err == nil || !strings.Contains(err.Error(), "needs --dir") {
+		t.Errorf("tokio without --dir: %v", err)
+	}
+	if _, _, err := runIn(t, dir, "rag", "search"); err == nil || exitCode(err) != 2 {
+		t.Errorf("search without a query: %v", err)
+	}
+}

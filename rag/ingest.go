@@ -1,0 +1,294 @@
+package rag
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"rustexpert/store"
+)
+
+// MaxFileBytes is the largest file ingested; bigger ones are skipped.
+const MaxFileBytes = 4 << 20
+
+// Format is how a source's files are written.
+type Format int
+
+// Source formats.
+const (
+	MdBookHTML Format = iota // mdBook HTML pages (<main> holds the content)
+	Markdown
+)
+
+// Source is one documentation collection.
+type Source struct {
+	Name    string // the --source name and the stored source
+	Label   string // the first part of every chunk title
+	Subdir  string // its folder under rustup's share/doc/rust/html ("" for a folder given on its own)
+	Match   func(rel string) bool
+	Format  Format
+	BaseURL string // rel path appended (Markdown: without ".md", index → the folder)
+	Licence string
+}
+
+// Sources are the collections ingest knows, by name.
+var Sources = []Source{
+	{Name: "book", Label: "The Book", Subdir: "book", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/book/", Licence: rustLicence},
+	{Name: "error-codes", Label: "Error codes", Subdir: "error_codes", Match: errorCodePage, BaseURL: "https://doc.rust-lang.org/error_codes/", Licence: rustLicence},
+	{Name: "nomicon", Label: "The Rustonomicon", Subdir: "nomicon", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/nomicon/", Licence: rustLicence},
+	{Name: "rust-by-example", Label: "Rust by Example", Subdir: "rust-by-example", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/rust-by-example/", Licence: rustLicence},
+	{Name: "reference", Label: "The Reference", Subdir: "reference", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/reference/", Licence: rustLicence},
+	{Name: "tokio", Label: "Tokio tutorial", Match: markdownPage, Format: Markdown, BaseURL: "https://tokio.rs/tokio/", Licence: "MIT"},
+}
+
+const rustLicence = "MIT OR Apache-2.0"
+
+// SourceByName finds a known source.
+func SourceByName(name string) (Source, bool) {
+	for _, s := range Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Source{}, false
+}
+
+// mdBookPage accepts the content pages of an mdBook: not the print-all, contents, 404 and index
+// copies, nor the stubs of old editions.
+func mdBookPage(rel string) bool {
+	if !strings.HasSuffix(rel, ".html") {
+		return false
+	}
+	switch rel {
+	case "print.html", "toc.html", "404.html", "index.html":
+		return false
+	}
+	for _, old := range []string{"2018-edition/", "first-edition/", "second-edition/"} {
+		if strings.HasPrefix(rel, old) {
+			return false
+		}
+	}
+	return true
+}
+
+func errorCodePage(rel string) bool {
+	return strings.HasPrefix(rel, "E") && strings.HasSuffix(rel, ".html") && !strings.Contains(rel, "/")
+}
+
+func markdownPage(rel string) bool { return strings.HasSuffix(rel, ".md") }
+
+// Store is what ingest needs of the database.
+type Store interface {
+	RAGDocumentHashes(ctx context.Context, source string) (map[string]string, error)
+	PutRAGDocument(ctx context.Context, d store.RAGDocument, chunks []store.RAGChunk) error
+	DeleteRAGDocuments(ctx context.Context, source string, paths []string) error
+}
+
+// Skip is a file left out and why.
+type Skip struct {
+	Path   string
+	Reason string
+}
+
+// Report counts what one ingest of a source did.
+type Report struct {
+	Source    string
+	New       int
+	Changed   int
+	Unchanged int
+	Removed   int // stored documents whose file is gone or now skipped
+	Chunks    int // chunks written (of new and changed documents)
+	Skipped   []Skip
+}
+
+// Ingest reads every page of src under dir, stores new and changed ones (by sha256 of the file)
+// with their chunks, and deletes stored pages that are gone. A file that cannot be read as a page
+// (binary, not UTF-8, too big, no content) is skipped with its reason; only database and
+// folder errors stop the ingest.
+func Ingest(ctx context.Context, st Store, src Source, dir string, opt ChunkOptions) (Report, error) {
+	rep := Report{Source: src.Name}
+	files, err := listFiles(dir, src.Match)
+	if err != nil {
+		return rep, err
+	}
+	known, err := st.RAGDocumentHashes(ctx, src.Name)
+	if err != nil {
+		return rep, err
+	}
+	numbers := tocNumbers(dir)
+	seen := map[string]bool{}
+	for _, rel := range files {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		skips := len(rep.Skipped)
+		if err := ingestFile(ctx, st, src, dir, rel, known, numbers, opt, &rep); err != nil {
+			return rep, err
+		}
+		seen[rel] = len(rep.Skipped) == skips
+	}
+	var gone []string
+	for rel := range known {
+		if !seen[rel] {
+			gone = append(gone, rel)
+		}
+	}
+	sort.Strings(gone)
+	rep.Removed = len(gone)
+	return rep, st.DeleteRAGDocuments(ctx, src.Name, gone)
+}
+
+// ingestFile handles one file; a file-level problem is recorded in rep.Skipped, not returned.
+func ingestFile(ctx context.Context, st Store, src Source, dir, rel string, known, numbers map[string]string,
+	opt ChunkOptions, rep *Report) error {
+	data, err := readPage(filepath.Join(dir, rel))
+	if err != nil {
+		rep.Skipped = append(rep.Skipped, Skip{Path: rel, Reason: err.Error()})
+		return nil
+	}
+	if src.Format == MdBookHTML {
+		if lang := declaredLang(data); lang != "" && !strings.HasPrefix(lang, "en") {
+			rep.Skipped = append(rep.Skipped, Skip{Path: rel, Reason: fmt.Sprintf("page language %q is not English", lang)})
+			return nil
+		}
+	}
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+	old, had := known[rel]
+	if had && old == hash {
+		rep.Unchanged++
+		return nil
+	}
+	page, err := parsePage(src, data, numbers[filepath.ToSlash(rel)])
+	if err != nil {
+		rep.Skipped = append(rep.Skipped, Skip{Path: rel, Reason: err.Error()})
+		return nil
+	}
+	chunks := ChunkPage(page, src.Label, opt)
+	doc := store.RAGDocument{Source: src.Name, Path: rel, URL: pageURL(src, rel), Title: joinTitle(src.Label, []string{page.Title}),
+		Licence: src.Licence, SHA256: hash}
+	if err := st.PutRAGDocument(ctx, doc, storeChunks(chunks)); err != nil {
+		return err
+	}
+	if had {
+		rep.Changed++
+	} else {
+		rep.New++
+	}
+	rep.Chunks += len(chunks)
+	return nil
+}
+
+func storeChunks(chunks []Chunk) []store.RAGChunk {
+	out := make([]store.RAGChunk, len(chunks))
+	for i, c := range chunks {
+		out[i] = store.RAGChunk{Seq: c.Seq, Title: c.Title, Anchor: c.Anchor, Text: c.Text, Terms: Terms(c.Title + "\n" + c.Text), Tokens: c.Tokens}
+	}
+	return out
+}
+
+func parsePage(src Source, data []byte, number string) (Page, error) {
+	if src.Format == Markdown {
+		page := ParseMarkdown(string(data))
+		if len(page.Sections) == 0 {
+			return Page{}, fmt.Errorf("no text")
+		}
+		return page, nil
+	}
+	return ParseHTML(data, number)
+}
+
+// readPage reads a file that is a text page: at most MaxFileBytes, UTF-8, no NUL bytes.
+func readPage(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > MaxFileBytes {
+		return nil, fmt.Errorf("too large: %d bytes (limit %d)", info.Size(), MaxFileBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if i := strings.IndexByte(string(data[:min(len(data), 8192)]), 0); i >= 0 {
+		return nil, fmt.Errorf("binary file (NUL byte at offset %d)", i)
+	}
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("not UTF-8 (first invalid byte at offset %d)", firstInvalidUTF8(data))
+	}
+	return data, nil
+}
+
+func firstInvalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// listFiles returns the paths under dir (slash-separated, sorted) that match.
+func listFiles(dir string, match func(string) bool) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		if rel = filepath.ToSlash(rel); match(rel) {
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// pageURL is the canonical URL of a page.
+func pageURL(src Source, rel string) string {
+	if src.Format != Markdown {
+		return src.BaseURL + rel
+	}
+	rel = strings.TrimSuffix(rel, ".md")
+	if rel == "index" || strings.HasSuffix(rel, "/index") {
+		rel = strings.TrimSuffix(strings.TrimSuffix(rel, "index"), "/")
+	}
+	return src.BaseURL + rel
+}
+
+// declaredLang is the lang attribute of a page's <html> tag, read from its first kilobyte
+// (translations are skipped before they are parsed).
+func declaredLang(data []byte) string {
+	head := strings.ToLower(string(data[:min(len(data), 1024)]))
+	i := strings.Index(head, "<html")
+	if i < 0 {
+		return ""
+	}
+	tag, _, _ := strings.Cut(head[i:], ">")
+	_, after, ok := strings.Cut(tag, ` lang="`)
+	if !ok {
+		return ""
+	}
+	lang, _, _ := strings.Cut(after, `"`)
+	return lang
+}
