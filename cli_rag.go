@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"rustexpert/bundled"
+	"rustexpert/inference/bert"
 	"rustexpert/rag"
 	"rustexpert/store"
 )
@@ -18,15 +20,17 @@ const defaultRAGSources = "book,error-codes,nomicon,rust-by-example,reference"
 
 func (e *cliEnv) rag(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usageError{"usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag search QUERY [-k 10] [--source NAME]"}
+		return usageError{ragUsage}
 	}
 	switch args[0] {
 	case "ingest":
 		return e.ragIngest(ctx, args[1:])
+	case "embed":
+		return e.ragEmbed(ctx, args[1:])
 	case "search":
 		return e.ragSearch(ctx, args[1:])
 	default:
-		return usageError{fmt.Sprintf("unknown rag command %q (want ingest or search)", args[0])}
+		return usageError{fmt.Sprintf("unknown rag command %q (want ingest, embed or search)", args[0])}
 	}
 }
 
@@ -163,19 +167,29 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 	fs := e.flags("rag search", &cfg)
 	k := fs.Int("k", 10, "how many chunks")
 	source := fs.String("source", "", "only this source")
+	mode := fs.String("mode", rag.ModeHybrid, "bm25, dense or hybrid (dense and hybrid need `rag embed` first)")
 	pos, err := e.parse(fs, &cfg, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
-		return usageError{"usage: rustexpert rag search QUERY [-k 10] [--source NAME]"}
+		return usageError{ragUsage}
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	hits, err := st.SearchRAG(ctx, store.RAGSearch{Match: rag.MatchQuery(strings.Join(pos, " ")), Source: *source, Limit: *k})
+	var emb rag.Embedder
+	if *mode != rag.ModeBM25 {
+		enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
+		if err != nil {
+			return fmt.Errorf("the embedder (rustexpert models fetch): %w", err)
+		}
+		defer enc.Close()
+		emb = enc
+	}
+	hits, err := rag.Search(ctx, st, emb, embedderModel, rag.Query{Text: strings.Join(pos, " "), Source: *source, K: *k, Mode: *mode})
 	if err != nil {
 		return err
 	}
@@ -184,7 +198,42 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 	}
 	for i, h := range hits {
 		snippet := strings.NewReplacer(store.SnippetOpen, "[", store.SnippetClose, "]", "\n", " ").Replace(h.Snippet)
-		fmt.Fprintf(e.stdout, "%2d. %6.2f  %s\n    %s\n    %s\n", i+1, h.Score, h.Title, h.URL, snippet)
+		fmt.Fprintf(e.stdout, "%2d. fused %.4f  bm25 %.2f  dense %.3f  %s\n    %s\n    %s\n", i+1, h.Fused, h.BM25, h.Dense, h.Title, h.URL, snippet)
 	}
+	return nil
+}
+
+const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid]`
+
+// embedderModel names the bundled embedder's vectors in the database.
+const embedderModel = "all-MiniLM-L6-v2"
+
+// ragEmbed gives every ingested chunk a vector from the bundled embedder (only the chunks without one).
+func (e *cliEnv) ragEmbed(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := e.flags("rag embed", &cfg)
+	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
+		return err
+	}
+	enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
+	if err != nil {
+		return fmt.Errorf("the embedder (rustexpert models fetch): %w", err)
+	}
+	defer enc.Close()
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	n, err := rag.EmbedMissing(ctx, st, enc, embedderModel, func(done, total int) {
+		if done == total || done%(8*rag.EmbedBatch) == 0 {
+			fmt.Fprintf(e.stdout, "embedded %d/%d chunks\n", done, total)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d chunks embedded in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
