@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -180,16 +181,8 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	var emb rag.Embedder
-	if *mode != rag.ModeBM25 {
-		enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
-		if err != nil {
-			return fmt.Errorf("the embedder (rustexpert models fetch): %w", err)
-		}
-		defer enc.Close()
-		emb = enc
-	}
-	hits, err := rag.Search(ctx, st, emb, embedderModel, rag.Query{Text: strings.Join(pos, " "), Source: *source, K: *k, Mode: *mode})
+	q := rag.Query{Text: strings.Join(pos, " "), Source: *source, K: *k, Mode: *mode}
+	hits, err := e.ragRetrieve(ctx, st, cfg, q)
 	if err != nil {
 		return err
 	}
@@ -201,6 +194,28 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.stdout, "%2d. fused %.4f  bm25 %.2f  dense %.3f  %s\n    %s\n    %s\n", i+1, h.Fused, h.BM25, h.Dense, h.Title, h.URL, snippet)
 	}
 	return nil
+}
+
+// ragRetrieve runs the query; a hybrid search without the embedder or without vectors falls back to
+// BM25 with a note on stderr, so search works right after an ingest.
+func (e *cliEnv) ragRetrieve(ctx context.Context, st *store.Store, cfg Config, q rag.Query) ([]rag.Hit, error) {
+	if q.Mode == rag.ModeBM25 {
+		return rag.Search(ctx, st, nil, embedderModel, q)
+	}
+	enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
+	if err != nil && q.Mode == rag.ModeDense {
+		return nil, fmt.Errorf("the embedder (rustexpert models fetch): %w", err)
+	}
+	if err == nil {
+		defer enc.Close()
+		hits, err := rag.Search(ctx, st, enc, embedderModel, q)
+		if q.Mode == rag.ModeDense || !errors.Is(err, rag.ErrNoVectors) {
+			return hits, err
+		}
+	}
+	fmt.Fprintln(e.stderr, "note: BM25 only (run `rustexpert rag embed` for hybrid search)")
+	q.Mode = rag.ModeBM25
+	return rag.Search(ctx, st, nil, embedderModel, q)
 }
 
 const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid]`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,5 +52,28 @@ func TestRAGIngestUsage(t *testing.T) {
 	}
 	if _, _, err := runIn(t, dir, "rag", "search"); err == nil || exitCode(err) != 2 {
 		t.Errorf("search without a query: %v", err)
+	}
+}
+
+func TestRAGEmbedAndHybridSearch(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("models", "embedder", "model.safetensors")); err != nil {
+		t.Skip("the embedder is not fetched (make models)")
+	}
+	dir := t.TempDir()
+	if _, _, err := runIn(t, dir, "rag", "ingest", "--source", "book,error-codes", "--dir", filepath.Join("rag", "testdata", "html")); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runIn(t, dir, "rag", "embed")
+	if err != nil || !strings.Contains(out, "chunks embedded in") {
+		t.Fatalf("embed: %v\n%s", err, out)
+	}
+	if out, _, _ := runIn(t, dir, "rag", "embed"); !strings.Contains(out, "0 chunks embedded") {
+		t.Fatalf("second embed did work again:\n%s", out)
+	}
+	for _, mode := range []string{"dense", "hybrid"} {
+		out, errOut, err := runIn(t, dir, "rag", "search", "--mode", mode, "-k", "1", "two mutable references to the same value at once")
+		if err != nil || errOut != "" || !strings.Contains(out, "The Book › 4.2 References and Borrowing") {
+			t.Errorf("%s search: %v %q\n%s", mode, err, errOut, out)
+		}
 	}
 }
