@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -17,8 +18,10 @@ import (
 	"rustexpert/generation"
 	"rustexpert/handlers"
 	"rustexpert/inference"
+	"rustexpert/inference/bert"
 	"rustexpert/inference/builtin"
 	"rustexpert/live"
+	"rustexpert/rag"
 	"rustexpert/render"
 	"rustexpert/store"
 )
@@ -50,10 +53,14 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	}
 	engines := builtin.NewPool()
 	defer engines.Close()
+	embedder := loadEmbedder(cfg, log)
+	if embedder != nil {
+		defer embedder.Close()
+	}
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
 	srv := &http.Server{
-		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines)}),
+		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -153,4 +160,23 @@ func generatorFor(getenv func(string) string, engines *builtin.Pool) generation.
 // builtinSpec says what the CPU engine loads for a registered built-in model.
 func builtinSpec(m store.Model) builtin.Spec {
 	return builtin.Spec{Base: m.Base, Adapter: m.Adapter, Template: m.ChatTemplate, ContextLength: m.ContextLength}
+}
+
+// loadEmbedder loads the bundled embedder for dense retrieval, or returns nil (with a note) when it
+// is not fetched: retrieval then ranks by BM25 alone.
+func loadEmbedder(cfg Config, log *slog.Logger) *bert.Encoder {
+	enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
+	if err != nil {
+		log.Warn("docs search ranks by BM25 only: no embedder", slog.Any("error", err))
+		return nil
+	}
+	return enc
+}
+
+// embedderOrNil keeps a nil encoder a nil interface.
+func embedderOrNil(enc *bert.Encoder) rag.Embedder {
+	if enc == nil {
+		return nil
+	}
+	return enc
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,7 +17,11 @@ const ragResultLimit = 20
 // handleRAGSearch is the retrieval playground: any query text gives ranked chunks or none.
 func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	vm := web.RAGPage{Nav: s.nav(r, "Docs"), Query: strings.TrimSpace(r.URL.Query().Get("q")), Source: r.URL.Query().Get("source")}
+	vm := web.RAGPage{Nav: s.nav(r, "Docs"), Query: strings.TrimSpace(r.URL.Query().Get("q")), Source: r.URL.Query().Get("source"),
+		Mode: r.URL.Query().Get("mode"), Dense: s.cfg.Embedder != nil}
+	if vm.Mode != rag.ModeBM25 && vm.Mode != rag.ModeDense {
+		vm.Mode = rag.ModeHybrid
+	}
 	sources, err := s.store.RAGSources(ctx)
 	if err != nil {
 		s.error(w, r, err)
@@ -27,17 +32,37 @@ func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	if vm.Query != "" {
 		vm.Searched = true
-		hits, err := s.store.SearchRAG(ctx, store.RAGSearch{Match: rag.MatchQuery(vm.Query), Source: vm.Source, Limit: ragResultLimit})
+		hits, note, err := s.retrieve(r, rag.Query{Text: vm.Query, Source: vm.Source, K: ragResultLimit, Mode: vm.Mode})
 		if err != nil {
 			s.error(w, r, err)
 			return
 		}
+		vm.Note = note
 		for _, h := range hits {
 			vm.Results = append(vm.Results, web.RAGResult{Title: h.Title, URL: h.URL, Source: h.Source,
-				Score: strconv.FormatFloat(h.Score, 'f', 2, 64), Snippet: snippetParts(h.Snippet)})
+				Score: strconv.FormatFloat(h.Fused, 'f', 4, 64), BM25: strconv.FormatFloat(h.BM25, 'f', 2, 64),
+				Dense: strconv.FormatFloat(h.Dense, 'f', 3, 64), Snippet: snippetParts(h.Snippet)})
 		}
 	}
 	s.render(w, r, http.StatusOK, web.RAGView(vm))
+}
+
+// retrieve runs the query; without an embedder or before any chunk has a vector, dense and hybrid
+// searches fall back to BM25 with a note saying so.
+func (s *Server) retrieve(r *http.Request, q rag.Query) ([]rag.Hit, string, error) {
+	if q.Mode != rag.ModeBM25 && s.cfg.Embedder != nil {
+		hits, err := rag.Search(r.Context(), s.store, s.cfg.Embedder, s.cfg.EmbedderModel, q)
+		if !errors.Is(err, rag.ErrNoVectors) {
+			return hits, "", err
+		}
+	}
+	note := ""
+	if q.Mode != rag.ModeBM25 {
+		note = "BM25 only: the chunks have no vectors yet (rustexpert rag embed) or the embedder is not installed (rustexpert models fetch)."
+		q.Mode = rag.ModeBM25
+	}
+	hits, err := rag.Search(r.Context(), s.store, nil, "", q)
+	return hits, note, err
 }
 
 // snippetParts splits an FTS5 snippet at its match markers; templ escapes every part.

@@ -94,3 +94,20 @@ func TestRAGSearchAnyQuery(t *testing.T) {
 		t.Error("no 'No results' for a query without hits")
 	}
 }
+
+// Without an embedder, a hybrid search (the default) ranks by BM25 and says so.
+func TestRAGSearchFallsBackToBM25(t *testing.T) {
+	a := newTestApp(t)
+	c := a.login("ann", "annotator")
+	ingestRAGTestdata(t, a)
+	doc := c.page("/rag?q=" + url.QueryEscape("E0502"))
+	if note := doc.Find(`[data-testid="rag-note"]`).Text(); !strings.Contains(note, "BM25 only") {
+		t.Fatalf("no fallback note: %q", note)
+	}
+	if doc.Find(`[data-testid="rag-result"]`).Length() == 0 || doc.Find(`[data-testid="rag-dense"]`).First().Text() != "dense 0.000" {
+		t.Fatal("no BM25 results, or a dense score without an embedder")
+	}
+	if doc := c.page("/rag?mode=bm25&q=" + url.QueryEscape("E0502")); doc.Find(`[data-testid="rag-note"]`).Length() != 0 {
+		t.Fatal("a BM25 search got the fallback note")
+	}
+}

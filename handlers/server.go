@@ -5,6 +5,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"rustexpert/rag"
 
 	"rustexpert/generation"
 	"rustexpert/live"
@@ -18,6 +19,10 @@ type Config struct {
 	SecureCookies bool   // set the Secure flag on cookies (behind TLS)
 	// GeneratorFor reaches a registered model for the /v1 API; nil turns /v1 chat completions off.
 	GeneratorFor generation.GeneratorFor
+	// Embedder makes query vectors for dense and hybrid retrieval (nil: BM25 only); EmbedderModel
+	// names its vectors in the database.
+	Embedder      rag.Embedder
+	EmbedderModel string
 }
 
 // Server holds the dependencies of every handler.
