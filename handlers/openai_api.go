@@ -19,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"rustexpert/inference"
+	"rustexpert/rag"
 	"rustexpert/store"
 )
 
@@ -201,8 +202,13 @@ func (s *Server) handleAPIModelList(w http.ResponseWriter, r *http.Request) {
 		Object string     `json:"object"`
 		Data   []apiModel `json:"data"`
 	}{Object: "list", Data: []apiModel{}}
+	withRAG := s.ragReady(r.Context())
 	for _, m := range models {
 		list.Data = append(list.Data, apiModelOf(m))
+		if withRAG {
+			m.Name += ragSuffix
+			list.Data = append(list.Data, apiModelOf(m))
+		}
 	}
 	writeAPIJSON(w, http.StatusOK, list)
 }
@@ -216,8 +222,25 @@ func (s *Server) handleAPIModelGet(w http.ResponseWriter, r *http.Request) {
 	writeAPIJSON(w, http.StatusOK, apiModelOf(m))
 }
 
+// ragSuffix names a model's retrieval-augmented variant: "v2+rag" is v2 answering with the best
+// documentation excerpts in front of the question.
+const ragSuffix = "+rag"
+
+// ragReady reports whether documentation is indexed, so "+rag" variants exist.
+func (s *Server) ragReady(ctx context.Context) bool {
+	sources, err := s.store.RAGSources(ctx)
+	return err == nil && len(sources) > 0
+}
+
 func (s *Server) apiModelByName(ctx context.Context, name string) (store.Model, error) {
-	m, err := s.store.ModelByName(ctx, name)
+	base, augmented := strings.CutSuffix(name, ragSuffix)
+	if augmented && !s.ragReady(ctx) {
+		base = name // no index: "+rag" names nothing
+	}
+	m, err := s.store.ModelByName(ctx, base)
+	if err == nil && augmented {
+		m.Name = name
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Model{}, &apiProblem{status: http.StatusNotFound, code: "model_not_found", param: "model",
 			msg: fmt.Sprintf("model: %q does not exist; GET /v1/models lists the models", name)}
@@ -268,12 +291,26 @@ func (s *Server) apiGenerator(ctx context.Context, name string) (store.Model, in
 		return store.Model{}, nil, &apiProblem{status: http.StatusServiceUnavailable, code: "not_configured",
 			msg: "this server does not serve chat completions"}
 	}
-	gen, err := s.cfg.GeneratorFor(m)
+	base := m
+	base.Name = strings.TrimSuffix(m.Name, ragSuffix)
+	gen, err := s.cfg.GeneratorFor(base)
 	if err != nil {
 		return store.Model{}, nil, upstreamProblem(m.Name, err)
 	}
+	if base.Name != m.Name {
+		gen = rag.Augmented{Gen: gen, Retrieve: s.ragRetriever}
+	}
 	return m, gen, nil
 }
+
+// ragRetriever finds the documentation for a "+rag" model's question (hybrid where vectors exist).
+func (s *Server) ragRetriever(ctx context.Context, question string) ([]rag.Hit, error) {
+	hits, _, err := s.retrieve(ctx, rag.Query{Text: question, K: ragContextHits, Mode: rag.ModeHybrid})
+	return hits, err
+}
+
+// ragContextHits is how many chunks retrieval offers a "+rag" model (the budget keeps what fits).
+const ragContextHits = 8
 
 // upstreamProblem is a model's failure to answer: the app works, the model server did not.
 // A request the model cannot take as asked (a prompt longer than its context) is the caller's 400.

@@ -682,3 +682,41 @@ func TestAPIServesTheAppsOwnClient(t *testing.T) {
 		t.Fatalf("unknown model: %v", err)
 	}
 }
+
+// With documentation indexed, every model has a "+rag" variant: the same model, answering with the
+// best excerpts (numbered, with their URLs) in front of the last question.
+func TestAPIRAGVariant(t *testing.T) {
+	a := newAPIApp(t, nil)
+	res := a.call(http.MethodPost, "/v1/chat/completions", a.key, `{"model":"v1+rag","messages":[{"role":"user","content":"E0502"}]}`)
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("before any ingest: status %d, want 404", res.StatusCode)
+	}
+	ingestRAGTestdata(t, a.testApp)
+	list := decodeBody[struct{ Data []struct{ ID string } }](t, a.call(http.MethodGet, "/v1/models", a.key, ""))
+	var ids []string
+	for _, m := range list.Data {
+		ids = append(ids, m.ID)
+	}
+	if !slices.Contains(ids, "v1") || !slices.Contains(ids, "v1+rag") {
+		t.Fatalf("models %v, want v1 and v1+rag", ids)
+	}
+	res = a.call(http.MethodPost, "/v1/chat/completions", a.key,
+		`{"model":"v1+rag","messages":[{"role":"user","content":"What does error E0502 mean?"}]}`)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if got := decodeBody[struct{ Model string }](t, res); got.Model != "v1+rag" {
+		t.Errorf("answer names model %q", got.Model)
+	}
+	body := a.up.last(t)
+	if body["model"] != "served-v1" {
+		t.Errorf("upstream model %v, want the base model's served name", body["model"])
+	}
+	msgs := body["messages"].([]any)
+	content := msgs[len(msgs)-1].(map[string]any)["content"].(string)
+	for _, want := range []string{"[1] Error codes › Error code E0502 (https://doc.rust-lang.org/error_codes/E0502.html", "Question: What does error E0502 mean?"} {
+		if !strings.Contains(content, want) {
+			t.Errorf("the model was not sent %q:\n%s", want, content)
+		}
+	}
+}

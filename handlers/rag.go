@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -32,7 +33,7 @@ func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	if vm.Query != "" {
 		vm.Searched = true
-		hits, note, err := s.retrieve(r, rag.Query{Text: vm.Query, Source: vm.Source, K: ragResultLimit, Mode: vm.Mode})
+		hits, note, err := s.retrieve(ctx, rag.Query{Text: vm.Query, Source: vm.Source, K: ragResultLimit, Mode: vm.Mode})
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -49,9 +50,9 @@ func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 
 // retrieve runs the query; without an embedder or before any chunk has a vector, dense and hybrid
 // searches fall back to BM25 with a note saying so.
-func (s *Server) retrieve(r *http.Request, q rag.Query) ([]rag.Hit, string, error) {
+func (s *Server) retrieve(ctx context.Context, q rag.Query) ([]rag.Hit, string, error) {
 	if q.Mode != rag.ModeBM25 && s.cfg.Embedder != nil {
-		hits, err := rag.Search(r.Context(), s.store, s.cfg.Embedder, s.cfg.EmbedderModel, q)
+		hits, err := rag.Search(ctx, s.store, s.cfg.Embedder, s.cfg.EmbedderModel, q)
 		if !errors.Is(err, rag.ErrNoVectors) {
 			return hits, "", err
 		}
@@ -61,7 +62,7 @@ func (s *Server) retrieve(r *http.Request, q rag.Query) ([]rag.Hit, string, erro
 		note = "BM25 only: the chunks have no vectors yet (rustexpert rag embed) or the embedder is not installed (rustexpert models fetch)."
 		q.Mode = rag.ModeBM25
 	}
-	hits, err := rag.Search(r.Context(), s.store, nil, "", q)
+	hits, err := rag.Search(ctx, s.store, nil, "", q)
 	return hits, note, err
 }
 
