@@ -7,7 +7,7 @@ export CGO_ENABLED := 1
 export GOEXPERIMENT := simd
 BIN := bin/rustexpert
 
-.PHONY: run build models test deps go-test e2e generate check-generated vet vendor bench clean
+.PHONY: run build models test deps go-test worker-test e2e generate check-generated vet vendor bench clean
 
 ## run: build and serve the app on http://localhost:8080 (database in ./data/, bundled model in ./models/)
 run: build models
@@ -22,7 +22,7 @@ models: build
 	./$(BIN) models fetch
 
 ## test: install what the tests need, check generated files, run Go tests and the browser test
-test: deps models check-generated vet go-test e2e
+test: deps models check-generated vet go-test worker-test e2e
 
 ## deps: Node packages from the lockfile and Debian's Chromium for the browser test
 deps:
@@ -31,6 +31,12 @@ deps:
 
 go-test:
 	$(GO) test -tags $(TAGS) -count=1 ./...
+
+## worker-test: the training worker's config and dataset checks (the training tests need torch and trl:
+## RUSTEXPERT_TRAIN_PYTHON=<python with them> go test ./training, after scripts/install-train-deps.sh)
+worker-test:
+	@if command -v python3 >/dev/null; then cd training && python3 -m unittest worker.tests.test_checks; \
+	else echo "python3 not found: training worker checks skipped"; fi
 
 e2e: build
 	$(GO) build -o bin/testmodel ./e2e/testmodel

@@ -1,0 +1,56 @@
+"""Command line: python3 -m worker sft|dpo --config run.json"""
+
+import argparse
+import importlib
+import sys
+
+from . import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_MISSING_PACKAGE
+from .protocol import take_stdout
+
+REQUIRED = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
+INSTALL_HINT = "install them with scripts/install-train-deps.sh or pip install -r training/worker/requirements.txt"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python3 -m worker", description="LoRA SFT/DPO on TRL with JSON-lines events")
+    p.add_argument("kind", choices=("sft", "dpo"))
+    p.add_argument("--config", required=True, help="path of run.json")
+    return p.parse_args(argv)
+
+
+def missing_packages():
+    """Returns (name, reason) for each required package that cannot be imported."""
+    missing = []
+    for name in REQUIRED:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            missing.append((name, str(e)))
+    return missing
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    events = take_stdout()
+    missing = missing_packages()
+    if missing:
+        names = ", ".join(n for n, _ in missing)
+        events.error(f"missing Python packages: {names} ({missing[0][1]}); {INSTALL_HINT}",
+                     missing=[n for n, _ in missing])
+        return EXIT_MISSING_PACKAGE
+    from . import config, data, train
+    try:
+        cfg = config.load(args.config, args.kind)
+        return train.run(cfg, events)
+    except (config.ConfigError, data.DataError) as e:
+        events.error(str(e))
+        return EXIT_BAD_INPUT
+    except Exception as e:  # report every failure on the protocol channel, trace on stderr
+        import traceback
+        traceback.print_exc()
+        events.error(f"{args.kind} failed: {type(e).__name__}: {e}")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

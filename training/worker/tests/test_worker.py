@@ -1,0 +1,240 @@
+"""End-to-end tests: the worker runs as a subprocess on a tiny random Llama on CPU.
+
+Run from training/:  python3 -m unittest discover -s worker/tests -t .
+Needs torch, transformers, peft, trl and datasets; skipped when they are missing.
+"""
+
+import importlib.util
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from worker.tests import fixtures
+
+TRAINING_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HAVE_STACK = all(importlib.util.find_spec(n) for n in ("torch", "transformers", "trl", "peft", "datasets"))
+LN2 = math.log(2)
+
+
+def worker_env(extra_path=None):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (extra_path, TRAINING_DIR, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def parse_events(stdout):
+    """Every stdout line must be one JSON object with an event field."""
+    events = []
+    for line in stdout.splitlines():
+        obj = json.loads(line)
+        if "event" not in obj:
+            raise AssertionError(f"stdout line without event: {line}")
+        events.append(obj)
+    return events
+
+
+def run_worker(kind, cfg_path, extra_path=None):
+    """Runs the worker to the end and returns (exit code, events, stderr)."""
+    p = subprocess.run([sys.executable, "-m", "worker", kind, "--config", cfg_path], cwd=TRAINING_DIR,
+                       env=worker_env(extra_path), capture_output=True, text=True, timeout=300)
+    return p.returncode, parse_events(p.stdout), p.stderr
+
+
+def of(events, name):
+    return [e for e in events if e["event"] == name]
+
+
+class WorkerCase(unittest.TestCase):
+    """Shares one fixture directory (model + datasets) across the tests of a class."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not HAVE_STACK:
+            raise unittest.SkipTest("torch/transformers/peft/trl/datasets not installed")
+        cls.tmp = tempfile.mkdtemp(prefix="worker-test-")
+        fixtures.write_all(cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def config(self, name, kind, out, **hyper):
+        h = {"learning_rate": 0.01, "max_steps": 4, "per_device_batch_size": 4, "logging_steps": 1,
+             "save_steps": 2, "max_length": 128}
+        extra = hyper.pop("top", {})
+        h.update(hyper)
+        cfg = {"model": os.path.join(self.tmp, "model"), "dataset": os.path.join(self.tmp, f"{kind}.jsonl"),
+               "output_dir": os.path.join(self.tmp, out), "lora": {"r": 8, "alpha": 16, "dropout": 0.1},
+               "hyperparameters": h, **extra}
+        path = os.path.join(self.tmp, name + ".json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return path
+
+
+class TrainingRuns(WorkerCase):
+    """SFT, DPO, DPO from the SFT adapter, resume, in that order (later ones use earlier outputs)."""
+
+    def test_1_sft(self):
+        rc, ev, err = run_worker("sft", self.config("sft", "sft", "sft_out", learning_rate=0.05))
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(ev[0]["event"], "start")
+        self.assertEqual(ev[0]["device"], "cpu")
+        self.assertEqual(ev[0]["max_steps"], 4)
+        train = [e for e in of(ev, "metric") if "loss" in e["metrics"]]
+        self.assertEqual([e["step"] for e in train], [1, 2, 3, 4])
+        for name in ("loss", "mean_token_accuracy", "num_tokens", "learning_rate", "grad_norm"):
+            self.assertIn(name, train[0]["metrics"])
+        self.assertTrue(all(math.isfinite(e["metrics"]["loss"]) for e in train))
+        self.assertEqual([(c["step"], os.path.basename(c["path"])) for c in of(ev, "checkpoint")],
+                         [(2, "checkpoint-2"), (4, "checkpoint-4")])
+        done = ev[-1]
+        self.assertEqual(done["event"], "done")
+        self.assertEqual(done["step"], 4)
+        self.assertIn("train_loss", done["metrics"])
+        with open(os.path.join(done["output"], "adapter_config.json")) as f:
+            ac = json.load(f)
+        self.assertEqual(ac["peft_type"], "LORA")
+        self.assertEqual(ac["r"], 8)
+        self.assertEqual({m.rsplit(".", 1)[-1] for m in ac["target_modules"]},
+                         {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"})
+        type(self).sft_losses = {e["step"]: e["metrics"]["loss"] for e in train}
+
+    def test_2_dpo_first_loss_is_ln2(self):
+        rc, ev, err = run_worker("dpo", self.config("dpo", "dpo", "dpo_out"))
+        self.assertEqual(rc, 0, err[-3000:])
+        first = of(ev, "metric")[0]
+        self.assertEqual(first["step"], 1)
+        self.assertAlmostEqual(first["sanity"]["first_loss"], LN2, places=4)
+        self.assertEqual(first["sanity"]["ln2"], 0.6931)
+        m = first["metrics"]
+        for name in ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+                     "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected", "grad_norm"):
+            self.assertIn(name, m)
+        self.assertEqual(m["rewards/accuracies"], 0.0)  # strict comparison: 0 at step 0
+        self.assertEqual(m["rewards/margins"], 0.0)
+        later = of(ev, "metric")[3]["metrics"]
+        self.assertNotEqual(later["rewards/margins"], 0.0)  # the adapter trains
+        self.assertTrue(of(ev, "checkpoint"))
+        self.assertEqual(ev[-1]["event"], "done")
+        type(self).base_logps = m["logps/chosen"]
+
+    def test_3_dpo_from_sft_adapter(self):
+        sft_out = os.path.join(self.tmp, "sft_out")
+        top = {"init_adapter": sft_out, "ref_adapter": sft_out}
+        rc, ev, err = run_worker("dpo", self.config("dpo_sft", "dpo", "dpo_sft_out", top=top))
+        self.assertEqual(rc, 0, err[-3000:])
+        first = of(ev, "metric")[0]
+        # ln 2 means the reference equals the start; different log-probs from the base run
+        # mean the start is the SFT adapter, so the reference is the SFT adapter too.
+        self.assertAlmostEqual(first["sanity"]["first_loss"], LN2, places=4)
+        self.assertGreater(abs(first["metrics"]["logps/chosen"] - self.base_logps), 1e-3)
+        self.assertEqual(ev[-1]["event"], "done")
+
+    def test_4_resume_continues_at_the_right_step(self):
+        ckpt = os.path.join(self.tmp, "sft_out", "checkpoint-2")
+        out = os.path.join(self.tmp, "resume_out")
+        shutil.copytree(ckpt, os.path.join(out, "checkpoint-2"))
+        cfg = self.config("resume", "sft", "resume_out", learning_rate=0.05, top={"resume_from": True})
+        rc, ev, err = run_worker("sft", cfg)
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(ev[0]["resumed_at_step"], 2)
+        train = [e for e in of(ev, "metric") if "loss" in e["metrics"]]
+        self.assertEqual([e["step"] for e in train], [3, 4])
+        self.assertNotIn("sanity", train[0])
+        for e in train:  # the same steps as the uninterrupted run
+            self.assertAlmostEqual(e["metrics"]["loss"], self.sft_losses[e["step"]], places=3)
+        self.assertEqual(ev[-1]["step"], 4)
+
+
+class Stops(WorkerCase):
+    """SIGTERM and NaN handling."""
+
+    def test_sigterm_saves_a_checkpoint(self):
+        cfg = self.config("term", "dpo", "term_out", max_steps=500, save_steps=1000)
+        p = subprocess.Popen([sys.executable, "-m", "worker", "dpo", "--config", cfg], cwd=TRAINING_DIR,
+                             env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        events = []
+        try:
+            for line in p.stdout:
+                events.append(json.loads(line))
+                if events[-1]["event"] == "metric" and events[-1]["step"] == 2:
+                    p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.stdout.close()
+        self.assertEqual(rc, 4)
+        ckpts = of(events, "checkpoint")
+        self.assertEqual(len(ckpts), 1)
+        self.assertTrue(os.path.isfile(os.path.join(ckpts[0]["path"], "adapter_model.safetensors")))
+        self.assertTrue(os.path.isfile(os.path.join(ckpts[0]["path"], "trainer_state.json")))
+        last = events[-1]
+        self.assertEqual(last["event"], "interrupted")
+        self.assertEqual(last["checkpoint"], ckpts[0]["path"])
+        self.assertLess(last["step"], 500)
+
+    def test_nan_loss_stops_and_keeps_last_good_checkpoint(self):
+        cfg = self.config("nan", "sft", "nan_out", learning_rate=1e30, lr_scheduler="constant", save_steps=1,
+                          max_steps=6)
+        rc, ev, err = run_worker("sft", cfg)
+        self.assertEqual(rc, 1, err[-3000:])
+        self.assertEqual(ev[-1]["event"], "error")
+        self.assertIn("is nan", ev[-1]["message"])
+        good = ev[-1]["checkpoint"]
+        self.assertTrue(os.path.isfile(os.path.join(good, "adapter_model.safetensors")))
+        out = os.path.join(self.tmp, "nan_out")
+        self.assertFalse(os.path.exists(os.path.join(out, "adapter_model.safetensors")))
+        self.assertEqual([d for d in os.listdir(out) if d.startswith("checkpoint-")], [os.path.basename(good)])
+
+
+class Refusals(WorkerCase):
+    """Inputs refused before any training."""
+
+    def write(self, name, lines):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def test_broken_dataset_names_line_and_field(self):
+        rows = [json.dumps(r) for r in fixtures.dpo_rows(4)]
+        bad = json.loads(rows[2])
+        del bad["rejected"]
+        rows[2] = json.dumps(bad)
+        data = self.write("broken.jsonl", rows)
+        cfg = self.config("broken", "dpo", "broken_out", top={"dataset": data})
+        rc, ev, err = run_worker("dpo", cfg)
+        self.assertEqual(rc, 2, err[-3000:])
+        self.assertEqual([e["event"] for e in ev], ["error"])
+        self.assertIn("line 3", ev[0]["message"])
+        self.assertIn("field rejected is missing", ev[0]["message"])
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "broken_out")))
+
+    def test_missing_package_exits_3(self):
+        fake = os.path.join(self.tmp, "fake_site")
+        os.makedirs(os.path.join(fake, "trl"), exist_ok=True)
+        with open(os.path.join(fake, "trl", "__init__.py"), "w") as f:
+            f.write("raise ModuleNotFoundError(\"No module named 'trl'\", name='trl')\n")
+        rc, ev, err = run_worker("sft", self.config("nopkg", "sft", "nopkg_out"), extra_path=fake)
+        self.assertEqual(rc, 3, err[-3000:])
+        self.assertEqual(ev[-1]["event"], "error")
+        self.assertEqual(ev[-1]["missing"], ["trl"])
+        self.assertIn("install", ev[-1]["message"])
+
+    def test_ref_adapter_must_be_the_start(self):
+        top = {"init_adapter": os.path.join(self.tmp, "a"), "ref_adapter": os.path.join(self.tmp, "b")}
+        rc, ev, err = run_worker("dpo", self.config("refmix", "dpo", "refmix_out", top=top))
+        self.assertEqual(rc, 2, err[-3000:])
+        self.assertIn("ref_adapter must equal init_adapter", ev[-1]["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,162 @@
+"""Building TRL's SFTTrainer / DPOTrainer from a Config and running it."""
+
+import os
+import signal
+
+import torch
+import transformers
+import trl
+import peft
+from datasets import Dataset
+from peft import LoraConfig, PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.trainer_utils import get_last_checkpoint
+
+from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from . import data
+from .callbacks import Protocol
+
+
+def device_info(use_bf16):
+    """Facts about the machine and library versions for the start event."""
+    info = {
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "gpus": torch.cuda.device_count(),
+        "bf16": use_bf16,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+        "peft": peft.__version__,
+    }
+    if torch.cuda.is_available():
+        p = torch.cuda.get_device_properties(0)
+        info["gpu_name"] = p.name
+        info["gpu_memory_gib"] = round(p.total_memory / 2**30, 1)
+    return info
+
+
+def want_bf16(setting):
+    """bf16 "auto" means: on when a CUDA GPU supports it, never on CPU."""
+    if setting == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if setting and not torch.cuda.is_available():
+        return False
+    return bool(setting)
+
+
+def common_args(cfg, use_bf16, has_eval):
+    """TrainingArguments fields shared by SFTConfig and DPOConfig."""
+    h = cfg.hyper
+    args = dict(
+        output_dir=cfg.output_dir,
+        learning_rate=h.learning_rate,
+        num_train_epochs=h.epochs,
+        max_steps=h.max_steps,
+        per_device_train_batch_size=h.per_device_batch_size,
+        per_device_eval_batch_size=h.per_device_batch_size,
+        gradient_accumulation_steps=h.gradient_accumulation,
+        warmup_steps=h.warmup_ratio,
+        lr_scheduler_type=h.lr_scheduler,
+        max_length=h.max_length,
+        logging_steps=h.logging_steps,
+        logging_first_step=True,
+        logging_nan_inf_filter=False,
+        save_strategy="steps",
+        save_steps=h.save_steps,
+        save_total_limit=h.save_total_limit,
+        seed=h.seed,
+        bf16=use_bf16,
+        use_cpu=not torch.cuda.is_available(),
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    if h.gradient_checkpointing:
+        args["gradient_checkpointing"] = True
+    if has_eval:
+        args.update(eval_strategy="steps", eval_steps=h.eval_steps or h.logging_steps)
+    return args
+
+
+def load_model(cfg, use_bf16):
+    """Loads the base model and, when init_adapter is set, that adapter as the trainable start."""
+    dtype = torch.bfloat16 if use_bf16 else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
+    if cfg.init_adapter:
+        model = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
+    return model
+
+
+def lora_config(cfg):
+    """The LoRA config for a fresh adapter; None when training continues an existing one."""
+    if cfg.init_adapter:
+        return None
+    lo = cfg.lora
+    return LoraConfig(r=lo.r, lora_alpha=lo.alpha, lora_dropout=lo.dropout,
+                      target_modules=lo.target_modules, task_type="CAUSAL_LM")
+
+
+def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, callback, use_bf16):
+    """Configures TRL's trainer for cfg.kind."""
+    base = common_args(cfg, use_bf16, bool(eval_rows))
+    train_ds = Dataset.from_list(train_rows)
+    eval_ds = Dataset.from_list(eval_rows) if eval_rows else None
+    if cfg.kind == "dpo":
+        args = trl.DPOConfig(**base, beta=cfg.hyper.beta, loss_type=[cfg.hyper.loss_type])
+        cls = trl.DPOTrainer
+    else:
+        args = trl.SFTConfig(**base)
+        cls = trl.SFTTrainer
+    return cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+               processing_class=tokenizer, peft_config=lora_config(cfg), callbacks=[callback])
+
+
+def resume_path(cfg):
+    """The checkpoint to resume from: a path, the latest in output_dir for true, or None."""
+    if cfg.resume_from is True:
+        last = get_last_checkpoint(cfg.output_dir) if os.path.isdir(cfg.output_dir) else None
+        if last is None:
+            raise data.DataError(f"config {cfg.path}: resume_from is true but {cfg.output_dir} has no checkpoint")
+        return last
+    if isinstance(cfg.resume_from, str):
+        if not os.path.isfile(os.path.join(cfg.resume_from, "trainer_state.json")):
+            raise data.DataError(f"config {cfg.path}: resume_from {cfg.resume_from} is not a checkpoint "
+                                 "(no trainer_state.json)")
+        return cfg.resume_from
+    return None
+
+
+def run(cfg, events):
+    """Checks the data, trains, saves the adapter and reports; returns the exit code."""
+    rows = data.load(cfg.dataset, cfg.kind)
+    train_rows, eval_rows = data.split(rows, cfg.eval_fraction, cfg.hyper.seed)
+    resume = resume_path(cfg)
+    use_bf16 = want_bf16(cfg.hyper.bf16)
+    info = device_info(use_bf16)
+    info.update(train_rows=len(train_rows), eval_rows=len(eval_rows), output_dir=cfg.output_dir)
+    callback = Protocol(events, cfg.kind, info, check_first_loss=cfg.kind == "dpo")
+    previous = signal.signal(signal.SIGTERM, callback.on_sigterm)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.model)
+        model = load_model(cfg, use_bf16)
+        trainer = build_trainer(cfg, model, tokenizer, train_rows, eval_rows, callback, use_bf16)
+        result = trainer.train(resume_from_checkpoint=resume)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return finish(cfg, trainer, result, callback, events)
+
+
+def finish(cfg, trainer, result, callback, events):
+    """Sends the closing event and saves the final adapter when training completed."""
+    step = trainer.state.global_step
+    if callback.failure:
+        events.error(callback.failure, step=step, checkpoint=callback.last_checkpoint)
+        return EXIT_ERROR
+    if callback.interrupted:
+        events.emit("interrupted", step=step, checkpoint=callback.last_checkpoint)
+        return EXIT_INTERRUPTED
+    trainer.save_model(cfg.output_dir)
+    metrics = dict(callback.last_metrics)
+    metrics.update(result.metrics)
+    events.emit("done", output=cfg.output_dir, step=step, metrics=metrics)
+    return EXIT_OK
