@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"rustexpert/inference"
+	"rustexpert/rag"
 	"rustexpert/store"
 	"rustexpert/web"
 )
@@ -122,7 +123,7 @@ func (s *Server) handleChatCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vm.Question = r.FormValue("question")
-	var modelIDs []int64
+	var specs []store.ChatColumnSpec
 	next := url.Values{}
 	for i := range vm.Columns {
 		c := &vm.Columns[i]
@@ -130,6 +131,7 @@ func (s *Server) handleChatCreate(w http.ResponseWriter, r *http.Request) {
 		c.ModelID = r.FormValue("model_" + k)
 		c.Temperature = strings.TrimSpace(r.FormValue("temperature_" + k))
 		c.MaxTokens = strings.TrimSpace(r.FormValue("max_tokens_" + k))
+		c.RAG = r.FormValue("rag_"+k) != ""
 		if c.ModelID == "" {
 			continue
 		}
@@ -139,18 +141,18 @@ func (s *Server) handleChatCreate(w http.ResponseWriter, r *http.Request) {
 			errs = append(errs, web.FieldError{Field: fmt.Sprintf("column %d model", i+1), Message: "no such model"})
 		}
 		vm.Errors = append(vm.Errors, errs...)
-		next.Set("temperature_"+strconv.Itoa(len(modelIDs)), c.Temperature)
-		next.Set("max_tokens_"+strconv.Itoa(len(modelIDs)), c.MaxTokens)
-		modelIDs = append(modelIDs, id)
+		next.Set("temperature_"+strconv.Itoa(len(specs)), c.Temperature)
+		next.Set("max_tokens_"+strconv.Itoa(len(specs)), c.MaxTokens)
+		specs = append(specs, store.ChatColumnSpec{ModelID: id, RAG: c.RAG})
 	}
-	if len(modelIDs) == 0 {
+	if len(specs) == 0 {
 		vm.Errors = append(vm.Errors, web.FieldError{Field: "columns", Message: "choose at least one model"})
 	}
 	if len(vm.Errors) > 0 {
 		s.render(w, r, http.StatusUnprocessableEntity, web.ChatView(vm))
 		return
 	}
-	chat, err := s.store.CreateChat(r.Context(), userFrom(r).ID, vm.Question, modelIDs)
+	chat, err := s.store.CreateChatColumns(r.Context(), userFrom(r).ID, vm.Question, specs)
 	if errors.Is(err, store.ErrInvalid) {
 		vm.Errors = []web.FieldError{{Message: formMessage(err)}}
 		s.render(w, r, http.StatusUnprocessableEntity, web.ChatView(vm))
@@ -216,7 +218,8 @@ func chatColumns(turns []store.ChatTurn, query url.Values) []web.ChatColumn {
 			continue
 		}
 		k := strconv.Itoa(t.Column)
-		c := web.ChatColumn{Index: t.Column, Model: t.ModelName, Temperature: query.Get("temperature_" + k), MaxTokens: query.Get("max_tokens_" + k)}
+		c := web.ChatColumn{Index: t.Column, Model: t.ModelName, Temperature: query.Get("temperature_" + k), MaxTokens: query.Get("max_tokens_" + k),
+			RAG: t.RAG}
 		if c.Model == "" {
 			c.Model = "(deleted model)"
 		}
@@ -252,6 +255,7 @@ func (s *Server) chatExchanges(turns []store.ChatTurn, live bool) []web.ChatExch
 			continue
 		}
 		a.Answer, a.FinishReason, a.Tokens = s.md.Component(t.Content), t.FinishReason, t.Tokens
+		a.Sources = chatSources(t.Sources, t.Content)
 	}
 	if live && len(exchanges) > 0 {
 		last := exchanges[len(exchanges)-1].Answers
@@ -416,6 +420,14 @@ func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, co
 	}
 	req := inference.Request{Model: m.ServedName, Messages: chatMessages(history), N: 1,
 		Params: inference.Params{Temperature: p.temperature, MaxTokens: p.maxTokens}}
+	sources := ""
+	if question.RAG {
+		if sources, err = s.augmentChat(ctx, &req, question.Content); err != nil {
+			ev.failed(s.chatFailure(r, m.Name, err))
+			return
+		}
+		ev.send("sources", sources)
+	}
 	var mu sync.Mutex
 	var written strings.Builder
 	res, err := gen.Chat(ctx, req, func(d inference.Delta) {
@@ -429,7 +441,7 @@ func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, co
 		mu.Lock()
 		partial := written.String()
 		mu.Unlock()
-		s.storeChatAnswer(context.WithoutCancel(ctx), chatID, col, question.Seq, store.ChatAnswer{Content: partial, FinishReason: finishStopped})
+		s.storeChatAnswer(context.WithoutCancel(ctx), chatID, col, question.Seq, store.ChatAnswer{Content: partial, FinishReason: finishStopped, Sources: sources})
 		return
 	}
 	if err == nil && len(res.Choices) == 0 {
@@ -440,7 +452,7 @@ func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, co
 		return
 	}
 	answer := store.ChatAnswer{Content: strings.ReplaceAll(res.Choices[0].Text, "\r", ""),
-		FinishReason: finishReason(res.Choices[0]), Tokens: res.Usage.CompletionTokens}
+		FinishReason: finishReason(res.Choices[0]), Tokens: res.Usage.CompletionTokens, Sources: sources}
 	if !s.storeChatAnswer(ctx, chatID, col, question.Seq, answer) {
 		ev.failed("the answer could not be stored: the column has a newer question")
 		return
@@ -559,4 +571,42 @@ func (ev *eventStream) send(event, data string) {
 	if _, err := io.WriteString(ev.w, b.String()); err != nil || ev.rc.Flush() != nil {
 		ev.broken = true
 	}
+}
+
+// chatSourceJSON is one source given to a retrieval column's model, as stored and as sent to the page.
+type chatSourceJSON struct {
+	N     int    `json:"n"`
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// augmentChat retrieves documentation for the column's question and puts the excerpts in front of
+// the last user message; it returns the sources as JSON.
+func (s *Server) augmentChat(ctx context.Context, req *inference.Request, question string) (string, error) {
+	hits, _, err := s.retrieve(ctx, rag.Query{Text: question, K: ragContextHits, Mode: rag.ModeHybrid})
+	if err != nil {
+		return "", fmt.Errorf("retrieval: %w", err)
+	}
+	last := len(req.Messages) - 1
+	augmented, used := rag.Augment(req.Messages[last].Content, hits, rag.DefaultBudget)
+	req.Messages[last].Content = augmented
+	out := make([]chatSourceJSON, len(used))
+	for i, h := range used {
+		out[i] = chatSourceJSON{N: i + 1, Title: h.Title, URL: h.URL}
+	}
+	data, err := json.Marshal(out)
+	return string(data), err
+}
+
+// chatSources reads a stored answer's sources and marks the ones the answer cites as [n].
+func chatSources(stored, answer string) []web.ChatSource {
+	var list []chatSourceJSON
+	if stored == "" || json.Unmarshal([]byte(stored), &list) != nil {
+		return nil
+	}
+	out := make([]web.ChatSource, len(list))
+	for i, src := range list {
+		out[i] = web.ChatSource{N: src.N, Title: src.Title, URL: src.URL, Cited: strings.Contains(answer, fmt.Sprintf("[%d]", src.N))}
+	}
+	return out
 }

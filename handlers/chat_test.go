@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -378,5 +379,70 @@ func TestChatFormShowsProblems(t *testing.T) {
 	}
 	if res := ada.get(fmt.Sprintf("/chat/%d/stream/1", id)); res.StatusCode != http.StatusNotFound {
 		t.Errorf("stream of a missing column: status %d, want 404", res.StatusCode)
+	}
+}
+
+// recordingGenerator stands in for a model: it answers text and keeps each request's last message.
+type recordingGenerator struct {
+	text string
+	mu   *sync.Mutex
+	got  *[]string
+}
+
+func (g recordingGenerator) Chat(_ context.Context, req inference.Request, onDelta func(inference.Delta)) (inference.Result, error) {
+	g.mu.Lock()
+	*g.got = append(*g.got, req.Messages[len(req.Messages)-1].Content)
+	g.mu.Unlock()
+	onDelta(inference.Delta{Text: g.text})
+	return inference.Result{Choices: []inference.Choice{{Text: g.text, FinishReason: "stop"}}, Usage: inference.Usage{CompletionTokens: 1}}, nil
+}
+
+// A column "with docs" puts the retrieved excerpts in front of its question, sends and stores the
+// sources, and the page marks the ones the answer cites; the other column gets the bare question.
+func TestChatRAGColumnShowsItsSources(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	app := newAPIApp(t, func(store.Model) (inference.Generator, error) {
+		return recordingGenerator{text: "See [1].", mu: &mu, got: &got}, nil
+	})
+	ingestRAGTestdata(t, app.testApp)
+	v1, _ := app.store.ModelByName(t.Context(), "v1")
+	ada := app.login("ada", store.RoleViewer)
+	form := url.Values{"question": {"What does error E0502 mean?"}, "model_0": {fmt.Sprint(v1.ID)}, "rag_0": {"1"},
+		"model_1":       {fmt.Sprint(v1.ID)},
+		"temperature_0": {"0"}, "max_tokens_0": {"16"}, "temperature_1": {"0"}, "max_tokens_1": {"16"}}
+	res := ada.postForm("/chat", form)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("new chat: status %d", res.StatusCode)
+	}
+	var id int64
+	fmt.Sscanf(res.Header.Get("Location"), "/chat/%d", &id)
+
+	br := bufio.NewReader(ada.get(fmt.Sprintf("/chat/%d/stream/0", id)).Body)
+	first, err := nextChatEvent(br)
+	if err != nil || first.name != "sources" || !strings.Contains(first.data, `"title":"Error codes › Error code E0502"`) {
+		t.Fatalf("first event %+v, %v; want the sources", first, err)
+	}
+	readColumnStream(t, ada.get(fmt.Sprintf("/chat/%d/stream/1", id)))
+	mu.Lock()
+	if len(got) != 2 || !strings.Contains(got[0], "[1] Error codes › Error code E0502") || got[1] != "What does error E0502 mean?" {
+		t.Fatalf("the models were asked %q", got)
+	}
+	mu.Unlock()
+	for deadline := time.Now().Add(5 * time.Second); len(columnOf(t, app.testApp, id, 0)) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the retrieval column's answer was not stored")
+		}
+	}
+	page := ada.page(fmt.Sprintf("/chat/%d", id))
+	sources := testid(page, "chat-sources")
+	if sources.Eq(0).Find("li").Length() == 0 || sources.Eq(0).Find("li[data-cited] a").First().Text() != "[1] Error codes › Error code E0502" {
+		t.Fatalf("column 1 sources: %q", sources.Eq(0).Text())
+	}
+	if sources.Eq(1).Find("li").Length() != 0 {
+		t.Fatalf("the plain column shows sources: %q", sources.Eq(1).Text())
+	}
+	if heads := testid(page, "column-model"); !strings.Contains(heads.Eq(0).Text(), "+ docs") || strings.Contains(heads.Eq(1).Text(), "+ docs") {
+		t.Fatalf("column heads %q / %q", heads.Eq(0).Text(), heads.Eq(1).Text())
 	}
 }

@@ -47,6 +47,8 @@ type ChatTurn struct {
 	Content      string
 	FinishReason string // assistant turns: stop, length, stopped
 	Tokens       int    // assistant turns: completion tokens as the model counted them
+	RAG          bool   // user turns: the column answers with retrieved documentation
+	Sources      string // answers of such columns: the sources the model was given (JSON)
 	CreatedAt    time.Time
 }
 
@@ -55,24 +57,41 @@ type ChatAnswer struct {
 	Content      string
 	FinishReason string
 	Tokens       int
+	RAG          bool   // user turns: the column answers with retrieved documentation
+	Sources      string // answers of such columns: the sources given to the model (JSON)
+}
+
+// ChatColumnSpec is one column of a new chat: its model and whether it retrieves documentation.
+type ChatColumnSpec struct {
+	ModelID int64
+	RAG     bool
 }
 
 const chatColumns = `id, user_id, title, coalesce(share_token, ''), created_at`
 
 const chatTurnColumns = `t.chat_id, t.seq, t."column", coalesce(t.model_id, 0), coalesce(m.name, ''), t.role, t.content,
-	t.finish_reason, t.tokens, t.created_at`
+	t.finish_reason, t.tokens, t.rag, t.sources, t.created_at`
 
 const chatTurnFrom = ` FROM chat_turns t LEFT JOIN models m ON m.id = t.model_id`
 
 // CreateChat starts a chat of the user with one column per model (1 to MaxChatColumns) and puts the
 // question to each column. The chat's title is the question's first line.
 func (s *Store) CreateChat(ctx context.Context, userID int64, question string, modelIDs []int64) (Chat, error) {
+	cols := make([]ChatColumnSpec, len(modelIDs))
+	for i, id := range modelIDs {
+		cols[i] = ChatColumnSpec{ModelID: id}
+	}
+	return s.CreateChatColumns(ctx, userID, question, cols)
+}
+
+// CreateChatColumns is CreateChat with columns that may retrieve documentation.
+func (s *Store) CreateChatColumns(ctx context.Context, userID int64, question string, cols []ChatColumnSpec) (Chat, error) {
 	question, err := cleanQuestion(question)
 	if err != nil {
 		return Chat{}, err
 	}
-	if len(modelIDs) < 1 || len(modelIDs) > MaxChatColumns {
-		return Chat{}, fmt.Errorf("%w: columns: choose 1 to %d models, not %d", ErrInvalid, MaxChatColumns, len(modelIDs))
+	if len(cols) < 1 || len(cols) > MaxChatColumns {
+		return Chat{}, fmt.Errorf("%w: columns: choose 1 to %d models, not %d", ErrInvalid, MaxChatColumns, len(cols))
 	}
 	var id int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
@@ -84,8 +103,8 @@ func (s *Store) CreateChat(ctx context.Context, userID int64, question string, m
 		if id, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		for col, modelID := range modelIDs {
-			if err := insertChatTurn(ctx, tx, id, col, modelID, ChatRoleUser, ChatAnswer{Content: question}); err != nil {
+		for col, c := range cols {
+			if err := insertChatTurn(ctx, tx, id, col, c.ModelID, ChatRoleUser, ChatAnswer{Content: question, RAG: c.RAG}); err != nil {
 				return err
 			}
 		}
@@ -108,8 +127,8 @@ func (s *Store) AskChat(ctx context.Context, chatID int64, question string) erro
 		if err != nil {
 			return err
 		}
-		for col, modelID := range models {
-			if err := insertChatTurn(ctx, tx, chatID, col, modelID, ChatRoleUser, ChatAnswer{Content: question}); err != nil {
+		for col, c := range models {
+			if err := insertChatTurn(ctx, tx, chatID, col, c.ModelID, ChatRoleUser, ChatAnswer{Content: question, RAG: c.RAG}); err != nil {
 				return err
 			}
 		}
@@ -117,23 +136,25 @@ func (s *Store) AskChat(ctx context.Context, chatID int64, question string) erro
 	})
 }
 
-// columnModels returns the model of each column of a chat (0 for a deleted model), by column.
-func columnModels(ctx context.Context, tx *sql.Tx, chatID int64) ([]int64, error) {
-	// SQLite takes the bare model_id from the row that holds min(seq): the column's first question.
-	rows, err := tx.QueryContext(ctx, `SELECT "column", coalesce(model_id, 0), min(seq) FROM chat_turns
+// columnModels returns the model (0 for a deleted model) and retrieval setting of each column of a
+// chat, by column.
+func columnModels(ctx context.Context, tx *sql.Tx, chatID int64) ([]ChatColumnSpec, error) {
+	// SQLite takes the bare model_id and rag from the row that holds min(seq): the column's first question.
+	rows, err := tx.QueryContext(ctx, `SELECT "column", coalesce(model_id, 0), rag, min(seq) FROM chat_turns
 		WHERE chat_id = ? AND role = 'user' GROUP BY "column" ORDER BY "column"`, chatID)
 	if err != nil {
 		return nil, fmt.Errorf("columns of chat %d: %w", chatID, err)
 	}
 	defer rows.Close()
-	var models []int64
+	var models []ChatColumnSpec
 	for rows.Next() {
 		var col int
-		var modelID, first int64
-		if err := rows.Scan(&col, &modelID, &first); err != nil {
+		var c ChatColumnSpec
+		var first int64
+		if err := rows.Scan(&col, &c.ModelID, &c.RAG, &first); err != nil {
 			return nil, err
 		}
-		models = append(models, modelID)
+		models = append(models, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -149,9 +170,10 @@ func insertChatTurn(ctx context.Context, tx *sql.Tx, chatID int64, col int, mode
 	if modelID != 0 {
 		model = modelID
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO chat_turns (chat_id, seq, "column", model_id, role, content, finish_reason, tokens, created_at)
-		VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM chat_turns WHERE chat_id = ?), ?, ?, ?, ?, ?, ?, ?)`,
-		chatID, chatID, col, model, role, a.Content, a.FinishReason, a.Tokens, now())
+	_, err := tx.ExecContext(ctx, `INSERT INTO chat_turns (chat_id, seq, "column", model_id, role, content, finish_reason, tokens,
+		rag, sources, created_at)
+		VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM chat_turns WHERE chat_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		chatID, chatID, col, model, role, a.Content, a.FinishReason, a.Tokens, a.RAG, a.Sources, now())
 	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
 		return fmt.Errorf("%w: column %d: no model with id %d", ErrInvalid, col+1, modelID)
 	}
@@ -243,7 +265,8 @@ func (s *Store) ChatTurns(ctx context.Context, chatID int64) ([]ChatTurn, error)
 func scanChatTurn(row scanner) (ChatTurn, error) {
 	var t ChatTurn
 	var created string
-	err := row.Scan(&t.ChatID, &t.Seq, &t.Column, &t.ModelID, &t.ModelName, &t.Role, &t.Content, &t.FinishReason, &t.Tokens, &created)
+	err := row.Scan(&t.ChatID, &t.Seq, &t.Column, &t.ModelID, &t.ModelName, &t.Role, &t.Content, &t.FinishReason, &t.Tokens,
+		&t.RAG, &t.Sources, &created)
 	t.CreatedAt = parseTime(created)
 	return t, err
 }

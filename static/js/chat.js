@@ -25,6 +25,37 @@
     });
   }
 
+  // showSources lists the documentation a retrieval column's model was given (text and http(s)
+  // links only: nothing from the server goes in as HTML).
+  function showSources(answer, data) {
+    const list = answer.querySelector("[data-answer-sources]");
+    if (!list) return;
+    let sources;
+    try {
+      sources = JSON.parse(data);
+    } catch {
+      return;
+    }
+    list.replaceChildren(...sources.map((src) => {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      if (/^https?:\/\//.test(src.url)) link.href = src.url;
+      link.rel = "noopener noreferrer";
+      link.textContent = `[${src.n}] ${src.title}`;
+      item.dataset.n = String(src.n);
+      item.append(link);
+      return item;
+    }));
+  }
+
+  // markCited marks the sources the finished answer refers to as [n].
+  function markCited(answer) {
+    const text = answer.querySelector("[data-answer-body]")?.textContent || "";
+    answer.querySelectorAll("[data-answer-sources] li[data-n]").forEach((item) => {
+      item.toggleAttribute("data-cited", text.includes(`[${item.dataset.n}]`));
+    });
+  }
+
   function addCopyButtons(root) {
     root.querySelectorAll(".answer-body pre").forEach((pre) => {
       if (pre.previousElementSibling?.classList.contains("copy-code")) return;
@@ -77,6 +108,7 @@
       setBusy();
     };
     es.addEventListener("delta", (ev) => { text.append(ev.data); });
+    es.addEventListener("sources", (ev) => { showSources(answer, ev.data); });
     es.addEventListener("done", (ev) => {
       let d;
       try {
@@ -87,6 +119,7 @@
       }
       body.innerHTML = d.html; // rendered and sanitized by the server
       addCopyButtons(answer);
+      markCited(answer);
       end(`${d.finish_reason} · ${d.tokens} tokens`);
     });
     es.addEventListener("failed", (ev) => { end(ev.data); });
