@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -199,23 +198,25 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 // ragRetrieve runs the query; a hybrid search without the embedder or without vectors falls back to
 // BM25 with a note on stderr, so search works right after an ingest.
 func (e *cliEnv) ragRetrieve(ctx context.Context, st *store.Store, cfg Config, q rag.Query) ([]rag.Hit, error) {
-	if q.Mode == rag.ModeBM25 {
-		return rag.Search(ctx, st, nil, embedderModel, q)
-	}
-	enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
-	if err != nil && q.Mode == rag.ModeDense {
-		return nil, fmt.Errorf("the embedder (rustexpert models fetch): %w", err)
-	}
-	if err == nil {
-		defer enc.Close()
-		hits, err := rag.Search(ctx, st, enc, embedderModel, q)
-		if q.Mode == rag.ModeDense || !errors.Is(err, rag.ErrNoVectors) {
-			return hits, err
+	var emb rag.Embedder
+	if q.Mode != rag.ModeBM25 {
+		enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
+		if err != nil && q.Mode == rag.ModeDense {
+			return nil, fmt.Errorf("the embedder (rustexpert models fetch): %w", err)
+		}
+		if err == nil {
+			defer enc.Close()
+			emb = enc
 		}
 	}
-	fmt.Fprintln(e.stderr, "note: BM25 only (run `rustexpert rag embed` for hybrid search)")
-	q.Mode = rag.ModeBM25
-	return rag.Search(ctx, st, nil, embedderModel, q)
+	if q.Mode == rag.ModeDense {
+		return rag.Search(ctx, st, emb, embedderModel, q)
+	}
+	hits, fellBack, err := rag.SearchOrBM25(ctx, st, emb, embedderModel, q)
+	if fellBack {
+		fmt.Fprintln(e.stderr, "note: BM25 only (run `rustexpert rag embed` for hybrid search)")
+	}
+	return hits, err
 }
 
 const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid]`

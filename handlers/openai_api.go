@@ -228,8 +228,8 @@ const ragSuffix = "+rag"
 
 // ragReady reports whether documentation is indexed, so "+rag" variants exist.
 func (s *Server) ragReady(ctx context.Context) bool {
-	sources, err := s.store.RAGSources(ctx)
-	return err == nil && len(sources) > 0
+	ok, err := s.store.HasRAGChunks(ctx)
+	return err == nil && ok
 }
 
 func (s *Server) apiModelByName(ctx context.Context, name string) (store.Model, error) {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,18 +50,11 @@ func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 // retrieve runs the query; without an embedder or before any chunk has a vector, dense and hybrid
 // searches fall back to BM25 with a note saying so.
 func (s *Server) retrieve(ctx context.Context, q rag.Query) ([]rag.Hit, string, error) {
-	if q.Mode != rag.ModeBM25 && s.cfg.Embedder != nil {
-		hits, err := rag.Search(ctx, s.store, s.cfg.Embedder, s.cfg.EmbedderModel, q)
-		if !errors.Is(err, rag.ErrNoVectors) {
-			return hits, "", err
-		}
-	}
+	hits, fellBack, err := rag.SearchOrBM25(ctx, s.store, s.cfg.Embedder, s.cfg.EmbedderModel, q)
 	note := ""
-	if q.Mode != rag.ModeBM25 {
+	if fellBack {
 		note = "BM25 only: the chunks have no vectors yet (rustexpert rag embed) or the embedder is not installed (rustexpert models fetch)."
-		q.Mode = rag.ModeBM25
 	}
-	hits, err := rag.Search(ctx, s.store, nil, "", q)
 	return hits, note, err
 }
 

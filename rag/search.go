@@ -130,3 +130,18 @@ func assemble(ctx context.Context, st *store.Store, mode string, k int, bm25 []s
 	}
 	return out, nil
 }
+
+// SearchOrBM25 is Search that ranks by BM25 alone when dense retrieval cannot run yet (no embedder,
+// or no chunk embedded by it); fellBack says it did.
+func SearchOrBM25(ctx context.Context, st *store.Store, emb Embedder, model string, q Query) (hits []Hit, fellBack bool, err error) {
+	if q.Mode != ModeBM25 && emb != nil {
+		hits, err := Search(ctx, st, emb, model, q)
+		if !errors.Is(err, ErrNoVectors) {
+			return hits, false, err
+		}
+	}
+	fellBack = q.Mode != ModeBM25
+	q.Mode = ModeBM25
+	hits, err = Search(ctx, st, nil, model, q)
+	return hits, fellBack, err
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -169,4 +170,14 @@ func (s *Store) RAGSources(ctx context.Context) ([]RAGSourceStats, error) {
 		return nil, fmt.Errorf("rag sources: %w", err)
 	}
 	return out, nil
+}
+
+// HasRAGChunks reports whether any documentation is indexed (one index probe, for request paths).
+func (s *Store) HasRAGChunks(ctx context.Context) (bool, error) {
+	var one int
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM rag_chunks LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -1,7 +1,6 @@
 package llama
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -157,5 +156,3 @@ func vector(w weights, name string, n int) ([]float32, error) {
 	}
 	return v, nil
 }
-
-var errNotModel = errors.New("not a model")
