@@ -53,6 +53,8 @@ vendor:
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/sortablejs/Sortable.min.js static/vendor/Sortable.min.js
+	cp node_modules/uplot/dist/uPlot.iife.min.js static/vendor/uPlot.iife.min.js
+	cp node_modules/uplot/dist/uPlot.min.css static/vendor/uPlot.min.css
 
 ## check-generated: fail when committed generated files are stale
 check-generated: generate

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"time"
+
+	"rustexpert/training"
 )
 
 // defaultWorkers is how many answers a generation job asks for at once: the built-in engine
@@ -22,6 +25,11 @@ type Config struct {
 	LogLevel      string
 	Workers       int
 	SecureCookies bool
+	// Training: the Python that runs the worker, the folder holding the worker package, and how
+	// long a worker may take to save a checkpoint after SIGTERM.
+	TrainPython string
+	TrainDir    string
+	TrainGrace  time.Duration
 }
 
 // cliEnv is what every subcommand gets from the process.
@@ -41,6 +49,17 @@ func (e *cliEnv) flags(name string, cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.ModelsDir, "models", e.env("RUSTEXPERT_MODELS", "models"), "folder of the bundled models")
 	fs.StringVar(&cfg.LogLevel, "log-level", e.env("RUSTEXPERT_LOG_LEVEL", "info"), "debug, info, warn or error")
 	return fs
+}
+
+// trainFlags adds the training worker's settings to a command's flags.
+func (e *cliEnv) trainFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.TrainPython, "train-python", e.env("RUSTEXPERT_TRAIN_PYTHON", "python3"), "Python with torch, transformers, peft and trl for training runs")
+	fs.StringVar(&cfg.TrainDir, "train-dir", e.env("RUSTEXPERT_TRAIN_DIR", "training"), "folder holding the training worker package (worker/)")
+	grace, err := time.ParseDuration(e.getenv("RUSTEXPERT_TRAIN_GRACE"))
+	if err != nil || grace <= 0 {
+		grace = training.DefaultGrace
+	}
+	fs.DurationVar(&cfg.TrainGrace, "train-grace", grace, "time a canceled worker has to save a checkpoint before SIGKILL")
 }
 
 func (e *cliEnv) env(key, def string) string {

@@ -41,6 +41,9 @@ Commands:
   dataset validate F check a DPO/SFT JSONL file (exit code 1 on problems)
   rag ingest         index the Rust docs for search (--source book,error-codes,…|tokio, --dir PATH)
   rag search QUERY   search the indexed docs (-k 10, --source NAME)
+  train sft|dpo      fine-tune a LoRA adapter (--parent MODEL --dataset ID [--set k=v] [--dry-run]);
+                     train list, train resume ID
+  sft-data build     mine SFT pairs from the local Rust docs, crate sources and clippy's fixes
 
 Every command takes --data DIR (default ./data, env RUSTEXPERT_DATA), --db FILE
 (default DIR/rustexpert.db, env RUSTEXPERT_DB) and --models DIR (default ./models,
@@ -73,6 +76,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.keys(ctx, rest)
 	case "rag":
 		return env.rag(ctx, rest)
+	case "train":
+		return env.train(ctx, rest)
+	case "sft-data":
+		return env.sftData(ctx, rest)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
 	}

@@ -31,6 +31,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	fs := e.flags("serve", &cfg)
 	fs.StringVar(&cfg.Addr, "addr", e.env("RUSTEXPERT_ADDR", "localhost:8080"), "address to listen on")
 	fs.IntVar(&cfg.Workers, "workers", e.envInt("RUSTEXPERT_WORKERS", 0), "answers generated at once (default 8)")
+	e.trainFlags(fs, &cfg)
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", e.getenv("RUSTEXPERT_SECURE_COOKIES") == "1", "mark cookies Secure (serve behind TLS)")
 	err := e.parseNoArgs(fs, &cfg, args)
 	if err != nil {
@@ -59,8 +60,9 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	}
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
+	trainer := newTrainer(st, hub, log, cfg, nil)
 	srv := &http.Server{
-		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel}),
+		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -69,7 +71,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("db", cfg.DBPath))
-	workers := []worker{runner}
+	workers := []worker{runner, trainer}
 	if c := answerChecker(st, log); c != nil {
 		workers = append(workers, c)
 	}

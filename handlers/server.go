@@ -11,6 +11,7 @@ import (
 	"rustexpert/live"
 	"rustexpert/render"
 	"rustexpert/store"
+	"rustexpert/training"
 )
 
 // Config is what the HTTP layer needs from the app's configuration.
@@ -23,6 +24,8 @@ type Config struct {
 	// names its vectors in the database.
 	Embedder      rag.Embedder
 	EmbedderModel string
+	// Training runs fine-tuning runs (/runs); nil turns training off.
+	Training *training.Runner
 }
 
 // Server holds the dependencies of every handler.

@@ -12,13 +12,13 @@ class ConfigError(ValueError):
 
 TOP_FIELDS = {
     "model", "tokenizer", "dataset", "eval_fraction", "output_dir", "lora", "hyperparameters",
-    "resume_from", "init_adapter", "ref_adapter",
+    "resume_from", "init_adapter", "ref_adapter", "trainer_args",
 }
 LORA_FIELDS = {"r", "alpha", "dropout", "target_modules"}
 HYPER_FIELDS = {
     "learning_rate", "epochs", "max_steps", "per_device_batch_size", "gradient_accumulation",
     "warmup_ratio", "lr_scheduler", "max_length", "beta", "loss_type", "logging_steps", "save_steps",
-    "save_total_limit", "eval_steps", "seed", "bf16", "gradient_checkpointing",
+    "save_total_limit", "eval_steps", "seed", "bf16", "gradient_checkpointing", "attn_implementation",
 }
 
 
@@ -52,7 +52,8 @@ class Hyper:
     eval_steps: int | None = None
     seed: int = 42
     bf16: object = "auto"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = True
+    attn_implementation: str | None = None
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Config:
     ref_adapter: str | None = None
     lora: Lora = field(default_factory=Lora)
     hyper: Hyper = field(default_factory=Hyper)
+    trainer_args: dict = field(default_factory=dict)
 
 
 def load(path, kind):
@@ -104,6 +106,9 @@ def parse(raw, path, kind):
     cfg.eval_fraction = number(raw, "eval_fraction", path, 0.0, lo=0.0, hi=0.5)
     cfg.lora = parse_lora(raw.get("lora", {}), path)
     cfg.hyper = parse_hyper(raw.get("hyperparameters", {}), path, kind)
+    cfg.trainer_args = raw.get("trainer_args", {})
+    if not isinstance(cfg.trainer_args, dict):
+        raise ConfigError(f"config {path}: field trainer_args must be an object of SFTConfig/DPOConfig fields")
     check_adapters(cfg)
     if cfg.resume_from is not None and not isinstance(cfg.resume_from, (str, bool)):
         raise ConfigError(f"config {path}: field resume_from must be a checkpoint path or true (latest in output_dir)")
@@ -167,7 +172,12 @@ def parse_hyper(raw, path, kind):
     h.bf16 = raw.get("bf16", "auto")
     if h.bf16 not in ("auto", True, False):
         raise ConfigError(f"config {path}: field {p}bf16 must be \"auto\", true or false")
-    h.gradient_checkpointing = boolean(raw, "gradient_checkpointing", path, False, p)
+    h.gradient_checkpointing = boolean(raw, "gradient_checkpointing", path, True, p)
+    if "attn_implementation" in raw:
+        h.attn_implementation = raw["attn_implementation"]
+        if not isinstance(h.attn_implementation, str) or not h.attn_implementation:
+            raise ConfigError(f"config {path}: field {p}attn_implementation must be a non-empty string "
+                              "(sdpa, eager, flash_attention_2, ...)")
     if h.max_steps == 0 or (h.max_steps < 0 and h.epochs <= 0):
         raise ConfigError(f"config {path}: set {p}max_steps > 0 or {p}epochs > 0")
     return h

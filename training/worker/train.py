@@ -1,5 +1,6 @@
 """Building TRL's SFTTrainer / DPOTrainer from a Config and running it."""
 
+import dataclasses
 import os
 import signal
 
@@ -15,6 +16,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from . import data
 from .callbacks import Protocol
+from .config import ConfigError
 
 
 def device_info(use_bf16):
@@ -70,18 +72,46 @@ def common_args(cfg, use_bf16, has_eval):
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
+        gradient_checkpointing=h.gradient_checkpointing,
     )
-    if h.gradient_checkpointing:
-        args["gradient_checkpointing"] = True
     if has_eval:
         args.update(eval_strategy="steps", eval_steps=h.eval_steps or h.logging_steps)
     return args
 
 
+def pretrained_source(path):
+    """from_pretrained arguments for path: a folder or hub id as is; a GGUF file as its folder
+    plus gguf_file (transformers dequantizes it, with the gguf package)."""
+    if path.endswith(".gguf") and os.path.isfile(path):
+        return os.path.dirname(os.path.abspath(path)), {"gguf_file": os.path.basename(path)}
+    return path, {}
+
+
+def dense_after_gguf(model):
+    """transformers dequantizes a GGUF file into ordinary dense weights but keeps the file's
+    quantizer on the model, and the Trainer refuses to train a model marked quantized. The
+    weights are dense, so the mark goes."""
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
+def load_tokenizer(cfg):
+    """The tokenizer of cfg.tokenizer, else of the model (a folder, hub id or GGUF file)."""
+    source, extra = pretrained_source(cfg.tokenizer or cfg.model)
+    return AutoTokenizer.from_pretrained(source, **extra)
+
+
 def load_model(cfg, use_bf16):
     """Loads the base model and, when init_adapter is set, that adapter as the trainable start."""
     dtype = torch.bfloat16 if use_bf16 else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype)
+    source, extra = pretrained_source(cfg.model)
+    if cfg.hyper.attn_implementation:
+        extra["attn_implementation"] = cfg.hyper.attn_implementation
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **extra)
+    if "gguf_file" in extra:
+        dense_after_gguf(model)
     if cfg.init_adapter:
         model = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
     return model
@@ -102,13 +132,25 @@ def build_trainer(cfg, model, tokenizer, train_rows, eval_rows, callback, use_bf
     train_ds = Dataset.from_list(train_rows)
     eval_ds = Dataset.from_list(eval_rows) if eval_rows else None
     if cfg.kind == "dpo":
-        args = trl.DPOConfig(**base, beta=cfg.hyper.beta, loss_type=[cfg.hyper.loss_type])
-        cls = trl.DPOTrainer
+        base.update(beta=cfg.hyper.beta, loss_type=[cfg.hyper.loss_type])
+        config_cls, cls = trl.DPOConfig, trl.DPOTrainer
     else:
-        args = trl.SFTConfig(**base)
-        cls = trl.SFTTrainer
+        config_cls, cls = trl.SFTConfig, trl.SFTTrainer
+    base.update(checked_trainer_args(cfg, config_cls))
+    args = config_cls(**base)
     return cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                processing_class=tokenizer, peft_config=lora_config(cfg), callbacks=[callback])
+
+
+def checked_trainer_args(cfg, config_cls):
+    """cfg.trainer_args, refused when a key is not a field of TRL's config class."""
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    for key in cfg.trainer_args:
+        if key not in known:
+            raise ConfigError(f"config {cfg.path}: field trainer_args.{key} is not a {config_cls.__name__} field")
+        if key in ("output_dir", "report_to"):
+            raise ConfigError(f"config {cfg.path}: field trainer_args.{key} is set by the worker")
+    return cfg.trainer_args
 
 
 def resume_path(cfg):
@@ -131,13 +173,14 @@ def run(cfg, events):
     rows = data.load(cfg.dataset, cfg.kind)
     train_rows, eval_rows = data.split(rows, cfg.eval_fraction, cfg.hyper.seed)
     resume = resume_path(cfg)
+    checked_trainer_args(cfg, trl.DPOConfig if cfg.kind == "dpo" else trl.SFTConfig)
     use_bf16 = want_bf16(cfg.hyper.bf16)
     info = device_info(use_bf16)
     info.update(train_rows=len(train_rows), eval_rows=len(eval_rows), output_dir=cfg.output_dir)
     callback = Protocol(events, cfg.kind, info, check_first_loss=cfg.kind == "dpo")
     previous = signal.signal(signal.SIGTERM, callback.on_sigterm)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.model)
+        tokenizer = load_tokenizer(cfg)
         model = load_model(cfg, use_bf16)
         trainer = build_trainer(cfg, model, tokenizer, train_rows, eval_rows, callback, use_bf16)
         result = trainer.train(resume_from_checkpoint=resume)
@@ -158,5 +201,7 @@ def finish(cfg, trainer, result, callback, events):
     trainer.save_model(cfg.output_dir)
     metrics = dict(callback.last_metrics)
     metrics.update(result.metrics)
+    if torch.cuda.is_available():
+        metrics["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     events.emit("done", output=cfg.output_dir, step=step, metrics=metrics)
     return EXIT_OK

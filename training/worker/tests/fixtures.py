@@ -26,11 +26,8 @@ TOPICS = [
 ]
 
 
-def write_model(out):
-    """Writes a random LlamaForCausalLM (hidden 32, 2 layers) and SmolLM2's tokenizer to out."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
+def write_tokenizer(out):
+    """Writes SmolLM2's tokenizer.json and a tokenizer_config.json with its ChatML template to out."""
     os.makedirs(out, exist_ok=True)
     with gzip.open(TOKENIZER_GZ, "rb") as src, open(os.path.join(out, "tokenizer.json"), "wb") as dst:
         shutil.copyfileobj(src, dst)
@@ -43,6 +40,14 @@ def write_model(out):
     }
     with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(tok_cfg, f, indent=1)
+
+
+def write_model(out):
+    """Writes a random LlamaForCausalLM (hidden 32, 2 layers) and SmolLM2's tokenizer to out."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    write_tokenizer(out)
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=49152, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,

@@ -235,6 +235,71 @@ class Refusals(WorkerCase):
         self.assertEqual(rc, 2, err[-3000:])
         self.assertIn("ref_adapter must equal init_adapter", ev[-1]["message"])
 
+    def test_unknown_trainer_arg_is_refused_before_loading(self):
+        top = {"trainer_args": {"no_such_setting": 1}}
+        rc, ev, err = run_worker("sft", self.config("badarg", "sft", "badarg_out", top=top))
+        self.assertEqual(rc, 2, err[-3000:])
+        self.assertEqual([e["event"] for e in ev], ["error"])
+        self.assertIn("trainer_args.no_such_setting is not a SFTConfig field", ev[0]["message"])
+
+    def test_trainer_args_reach_trl(self):
+        top = {"trainer_args": {"max_grad_norm": 0.001}}
+        rc, ev, err = run_worker("sft", self.config("gradclip", "sft", "gradclip_out", top=top, max_steps=1))
+        self.assertEqual(rc, 0, err[-3000:])
+        with open(os.path.join(self.tmp, "gradclip_out", "checkpoint-1", "trainer_state.json")) as f:
+            state = json.load(f)
+        with open(os.path.join(self.tmp, "gradclip_out", "checkpoint-1", "training_args.bin"), "rb") as f:
+            self.assertTrue(f.read(2))
+        self.assertEqual(state["global_step"], 1)
+        import torch
+        args = torch.load(os.path.join(self.tmp, "gradclip_out", "checkpoint-1", "training_args.bin"), weights_only=False)
+        self.assertEqual(args.max_grad_norm, 0.001)
+
+
+BUNDLED_GGUF = os.path.join(TRAINING_DIR, "..", "models", "base", "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+@unittest.skipUnless(HAVE_STACK and os.path.isfile(BUNDLED_GGUF) and importlib.util.find_spec("gguf"),
+                     "needs the bundled base model (make models) and the gguf package")
+class BundledGGUF(unittest.TestCase):
+    """The bundled base is a GGUF file: the worker loads it through transformers' GGUF reader."""
+
+    def test_loads_model_and_tokenizer(self):
+        from worker import config, train
+        cfg = config.Config(kind="sft", path="run.json", model=BUNDLED_GGUF, dataset="x", output_dir="y")
+        tok = train.load_tokenizer(cfg)
+        model = train.load_model(cfg, use_bf16=False)
+        self.assertEqual(model.config.num_hidden_layers, 30)
+        self.assertEqual(model.config.hidden_size, 576)
+        ids = tok.apply_chat_template([{"role": "user", "content": "What is a lifetime in Rust?"}],
+                                      add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        import torch
+        with torch.no_grad():
+            out = model.generate(**ids, max_new_tokens=8, do_sample=False)
+        text = tok.decode(out[0][ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        self.assertTrue(text.strip(), "greedy decoding of the bundled model gave no text")
+
+    def test_sft_trains_on_the_gguf(self):
+        """transformers marks a GGUF-loaded model quantized and its Trainer refuses to train one;
+        the worker clears the mark (the weights are dense after loading)."""
+        tmp = tempfile.mkdtemp(prefix="worker-gguf-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        data = os.path.join(tmp, "sft.jsonl")
+        with open(data, "w") as f:
+            for row in fixtures.sft_rows(4):
+                f.write(json.dumps(row) + "\n")
+        cfg = {"model": BUNDLED_GGUF, "dataset": data, "output_dir": os.path.join(tmp, "out"),
+               "lora": {"r": 4, "alpha": 8},
+               "hyperparameters": {"max_steps": 1, "per_device_batch_size": 2, "logging_steps": 1, "save_steps": 10,
+                                   "max_length": 128, "gradient_checkpointing": False}}
+        path = os.path.join(tmp, "run.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        rc, ev, err = run_worker("sft", path)
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(ev[-1]["event"], "done")
+        self.assertTrue(os.path.isfile(os.path.join(tmp, "out", "adapter_model.safetensors")))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"rustexpert/bundled"
+	"rustexpert/live"
+	"rustexpert/store"
+	"rustexpert/training"
+)
+
+const trainUsage = `Usage:
+  rustexpert train sft|dpo --parent MODEL --dataset ID [--name NAME] [--set key=value ...] [--dry-run]
+  rustexpert train resume RUN_ID
+  rustexpert train list
+
+sft|dpo runs a LoRA fine-tune in the foreground, printing progress, and registers the adapter
+as a model (default name v1 for SFT, v2 for DPO). --set changes a setting of run.json
+(learning_rate, epochs, max_steps, beta, lora.r, …; repeat it); --dry-run prints run.json and
+the worker's command line without starting anything. Ctrl-C stops the worker after it saved a
+checkpoint; "train resume" goes on from there.`
+
+// newTrainer builds the training runner from the configuration.
+func newTrainer(st *store.Store, hub *live.Hub, log *slog.Logger, cfg Config, onEvent func(int64, training.Event)) *training.Runner {
+	return training.New(st, hub, log, training.Options{Python: cfg.TrainPython, WorkerDir: cfg.TrainDir, DataDir: cfg.DataDir,
+		Grace: cfg.TrainGrace, OnEvent: onEvent})
+}
+
+// train runs the train subcommands.
+func (e *cliEnv) train(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{trainUsage}
+	}
+	switch args[0] {
+	case "sft", "dpo":
+		return e.trainRun(ctx, args[0], args[1:])
+	case "resume":
+		return e.trainResume(ctx, args[1:])
+	case "list":
+		return e.trainList(ctx, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprintln(e.stdout, trainUsage)
+		return nil
+	default:
+		return usageError{fmt.Sprintf("train: unknown subcommand %q\n\n%s", args[0], trainUsage)}
+	}
+}
+
+// setFlags collects repeated --set key=value flags.
+type setFlags []string
+
+func (s *setFlags) String() string { return strings.Join(*s, " ") }
+
+func (s *setFlags) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("%q: want key=value", v)
+	}
+	*s = append(*s, v)
+	return nil
+}
+
+func (e *cliEnv) trainRun(ctx context.Context, kind string, args []string) error {
+	var cfg Config
+	fs := e.flags("train "+kind, &cfg)
+	e.trainFlags(fs, &cfg)
+	parent := fs.String("parent", "", "registered model to train from (rustexpert models list)")
+	datasetID := fs.Int64("dataset", 0, "dataset snapshot id of the same kind (rustexpert export)")
+	name := fs.String("name", "", "name of the model the run registers (default v1 for sft, v2 for dpo)")
+	dryRun := fs.Bool("dry-run", false, "print run.json and the command line, start nothing")
+	var sets setFlags
+	fs.Var(&sets, "set", "change a setting: key=value (repeatable), e.g. --set learning_rate=1e-4 --set lora.r=16")
+	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
+		return err
+	}
+	if *parent == "" || *datasetID == 0 {
+		return usageError{"train " + kind + ": --parent and --dataset are required\n\n" + trainUsage}
+	}
+	settings := training.Defaults(kind)
+	for _, kv := range sets {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := settings.Set(k, v); err != nil {
+			return usageError{"--set " + err.Error()}
+		}
+	}
+	log, err := e.logger(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := bundled.Register(ctx, st, cfg.ModelsDir); err != nil {
+		return err
+	}
+	m, err := st.ModelByName(ctx, *parent)
+	if err != nil {
+		return err
+	}
+	req := training.Request{Kind: kind, ParentID: m.ID, DatasetID: *datasetID, Name: *name, Settings: settings}
+	p := &trainPrinter{w: e.stdout}
+	runner := newTrainer(st, nil, log, cfg, p.event)
+	if *dryRun {
+		rc, cmd, err := runner.Preview(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n# %s\n", rc.JSON(), strings.Join(cmd, " "))
+		return nil
+	}
+	run, err := runner.Create(ctx, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "run %d: %s of %s on dataset %d (%s)\n", run.ID, kind, m.Name, *datasetID, runner.RunDir(run.ID))
+	return e.finishRun(ctx, runner, run.ID)
+}
+
+func (e *cliEnv) trainResume(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := e.flags("train resume", &cfg)
+	e.trainFlags(fs, &cfg)
+	pos, err := e.parse(fs, &cfg, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"train resume: give one run id\n\n" + trainUsage}
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil {
+		return usageError{fmt.Sprintf("train resume: %q is not a run id", pos[0])}
+	}
+	log, err := e.logger(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p := &trainPrinter{w: e.stdout}
+	runner := newTrainer(st, nil, log, cfg, p.event)
+	if err := runner.Resume(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "run %d resumed\n", id)
+	return e.finishRun(ctx, runner, id)
+}
+
+// finishRun runs a queued run in the foreground and reports how it ended.
+func (e *cliEnv) finishRun(ctx context.Context, runner *training.Runner, id int64) error {
+	run, err := runner.RunOne(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch run.Status {
+	case store.RunDone:
+		fmt.Fprintf(e.stdout, "run %d done at step %d: model %s registered (id %d)\n", run.ID, run.Step, run.ModelName, run.ModelID)
+		return nil
+	case store.RunInterrupted, store.RunCanceled:
+		fmt.Fprintf(e.stdout, "run %d %s at step %d; checkpoint %s\n", run.ID, run.Status, run.Step, orNone(run.Checkpoint))
+		return problemsError{fmt.Sprintf("run %d %s; rustexpert train resume %d goes on from its last checkpoint", run.ID, run.Status, run.ID)}
+	default:
+		return problemsError{fmt.Sprintf("run %d %s: %s", run.ID, run.Status, run.Error)}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// trainPrinter prints a run's events as progress lines.
+type trainPrinter struct {
+	w        io.Writer
+	maxSteps int
+}
+
+func (p *trainPrinter) event(id int64, e training.Event) {
+	switch e.Event {
+	case "start":
+		p.maxSteps = e.MaxSteps
+		fmt.Fprintf(p.w, "run %d started on %s: %d steps", id, e.DeviceText(), e.MaxSteps)
+		if e.ResumedAt > 0 {
+			fmt.Fprintf(p.w, ", resumed at step %d", e.ResumedAt)
+		}
+		fmt.Fprintln(p.w)
+	case "metric":
+		fmt.Fprintf(p.w, "step %d/%d%s\n", e.Step, p.maxSteps, formatMetrics(e.Metrics))
+	case "checkpoint":
+		fmt.Fprintf(p.w, "checkpoint at step %d: %s\n", e.Step, e.Path)
+	case "interrupted":
+		fmt.Fprintf(p.w, "stopped at step %d, checkpoint %s\n", e.Step, orNone(e.Checkpoint))
+	case "error":
+		fmt.Fprintf(p.w, "worker error: %s\n", e.Message)
+	}
+}
+
+// formatMetrics lists a step's values, loss first, then by name.
+func formatMetrics(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if (a == "loss") != (b == "loss") {
+			if a == "loss" {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var b strings.Builder
+	for _, k := range names {
+		fmt.Fprintf(&b, "  %s %.4g", k, m[k])
+	}
+	return b.String()
+}
+
+func (e *cliEnv) trainList(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := e.flags("train list", &cfg)
+	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	runs, err := st.ListRuns(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tSTEP\tPARENT\tDATASET\tMODEL\tCREATED")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Step, r.MaxSteps, r.ParentName, r.DatasetID,
+			r.ModelName, r.CreatedAt.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}

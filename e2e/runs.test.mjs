@@ -1,0 +1,115 @@
+// Browser test of training runs: the new-run form with its defaults and preview, then a run whose
+// worker is a STAND-IN (a shell script named by RUSTEXPERT_TRAIN_PYTHON that prints the worker's
+// protocol events) followed live to its end: status, step, one chart per metric, the log scale
+// toggle, the log tail and the registered model.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startApp, launchBrowser } from "./helpers.mjs";
+
+// The stand-in trains four steps, a little apart, so the page sees them arrive.
+const STAND_IN = `#!/bin/sh
+out=$(sed -n 's/^  "output_dir": "\\(.*\\)",*$/\\1/p' "$5")
+mkdir -p "$out"
+echo 'stand-in worker: loading' >&2
+echo '{"event":"start","max_steps":4,"resumed_at_step":0,"device":"cpu"}'
+for s in 1 2 3 4; do
+  sleep 0.4
+  echo '{"event":"metric","step":'$s',"metrics":{"loss":0.'$((9 - s))',"grad_norm":'$s'.5,"rewards/margins":-0.'$s'}}'
+done
+echo '{"r":8}' > "$out/adapter_config.json"
+echo '{"event":"done","output":"'$out'","step":4,"metrics":{"train_loss":0.6}}'
+`;
+
+let dataDir, app, browser, baseURL;
+
+before(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-runs-e2e-"));
+  const python = path.join(dataDir, "stand-in-python");
+  writeFileSync(python, STAND_IN, { mode: 0o755 });
+  process.env.RUSTEXPERT_TRAIN_PYTHON = python;
+  app = await startApp(dataDir);
+  baseURL = app.match;
+  browser = await launchBrowser();
+  // One SFT snapshot, recorded as the export would record it.
+  const q = "What does the ? operator do?";
+  const row = { messages: [{ role: "user", content: q }, { role: "assistant", content: "It returns early with the error." }],
+    prompt_id: createHash("sha256").update(q).digest("hex"), model: "m", category: "errors" };
+  mkdirSync(path.join(dataDir, "datasets"));
+  writeFileSync(path.join(dataDir, "datasets", "sft.jsonl"), JSON.stringify(row) + "\n");
+  execFileSync("sqlite3", [path.join(dataDir, "rustexpert.db"),
+    `INSERT INTO datasets (kind, options_json, stats_json, sha256, rows, path, created_at)
+     VALUES ('sft', '{}', '{}', 'x', 1, 'datasets/sft.jsonl', '2025-01-01T00:00:00Z')`]);
+});
+
+after(async () => {
+  await browser?.close();
+  app?.child.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function watch(page) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+  return errors;
+}
+
+test("start a run, preview its run.json, follow it live to the registered model", { timeout: 120000 }, async () => {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const errors = watch(page);
+
+  await page.goto("/");
+  await page.fill("input[name=name]", "alice");
+  await page.fill("input[name=password]", "correct horse battery");
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/prompts/);
+
+  await page.click("nav >> text=Runs");
+  await page.waitForURL(/\/runs$/);
+  assert.equal(await page.inputValue("[data-testid=run-learning_rate]"), "0.0002");
+  // Switching to DPO reloads the form with DPO defaults; back to SFT for the run.
+  await page.selectOption("[data-testid=run-kind]", "dpo");
+  await page.waitForSelector("[data-testid=run-beta]");
+  assert.equal(await page.inputValue("[data-testid=run-learning_rate]"), "5e-06");
+  await page.selectOption("[data-testid=run-kind]", "sft");
+  await page.waitForSelector("[data-testid=run-beta]", { state: "detached" });
+  await page.selectOption("[data-testid=run-parent]", { label: "base" });
+  await page.fill("[data-testid=run-name]", "smol-sft");
+  await page.fill("[data-testid=run-max_steps]", "4");
+
+  await page.click("[data-testid=run-preview-button]");
+  await page.waitForSelector("[data-testid=preview-json]");
+  const preview = JSON.parse(await page.textContent("[data-testid=preview-json]"));
+  assert.equal(preview.hyperparameters.max_steps, 4);
+  assert.match(preview.model, /SmolLM2-135M-Instruct\.Q4_1\.gguf$/);
+  assert.match(await page.textContent("[data-testid=preview-command]"), / -m worker sft --config .*runs\/1\/run\.json$/);
+
+  await page.click("[data-testid=run-start]");
+  await page.waitForURL(/\/runs\/1$/);
+  // The page follows the run: charts appear as metrics arrive, then it reloads in its final state.
+  await page.waitForSelector(".run-chart canvas", { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector("[data-testid=run-status]")?.textContent === "done", null, { timeout: 60000 });
+  await page.waitForSelector("[data-testid=run-model]");
+  assert.match(await page.textContent("[data-testid=run-model]"), /smol-sft/);
+  assert.equal((await page.textContent("[data-testid=run-step]")).trim(), "4/4 (100%)");
+  assert.equal(await page.textContent("[data-testid=run-device]"), "cpu");
+  await page.waitForFunction(() => document.querySelectorAll(".run-chart canvas").length === 3);
+  const charts = await page.$$eval(".run-chart", (els) => els.map((e) => e.dataset.metric));
+  assert.deepEqual(charts, ["loss", "rewards/margins", "grad_norm"]);
+  await page.check("[data-testid=run-log-scale]");
+  await page.waitForFunction(() => document.querySelectorAll(".run-chart canvas").length === 3);
+  assert.match(await page.textContent("[data-testid=run-log]"), /stand-in worker: loading/);
+  assert.match(await page.textContent("[data-testid=run-final]"), /train_loss/);
+
+  await page.click("nav >> text=Runs");
+  assert.match(await page.textContent("[data-testid=run-row]"), /done/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
