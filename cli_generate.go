@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"rustexpert/bundled"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ func (e *cliEnv) generate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if _, err := bundled.Register(ctx, st, cfg.ModelsDir); err != nil {
+		return err
+	}
 	m, err := st.ModelByName(ctx, *model)
 	if err != nil {
 		return err

@@ -60,8 +60,12 @@ test("set up, import, generate, label five prompts by keyboard, export and valid
 
   // The bundled model was registered on start; loading it shows what the engine read.
   await page.goto("/models");
-  const base = page.locator("[data-testid=model-row]", { hasText: "built-in CPU engine" });
-  assert.match(await base.textContent(), /base/);
+  const builtin = page.locator("[data-testid=model-row]", { hasText: "built-in CPU engine" });
+  const base = builtin.filter({ has: page.locator("td:first-child", { hasText: /^base$/ }) });
+  assert.equal(await base.count(), 1);
+  // The bundled v1 adapter (models/v1) is registered as trained from base.
+  const v1 = builtin.filter({ has: page.locator("td:first-child", { hasText: /^v1$/ }) });
+  assert.match(await v1.textContent(), /trained from base/);
   await base.locator("[data-testid=model-check] button").click();
   await page.waitForSelector("[data-testid=model-check-result]:has-text('Loaded')");
   assert.match(await page.textContent("[data-testid=model-check-result]"), /llama, 30 layers, hidden 576.*chatml template/);

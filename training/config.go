@@ -27,6 +27,8 @@ type Config struct {
 	Lora            Lora           `json:"lora"`
 	Hyperparameters Hyper          `json:"hyperparameters"`
 	TrainerArgs     map[string]any `json:"trainer_args,omitempty"`
+	// GPUs > 1 starts one worker process per GPU through torchrun (data parallel).
+	GPUs int `json:"gpus,omitempty"`
 }
 
 // Lora is the adapter's shape; TargetModules is "all-linear" or a list of module names.
@@ -104,6 +106,9 @@ func (c Config) Check(kind string) []string {
 	h, l := c.Hyperparameters, c.Lora
 	if c.EvalFraction < 0 || c.EvalFraction > 0.5 {
 		add("eval_fraction", "%g is outside [0, 0.5]", c.EvalFraction)
+	}
+	if c.GPUs < 0 || c.GPUs > 64 {
+		add("gpus", "%d is outside [0, 64]", c.GPUs)
 	}
 	if l.R < 1 {
 		add("lora.r", "%d must be at least 1", l.R)
@@ -360,7 +365,7 @@ func (r *Runner) Preview(ctx context.Context, req Request) (Config, []string, er
 	if err != nil {
 		return cfg, nil, err
 	}
-	return cfg, r.Command(req.Kind, filepath.Join(r.RunDir(id), "run.json")), nil
+	return cfg, r.Command(req.Kind, filepath.Join(r.RunDir(id), "run.json"), cfg.GPUs), nil
 }
 
 // Create stores a queued run for the request and wakes the runner.

@@ -121,3 +121,20 @@ func TestBuildConfigPaths(t *testing.T) {
 		t.Errorf("preview: %v %q %s", err, cmd, cfg.OutputDir)
 	}
 }
+
+func TestCommandStartsOneWorkerPerGPU(t *testing.T) {
+	r := New(nil, nil, nil, Options{Python: "py"})
+	one := strings.Join(r.Command("sft", "run.json", 1), " ")
+	if one != "py -m worker sft --config run.json" {
+		t.Errorf("one GPU: %q", one)
+	}
+	two := strings.Join(r.Command("dpo", "run.json", 2), " ")
+	if two != "py -m torch.distributed.run --standalone --nproc_per_node 2 -m worker dpo --config run.json" {
+		t.Errorf("two GPUs: %q", two)
+	}
+	c := Defaults("sft")
+	c.GPUs = -1
+	if p := strings.Join(c.Check("sft"), "; "); !strings.Contains(p, "gpus: -1 is outside") {
+		t.Errorf("negative gpus not refused: %q", p)
+	}
+}

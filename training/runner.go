@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -101,9 +102,15 @@ func (r *Runner) RunDir(id int64) string {
 	return filepath.Join(r.opt.DataDir, "runs", fmt.Sprint(id))
 }
 
-// Command is the worker's command line for a run of kind with its run.json at configPath.
-func (r *Runner) Command(kind, configPath string) []string {
-	return []string{r.opt.Python, "-m", "worker", kind, "--config", configPath}
+// Command is the worker's command line for a run of kind with its run.json at configPath;
+// with more than one GPU, torchrun starts one worker per GPU (data parallel).
+func (r *Runner) Command(kind, configPath string, gpus int) []string {
+	worker := []string{"-m", "worker", kind, "--config", configPath}
+	if gpus > 1 {
+		launch := []string{r.opt.Python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", strconv.Itoa(gpus)}
+		return append(launch, worker...)
+	}
+	return append([]string{r.opt.Python}, worker...)
 }
 
 // Wake tells the runner that a run was queued.
@@ -307,7 +314,7 @@ func (r *Runner) attemptRun(ctx context.Context, a *attempt, log *slog.Logger) s
 		return store.RunEnd{Status: store.RunCanceled, Error: "canceled before the worker started", Step: a.run.Step}
 	}
 	r.publishState(ctx, a.run.ID)
-	code, err := r.runWorker(ctx, a, dir, configPath)
+	code, err := r.runWorker(ctx, a, dir, configPath, cfg.GPUs)
 	if err != nil {
 		log.Error("training worker", slog.Any("error", err))
 		return fail("could not run the training worker (%s): %v", r.opt.Python, err)
@@ -420,7 +427,7 @@ func metricsJSON(m map[string]float64) string {
 // runWorker starts the worker in its own process group, reads its events until it exits and
 // returns its exit code. Cancel or the end of ctx sends SIGTERM to the group, SIGKILL after the
 // grace period; whatever is left of the group after the worker exits is killed too.
-func (r *Runner) runWorker(ctx context.Context, a *attempt, dir, configPath string) (int, error) {
+func (r *Runner) runWorker(ctx context.Context, a *attempt, dir, configPath string, gpus int) (int, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -431,7 +438,7 @@ func (r *Runner) runWorker(ctx context.Context, a *attempt, dir, configPath stri
 		outW.Close()
 		return 0, err
 	}
-	args := r.Command(a.run.Kind, configPath)
+	args := r.Command(a.run.Kind, configPath, gpus)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = r.workerEnv()

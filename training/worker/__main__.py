@@ -2,6 +2,7 @@
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_MISSING_PACKAGE
@@ -29,8 +30,19 @@ def missing_packages():
     return missing
 
 
+def one_gpu_unless_distributed():
+    """A worker started alone trains on one GPU (the first visible one): TRL's trainers refuse
+    the single-process DataParallel that transformers would use with several GPUs visible.
+    Several GPUs train through torchrun, one worker process each."""
+    if "WORLD_SIZE" in os.environ:
+        return
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = "0" if visible is None else visible.split(",")[0]
+
+
 def main(argv=None):
     args = parse_args(argv)
+    one_gpu_unless_distributed()
     events = take_stdout()
     missing = missing_packages()
     if missing:

@@ -12,7 +12,7 @@ class ConfigError(ValueError):
 
 TOP_FIELDS = {
     "model", "tokenizer", "dataset", "eval_fraction", "output_dir", "lora", "hyperparameters",
-    "resume_from", "init_adapter", "ref_adapter", "trainer_args",
+    "resume_from", "init_adapter", "ref_adapter", "trainer_args", "gpus",
 }
 LORA_FIELDS = {"r", "alpha", "dropout", "target_modules"}
 HYPER_FIELDS = {
@@ -73,6 +73,7 @@ class Config:
     lora: Lora = field(default_factory=Lora)
     hyper: Hyper = field(default_factory=Hyper)
     trainer_args: dict = field(default_factory=dict)
+    gpus: int = 1
 
 
 def load(path, kind):
@@ -106,6 +107,7 @@ def parse(raw, path, kind):
     cfg.eval_fraction = number(raw, "eval_fraction", path, 0.0, lo=0.0, hi=0.5)
     cfg.lora = parse_lora(raw.get("lora", {}), path)
     cfg.hyper = parse_hyper(raw.get("hyperparameters", {}), path, kind)
+    cfg.gpus = integer(raw, "gpus", path, 1, lo=0) or 1
     cfg.trainer_args = raw.get("trainer_args", {})
     if not isinstance(cfg.trainer_args, dict):
         raise ConfigError(f"config {path}: field trainer_args must be an object of SFTConfig/DPOConfig fields")

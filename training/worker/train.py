@@ -24,6 +24,7 @@ def device_info(use_bf16):
     info = {
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "gpus": torch.cuda.device_count(),
+        "processes": int(os.environ.get("WORLD_SIZE", "1")),
         "bf16": use_bf16,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
@@ -153,6 +154,16 @@ def checked_trainer_args(cfg, config_cls):
     return cfg.trainer_args
 
 
+def check_processes(cfg):
+    """gpus > 1 needs one worker process per GPU, as torchrun starts them."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if cfg.gpus > 1 and world != cfg.gpus:
+        raise ConfigError(f"config {cfg.path}: gpus is {cfg.gpus} but the worker runs as {world} process(es): "
+                          f"start it with python3 -m torch.distributed.run --nproc_per_node {cfg.gpus} -m worker ...")
+    if cfg.gpus > torch.cuda.device_count() > 0 or (cfg.gpus > 1 and not torch.cuda.is_available()):
+        raise ConfigError(f"config {cfg.path}: gpus is {cfg.gpus} but {torch.cuda.device_count()} CUDA GPU(s) are visible")
+
+
 def resume_path(cfg):
     """The checkpoint to resume from: a path, the latest in output_dir for true, or None."""
     if cfg.resume_from is True:
@@ -173,6 +184,7 @@ def run(cfg, events):
     rows = data.load(cfg.dataset, cfg.kind)
     train_rows, eval_rows = data.split(rows, cfg.eval_fraction, cfg.hyper.seed)
     resume = resume_path(cfg)
+    check_processes(cfg)
     checked_trainer_args(cfg, trl.DPOConfig if cfg.kind == "dpo" else trl.SFTConfig)
     use_bf16 = want_bf16(cfg.hyper.bf16)
     info = device_info(use_bf16)
@@ -186,7 +198,11 @@ def run(cfg, events):
         result = trainer.train(resume_from_checkpoint=resume)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return finish(cfg, trainer, result, callback, events)
+    try:
+        return finish(cfg, trainer, result, callback, events)
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 def finish(cfg, trainer, result, callback, events):
