@@ -6,8 +6,10 @@ export CGO_ENABLED := 1
 # Go's SIMD package (simd/archsimd) gives the built-in engine its AVX-512 kernels; other CPUs use the plain-Go path.
 export GOEXPERIMENT := simd
 BIN := bin/rustexpert
+# Python environment of the training worker's tests (torch, transformers, peft, trl, datasets), made once per requirements.txt.
+TRAIN_VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rustexpert/train-venv
 
-.PHONY: run build models test deps go-test worker-test e2e generate check-generated vet vendor bench clean
+.PHONY: run build models test deps train-deps go-test worker-test e2e generate check-generated vet vendor bench clean
 
 ## run: build and serve the app on http://localhost:8080 (database in ./data/, bundled model in ./models/)
 run: build models
@@ -29,14 +31,17 @@ deps:
 	bash scripts/install-build-deps.sh
 	bash scripts/install-test-deps.sh
 
-go-test:
-	$(GO) test -tags $(TAGS) -count=1 ./...
+## train-deps: a virtual environment with the training worker's packages (CPU is enough for the tests)
+train-deps:
+	bash scripts/install-train-deps.sh --cached $(TRAIN_VENV)
 
-## worker-test: the training worker's config and dataset checks (the training tests need torch and trl:
-## RUSTEXPERT_TRAIN_PYTHON=<python with them> go test ./training, after scripts/install-train-deps.sh)
-worker-test:
-	@if command -v python3 >/dev/null; then cd training && python3 -m unittest worker.tests.test_checks; \
-	else echo "python3 not found: training worker checks skipped"; fi
+## go-test: every Go test; ./training drives the real worker with the train-deps environment
+go-test: train-deps
+	RUSTEXPERT_TRAIN_PYTHON=$(TRAIN_VENV)/bin/python $(GO) test -tags $(TAGS) -count=1 ./...
+
+## worker-test: the training worker for real on a tiny random Llama (SFT, DPO, resume, SIGTERM, refusals) and on the bundled GGUF
+worker-test: train-deps
+	cd training && $(TRAIN_VENV)/bin/python -m unittest worker.tests.test_checks worker.tests.test_worker
 
 e2e: build
 	$(GO) build -o bin/testmodel ./e2e/testmodel

@@ -24,8 +24,10 @@ func (e *cliEnv) models(ctx context.Context, args []string) error {
 		return e.modelsList(ctx, args[1:])
 	case "fetch":
 		return e.modelsFetch(ctx, args[1:])
+	case "export":
+		return e.modelsExport(ctx, args[1:])
 	default:
-		return usageError{fmt.Sprintf("unknown models command %q (want add, list or fetch)", args[0])}
+		return usageError{fmt.Sprintf("unknown models command %q (want add, list, fetch or export)", args[0])}
 	}
 }
 
@@ -74,7 +76,8 @@ func (e *cliEnv) modelsAdd(ctx context.Context, args []string) error {
 }
 
 const modelsUsage = `usage: rustexpert models add NAME (--endpoint URL [--served-name M] [--api-key-env VAR] | --base GGUF_OR_DIR [--adapter DIR] [--template T] [--context N]),
-       rustexpert models list, or rustexpert models fetch`
+       rustexpert models list, rustexpert models fetch,
+       or rustexpert models export NAME --out DIR [--merged] (a Hugging Face folder with a model card)`
 
 // checkBuiltin loads a built-in model once, so a missing file, an unsupported
 // architecture or an adapter for another base is refused at registration.

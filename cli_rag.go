@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,7 +18,7 @@ import (
 )
 
 // defaultRAGSources are the rustup documentation sources ingested when --source is not given.
-const defaultRAGSources = "book,error-codes,nomicon,rust-by-example,reference"
+const defaultRAGSources = "book,error-codes,nomicon,rust-by-example,reference,std,core,alloc,cargo,edition-guide"
 
 func (e *cliEnv) rag(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -29,8 +31,10 @@ func (e *cliEnv) rag(ctx context.Context, args []string) error {
 		return e.ragEmbed(ctx, args[1:])
 	case "search":
 		return e.ragSearch(ctx, args[1:])
+	case "eval":
+		return e.ragEval(ctx, args[1:])
 	default:
-		return usageError{fmt.Sprintf("unknown rag command %q (want ingest, embed or search)", args[0])}
+		return usageError{fmt.Sprintf("unknown rag command %q (want ingest, embed, search or eval)", args[0])}
 	}
 }
 
@@ -219,7 +223,7 @@ func (e *cliEnv) ragRetrieve(ctx context.Context, st *store.Store, cfg Config, q
 	return hits, err
 }
 
-const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid]`
+const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid] | rag eval FILE [--k 10] [--modes bm25,dense,hybrid] [--json] [--misses]`
 
 // embedderModel names the bundled embedder's vectors in the database.
 const embedderModel = "all-MiniLM-L6-v2"
@@ -252,4 +256,147 @@ func (e *cliEnv) ragEmbed(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "%d chunks embedded in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// ragEval runs a gold set through each retrieval mode and prints recall@1/5/10, MRR and nDCG@10 side
+// by side, at document level (the primary figure) and section level; --misses lists the questions
+// whose gold documents were not in the first 5.
+func (e *cliEnv) ragEval(ctx context.Context, args []string) error {
+	var cfg Config
+	fs := e.flags("rag eval", &cfg)
+	k := fs.Int("k", 10, "chunks retrieved per question (at least 10)")
+	modes := fs.String("modes", "bm25,dense,hybrid", "comma-separated retrieval modes")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	misses := fs.Bool("misses", false, "list the questions missed at recall@5 (with --json: include them)")
+	pos, err := e.parse(fs, &cfg, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{ragUsage}
+	}
+	qs, err := readGoldFile(pos[0])
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	e.checkGoldURLs(ctx, st, qs)
+	var results []rag.EvalResult
+	for _, mode := range strings.Split(*modes, ",") {
+		res, err := e.evalMode(ctx, st, cfg, strings.TrimSpace(mode), qs, *k)
+		if err != nil {
+			return err
+		}
+		if !*misses {
+			res.Misses = nil
+		}
+		results = append(results, res)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	printEval(e.stdout, pos[0], len(qs), results)
+	return nil
+}
+
+func readGoldFile(path string) ([]rag.Question, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	qs, err := rag.ReadGold(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(qs) == 0 {
+		return nil, fmt.Errorf("%s: no questions", path)
+	}
+	return qs, nil
+}
+
+// checkGoldURLs warns on stderr about gold URLs whose document is not in the index.
+func (e *cliEnv) checkGoldURLs(ctx context.Context, st *store.Store, qs []rag.Question) {
+	known, err := rag.DocumentURLs(ctx, st, rag.Sources)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "warning: cannot list the indexed documents: %v\n", err)
+		return
+	}
+	missing := 0
+	for _, q := range qs {
+		for _, u := range q.URLs {
+			if !known[rag.DocumentURL(u)] {
+				missing++
+				fmt.Fprintf(e.stderr, "warning: %s: %s is not in the index\n", q.ID, u)
+			}
+		}
+	}
+	if missing > 0 {
+		fmt.Fprintf(e.stderr, "warning: %d gold URLs name documents the index lacks (ingest their sources)\n", missing)
+	}
+}
+
+// evalMode ranks every question with one mode (dense and hybrid load the bundled embedder once).
+func (e *cliEnv) evalMode(ctx context.Context, st *store.Store, cfg Config, mode string, qs []rag.Question, k int) (rag.EvalResult, error) {
+	switch mode {
+	case rag.ModeBM25, rag.ModeDense, rag.ModeHybrid:
+	default:
+		return rag.EvalResult{}, usageError{fmt.Sprintf("unknown mode %q (want bm25, dense or hybrid)", mode)}
+	}
+	var emb rag.Embedder
+	if mode != rag.ModeBM25 {
+		enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
+		if err != nil {
+			return rag.EvalResult{}, fmt.Errorf("mode %s needs the embedder (rustexpert models fetch): %w", mode, err)
+		}
+		defer enc.Close()
+		emb = enc
+	}
+	rank := func(ctx context.Context, question string) ([]string, error) {
+		hits, err := rag.Search(ctx, st, emb, embedderModel, rag.Query{Text: question, K: max(k, 10), Mode: mode})
+		urls := make([]string, len(hits))
+		for i, h := range hits {
+			urls[i] = h.URL
+		}
+		return urls, err
+	}
+	return rag.Evaluate(ctx, mode, qs, k, rank)
+}
+
+func printEval(w io.Writer, file string, n int, results []rag.EvalResult) {
+	fmt.Fprintf(w, "%s: %d questions\n\n", file, n)
+	for _, level := range []string{"document", "section"} {
+		note := "a chunk matches a gold URL by its page (URL without #anchor); the primary figures"
+		if level == "section" {
+			note = "a chunk matches a gold URL with #anchor only at that anchor"
+		}
+		fmt.Fprintf(w, "%s level (%s)\n\n", level, note)
+		fmt.Fprintln(w, "| mode | recall@1 | recall@5 | recall@10 | MRR | nDCG@10 |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|")
+		for _, r := range results {
+			m := r.Document
+			if level == "section" {
+				m = r.Section
+			}
+			fmt.Fprintf(w, "| %s | %.3f | %.3f | %.3f | %.3f | %.3f |\n", r.Mode, m.Recall1, m.Recall5, m.Recall10, m.MRR, m.NDCG)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, r := range results {
+		if len(r.Misses) > 0 {
+			fmt.Fprintf(w, "%s: %d questions without a gold document in the first 5\n", r.Mode, len(r.Misses))
+		}
+		for _, m := range r.Misses {
+			fmt.Fprintf(w, "  %s (rank %d) %s\n    gold: %s\n", m.ID, m.Rank, m.Question, strings.Join(m.Gold, " "))
+			for _, u := range m.Retrieved {
+				fmt.Fprintf(w, "    got:  %s\n", u)
+			}
+		}
+	}
 }

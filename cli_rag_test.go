@@ -77,3 +77,42 @@ func TestRAGEmbedAndHybridSearch(t *testing.T) {
 		}
 	}
 }
+
+func TestRAGEvalPrintsMetricsPerMode(t *testing.T) {
+	dir := t.TempDir()
+	docs := filepath.Join("rag", "testdata", "html")
+	if _, _, err := runIn(t, dir, "rag", "ingest", "--source", "std,error-codes", "--dir", docs); err != nil {
+		t.Fatal(err)
+	}
+	gold := filepath.Join(dir, "gold.jsonl")
+	rows := `// two questions
+{"id":"a","question":"block until all threads reach the same point","topic":"std-api","urls":["https://doc.rust-lang.org/std/sync/struct.Barrier.html#method.wait"]}
+{"id":"b","question":"E0502 cannot borrow as mutable because it is also borrowed as immutable","topic":"compiler-errors","urls":["https://doc.rust-lang.org/error_codes/E0502.html","https://doc.rust-lang.org/book/missing.html"]}
+`
+	if err := os.WriteFile(gold, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runIn(t, dir, "rag", "eval", gold, "--modes", "bm25", "--misses")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"gold.jsonl: 2 questions", "| mode | recall@1 | recall@5 | recall@10 | MRR | nDCG@10 |",
+		"document level", "section level", "| bm25 | 1.000 | 1.000 | 1.000 | 1.000 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "b: https://doc.rust-lang.org/book/missing.html is not in the index") {
+		t.Errorf("no warning for a gold URL outside the index: %q", errOut)
+	}
+	out, _, err = runIn(t, dir, "rag", "eval", gold, "--modes", "bm25", "--json")
+	if err != nil || !strings.Contains(out, `"recall_at_5": 1`) || !strings.Contains(out, `"mode": "bm25"`) {
+		t.Errorf("--json: %v\n%s", err, out)
+	}
+	if _, _, err := runIn(t, dir, "rag", "eval", gold, "--modes", "bm25,nope"); err == nil || exitCode(err) != 2 {
+		t.Errorf("unknown mode: %v", err)
+	}
+	if _, _, err := runIn(t, dir, "rag", "eval"); err == nil || exitCode(err) != 2 {
+		t.Errorf("eval without a file: %v", err)
+	}
+}

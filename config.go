@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"rustexpert/handlers"
 	"rustexpert/training"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	TrainPython string
 	TrainDir    string
 	TrainGrace  time.Duration
+	// Limits for a server reachable by the public: per-client rates, the generation gate, login
+	// throttling (0 turns each off).
+	Limits handlers.Limits
 }
 
 // cliEnv is what every subcommand gets from the process.
@@ -60,6 +64,24 @@ func (e *cliEnv) trainFlags(fs *flag.FlagSet, cfg *Config) {
 		grace = training.DefaultGrace
 	}
 	fs.DurationVar(&cfg.TrainGrace, "train-grace", grace, "time a canceled worker has to save a checkpoint before SIGKILL")
+}
+
+// limitFlags adds serve's limits: defaults for one machine serving a team, each 0 = off.
+func (e *cliEnv) limitFlags(fs *flag.FlagSet, l *handlers.Limits) {
+	fs.IntVar(&l.RequestsPerMinute, "rate-requests", e.envInt("RUSTEXPERT_RATE_REQUESTS", 600), "requests a minute per client (user, API key, else IP); 0 = off")
+	fs.IntVar(&l.TokensPerMinute, "rate-tokens", e.envInt("RUSTEXPERT_RATE_TOKENS", 20000), "generated tokens a minute per client; 0 = off")
+	fs.IntVar(&l.Generations, "gen-concurrency", e.envInt("RUSTEXPERT_GEN_CONCURRENCY", 8), "chat, arena and /v1 answers generated at once; 0 = no cap")
+	fs.IntVar(&l.GenerationQueue, "gen-queue", e.envInt("RUSTEXPERT_GEN_QUEUE", 32), "answers that may wait for a generation slot; the rest are told the server is busy")
+	fs.DurationVar(&l.QueueWait, "gen-wait", e.envDuration("RUSTEXPERT_GEN_WAIT", 20*time.Second), "longest wait for a generation slot")
+	fs.IntVar(&l.LoginFailures, "login-failures", e.envInt("RUSTEXPERT_LOGIN_FAILURES", 5), "failed logins of one name or IP before lockouts start; 0 = off")
+	fs.DurationVar(&l.LoginLockout, "login-lockout", e.envDuration("RUSTEXPERT_LOGIN_LOCKOUT", 30*time.Second), "first lockout; each further failure doubles it (at most 1h)")
+}
+
+func (e *cliEnv) envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(e.getenv(key)); err == nil {
+		return d
+	}
+	return def
 }
 
 func (e *cliEnv) env(key, def string) string {

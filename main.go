@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"rustexpert/store"
 )
 
 func main() {
@@ -37,6 +39,9 @@ Commands:
   models fetch       download the bundled base model into ./models (checked by sha256)
   keys add NAME      make an API key for /v1 (printed once); keys list, keys revoke ID
   generate           run a generation job (--model NAME --n 2 [--split train] [--category C])
+  label --by compiler store compiler labels where the checks separate the answers ([--job ID])
+  eval               benchmark a model: --bench MULTIPLE.jsonl|EXERCISM_DIR (--model NAME [--n N] [--rag]
+                     | --completions FILE); JSON summary on stdout; eval runs [--svg FILE] lists them
   export             write a DPO or SFT dataset snapshot (--kind dpo|sft)
   dataset validate F check a DPO/SFT JSONL file (exit code 1 on problems)
   rag ingest         index the Rust docs for search (--source book,error-codes,…|tokio, --dir PATH)
@@ -44,6 +49,8 @@ Commands:
   train sft|dpo      fine-tune a LoRA adapter (--parent MODEL --dataset ID [--set k=v] [--dry-run]);
                      train list, train resume ID
   sft-data build     mine SFT pairs from the local Rust docs, crate sources and clippy's fixes
+  backup FILE        copy the database while the server runs (SQLite online backup), then check the copy
+  restore FILE       replace the database with a backup (stop the server first; the old one is kept)
 
 Every command takes --data DIR (default ./data, env RUSTEXPERT_DATA), --db FILE
 (default DIR/rustexpert.db, env RUSTEXPERT_DB) and --models DIR (default ./models,
@@ -57,6 +64,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	env := &cliEnv{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	cmd, rest := args[0], args[1:]
+	if cmd != "serve" {
+		ctx = store.WithActor(ctx, store.CLIActor) // the audit log names command-line changes "cli"
+	}
 	switch cmd {
 	case "serve":
 		return env.serve(ctx, rest)
@@ -80,6 +90,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return env.train(ctx, rest)
 	case "sft-data":
 		return env.sftData(ctx, rest)
+	case "backup":
+		return env.backup(ctx, rest)
+	case "restore":
+		return env.restore(ctx, rest)
+	case "label":
+		return env.label(ctx, rest)
+	case "eval":
+		return env.eval(ctx, rest)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
 	}

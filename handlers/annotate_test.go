@@ -638,7 +638,7 @@ func TestAnnotateCompilerSuggestsAPairPeopleCanChange(t *testing.T) {
 	}
 	ann := app.login("ann", "annotator")
 	doc := ann.page(annotateURL(items[0]))
-	if !strings.Contains(testid(doc, "suggestion").Text(), "does not (E0382") {
+	if !strings.Contains(testid(doc, "suggestion").Text(), "fails: E0382") {
 		t.Fatalf("suggestion %q", testid(doc, "suggestion").Text())
 	}
 	best := doc.Find(`[data-testid="pick-best"][checked]`).AttrOr("value", "")

@@ -199,41 +199,44 @@ func (s *Server) handleArenaStream(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	ev := newEventStream(w)
 	switch {
 	case !b.Done[side]:
-		s.answerArena(r, ev, b, side)
+		done, ok := s.startGeneration(w, r)
+		if ok {
+			done(s.answerArena(r, newEventStream(w), b, side))
+		}
 	case b.Finish[side] == store.ArenaFinishFailed:
-		ev.failed(arenaFailure)
+		newEventStream(w).failed(arenaFailure)
 	default:
-		ev.done(s.md.HTML(b.Answers[side]), b.Finish[side], b.Tokens[side])
+		newEventStream(w).done(s.md.HTML(b.Answers[side]), b.Finish[side], b.Tokens[side])
 	}
 }
 
 // arenaFailure is what the voter reads about a failed side: the model stays anonymous.
 const arenaFailure = "the model failed to answer; start a new battle"
 
-// answerArena runs one side's model on the battle's question and stores the answer.
-func (s *Server) answerArena(r *http.Request, ev *eventStream, b store.ArenaBattle, side int) {
+// answerArena runs one side's model on the battle's question and stores the answer; it returns the
+// tokens generated.
+func (s *Server) answerArena(r *http.Request, ev *eventStream, b store.ArenaBattle, side int) int {
 	ctx := r.Context()
 	label := strings.ToUpper(arenaSideKeys[side])
 	m, gen, err := s.apiGenerator(ctx, b.Models[side]) // resolves "+rag" names as /v1 does
 	if err != nil {
 		s.arenaFailed(r, ev, b, side, err)
-		return
+		return 0
 	}
 	req := inference.Request{Model: m.ServedName, Messages: []inference.Message{{Role: store.ChatRoleUser, Content: b.Question}}, N: 1,
 		Params: inference.Params{Temperature: arenaTemperature, MaxTokens: arenaMaxTokens}}
 	res, err := gen.Chat(ctx, req, func(d inference.Delta) { ev.delta(strings.ReplaceAll(d.Text, "\r", "")) })
 	if ctx.Err() != nil {
-		return
+		return 0
 	}
 	if err == nil && len(res.Choices) == 0 {
 		err = errors.New("the model gave no answer")
 	}
 	if err != nil {
 		s.arenaFailed(r, ev, b, side, err)
-		return
+		return 0
 	}
 	a := store.ArenaAnswer{Text: strings.ReplaceAll(res.Choices[0].Text, "\r", ""), Finish: finishReason(res.Choices[0]),
 		Tokens: res.Usage.CompletionTokens}
@@ -241,7 +244,7 @@ func (s *Server) answerArena(r *http.Request, ev *eventStream, b store.ArenaBatt
 		if !errors.Is(err, store.ErrConflict) {
 			s.log.Error("store arena answer", slog.Int64("battle_id", b.ID), slog.String("side", label), slog.Any("error", err))
 			ev.failed("the answer could not be stored")
-			return
+			return a.Tokens
 		}
 		// Another stream of the same side stored first: show that one.
 		if b, err = s.store.UserArenaBattle(ctx, b.UserID, b.ID); err == nil {
@@ -249,6 +252,7 @@ func (s *Server) answerArena(r *http.Request, ev *eventStream, b store.ArenaBatt
 		}
 	}
 	ev.done(s.md.HTML(a.Text), a.Finish, a.Tokens)
+	return a.Tokens
 }
 
 // arenaFailed logs a side's failure with its model, stores the side as failed and tells the reader

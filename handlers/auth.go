@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,9 +16,13 @@ import (
 	"rustexpert/web"
 )
 
+// A session ends sessionTTL after its login, or sessionIdle after its last use; a request moves
+// the idle deadline on when that gains more than sessionTouch (so not every request writes).
 const (
 	sessionCookie = "rx_session"
 	sessionTTL    = 14 * 24 * time.Hour
+	sessionIdle   = 3 * 24 * time.Hour
+	sessionTouch  = time.Hour
 )
 
 type ctxKey int
@@ -47,7 +54,9 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		if err == nil && c.Value != "" {
 			sess, err := s.store.SessionByToken(r.Context(), c.Value)
 			if err == nil {
-				r = r.WithContext(context.WithValue(r.Context(), sessionKey, sess))
+				s.touchSession(r, c.Value, sess)
+				ctx := store.WithActor(r.Context(), store.Actor{UserID: sess.User.ID, Name: sess.User.Name})
+				r = r.WithContext(context.WithValue(ctx, sessionKey, sess))
 			} else if !errors.Is(err, store.ErrUnauthorized) {
 				s.error(w, r, err)
 				return
@@ -55,6 +64,22 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// touchSession moves the session's idle deadline on, never past its absolute end. A failure only
+// leaves the old deadline in place.
+func (s *Server) touchSession(r *http.Request, token string, sess store.Session) {
+	now := s.limits.now()
+	until := now.Add(sessionIdle)
+	if end := sess.StartedAt.Add(sessionTTL); until.After(end) {
+		until = end
+	}
+	if until.Sub(sess.ExpiresAt) <= sessionTouch {
+		return
+	}
+	if err := s.store.ExtendSession(context.WithoutCancel(r.Context()), token, until); err != nil && !errors.Is(err, store.ErrUnauthorized) {
+		s.log.Warn("extend session", slog.Int64("user_id", sess.User.ID), slog.Any("error", err))
+	}
 }
 
 // checkCSRF refuses state-changing requests of a session that do not carry its CSRF token
@@ -132,8 +157,16 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	name, next := r.FormValue("name"), safeNext(r.FormValue("next"))
+	keys := loginKeys(name, clientIP(r))
+	if wait, locked := s.limits.logins.locked(keys...); locked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.render(w, r, http.StatusTooManyRequests, web.LoginView(web.LoginPage{Name: name, Next: next,
+			Errors: []web.FieldError{{Message: "too many failed logins; try again in " + roundUp(wait)}}}))
+		return
+	}
 	u, err := s.store.Authenticate(r.Context(), name, r.FormValue("password"))
 	if errors.Is(err, store.ErrUnauthorized) {
+		s.limits.logins.fail(keys...)
 		s.render(w, r, http.StatusUnauthorized, web.LoginView(web.LoginPage{Name: name, Next: next,
 			Errors: []web.FieldError{{Message: "wrong name or password"}}}))
 		return
@@ -142,6 +175,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	s.limits.logins.succeed(keys[0])
 	if err := s.startSession(w, r, u); err != nil {
 		s.error(w, r, err)
 		return
@@ -150,7 +184,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u store.User) error {
-	token, err := s.store.CreateSession(r.Context(), u.ID, sessionTTL)
+	token, err := s.store.CreateSession(r.Context(), u.ID, sessionIdle)
 	if err != nil {
 		return err
 	}
@@ -194,7 +228,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.FormValue("name")
-	u, err := s.store.CreateUser(r.Context(), name, r.FormValue("password"), store.RoleAdmin)
+	u, err := s.store.CreateUser(store.WithActor(r.Context(), store.Actor{Name: "setup"}), name, r.FormValue("password"), store.RoleAdmin)
 	if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict) {
 		s.render(w, r, http.StatusUnprocessableEntity, web.SetupView(web.SetupPage{Name: name,
 			Errors: []web.FieldError{{Message: userMessage(err, "invalid")}}}))

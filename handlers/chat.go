@@ -382,13 +382,16 @@ func (s *Server) handleChatStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	history := columnTurns(turns, col)
-	ev := newEventStream(w)
 	last := history[len(history)-1]
 	if last.Role == store.ChatRoleAssistant {
-		ev.done(s.md.HTML(last.Content), last.FinishReason, last.Tokens)
+		newEventStream(w).done(s.md.HTML(last.Content), last.FinishReason, last.Tokens)
 		return
 	}
-	s.answerColumn(r, ev, chat.ID, col, history, sampling)
+	done, ok := s.startGeneration(w, r)
+	if !ok {
+		return
+	}
+	done(s.answerColumn(r, newEventStream(w), chat.ID, col, history, sampling))
 }
 
 func orDefault(v, def string) string {
@@ -410,13 +413,13 @@ func columnTurns(turns []store.ChatTurn, col int) []store.ChatTurn {
 
 // answerColumn runs the column's model on the column's conversation and stores its answer. This is
 // where retrieval will join a column: its sources go into the messages and the done event.
-func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, col int, history []store.ChatTurn, p chatSampling) {
+func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, col int, history []store.ChatTurn, p chatSampling) int {
 	ctx := r.Context()
 	question := history[len(history)-1]
 	m, gen, err := s.chatGenerator(ctx, question)
 	if err != nil {
 		ev.failed(s.chatFailure(r, m.Name, err))
-		return
+		return 0
 	}
 	req := inference.Request{Model: m.ServedName, Messages: chatMessages(history), N: 1,
 		Params: inference.Params{Temperature: p.temperature, MaxTokens: p.maxTokens}}
@@ -424,7 +427,7 @@ func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, co
 	if question.RAG {
 		if sources, err = s.augmentChat(ctx, &req, question.Content); err != nil {
 			ev.failed(s.chatFailure(r, m.Name, err))
-			return
+			return 0
 		}
 		ev.send("sources", sources)
 	}
@@ -442,22 +445,23 @@ func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, co
 		partial := written.String()
 		mu.Unlock()
 		s.storeChatAnswer(context.WithoutCancel(ctx), chatID, col, question.Seq, store.ChatAnswer{Content: partial, FinishReason: finishStopped, Sources: sources})
-		return
+		return estimateTokens(partial)
 	}
 	if err == nil && len(res.Choices) == 0 {
 		err = errors.New("the model gave no answer")
 	}
 	if err != nil {
 		ev.failed(s.chatFailure(r, m.Name, err))
-		return
+		return 0
 	}
 	answer := store.ChatAnswer{Content: strings.ReplaceAll(res.Choices[0].Text, "\r", ""),
 		FinishReason: finishReason(res.Choices[0]), Tokens: res.Usage.CompletionTokens, Sources: sources}
 	if !s.storeChatAnswer(ctx, chatID, col, question.Seq, answer) {
 		ev.failed("the answer could not be stored: the column has a newer question")
-		return
+		return answer.Tokens
 	}
 	ev.done(s.md.HTML(answer.Content), answer.FinishReason, answer.Tokens)
+	return answer.Tokens
 }
 
 // chatGenerator reaches the model that a column's question was put to.

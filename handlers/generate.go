@@ -239,10 +239,19 @@ func (s *Server) handleJobPage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	answers, err := s.store.LatestJobAnswers(r.Context(), job.ID, jobAnswersShown)
+	vm, err := s.jobPage(r, job)
 	if err != nil {
 		s.error(w, r, err)
 		return
+	}
+	s.render(w, r, http.StatusOK, web.JobView(vm))
+}
+
+// jobPage builds the job page: settings, progress and the latest answers with their checks.
+func (s *Server) jobPage(r *http.Request, job store.Job) (web.JobPage, error) {
+	answers, err := s.store.LatestJobAnswers(r.Context(), job.ID, jobAnswersShown)
+	if err != nil {
+		return web.JobPage{}, err
 	}
 	vm := web.JobPage{
 		Nav: s.nav(r, "Generate"), ID: job.ID, Model: job.ModelName, Filter: describeFilter(job.Filter),
@@ -262,8 +271,7 @@ func (s *Server) handleJobPage(w http.ResponseWriter, r *http.Request) {
 	rendered := s.md.Components(texts...)
 	checks, err := s.store.ChecksOf(r.Context(), ids)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return web.JobPage{}, err
 	}
 	for i, a := range answers {
 		vm.Answers = append(vm.Answers, web.JobAnswerRow{
@@ -271,7 +279,7 @@ func (s *Server) handleJobPage(w http.ResponseWriter, r *http.Request) {
 			LatencyMS: a.LatencyMS, FinishReason: a.FinishReason, Answer: rendered[i], Check: answerCheck(checks, a.ID),
 		})
 	}
-	s.render(w, r, http.StatusOK, web.JobView(vm))
+	return vm, nil
 }
 
 func formatJobTime(t time.Time) string {

@@ -40,7 +40,7 @@ const (
 // the session, CSRF and cross-origin checks.
 func (s *Server) apiRoutes(r chi.Router) {
 	r.Route("/v1", func(r chi.Router) {
-		r.Use(s.requireAPIKey)
+		r.Use(s.requireAPIKey, s.limitRequests)
 		r.Get("/models", s.handleAPIModelList)
 		r.Get("/models/{model}", s.handleAPIModelGet)
 		r.Post("/chat/completions", s.handleAPIChatCreate)
@@ -48,7 +48,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 		r.MethodNotAllowed(s.handleAPIMethodNotAllowed)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.loadSession, s.checkCSRF, s.requireUser, requireAdmin)
+		r.Use(s.loadSession, s.limitRequests, s.checkCSRF, s.requireUser, requireAdmin)
 		r.Get("/settings/keys", s.handleAPIKeys)
 		r.Post("/settings/keys", s.handleAPIKeyCreate)
 		r.Post("/settings/keys/{id}/revoke", s.handleAPIKeyRevoke)
@@ -159,7 +159,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			return
 		}
 		s.noteKeyUse(r, key)
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKeyKey, key.ID)))
 	})
 }
 
@@ -269,11 +269,16 @@ func (s *Server) handleAPIChatCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	call.req.Model = m.ServedName
 	reply := newChatReply(m.Name, call.req.N)
+	done, ok := s.startGeneration(w, r)
+	if !ok {
+		return
+	}
 	if call.stream {
-		s.streamChat(w, r, gen, call, reply)
+		done(s.streamChat(w, r, gen, call, reply))
 		return
 	}
 	res, err := gen.Chat(r.Context(), call.req, nil)
+	done(res.Usage.CompletionTokens)
 	if err != nil {
 		s.apiError(w, r, upstreamProblem(m.Name, err))
 		return
@@ -611,8 +616,9 @@ func (c chatReply) chunk(choices ...apiChunkChoice) apiChunk {
 }
 
 // streamChat answers with server-sent events. The stream starts with the first piece of text,
-// so a model that fails before it still gets a plain error answer with its status.
-func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, gen inference.Generator, call chatCall, reply chatReply) {
+// so a model that fails before it still gets a plain error answer with its status. It returns the
+// tokens generated.
+func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, gen inference.Generator, call chatCall, reply chatReply) int {
 	st := &chatStream{w: w, rc: http.NewResponseController(w), reply: reply}
 	res, err := gen.Chat(r.Context(), call.req, st.delta)
 	switch {
@@ -626,6 +632,12 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, gen inferenc
 	default:
 		st.finish(res, call.includeUsage)
 	}
+	if res.Usage.CompletionTokens > 0 {
+		return res.Usage.CompletionTokens
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return (st.sent + 3) / 4 // stopped or failed midway: no usage, about 4 bytes a token
 }
 
 // chatStream writes one answer's events; its methods may be called from any goroutine.
@@ -637,6 +649,7 @@ type chatStream struct {
 	mu      sync.Mutex
 	started bool
 	broken  bool // a write failed: the client is gone
+	sent    int  // bytes of text sent, to count the tokens of a stream that ends early
 }
 
 func (st *chatStream) begun() bool {
@@ -666,6 +679,7 @@ func (st *chatStream) delta(d inference.Delta) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.startLocked()
+	st.sent += len(d.Text)
 	st.sendLocked(st.reply.chunk(apiChunkChoice{Index: d.Index, Delta: apiDelta{Content: &d.Text}}))
 	st.flushLocked()
 }

@@ -23,7 +23,40 @@ const (
 
 func reviewFilterFrom(q url.Values) store.LabelFilter {
 	annotator, _ := strconv.ParseInt(q.Get("annotator"), 10, 64)
-	return store.LabelFilter{AnnotatorID: annotator, Category: q.Get("category"), Verdict: q.Get("verdict"), Limit: reviewLimit}
+	return store.LabelFilter{AnnotatorID: annotator, Category: q.Get("category"), Verdict: q.Get("verdict"),
+		Source: reviewSource(q.Get("by")), Limit: reviewLimit}
+}
+
+// Values of the review list's "by" filter: people's labels (the default), the compiler's, or all.
+const (
+	reviewByPeople   = ""
+	reviewByCompiler = "compiler"
+	reviewByAll      = "all"
+)
+
+// reviewSource maps the "by" filter to the store's label source: compiler labels stay apart from
+// people's unless asked for.
+func reviewSource(by string) string {
+	switch by {
+	case reviewByCompiler:
+		return store.SuggestedByCompiler
+	case reviewByAll:
+		return ""
+	default:
+		return store.LabelsByPeople
+	}
+}
+
+// reviewBy is the "by" filter's value for a label source.
+func reviewBy(source string) string {
+	switch source {
+	case store.SuggestedByCompiler:
+		return reviewByCompiler
+	case "":
+		return reviewByAll
+	default:
+		return reviewByPeople
+	}
 }
 
 // handleReview lists labels with filters; HTMX filter requests get only the table.
@@ -73,7 +106,7 @@ func (s *Server) reviewPage(r *http.Request, f store.LabelFilter) (web.ReviewPag
 		return web.ReviewPage{}, err
 	}
 	vm := web.ReviewPage{Nav: s.nav(r, "Review"), Categories: cats,
-		Filter: web.ReviewFilter{AnnotatorID: f.AnnotatorID, Category: f.Category, Verdict: f.Verdict}}
+		Filter: web.ReviewFilter{AnnotatorID: f.AnnotatorID, Category: f.Category, Verdict: f.Verdict, By: reviewBy(f.Source)}}
 	for _, u := range users {
 		vm.Annotators = append(vm.Annotators, web.ReviewAnnotator{ID: u.ID, Name: u.Name})
 	}

@@ -90,6 +90,12 @@ func (s *Server) handleReviewLabelUpdate(w http.ResponseWriter, r *http.Request)
 		s.error(w, r, err)
 		return
 	}
+	// The label writer commits labels in batches, so the edit's audit row follows its commit.
+	if err := s.store.RecordAudit(r.Context(), "label.edit", fmt.Sprintf("label %d", l.ID), map[string]any{"annotator_id": l.AnnotatorID,
+		"job_id": l.Item.JobID, "prompt_id": l.Item.PromptID, "verdict": in.Verdict}); err != nil {
+		s.error(w, r, err)
+		return
+	}
 	updated, err := s.store.LabelByID(r.Context(), l.ID)
 	if err != nil {
 		s.error(w, r, err)

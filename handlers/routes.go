@@ -21,7 +21,7 @@ func (s *Server) routes() http.Handler {
 	s.apiRoutes(r) // /v1 (bearer API keys, no session or CSRF) and the admins' /settings/keys
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.loadSession, s.checkCSRF)
+		r.Use(s.loadSession, s.limitRequests, s.checkCSRF)
 		r.Get("/login", s.handleLoginForm)
 		r.Post("/login", s.handleLogin)
 		r.Get("/setup", s.handleSetupForm)
@@ -31,6 +31,9 @@ func (s *Server) routes() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
 			r.Post("/logout", s.handleLogout)
+			r.Get("/account", s.handleAccount)
+			r.Post("/account/password", s.handlePasswordChange)
+			r.Post("/account/logout-all", s.handleLogoutEverywhere)
 			r.Get("/", s.handleHome)
 
 			r.Get("/prompts", s.handlePromptList)
@@ -56,6 +59,7 @@ func (s *Server) routes() http.Handler {
 				r.Post("/generate", s.handleGenerateCreate)
 				r.Post("/generate/jobs/{id}/cancel", s.handleJobCancel)
 				r.Post("/generate/jobs/{id}/resume", s.handleJobResume)
+				r.Post("/generate/jobs/{id}/label-by-compiler", s.handleLabelByCompiler)
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(requireAdmin)
@@ -88,6 +92,7 @@ func (s *Server) routes() http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(requireAdmin)
 				r.Get("/users", s.handleUsers)
+				r.Get("/audit", s.handleAudit)
 				r.Post("/users", s.handleUserCreate)
 				r.Post("/users/{id}/role", s.handleUserRole)
 			})
@@ -124,7 +129,8 @@ func cacheStatic(next http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders sets a strict content security policy: no inline scripts, no framing.
+// securityHeaders sets a strict content security policy (no inline scripts, no framing), no MIME
+// sniffing, no referrer to other sites and no powerful browser features.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -133,6 +139,8 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -363,8 +363,19 @@ func stateView(st training.State) web.RunStateView {
 	return v
 }
 
+// handleRunCancel cancels a run. A queued run's cancel is audited in its own transaction; a running
+// one is stopped by a signal, so its audit row is written once the signal is sent.
 func (s *Server) handleRunCancel(w http.ResponseWriter, r *http.Request) {
-	s.runAction(w, r, (*training.Runner).Cancel)
+	s.runAction(w, r, func(tr *training.Runner, ctx context.Context, id int64) error {
+		run, err := s.store.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := tr.Cancel(ctx, id); err != nil || run.Status != store.RunRunning {
+			return err
+		}
+		return s.store.RecordAudit(ctx, "run.cancel", fmt.Sprintf("run %d", id), map[string]any{"was": store.RunRunning})
+	})
 }
 
 func (s *Server) handleRunResume(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,8 @@ type Config struct {
 	EmbedderModel string
 	// Training runs fine-tuning runs (/runs); nil turns training off.
 	Training *training.Runner
+	// Limits are the rate limits, the generation gate and login throttling (zero values: off).
+	Limits Limits
 }
 
 // Server holds the dependencies of every handler.
@@ -36,10 +38,11 @@ type Server struct {
 	hub    *live.Hub
 	md     *render.Renderer
 	cfg    Config
+	limits *limits
 }
 
 // New returns the app's HTTP handler; md renders every piece of untrusted Markdown it shows.
 func New(log *slog.Logger, st *store.Store, runner *generation.Runner, hub *live.Hub, md *render.Renderer, cfg Config) http.Handler {
-	s := &Server{log: log, store: st, runner: runner, hub: hub, md: md, cfg: cfg}
+	s := &Server{log: log, store: st, runner: runner, hub: hub, md: md, cfg: cfg, limits: newLimits(cfg.Limits)}
 	return s.routes()
 }

@@ -25,6 +25,7 @@ type Format int
 const (
 	MdBookHTML Format = iota // mdBook HTML pages (<main> holds the content)
 	Markdown
+	Rustdoc // rustdoc API pages (std, core, alloc): one section per item member
 )
 
 // Source is one documentation collection.
@@ -36,6 +37,9 @@ type Source struct {
 	Format  Format
 	BaseURL string // rel path appended (Markdown: without ".md", index → the folder)
 	Licence string
+	// ShadowedBy names a sibling folder whose page at the same path supersedes this source's
+	// (core and alloc items that std re-exports are ingested once, from std).
+	ShadowedBy string
 }
 
 // Sources are the collections ingest knows, by name.
@@ -45,6 +49,11 @@ var Sources = []Source{
 	{Name: "nomicon", Label: "The Rustonomicon", Subdir: "nomicon", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/nomicon/", Licence: rustLicence},
 	{Name: "rust-by-example", Label: "Rust by Example", Subdir: "rust-by-example", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/rust-by-example/", Licence: rustLicence},
 	{Name: "reference", Label: "The Reference", Subdir: "reference", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/reference/", Licence: rustLicence},
+	{Name: "std", Label: "std API", Subdir: "std", Match: rustdocPage, Format: Rustdoc, BaseURL: "https://doc.rust-lang.org/std/", Licence: rustLicence},
+	{Name: "core", Label: "core API", Subdir: "core", Match: rustdocPage, Format: Rustdoc, BaseURL: "https://doc.rust-lang.org/core/", Licence: rustLicence, ShadowedBy: "std"},
+	{Name: "alloc", Label: "alloc API", Subdir: "alloc", Match: rustdocPage, Format: Rustdoc, BaseURL: "https://doc.rust-lang.org/alloc/", Licence: rustLicence, ShadowedBy: "std"},
+	{Name: "cargo", Label: "The Cargo Book", Subdir: "cargo", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/cargo/", Licence: rustLicence},
+	{Name: "edition-guide", Label: "The Edition Guide", Subdir: "edition-guide", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/edition-guide/", Licence: rustLicence},
 	{Name: "tokio", Label: "Tokio tutorial", Match: markdownPage, Format: Markdown, BaseURL: "https://tokio.rs/tokio/", Licence: "MIT"},
 }
 
@@ -84,6 +93,35 @@ func errorCodePage(rel string) bool {
 
 func markdownPage(rel string) bool { return strings.HasSuffix(rel, ".md") }
 
+// rustdocPage accepts the item and module pages of an API crate, not its platform intrinsics
+// (arch, intrinsics: tens of thousands of pages of vendor instructions) nor the all-items list.
+func rustdocPage(rel string) bool {
+	if !strings.HasSuffix(rel, ".html") || rel == "all.html" {
+		return false
+	}
+	for _, skip := range []string{"arch/", "core_arch/", "intrinsics/", "core_simd/"} {
+		if strings.HasPrefix(rel, skip) {
+			return false
+		}
+	}
+	return true
+}
+
+// shadowed drops the paths that src.ShadowedBy (a sibling of dir) also has.
+func shadowed(src Source, dir string, files []string) []string {
+	if src.ShadowedBy == "" {
+		return files
+	}
+	other := filepath.Join(filepath.Dir(filepath.Clean(dir)), src.ShadowedBy)
+	kept := files[:0]
+	for _, rel := range files {
+		if _, err := os.Stat(filepath.Join(other, filepath.FromSlash(rel))); err != nil {
+			kept = append(kept, rel)
+		}
+	}
+	return kept
+}
+
 // Store is what ingest needs of the database.
 type Store interface {
 	RAGDocumentHashes(ctx context.Context, source string) (map[string]string, error)
@@ -117,6 +155,10 @@ func Ingest(ctx context.Context, st Store, src Source, dir string, opt ChunkOpti
 	files, err := listFiles(dir, src.Match)
 	if err != nil {
 		return rep, err
+	}
+	files = shadowed(src, dir, files)
+	if src.Format == Rustdoc {
+		opt.Min = 0 // every method its own chunk, found by its path and linked by its anchor
 	}
 	known, err := st.RAGDocumentHashes(ctx, src.Name)
 	if err != nil {
@@ -153,7 +195,7 @@ func ingestFile(ctx context.Context, st Store, src Source, dir, rel string, know
 		rep.Skipped = append(rep.Skipped, Skip{Path: rel, Reason: err.Error()})
 		return nil
 	}
-	if src.Format == MdBookHTML {
+	if src.Format != Markdown {
 		if lang := declaredLang(data); lang != "" && !strings.HasPrefix(lang, "en") {
 			rep.Skipped = append(rep.Skipped, Skip{Path: rel, Reason: fmt.Sprintf("page language %q is not English", lang)})
 			return nil
@@ -201,6 +243,9 @@ func parsePage(src Source, data []byte, number string) (Page, error) {
 			return Page{}, fmt.Errorf("no text")
 		}
 		return page, nil
+	}
+	if src.Format == Rustdoc {
+		return ParseRustdoc(data)
 	}
 	return ParseHTML(data, number)
 }

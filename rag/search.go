@@ -18,6 +18,10 @@ const (
 // candidates is how many chunks each ranking contributes to the fusion.
 const candidates = 50
 
+// maxPerDocument is how many chunks of one page a result list holds at most: the best one, so
+// that the neighbouring sections of one long page do not crowd out every other page.
+const maxPerDocument = 1
+
 // Query is a retrieval request.
 type Query struct {
 	Text   string
@@ -83,7 +87,8 @@ func denseRanking(ctx context.Context, st *store.Store, emb Embedder, model stri
 	return Nearest(vectors, qv[0], candidates), nil
 }
 
-// assemble orders the chunks by the mode's score and fills in every score.
+// assemble orders the chunks by the mode's score, keeps the first k with at most maxPerDocument
+// of any one page, and fills in every score.
 func assemble(ctx context.Context, st *store.Store, mode string, k int, bm25 []store.RAGHit, dense []Scored) ([]Hit, error) {
 	bm25IDs, denseIDs := make([]int64, len(bm25)), make([]int64, len(dense))
 	byID := map[int64]*Hit{}
@@ -99,11 +104,11 @@ func assemble(ctx context.Context, st *store.Store, mode string, k int, bm25 []s
 	var order []Scored
 	switch mode {
 	case ModeBM25:
-		order = Fuse(k, bm25IDs)
+		order = Fuse(len(bm25IDs), bm25IDs)
 	case ModeDense:
-		order = dense[:min(k, len(dense))]
+		order = dense
 	default:
-		order = Fuse(k, bm25IDs, denseIDs)
+		order = Fuse(len(bm25IDs)+len(denseIDs), bm25IDs, denseIDs)
 	}
 	var missing []int64
 	for _, o := range order {
@@ -118,15 +123,20 @@ func assemble(ctx context.Context, st *store.Store, mode string, k int, bm25 []s
 	for _, h := range more {
 		byID[h.ChunkID] = &Hit{RAGHit: h}
 	}
-	out := make([]Hit, 0, len(order))
+	out := make([]Hit, 0, k)
+	perDoc := map[string]int{}
 	for _, o := range order {
 		h := byID[o.ChunkID]
-		if h == nil {
+		if h == nil || perDoc[DocumentURL(h.URL)] >= maxPerDocument {
 			continue
 		}
+		perDoc[DocumentURL(h.URL)]++
 		h.Dense, h.Fused = denseScore[o.ChunkID], o.Score
 		h.Score = o.Score
 		out = append(out, *h)
+		if len(out) == k {
+			break
+		}
 	}
 	return out, nil
 }

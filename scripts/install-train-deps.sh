@@ -7,6 +7,8 @@
 #   SYSTEM_SITE=1 scripts/install-train-deps.sh [DIR]    # reuse torch/transformers already installed system-wide
 #   scripts/install-train-deps.sh --download WHEEL_DIR   # only download the wheels (on a machine with internet)
 #   WHEELS=WHEEL_DIR scripts/install-train-deps.sh [DIR] # install from those wheels, without internet
+#   scripts/install-train-deps.sh --cached DIR           # reuse DIR when it was made from the same
+#                                                        # requirements.txt (make test does this)
 #
 # Note: PyPI's torch wheel pulls NVIDIA's CUDA libraries, a download of several GB. On a machine
 # that already has a matching torch, use SYSTEM_SITE=1 so that pip keeps it.
@@ -22,11 +24,36 @@ if [ "${1:-}" = "--download" ]; then
   exit 0
 fi
 
+cached=0
+if [ "${1:-}" = "--cached" ]; then
+  cached=1
+  shift
+fi
 venv=${1:-$HOME/.venvs/rustexpert-train}
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$REQ" | cut -d' ' -f1)
+if [ "$cached" = 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+  "$venv/bin/python" -c 'import torch, transformers, peft, trl, datasets, gguf' 2>/dev/null; then
+  echo "training packages: $venv (up to date)" >&2
+  exit 0
+fi
+if [ "$cached" = 1 ]; then
+  rm -rf "$venv"
+  echo "training packages: installing into $venv (PyPI's torch brings NVIDIA's CUDA libraries: several GB, once)" >&2
+fi
 if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "trl 1.16 needs Python >= 3.11; set PYTHON to a newer interpreter" >&2
   exit 1
 fi
+if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  else
+    echo "Python's venv module is missing: install python3-venv (Debian) and run again" >&2
+    exit 1
+  fi
+fi
+mkdir -p "$(dirname "$venv")"
 flags=()
 if [ "${SYSTEM_SITE:-0}" = 1 ]; then flags+=(--system-site-packages); fi
 "$PY" -m venv "${flags[@]}" "$venv"
@@ -35,7 +62,8 @@ if [ -n "${WHEELS:-}" ]; then
   pip+=(--no-index --find-links "$WHEELS")
 fi
 "${pip[@]}" -r "$REQ"
-"$venv/bin/python" -c 'import torch, transformers, peft, trl, datasets
+"$venv/bin/python" -c 'import torch, transformers, peft, trl, datasets, gguf
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__,
       "peft", peft.__version__, "trl", trl.__version__, "datasets", datasets.__version__)'
 echo "RUSTEXPERT_TRAIN_PYTHON=$venv/bin/python" 
+echo "$want" > "$stamp"

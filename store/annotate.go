@@ -53,6 +53,6 @@ func (s *Store) SaveGuidelines(ctx context.Context, g Guidelines) error {
 				return fmt.Errorf("save setting %s: %w", key, err)
 			}
 		}
-		return nil
+		return audit(ctx, tx, "guidelines.save", "guidelines", map[string]any{"overlap": g.Overlap, "bytes": len(g.Text)})
 	})
 }

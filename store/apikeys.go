@@ -58,8 +58,10 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, userID int64) (AP
 		if err != nil {
 			return fmt.Errorf("insert API key %q: %w", name, err)
 		}
-		id, err = res.LastInsertId()
-		return err
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return audit(ctx, tx, "apikey.add", fmt.Sprintf("API key %d (%s)", id, name), map[string]any{"prefix": secret[:apiKeyShown], "user_id": userID})
 	})
 	if err != nil {
 		return APIKey{}, "", err
@@ -144,7 +146,10 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64) error {
 func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`, now(), id)
-		return expectOne(res, err)
+		if err := expectOne(res, err); err != nil {
+			return err
+		}
+		return audit(ctx, tx, "apikey.revoke", fmt.Sprintf("API key %d", id), nil)
 	})
 	if err != nil {
 		return fmt.Errorf("API key %d: %w", id, err)

@@ -190,8 +190,12 @@ type LabelFilter struct {
 	AnnotatorID int64
 	Category    string
 	Verdict     string
+	Source      string // "" every label, LabelsByPeople people's only, else that suggester's (e.g. "compiler")
 	Limit       int
 }
+
+// LabelsByPeople is the LabelFilter.Source of the labels people made (suggested_by empty).
+const LabelsByPeople = "people"
 
 const labelColumns = `l.id, l.job_id, l.prompt_id, p.text, p.category, p.split, l.annotator_id, u.name, l.verdict,
 	coalesce(l.chosen_id, 0), coalesce(l.rejected_id, 0), l.ranking_json, l.rationale, l.suggested_by, l.ms_spent, l.created_at, l.updated_at`
@@ -208,6 +212,13 @@ func (s *Store) ListLabels(ctx context.Context, f LabelFilter) ([]Label, error) 
 	}
 	if f.Verdict != "" {
 		conds, args = append(conds, `l.verdict = ?`), append(args, f.Verdict)
+	}
+	switch f.Source {
+	case "":
+	case LabelsByPeople:
+		conds = append(conds, `l.suggested_by = ''`)
+	default:
+		conds, args = append(conds, `l.suggested_by = ?`), append(args, f.Source)
 	}
 	where := "1"
 	if len(conds) > 0 {

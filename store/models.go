@@ -104,8 +104,11 @@ func (s *Store) CreateModel(ctx context.Context, in ModelInput) (Model, error) {
 		if err != nil {
 			return err
 		}
-		id, err = res.LastInsertId()
-		return err
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return audit(ctx, tx, "model.add", fmt.Sprintf("model %d (%s)", id, in.Name), map[string]any{"provider": in.Provider,
+			"endpoint": in.Endpoint, "served_name": in.ServedName, "base": in.Base, "adapter": in.Adapter})
 	})
 	if err != nil {
 		return Model{}, err

@@ -129,8 +129,11 @@ func (s *Store) CreateRun(ctx context.Context, in RunInput, config RunConfig) (R
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE runs SET config_json = ?, output_dir = ? WHERE id = ?`, cfg, out, id)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE runs SET config_json = ?, output_dir = ? WHERE id = ?`, cfg, out, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, "run.start", fmt.Sprintf("run %d", id), map[string]any{"kind": in.Kind, "name": in.Name,
+			"parent_model_id": in.ParentID, "dataset_id": in.DatasetID})
 	})
 	if err != nil {
 		return Run{}, err
@@ -325,9 +328,10 @@ func (s *Store) CancelQueuedRun(ctx context.Context, id int64) error {
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'canceled', finished_at = ? WHERE id = ? AND status = 'queued'`, now(), id)
 		if err := expectOne(res, err); errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("%w: run %d is not queued", ErrConflict, id)
-		} else {
+		} else if err != nil {
 			return err
 		}
+		return audit(ctx, tx, "run.cancel", fmt.Sprintf("run %d", id), map[string]any{"was": "queued"})
 	})
 }
 
@@ -339,9 +343,10 @@ func (s *Store) RequeueRun(ctx context.Context, id int64, configJSON string) err
 			WHERE id = ? AND status IN ('failed', 'canceled', 'interrupted')`, configJSON, id)
 		if err := expectOne(res, err); errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("%w: run %d is not failed, canceled or interrupted", ErrConflict, id)
-		} else {
+		} else if err != nil {
 			return err
 		}
+		return audit(ctx, tx, "run.resume", fmt.Sprintf("run %d", id), nil)
 	})
 }
 

@@ -28,7 +28,10 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
-		return err
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, "setting.set", "setting "+key, map[string]any{"value": value})
 	})
 }
 

@@ -44,7 +44,8 @@ func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
 type Session struct {
 	User      User
 	CSRFToken string
-	ExpiresAt time.Time
+	StartedAt time.Time // when the user logged in (the absolute expiry counts from it)
+	ExpiresAt time.Time // the idle deadline, moved on by ExtendSession
 }
 
 // ValidRole reports whether role is one of the known roles.
@@ -78,8 +79,10 @@ func (s *Store) CreateUser(ctx context.Context, name, password, role string) (Us
 		if err != nil {
 			return err
 		}
-		u.ID, err = res.LastInsertId()
-		return err
+		if u.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return audit(ctx, tx, "user.create", userTarget(u.ID, name), map[string]any{"role": role})
 	})
 	return u, err
 }
@@ -130,7 +133,10 @@ func (s *Store) SetUserRole(ctx context.Context, id int64, role string) error {
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET role = ? WHERE id = ?`, role, id)
-		return expectOne(res, err)
+		if err := expectOne(res, err); err != nil {
+			return err
+		}
+		return audit(ctx, tx, "user.role", userTarget(id, ""), map[string]any{"role": role})
 	})
 	// After the commit, so that no read between the two can cache the old role again.
 	s.sessions.evictUser(id)
@@ -183,10 +189,10 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (Session, erro
 		return sess, nil
 	}
 	var sess Session
-	var expires, created string
-	err := s.read.QueryRowContext(ctx, `SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.expires_at
+	var expires, created, started string
+	err := s.read.QueryRowContext(ctx, `SELECT u.id, u.name, u.role, u.created_at, s.csrf_token, s.created_at, s.expires_at
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hash).
-		Scan(&sess.User.ID, &sess.User.Name, &sess.User.Role, &created, &sess.CSRFToken, &expires)
+		Scan(&sess.User.ID, &sess.User.Name, &sess.User.Role, &created, &sess.CSRFToken, &started, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrUnauthorized
 	}
@@ -194,6 +200,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (Session, erro
 		return Session{}, err
 	}
 	sess.User.CreatedAt = parseTime(created)
+	sess.StartedAt = parseTime(started)
 	sess.ExpiresAt = parseTime(expires)
 	if now.After(sess.ExpiresAt) {
 		return Session{}, ErrUnauthorized

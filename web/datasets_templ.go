@@ -281,7 +281,7 @@ func DatasetsView(vm DatasetsPage) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "> Include unconfirmed suggested labels</label> <label>System message (optional) <textarea name=\"system\" rows=\"3\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "> Include compiler labels (suggestions no person confirmed)</label> <label>System message (optional) <textarea name=\"system\" rows=\"3\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -13,6 +13,7 @@
   const undoForm = document.getElementById("undo-form");
   const prevLink = document.getElementById("prev-item");
   const nextLink = document.getElementById("next-item");
+  const acceptSuggestion = document.getElementById("accept-suggestion");
 
   // Time on the page counts only while the tab is visible.
   let visibleMS = 0;
@@ -222,6 +223,13 @@
       case "r":
         event.preventDefault();
         rationale.focus();
+        break;
+      case "c":
+        // Accept the compiler's suggested pair, whatever is picked.
+        if (acceptSuggestion) {
+          event.preventDefault();
+          form.requestSubmit(acceptSuggestion);
+        }
         break;
       case "u":
         if (undoForm) {

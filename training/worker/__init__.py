@@ -5,6 +5,8 @@ Run it from the `training/` folder (or with that folder on PYTHONPATH):
 
     python3 -m worker sft --config run.json
     python3 -m worker dpo --config run.json
+    python3 -m worker export --config export.json   # a Hugging Face folder (worker/export.py)
+    python3 -m worker serve --config serve.json     # OpenAI-compatible server, base + adapters (worker/serve.py)
 
 stdout carries only protocol events, one JSON object per line:
 

@@ -14,7 +14,7 @@ INSTALL_HINT = "install them with scripts/install-train-deps.sh or pip install -
 
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python3 -m worker", description="LoRA SFT/DPO on TRL with JSON-lines events")
-    p.add_argument("kind", choices=("sft", "dpo"))
+    p.add_argument("kind", choices=("sft", "dpo", "export", "serve"))
     p.add_argument("--config", required=True, help="path of run.json")
     return p.parse_args(argv)
 
@@ -52,6 +52,12 @@ def main(argv=None):
         return EXIT_MISSING_PACKAGE
     from . import config, data, train
     try:
+        if args.kind == "export":
+            from . import export
+            return export.run(export.load(args.config), events)
+        if args.kind == "serve":
+            from . import serve
+            return serve.run(serve.load(args.config), events)
         cfg = config.load(args.config, args.kind)
         return train.run(cfg, events)
     except (config.ConfigError, data.DataError) as e:

@@ -55,6 +55,18 @@ def write_model(out):
     LlamaForCausalLM(cfg).save_pretrained(out)
 
 
+def write_adapter(model_dir, out):
+    """Writes a LoRA adapter with random (non-zero) A and B for the model in model_dir."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    cfg = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM")
+    get_peft_model(model, cfg).save_pretrained(out)
+
+
 def sft_rows(n=16):
     """n chat rows in the shape dataset.SFTRow writes."""
     rows = []

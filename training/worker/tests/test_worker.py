@@ -256,6 +256,105 @@ class Refusals(WorkerCase):
         self.assertEqual(args.max_grad_norm, 0.001)
 
 
+class Export(WorkerCase):
+    """python3 -m worker export: adapter folders and merged models, ready for the hub."""
+
+    def export(self, name, **fields):
+        cfg = {"model": os.path.join(self.tmp, "model"), "output_dir": os.path.join(self.tmp, name), **fields}
+        path = os.path.join(self.tmp, name + ".json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        p = subprocess.run([sys.executable, "-m", "worker", "export", "--config", path], cwd=TRAINING_DIR,
+                           env=worker_env(), capture_output=True, text=True, timeout=300)
+        return p.returncode, parse_events(p.stdout), p.stderr
+
+    def test_merged_equals_base_plus_adapter(self):
+        import torch
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM
+        adapter = os.path.join(self.tmp, "adapter")
+        fixtures.write_adapter(os.path.join(self.tmp, "model"), adapter)
+        rc, ev, err = self.export("merged", adapter=adapter, merged=True, dtype="float32")
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(ev[-1]["event"], "done")
+        self.assertIn("model.safetensors", ev[-1]["files"])
+        self.assertIn("tokenizer.json", ev[-1]["files"])
+        ids = torch.tensor([[1, 500, 600, 700]])
+        with torch.no_grad():
+            merged = AutoModelForCausalLM.from_pretrained(os.path.join(self.tmp, "merged"))(ids).logits
+            base = AutoModelForCausalLM.from_pretrained(os.path.join(self.tmp, "model"))
+            plain = base(ids).logits
+            with_adapter = PeftModel.from_pretrained(base, adapter)(ids).logits
+        self.assertGreater((plain - with_adapter).abs().max().item(), 1e-3, "the adapter changes nothing")
+        self.assertLess((merged - with_adapter).abs().max().item(), 1e-4)
+
+    def test_adapter_folder_and_refusals(self):
+        adapter = os.path.join(self.tmp, "adapter2")
+        fixtures.write_adapter(os.path.join(self.tmp, "model"), adapter)
+        rc, ev, err = self.export("adapter_out", adapter=adapter, base_model_id="org/base-model")
+        self.assertEqual(rc, 0, err[-3000:])
+        files = set(ev[-1]["files"])
+        self.assertTrue({"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= files, files)
+        with open(os.path.join(self.tmp, "adapter_out", "adapter_config.json")) as f:
+            self.assertEqual(json.load(f)["base_model_name_or_path"], "org/base-model")
+        rc, ev, err = self.export("adapter_out", adapter=adapter)
+        self.assertEqual(rc, 2)
+        self.assertIn("exists and is not empty", ev[-1]["message"])
+        rc, ev, err = self.export("nothing", merged=True)
+        self.assertEqual(rc, 2)
+        self.assertIn("merged needs an adapter", ev[-1]["message"])
+
+
+class Serve(WorkerCase):
+    """python3 -m worker serve: the OpenAI protocol over the base model and its adapters."""
+
+    def test_answers_n_samples_per_model_and_refuses_bad_requests(self):
+        import urllib.request
+        import urllib.error
+        adapter = os.path.join(self.tmp, "serve_adapter")
+        fixtures.write_adapter(os.path.join(self.tmp, "model"), adapter)
+        cfg = os.path.join(self.tmp, "serve.json")
+        with open(cfg, "w") as f:
+            json.dump({"model": os.path.join(self.tmp, "model"), "adapters": {"v1": adapter}, "port": 0}, f)
+        p = subprocess.Popen([sys.executable, "-m", "worker", "serve", "--config", cfg], cwd=TRAINING_DIR,
+                             env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        start = json.loads(p.stdout.readline())
+        self.assertEqual(start["event"], "start")
+        self.assertEqual(start["models"], ["base", "v1"])
+        url = start["url"]
+
+        def post(body):
+            req = urllib.request.Request(url + "/chat/completions", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    return r.status, json.load(r)
+            except urllib.error.HTTPError as e:
+                return e.code, json.load(e)
+
+        with urllib.request.urlopen(url + "/models", timeout=30) as r:
+            self.assertEqual([m["id"] for m in json.load(r)["data"]], ["base", "v1"])
+        msgs = [{"role": "user", "content": "What does ? do in Rust?"}]
+        status, out = post({"model": "v1", "messages": msgs, "n": 2, "max_tokens": 5, "temperature": 0.8, "seed": 1})
+        self.assertEqual(status, 200, out)
+        self.assertEqual(len(out["choices"]), 2)
+        self.assertEqual(out["usage"]["completion_tokens"], 10)
+        self.assertEqual({c["finish_reason"] for c in out["choices"]}, {"length"})
+        greedy = {"messages": msgs, "max_tokens": 6, "temperature": 0}
+        _, base = post({"model": "base", **greedy})
+        _, tuned = post({"model": "v1", **greedy})
+        self.assertNotEqual(base["choices"][0]["message"]["content"], tuned["choices"][0]["message"]["content"],
+                            "the adapter should change the greedy answer")
+        status, out = post({"model": "v9", "messages": msgs})
+        self.assertEqual(status, 400)
+        self.assertIn("not served here", out["error"]["message"])
+        status, out = post({"model": "v1", "messages": [], "n": 2})
+        self.assertEqual(status, 400)
+        self.assertIn("messages", out["error"]["message"])
+
+
 BUNDLED_GGUF = os.path.join(TRAINING_DIR, "..", "models", "base", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
