@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"rustexpert/bundled"
 	"strings"
 	"time"
 
@@ -39,18 +38,11 @@ func (e *cliEnv) generate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, m, err := openWithModel(ctx, cfg, *model)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := bundled.Register(ctx, st, cfg.ModelsDir); err != nil {
-		return err
-	}
-	m, err := st.ModelByName(ctx, *model)
-	if err != nil {
-		return err
-	}
 	job, err := st.CreateJob(ctx, m.ID, store.PromptFilter{Split: *split, Category: *category, Query: *query}, params, 0)
 	if err != nil {
 		return err

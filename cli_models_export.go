@@ -28,18 +28,12 @@ func (e *cliEnv) modelsExport(ctx context.Context, args []string) error {
 	if len(pos) != 1 || *out == "" {
 		return usageError{"usage: rustexpert models export NAME --out DIR [--merged] [--dtype bfloat16] [--base-id ORG/NAME]"}
 	}
-	st, err := openStore(ctx, cfg)
+	st, m, err := openWithModel(ctx, cfg, pos[0])
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := bundled.Register(ctx, st, cfg.ModelsDir); err != nil {
-		return err
-	}
-	req, err := exportRequest(ctx, st, pos[0], cfg.ModelsDir)
-	if err != nil {
-		return err
-	}
+	req := exportRequest(ctx, st, m, cfg.ModelsDir)
 	req.Out, req.Merged, req.DType = *out, *merged, *dtype
 	if *baseID != "" {
 		req.BaseModelID = *baseID
@@ -54,11 +48,7 @@ func (e *cliEnv) modelsExport(ctx context.Context, args []string) error {
 
 // exportRequest gathers a model's lineage from the registry; the bundled base's hub id is
 // filled in when the model stands on it.
-func exportRequest(ctx context.Context, st *store.Store, name, modelsDir string) (training.ExportRequest, error) {
-	m, err := st.ModelByName(ctx, name)
-	if err != nil {
-		return training.ExportRequest{}, fmt.Errorf("model %q: %w", name, err)
-	}
+func exportRequest(ctx context.Context, st *store.Store, m store.Model, modelsDir string) training.ExportRequest {
 	req := training.ExportRequest{Model: m}
 	if m.ParentID != 0 {
 		if p, err := st.Model(ctx, m.ParentID); err == nil {
@@ -73,5 +63,5 @@ func exportRequest(ctx context.Context, st *store.Store, name, modelsDir string)
 	if abs, err := filepath.Abs(filepath.Join(modelsDir, filepath.FromSlash(bundled.Base.Path))); err == nil && abs == m.Base {
 		req.BaseModelID = bundled.Base.HubID
 	}
-	return req, nil
+	return req
 }

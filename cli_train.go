@@ -10,7 +10,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"rustexpert/bundled"
 	"rustexpert/live"
 	"rustexpert/store"
 	"rustexpert/training"
@@ -93,18 +92,11 @@ func (e *cliEnv) trainRun(ctx context.Context, kind string, args []string) error
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, m, err := openWithModel(ctx, cfg, *parent)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := bundled.Register(ctx, st, cfg.ModelsDir); err != nil {
-		return err
-	}
-	m, err := st.ModelByName(ctx, *parent)
-	if err != nil {
-		return err
-	}
 	req := training.Request{Kind: kind, ParentID: m.ID, DatasetID: *datasetID, Name: *name, Settings: settings}
 	p := &trainPrinter{w: e.stdout}
 	runner := newTrainer(st, nil, log, cfg, p.event)

@@ -143,6 +143,25 @@ func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
 	return store.Open(ctx, cfg.DBPath)
 }
 
+// openWithModel opens the store, registers the bundled models found in the models folder
+// (so a command works before the first serve) and looks up the named model.
+func openWithModel(ctx context.Context, cfg Config, name string) (*store.Store, store.Model, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, store.Model{}, err
+	}
+	if _, err := bundled.Register(ctx, st, cfg.ModelsDir); err != nil {
+		st.Close()
+		return nil, store.Model{}, err
+	}
+	m, err := st.ModelByName(ctx, name)
+	if err != nil {
+		st.Close()
+		return nil, store.Model{}, err
+	}
+	return st, m, nil
+}
+
 // generatorFor returns how the app reaches a registered model.
 func generatorFor(getenv func(string) string, engines *builtin.Pool) generation.GeneratorFor {
 	return func(m store.Model) (inference.Generator, error) {

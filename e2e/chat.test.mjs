@@ -55,15 +55,16 @@ test("chat with the bundled model over two turns, save and open the read-only li
   await page.click("button[type=submit]");
   await page.waitForURL(/\/prompts/);
 
-  // The bundled models: v1 (the SFT adapter) comes first, then base; the third column stays empty.
+  // The bundled models: v1 (SFT) and v2 (DPO) come first, then base.
   await page.click("nav >> text=Chat");
   await page.waitForURL(/\/chat$/);
   assert.equal(await page.$eval("[data-testid=model-0]", (s) => s.selectedOptions[0].textContent), "v1");
-  assert.equal(await page.$eval("[data-testid=model-1]", (s) => s.selectedOptions[0].textContent), "base");
-  assert.equal(await page.$eval("[data-testid=model-2]", (s) => s.value), "");
+  assert.equal(await page.$eval("[data-testid=model-1]", (s) => s.selectedOptions[0].textContent), "v2");
+  assert.equal(await page.$eval("[data-testid=model-2]", (s) => s.selectedOptions[0].textContent), "base");
   // This chat asks base alone.
   await page.selectOption("[data-testid=model-0]", { label: "base" });
   await page.selectOption("[data-testid=model-1]", "");
+  await page.selectOption("[data-testid=model-2]", "");
   await page.fill("[data-testid=max-tokens-0]", "12");
   await page.fill("[data-testid=question]", "What is a Rust crate?");
   await page.press("[data-testid=question]", "Enter");

@@ -439,7 +439,7 @@ func (s *Server) handleRunSocket(w http.ResponseWriter, r *http.Request) {
 	defer conn.Close()
 	first, _ := json.Marshal(snap)
 	gone := readUntilGone(conn)
-	reason := streamRun(conn, first, snap.State.Finished, updates, gone)
+	reason := streamProgress(conn, first, snap.State.Finished, updates, gone, runFinished, "run finished")
 	s.log.Debug("run websocket closed", slog.Int64("run_id", run.ID), slog.String("reason", reason))
 }
 
@@ -457,41 +457,6 @@ func (s *Server) runSnapshot(ctx context.Context, tr *training.Runner, id int64)
 		series[p.Name] = append(series[p.Name], [2]float64{float64(p.Step), p.Value})
 	}
 	return runSnapshot{Type: "snapshot", State: st, Series: series, Lines: tr.LogTail(id)}, nil
-}
-
-// streamRun is the connection's only writer. It returns why the stream ended.
-func streamRun(conn *websocket.Conn, first []byte, finished bool, updates <-chan []byte, gone <-chan struct{}) string {
-	if err := writeText(conn, first); err != nil {
-		return "write failed"
-	}
-	if finished {
-		closeConn(conn, websocket.CloseNormalClosure, "run finished", gone)
-		return "run finished"
-	}
-	ping := time.NewTicker(wsPingPeriod)
-	defer ping.Stop()
-	for {
-		select {
-		case <-gone:
-			return "client gone"
-		case msg, ok := <-updates:
-			if !ok {
-				closeConn(conn, websocket.CloseTryAgainLater, "fell behind; reconnect", gone)
-				return "dropped as too slow"
-			}
-			if err := writeText(conn, msg); err != nil {
-				return "write failed"
-			}
-			if runFinished(msg) {
-				closeConn(conn, websocket.CloseNormalClosure, "run finished", gone)
-				return "run finished"
-			}
-		case <-ping.C:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)); err != nil {
-				return "ping failed"
-			}
-		}
-	}
 }
 
 func runFinished(msg []byte) bool {

@@ -61,7 +61,7 @@ func (s *Server) handleJobSocket(w http.ResponseWriter, r *http.Request) {
 	defer conn.Close()
 	snapshot, _ := json.Marshal(jobSnapshot(job))
 	gone := readUntilGone(conn)
-	reason := streamProgress(conn, snapshot, job.Finished(), updates, gone)
+	reason := streamProgress(conn, snapshot, job.Finished(), updates, gone, progressFinished, "job finished")
 	s.log.Debug("job websocket closed", slog.Int64("job_id", job.ID), slog.String("reason", reason))
 }
 
@@ -83,14 +83,17 @@ func readUntilGone(conn *websocket.Conn) <-chan struct{} {
 	return gone
 }
 
-// streamProgress is the connection's only writer. It returns why the stream ended.
-func streamProgress(conn *websocket.Conn, snapshot []byte, finished bool, updates <-chan []byte, gone <-chan struct{}) string {
+// streamProgress is the connection's only writer: the snapshot, then each update until one
+// that last reports as the final one (the stream then closes with the reason done). It
+// returns why the stream ended.
+func streamProgress(conn *websocket.Conn, snapshot []byte, finished bool, updates <-chan []byte, gone <-chan struct{},
+	last func([]byte) bool, done string) string {
 	if err := writeText(conn, snapshot); err != nil {
 		return "write failed"
 	}
 	if finished {
-		closeConn(conn, websocket.CloseNormalClosure, "job finished", gone)
-		return "job finished"
+		closeConn(conn, websocket.CloseNormalClosure, done, gone)
+		return done
 	}
 	ping := time.NewTicker(wsPingPeriod)
 	defer ping.Stop()
@@ -108,9 +111,9 @@ func streamProgress(conn *websocket.Conn, snapshot []byte, finished bool, update
 			if err := writeText(conn, msg); err != nil {
 				return "write failed"
 			}
-			if progressFinished(msg) {
-				closeConn(conn, websocket.CloseNormalClosure, "job finished", gone)
-				return "job finished"
+			if last(msg) {
+				closeConn(conn, websocket.CloseNormalClosure, done, gone)
+				return done
 			}
 		case <-ping.C:
 			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)); err != nil {

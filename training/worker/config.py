@@ -76,8 +76,8 @@ class Config:
     gpus: int = 1
 
 
-def load(path, kind):
-    """Reads and checks the config at path for a run of kind "sft" or "dpo"."""
+def read_object(path, allowed):
+    """Reads the JSON object at path; ConfigError names the file, line and field."""
     try:
         with open(path, encoding="utf-8") as f:
             raw = json.load(f)
@@ -87,7 +87,13 @@ def load(path, kind):
         raise ConfigError(f"config {path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config {path}: top level must be a JSON object")
-    return parse(raw, path, kind)
+    check_keys(raw, allowed, path, "")
+    return raw
+
+
+def load(path, kind):
+    """Reads and checks the config at path for a run of kind "sft" or "dpo"."""
+    return parse(read_object(path, TOP_FIELDS), path, kind)
 
 
 def parse(raw, path, kind):

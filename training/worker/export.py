@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 
-from .config import ConfigError
+from .config import ConfigError, read_object
 
 FIELDS = {"model", "adapter", "output_dir", "merged", "card", "dtype", "base_model_id"}
 DTYPES = ("bfloat16", "float16", "float32")
@@ -24,18 +24,7 @@ DTYPES = ("bfloat16", "float16", "float32")
 
 def load(path):
     """Reads and checks export.json."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except OSError as e:
-        raise ConfigError(f"config {path}: cannot read: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"config {path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path}: top level must be a JSON object")
-    unknown = sorted(set(raw) - FIELDS)
-    if unknown:
-        raise ConfigError(f"config {path}: unknown field {unknown[0]} (known: {', '.join(sorted(FIELDS))})")
+    raw = read_object(path, FIELDS)
     for name in ("model", "output_dir"):
         if not isinstance(raw.get(name), str) or not raw[name]:
             raise ConfigError(f"config {path}: field {name} is required and must be a non-empty string")

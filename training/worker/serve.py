@@ -20,25 +20,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .config import ConfigError
+from .config import ConfigError, read_object
 
 FIELDS = {"model", "adapters", "host", "port", "dtype", "max_batch", "batch_wait_ms"}
 
 
 def load(path):
     """Reads and checks serve.json."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except OSError as e:
-        raise ConfigError(f"config {path}: cannot read: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"config {path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path}: top level must be a JSON object")
-    unknown = sorted(set(raw) - FIELDS)
-    if unknown:
-        raise ConfigError(f"config {path}: unknown field {unknown[0]} (known: {', '.join(sorted(FIELDS))})")
+    raw = read_object(path, FIELDS)
     if not isinstance(raw.get("model"), str) or not raw["model"]:
         raise ConfigError(f"config {path}: field model is required and must be a non-empty string")
     adapters = raw.get("adapters", {})
