@@ -16,14 +16,15 @@ import (
 )
 
 const trainUsage = `Usage:
-  rustexpert train sft|dpo --parent MODEL --dataset ID [--name NAME] [--set key=value ...] [--dry-run]
+  rustexpert train sft|dpo --parent MODEL --dataset ID [--name NAME] [--set key=value ...] [--dry-run | --estimate]
   rustexpert train resume RUN_ID
   rustexpert train list
 
 sft|dpo runs a LoRA fine-tune in the foreground, printing progress, and registers the adapter
 as a model (default name v1 for SFT, v2 for DPO). --set changes a setting of run.json
 (learning_rate, epochs, max_steps, beta, lora.r, …; repeat it); --dry-run prints run.json and
-the worker's command line without starting anything. Ctrl-C stops the worker after it saved a
+the worker's command line without starting anything; --estimate trains a few steps in a temporary
+folder and predicts the full run's time, GPU memory and cost (--gpu-price per hour). Ctrl-C stops the worker after it saved a
 checkpoint; "train resume" goes on from there.`
 
 // newTrainer builds the training runner from the configuration.
@@ -73,6 +74,9 @@ func (e *cliEnv) trainRun(ctx context.Context, kind string, args []string) error
 	datasetID := fs.Int64("dataset", 0, "dataset snapshot id of the same kind (rustexpert export)")
 	name := fs.String("name", "", "name of the model the run registers (default v1 for sft, v2 for dpo)")
 	dryRun := fs.Bool("dry-run", false, "print run.json and the command line, start nothing")
+	estimate := fs.Bool("estimate", false, "train a few steps in a temporary folder and predict the full run's time, memory and cost; register nothing")
+	estimateSteps := fs.Int("estimate-steps", training.EstimateSteps, "steps the --estimate trial trains")
+	price := fs.Float64("gpu-price", e.envFloat("RUSTEXPERT_GPU_PRICE", 0), "price of the GPU per hour, for --estimate's cost")
 	var sets setFlags
 	fs.Var(&sets, "set", "change a setting: key=value (repeatable), e.g. --set learning_rate=1e-4 --set lora.r=16")
 	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
@@ -100,6 +104,14 @@ func (e *cliEnv) trainRun(ctx context.Context, kind string, args []string) error
 	req := training.Request{Kind: kind, ParentID: m.ID, DatasetID: *datasetID, Name: *name, Settings: settings}
 	p := &trainPrinter{w: e.stdout}
 	runner := newTrainer(st, nil, log, cfg, p.event)
+	if *estimate {
+		est, err := runner.Estimate(ctx, req, *estimateSteps, *price, e.stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, est)
+		return nil
+	}
 	if *dryRun {
 		rc, cmd, err := runner.Preview(ctx, req)
 		if err != nil {

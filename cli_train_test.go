@@ -50,7 +50,7 @@ func trainEnv(t *testing.T) map[string]string {
 	}
 	python := filepath.Join(t.TempDir(), "stand-in-python")
 	os.WriteFile(python, []byte(standInWorker), 0o755)
-	return map[string]string{"RUSTEXPERT_DATA": data, "RUSTEXPERT_TRAIN_PYTHON": python}
+	return map[string]string{"RUSTEXPERT_DATA": data, "RUSTEXPERT_TRAIN_PYTHON": python, "RUSTEXPERT_MODELS": t.TempDir()}
 }
 
 func TestTrainDryRunPrintsRunJSON(t *testing.T) {
@@ -106,5 +106,23 @@ func TestTrainRefusesBadInput(t *testing.T) {
 		if msg := cliErr(t, env, c.args...); !strings.Contains(msg, c.want) {
 			t.Errorf("%v: %q does not say %q", c.args, msg, c.want)
 		}
+	}
+}
+
+func TestTrainEstimatePredictsWithoutRegistering(t *testing.T) {
+	env := trainEnv(t)
+	env["RUSTEXPERT_GPU_PRICE"] = "3.6"
+	out := cli(t, env, "train", "dpo", "--parent", "base", "--dataset", "1", "--set", "epochs=50", "--estimate")
+	// 2 rows, 16 a step → 1 step an epoch, 50 epochs; the stand-in worker reports 2 steps and no GPU.
+	for _, want := range []string{"50 steps at", "2-step trial on cpu", "cost", "at 3.60 per hour"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("estimate lacks %q: %s", want, out)
+		}
+	}
+	if list := cli(t, env, "train", "list"); strings.Contains(list, "dpo") {
+		t.Errorf("an estimate left a run behind:\n%s", list)
+	}
+	if models := cli(t, env, "models", "list"); strings.Contains(models, "v2") {
+		t.Errorf("an estimate registered a model:\n%s", models)
 	}
 }

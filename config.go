@@ -98,6 +98,13 @@ func (e *cliEnv) envInt(key string, def int) int {
 	return def
 }
 
+func (e *cliEnv) envFloat(key string, def float64) float64 {
+	if f, err := strconv.ParseFloat(e.getenv(key), 64); err == nil {
+		return f
+	}
+	return def
+}
+
 // parse parses args, flags before or after the positional arguments, fills the derived
 // settings and returns the positional arguments.
 func (e *cliEnv) parse(fs *flag.FlagSet, cfg *Config, args []string) ([]string, error) {

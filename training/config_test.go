@@ -138,3 +138,25 @@ func TestCommandStartsOneWorkerPerGPU(t *testing.T) {
 		t.Errorf("negative gpus not refused: %q", p)
 	}
 }
+
+func TestTotalSteps(t *testing.T) {
+	c := Defaults("sft") // 2 × 8 a step, one epoch
+	for _, tc := range []struct {
+		rows, gpus, maxSteps int
+		epochs, eval         float64
+		want                 int
+	}{
+		{rows: 160, epochs: 1, want: 10},
+		{rows: 161, epochs: 1, want: 11},
+		{rows: 160, epochs: 2.5, want: 25},
+		{rows: 160, epochs: 1, gpus: 2, want: 5},
+		{rows: 200, epochs: 1, eval: 0.2, want: 10},
+		{rows: 200, epochs: 3, maxSteps: 7, want: 7},
+	} {
+		c.GPUs, c.EvalFraction = tc.gpus, tc.eval
+		c.Hyperparameters.Epochs, c.Hyperparameters.MaxSteps = tc.epochs, tc.maxSteps
+		if got := TotalSteps(c, tc.rows); got != tc.want {
+			t.Errorf("%+v: %d steps, want %d", tc, got, tc.want)
+		}
+	}
+}

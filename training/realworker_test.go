@@ -2,6 +2,8 @@ package training
 
 import (
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -122,5 +124,25 @@ func TestRealWorkerDPOCancelThenResume(t *testing.T) {
 	}
 	if len(steps) != 12 {
 		t.Errorf("loss logged at %d distinct steps over both attempts, want 12 (stopped at %d)", len(steps), stoppedAt)
+	}
+}
+
+func TestRealWorkerEstimate(t *testing.T) {
+	e, tiny := realEnv(t)
+	settings := smallSettings(t, "sft", -1, 100)
+	settings.Hyperparameters.Epochs = 3 // 16 rows, 4 a step: 12 steps
+	est, err := e.runner.Estimate(t.Context(), Request{Kind: "sft", ParentID: tiny.ID, DatasetID: e.sft.ID, Settings: settings}, 3, 2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est.TrialSteps != 3 || est.TotalSteps != 12 || est.Device != "cpu" || est.SecondsPerStep <= 0 || est.StartSeconds <= 0 {
+		t.Fatalf("estimate = %+v", est)
+	}
+	want := est.StartSeconds + 11*est.SecondsPerStep
+	if math.Abs(est.Seconds-want) > 1e-9 || math.Abs(est.Cost-want/3600*2) > 1e-9 {
+		t.Errorf("extrapolation %+v, want %.3f s", est, want)
+	}
+	if runs, _ := e.st.ListRuns(t.Context(), 10); len(runs) != 0 {
+		t.Errorf("an estimate stored runs: %+v", runs)
 	}
 }
