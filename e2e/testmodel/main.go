@@ -7,6 +7,9 @@
 //
 //	go run ./e2e/testmodel -addr 127.0.0.1:0
 //
+// With -echo it answers every request with the last user message verbatim
+// (n copies), so a test can choose the answers.
+//
 // Once it accepts connections it prints exactly one line to stdout,
 // "listening on http://HOST:PORT/v1", and it exits on SIGINT or SIGTERM.
 package main
@@ -32,10 +35,15 @@ const shutdownGrace = 5 * time.Second
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
+	echo := flag.Bool("echo", false, "answer every request with the last user message verbatim")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, os.Stdout); err != nil {
+	handler := openaitest.Handler(openaitest.Options{TokenDelay: 2 * time.Millisecond})
+	if *echo {
+		handler = echoHandler()
+	}
+	if err := run(ctx, *addr, handler, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "testmodel:", err)
 		os.Exit(1)
 	}
@@ -43,13 +51,13 @@ func main() {
 
 // run serves until ctx ends, announcing the base URL on out once the
 // listening socket is open.
-func run(ctx context.Context, addr string, out io.Writer) error {
+func run(ctx context.Context, addr string, handler http.Handler, out io.Writer) error {
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	server := &http.Server{
-		Handler:           openaitest.Handler(openaitest.Options{TokenDelay: 2 * time.Millisecond}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

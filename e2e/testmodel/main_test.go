@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"rustexpert/inference/openaitest"
 )
 
 func TestRunAnnouncesAndServesUntilCancelled(t *testing.T) {
@@ -17,7 +19,7 @@ func TestRunAnnouncesAndServesUntilCancelled(t *testing.T) {
 	reader, writer := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, "127.0.0.1:0", writer)
+		done <- run(ctx, "127.0.0.1:0", openaitest.Handler(openaitest.Options{}), writer)
 		writer.Close()
 	}()
 
