@@ -8,10 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -103,13 +101,7 @@ func (r *Runner) Estimate(ctx context.Context, req Request, steps int, hourly fl
 // end of the start, the rest give the pace.
 func (r *Runner) timeTrial(ctx context.Context, kind, configPath string, gpus int, logw io.Writer) (Estimate, error) {
 	args := r.Command(kind, configPath, gpus)
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Dir = r.opt.WorkerDir
-	cmd.Env = r.workerEnv()
-	cmd.Stderr = logw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = r.opt.Grace
+	cmd := workerCommand(ctx, args, r.opt.WorkerDir, r.workerEnv(), logw, r.opt.Grace)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return Estimate{}, err

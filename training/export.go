@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"rustexpert/store"
 )
@@ -79,12 +80,8 @@ func Export(ctx context.Context, python, workerDir string, req ExportRequest, lo
 // runExport runs the worker and reads its events: the done event lists the files, an error
 // event carries the reason.
 func runExport(ctx context.Context, python, workerDir, configPath string, logw io.Writer) ([]string, error) {
-	cmd := exec.CommandContext(ctx, python, "-m", "worker", "export", "--config", configPath)
-	cmd.Dir = workerDir
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "HF_HUB_OFFLINE=1", "TOKENIZERS_PARALLELISM=false")
-	cmd.Stderr = logw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	env := append(os.Environ(), "PYTHONUNBUFFERED=1", "HF_HUB_OFFLINE=1", "TOKENIZERS_PARALLELISM=false")
+	cmd := workerCommand(ctx, []string{python, "-m", "worker", "export", "--config", configPath}, workerDir, env, logw, 0)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	runErr := cmd.Run()
@@ -115,6 +112,22 @@ func runExport(ctx context.Context, python, workerDir, configPath string, logw i
 		return nil, fmt.Errorf("export worker (%s -m worker export): %w", python, runErr)
 	}
 	return files, nil
+}
+
+// workerCommand is a worker process in its own process group, in dir with env, its stderr to
+// logw. Canceling ctx signals the whole group: SIGTERM (the worker checkpoints), then SIGKILL
+// after grace; grace 0 kills at once.
+func workerCommand(ctx context.Context, args []string, dir string, env []string, logw io.Writer, grace time.Duration) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir, cmd.Env, cmd.Stderr = dir, env, logw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	signal := syscall.SIGKILL
+	if grace > 0 {
+		signal = syscall.SIGTERM
+		cmd.WaitDelay = grace
+	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, signal) }
+	return cmd
 }
 
 // ModelCard is the README.md of an exported model: hub metadata, what it is, its lineage and

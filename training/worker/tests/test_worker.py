@@ -248,8 +248,6 @@ class Refusals(WorkerCase):
         self.assertEqual(rc, 0, err[-3000:])
         with open(os.path.join(self.tmp, "gradclip_out", "checkpoint-1", "trainer_state.json")) as f:
             state = json.load(f)
-        with open(os.path.join(self.tmp, "gradclip_out", "checkpoint-1", "training_args.bin"), "rb") as f:
-            self.assertTrue(f.read(2))
         self.assertEqual(state["global_step"], 1)
         import torch
         args = torch.load(os.path.join(self.tmp, "gradclip_out", "checkpoint-1", "training_args.bin"), weights_only=False)
