@@ -4,7 +4,8 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 
 export const root = path.resolve(import.meta.dirname, "..");
-export const bin = path.join(root, "bin", "rustexpert");
+// RUSTEXPERT_BIN picks another build of the app (default: the one `make build` writes).
+export const bin = process.env.RUSTEXPERT_BIN || path.join(root, "bin", "rustexpert");
 
 // start runs a command and resolves with the first stdout/stderr match of pattern.
 export function start(cmd, args, pattern) {
