@@ -20,7 +20,7 @@ import (
 	"rustexpert/store"
 )
 
-const evalUsage = `usage: rustexpert eval --bench FILE|DIR (--model NAME [--n N] [--rag] | --completions FILE) [flags]
+const evalUsage = `usage: rustexpert eval --bench FILE|DIR (--model NAME [--n N] [--rag] [--save-completions FILE [--generate-only]] | --completions FILE [--name NAME]) [flags]
        rustexpert eval runs [--svg FILE]
 A FILE bench is MultiPL-E's Rust format (JSONL: name, prompt, tests, stop_tokens); a DIR bench is
 Exercism's Rust track (one folder per exercise). The JSON summary goes to stdout, progress to stderr.`
@@ -28,6 +28,8 @@ Exercism's Rust track (one folder per exercise). The JSON summary goes to stdout
 // evalFlags are the options of one eval run.
 type evalFlags struct {
 	bench, model, completions string
+	name, saveCompletions     string
+	generateOnly              bool
 	n                         int
 	useRAG                    bool
 	maxTokens                 int
@@ -55,6 +57,9 @@ func (e *cliEnv) eval(ctx context.Context, args []string) error {
 	fs.StringVar(&f.model, "model", "", "registered model to generate the answers (rustexpert models list)")
 	fs.StringVar(&f.completions, "completions", "", "JSONL of existing answers {name, completion} to score instead of a model")
 	fs.IntVar(&f.n, "n", 1, "answers per problem (with --model)")
+	fs.StringVar(&f.name, "name", "", "name of the run in reports (default: the model, +rag with --rag, or completions:FILE)")
+	fs.StringVar(&f.saveCompletions, "save-completions", "", "also write the model's answers to this JSONL completions file")
+	fs.BoolVar(&f.generateOnly, "generate-only", false, "with --save-completions: stop after writing the answers (no Rust toolchain needed; score them later with --completions)")
 	fs.BoolVar(&f.useRAG, "rag", false, "answer with retrieved Rust documentation (the model's +rag variant)")
 	fs.IntVar(&f.maxTokens, "max-tokens", 1024, "max_tokens of every answer")
 	fs.Float64Var(&f.temperature, "temperature", -1, "sampling temperature (default 0.2 for --n 1, 0.8 above)")
@@ -79,6 +84,9 @@ func (e *cliEnv) eval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if f.generateOnly {
+		return e.evalGenerateOnly(ctx, cfg, f, bench, known)
+	}
 	harness, err := eval.NewHarness(eval.HarnessOptions{Workers: f.workers, CompileTimeout: f.compileTimeout, RunTimeout: f.runTimeout,
 		Memory: int64(f.memoryMB) << 20, Edition: f.edition, Lints: f.lints})
 	if err != nil {
@@ -95,6 +103,14 @@ func (e *cliEnv) eval(ctx context.Context, args []string) error {
 		return err
 	}
 	generated := time.Since(began)
+	if f.saveCompletions != "" {
+		if err := writeCompletions(f.saveCompletions, samples); err != nil {
+			return err
+		}
+	}
+	if f.name != "" {
+		label = f.name
+	}
 	return e.scoreAndStore(ctx, st, harness, f, bench, label, samples, generated)
 }
 
@@ -106,8 +122,10 @@ func (f *evalFlags) check() error {
 		return usageError{"eval: give either --model or --completions\n" + evalUsage}
 	case f.n < 1 || f.n > 100:
 		return usageError{fmt.Sprintf("eval: --n %d: want 1 to 100", f.n)}
-	case f.completions != "" && (f.useRAG || f.n != 1):
-		return usageError{"eval: --rag and --n go with --model; --completions files hold their own samples"}
+	case f.completions != "" && (f.useRAG || f.n != 1 || f.saveCompletions != ""):
+		return usageError{"eval: --rag, --n and --save-completions go with --model; --completions files hold their own samples"}
+	case f.generateOnly && f.saveCompletions == "":
+		return usageError{"eval: --generate-only needs --save-completions FILE"}
 	case f.limit < 0 || f.maxTokens < 1 || f.memoryMB < 16 || f.genWorkers < 1:
 		return usageError{"eval: --limit, --max-tokens, --memory-mb (16 or more) and --gen-workers must be positive"}
 	}
@@ -147,6 +165,46 @@ func loadBench(f evalFlags) (bench eval.Bench, known map[string]bool, err error)
 	return bench, known, nil
 }
 
+// evalGenerateOnly asks the model and writes its answers as a completions file; nothing is scored
+// or stored, so a machine without the Rust toolchain (a GPU server) can do this half.
+func (e *cliEnv) evalGenerateOnly(ctx context.Context, cfg Config, f evalFlags, bench eval.Bench, known map[string]bool) error {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	label, samples, err := e.evalSamples(ctx, cfg, st, f, bench, known)
+	if err != nil {
+		return err
+	}
+	if err := writeCompletions(f.saveCompletions, samples); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d answers of %s to %d problems written to %s\n", len(samples), label, len(bench.Problems), f.saveCompletions)
+	return nil
+}
+
+// writeCompletions writes samples as a completions file ({name, completion} per line, in sample order),
+// to a temporary file renamed into place, so a half-written file never looks complete.
+func writeCompletions(path string, samples []eval.Sample) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".completions-*")
+	if err != nil {
+		return fmt.Errorf("save completions: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	enc := json.NewEncoder(tmp)
+	for _, s := range samples {
+		if err := enc.Encode(map[string]string{"name": s.Problem, "completion": s.Text}); err != nil {
+			tmp.Close()
+			return fmt.Errorf("save completions to %s: %w", path, err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save completions to %s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
 // evalSamples reads the completions file or asks the model; it returns the run's model label too.
 func (e *cliEnv) evalSamples(ctx context.Context, cfg Config, st *store.Store, f evalFlags, bench eval.Bench, known map[string]bool) (string, []eval.Sample, error) {
 	if f.completions != "" {
@@ -168,7 +226,7 @@ func (e *cliEnv) evalSamples(ctx context.Context, cfg Config, st *store.Store, f
 	}
 	label := m.Name
 	if f.useRAG {
-		retrieve, closeRetriever := e.evalRetriever(cfg, st)
+		retrieve, closeRetriever := e.docsRetriever(cfg, st)
 		defer closeRetriever()
 		gen, label = rag.Augmented{Gen: gen, Retrieve: retrieve}, m.Name+"+rag"
 	}
@@ -206,9 +264,9 @@ func completionSamples(path string, bench eval.Bench, known map[string]bool) ([]
 	return samples, nil
 }
 
-// evalRetriever returns retrieval over the indexed docs for --rag: hybrid where the embedder and its
-// vectors exist, else BM25.
-func (e *cliEnv) evalRetriever(cfg Config, st *store.Store) (rag.Retriever, func()) {
+// docsRetriever returns retrieval over the indexed docs for "+rag" answers: hybrid where the embedder
+// and its vectors exist, else BM25.
+func (e *cliEnv) docsRetriever(cfg Config, st *store.Store) (rag.Retriever, func()) {
 	enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
 	var emb rag.Embedder
 	closeFn := func() {}
@@ -217,10 +275,18 @@ func (e *cliEnv) evalRetriever(cfg Config, st *store.Store) (rag.Retriever, func
 	} else {
 		fmt.Fprintln(e.stderr, "note: --rag ranks by BM25 only (no embedder)")
 	}
+	return retrieverFor(st, emb), closeFn
+}
+
+// ragContextHits is how many chunks retrieval offers a "+rag" answer (the token budget keeps what fits).
+const ragContextHits = 8
+
+// retrieverFor finds the documentation for a "+rag" answer: hybrid where vectors exist, else BM25.
+func retrieverFor(st *store.Store, emb rag.Embedder) rag.Retriever {
 	return func(ctx context.Context, question string) ([]rag.Hit, error) {
-		hits, _, err := rag.SearchOrBM25(ctx, st, emb, embedderModel, rag.Query{Text: question, K: 8, Mode: rag.ModeHybrid})
+		hits, _, err := rag.SearchOrBM25(ctx, st, emb, embedderModel, rag.Query{Text: question, K: ragContextHits, Mode: rag.ModeHybrid})
 		return hits, err
-	}, closeFn
+	}
 }
 
 // generateSamples asks the model for n answers to every problem, --gen-workers problems at once. A

@@ -150,3 +150,48 @@ func TestEvalRefusesBadInput(t *testing.T) {
 		t.Errorf("unknown model: %v", err)
 	}
 }
+
+// TestEvalGenerateThenScoreElsewhere splits an eval in two halves, as on a GPU server without Rust: the
+// test stand-in model's answers are written to a completions file and nothing is stored; the file is
+// then scored under the model's name.
+func TestEvalGenerateThenScoreElsewhere(t *testing.T) {
+	server := openaitest.NewServer(openaitest.Options{})
+	defer server.Close()
+	dir := t.TempDir()
+	if _, _, err := runIn(t, dir, "models", "add", "stand-in", "--endpoint", server.URL(), "--served-name", "test-model"); err != nil {
+		t.Fatal(err)
+	}
+	answers := filepath.Join(dir, "answers.jsonl")
+	bench := filepath.Join("eval", "testdata", "exercism")
+	out, msg, err := runIn(t, dir, "eval", "--model", "stand-in", "--bench", bench, "--n", "2", "--save-completions", answers, "--generate-only")
+	if err != nil {
+		t.Fatalf("eval --generate-only: %v\n%s", err, msg)
+	}
+	if !strings.Contains(out, "2 answers of stand-in") {
+		t.Errorf("stdout %q", out)
+	}
+	file, err := os.Open(answers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	completions, err := eval.ReadCompletions(file, answers)
+	file.Close()
+	if err != nil || len(completions) != 2 || !strings.Contains(completions[0].Completion, "```rust") {
+		t.Fatalf("completions file: %+v, %v", completions, err)
+	}
+	if runs, _ := openData(t, dir).EvalRuns(t.Context()); len(runs) != 0 {
+		t.Errorf("--generate-only stored %d runs", len(runs))
+	}
+	if _, _, err := runIn(t, dir, "eval", "--completions", answers, "--bench", bench, "--generate-only"); err == nil {
+		t.Error("--generate-only without a model was accepted")
+	}
+
+	skipWithoutRust(t)
+	out, msg, err = runIn(t, dir, "eval", "--completions", answers, "--bench", bench, "--name", "stand-in", "--lints=false")
+	if err != nil {
+		t.Fatalf("eval --completions: %v\n%s", err, msg)
+	}
+	if s := decodeSummary(t, out); s.Model != "stand-in" || s.Samples != 2 {
+		t.Errorf("summary %+v", s)
+	}
+}

@@ -25,6 +25,7 @@ func (e *cliEnv) generate(ctx context.Context, args []string) error {
 	topP := fs.Float64("top-p", 0.95, "top_p of every answer")
 	maxTokens := fs.Int("max-tokens", 1024, "max_tokens of every answer")
 	seed := fs.Int64("seed", -1, "seed of the first answer slot (next slots add 1); -1 for none")
+	useRAG := fs.Bool("rag", false, "answer with retrieved Rust documentation in front of each prompt (the model's +rag variant)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "answers generated at once (default 8)")
 	err := e.parseNoArgs(fs, &cfg, args)
 	if err != nil {
@@ -43,11 +44,17 @@ func (e *cliEnv) generate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	job, err := st.CreateJob(ctx, m.ID, store.PromptFilter{Split: *split, Category: *category, Query: *query}, params, 0)
+	if *useRAG {
+		if ok, err := st.HasRAGChunks(ctx); err != nil || !ok {
+			return usageError{"generate: --rag needs indexed documentation: run rustexpert rag ingest first"}
+		}
+	}
+	filter := store.PromptFilter{Split: *split, Category: *category, Query: *query}
+	job, err := st.CreateJob(ctx, store.NewJob{ModelID: m.ID, Filter: filter, Params: params, RAG: *useRAG})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "job %d: %d answers from %s\n", job.ID, job.Total, m.Name)
+	fmt.Fprintf(e.stdout, "job %d: %d answers from %s\n", job.ID, job.Total, job.Label())
 	hub := live.NewHub(256)
 	updates, stop := hub.Subscribe(generation.Topic(job.ID))
 	defer stop()
@@ -55,6 +62,11 @@ func (e *cliEnv) generate(ctx context.Context, args []string) error {
 	engines := builtin.NewPool()
 	defer engines.Close()
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
+	if job.RAG {
+		retrieve, closeRetriever := e.docsRetriever(cfg, st)
+		defer closeRetriever()
+		runner.Retrieve = retrieve
+	}
 	if err := runner.RunOne(ctx, job.ID); err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func TestLabelByCompilerWithRealRustc(t *testing.T) {
 	}
 	p, _ := st.CreatePrompt(ctx, store.PromptInput{Text: "Print a vector after moving it"}, 0)
 	params := []store.Sampling{{Temperature: 0.2, TopP: 1, MaxTokens: 64}, {Temperature: 0.7, TopP: 1, MaxTokens: 64}}
-	job, err := st.CreateJob(ctx, m.ID, store.PromptFilter{}, params, 0)
+	job, err := st.CreateJob(ctx, store.NewJob{ModelID: m.ID, Filter: store.PromptFilter{}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}

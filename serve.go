@@ -66,6 +66,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	}
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
+	runner.Retrieve = retrieverFor(st, embedderOrNil(embedder))
 	trainer := newTrainer(st, hub, log, cfg, nil)
 	srv := &http.Server{
 		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer, Limits: cfg.Limits}),

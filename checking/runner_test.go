@@ -27,7 +27,7 @@ func TestRunnerChecksEveryAnswerOnceWithRealRustc(t *testing.T) {
 	m, _ := st.CreateModel(ctx, store.ModelInput{Name: "m", Endpoint: "http://127.0.0.1:9/v1"})
 	p, _ := st.CreatePrompt(ctx, store.PromptInput{Text: "Sum a slice"}, 0)
 	params := []store.Sampling{{Temperature: 0.2, TopP: 1, MaxTokens: 64}, {Temperature: 0.7, TopP: 1, MaxTokens: 64}, {Temperature: 1, TopP: 1, MaxTokens: 64}}
-	job, err := st.CreateJob(ctx, m.ID, store.PromptFilter{}, params, 0)
+	job, err := st.CreateJob(ctx, store.NewJob{ModelID: m.ID, Filter: store.PromptFilter{}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"rustexpert/inference"
 	"rustexpert/live"
+	"rustexpert/rag"
 	"rustexpert/store"
 )
 
@@ -42,6 +43,8 @@ type Runner struct {
 	log     *slog.Logger
 	workers int
 	wake    chan struct{}
+	// Retrieve finds the documentation for the prompts of "+rag" jobs; nil: such jobs fail.
+	Retrieve rag.Retriever
 
 	mu      sync.Mutex
 	current int64
@@ -151,6 +154,12 @@ func (r *Runner) answerAll(ctx context.Context, job store.Job, log *slog.Logger)
 	gen, err := r.genFor(model)
 	if err != nil {
 		return store.JobFailed, err.Error()
+	}
+	if job.RAG {
+		if r.Retrieve == nil {
+			return store.JobFailed, "this job answers with retrieved documentation, but no documentation index is set up"
+		}
+		gen = rag.Augmented{Gen: gen, Retrieve: r.Retrieve}
 	}
 	tasks, err := r.store.PendingTasks(ctx, job)
 	if err != nil {

@@ -112,7 +112,7 @@ func TestRestartFinishesAnInterruptedJob(t *testing.T) {
 	}
 	params := []store.Sampling{{Temperature: 0.2, TopP: 0.95, MaxTokens: 256}, {Temperature: 0.7, TopP: 0.95, MaxTokens: 256},
 		{Temperature: 1, TopP: 0.95, MaxTokens: 256}}
-	job, err := st.CreateJob(ctx, m.ID, store.PromptFilter{}, params, 0)
+	job, err := st.CreateJob(ctx, store.NewJob{ModelID: m.ID, Filter: store.PromptFilter{}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func seedComparisons(t *testing.T, app *testApp, prompts []string, answers int) 
 		seed := int64(100 + i)
 		params[i] = store.Sampling{Temperature: 0.2 + 0.3*float64(i), TopP: 0.95, MaxTokens: 400, Seed: &seed}
 	}
-	job, err := app.store.CreateJob(ctx, model.ID, store.PromptFilter{}, params, 0)
+	job, err := app.store.CreateJob(ctx, store.NewJob{ModelID: model.ID, Filter: store.PromptFilter{}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +428,7 @@ func TestAnnotateAnswersRenderInert(t *testing.T) {
 		t.Fatal(err)
 	}
 	params := []store.Sampling{{Temperature: 0.7, TopP: 1, MaxTokens: 64}, {Temperature: 0.7, TopP: 1, MaxTokens: 64}}
-	job, err := app.store.CreateJob(ctx, model.ID, store.PromptFilter{}, params, 0)
+	job, err := app.store.CreateJob(ctx, store.NewJob{ModelID: model.ID, Filter: store.PromptFilter{}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,7 +534,7 @@ func TestFocusViewWarmsTheNextComparison(t *testing.T) {
 		}
 	}
 	params := []store.Sampling{{Temperature: 0.7, TopP: 1, MaxTokens: 2048}, {Temperature: 0.8, TopP: 1, MaxTokens: 2048}, {Temperature: 0.9, TopP: 1, MaxTokens: 2048}}
-	job, err := app.store.CreateJob(ctx, model.ID, store.PromptFilter{}, params, 0)
+	job, err := app.store.CreateJob(ctx, store.NewJob{ModelID: model.ID, Filter: store.PromptFilter{}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}

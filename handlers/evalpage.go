@@ -207,7 +207,7 @@ func (s *Server) evalJobChoices(ctx context.Context, chosen []int64) ([]web.Eval
 	}
 	out := make([]web.EvalJobChoice, 0, len(jobs))
 	for _, j := range jobs {
-		out = append(out, web.EvalJobChoice{ID: j.ID, Model: j.ModelName, Prompts: describeFilter(j.Filter), Status: j.Status,
+		out = append(out, web.EvalJobChoice{ID: j.ID, Model: j.Label(), Prompts: describeFilter(j.Filter), Status: j.Status,
 			Answers: j.Done, Date: j.CreatedAt.UTC().Format("2006-01-02 15:04"), Chosen: slices.Contains(chosen, j.ID)})
 	}
 	return out, nil
@@ -332,12 +332,12 @@ func (s *Server) compareJobs(ctx context.Context, ids []int64, heldOut bool) (we
 		Summary: web.EvalTable{Headers: []string{"Job", "Model", "Prompts", "Answers", "Checked", "With code", "Compile rate", "Lints/answer", "Arena rating"}},
 		Chart:   web.EvalChart{Series: []string{"with code", "compile rate"}}}
 	for i, job := range jobs {
-		label := fmt.Sprintf("#%d %s", job.ID, job.ModelName)
+		label := fmt.Sprintf("#%d %s", job.ID, job.Label())
 		f := jobFiguresOf(answers[i], prompts, checks)
 		rep.Columns = append(rep.Columns, label)
-		rep.Summary.Rows = append(rep.Summary.Rows, []string{fmt.Sprintf("#%d", job.ID), job.ModelName, strconv.Itoa(len(prompts)),
+		rep.Summary.Rows = append(rep.Summary.Rows, []string{fmt.Sprintf("#%d", job.ID), job.Label(), strconv.Itoa(len(prompts)),
 			strconv.Itoa(f.answers), strconv.Itoa(f.checked), fraction3(f.codeRate()), fraction3(f.compileRate()),
-			lintsText(f.lintsPerAnswer(), f.linted), ratingText(ratings, job.ModelName)})
+			lintsText(f.lintsPerAnswer(), f.linted), ratingText(ratings, job.Label())})
 		rep.Chart.Groups = append(rep.Chart.Groups, web.EvalBarGroup{Label: label, Values: []float64{f.codeRate(), f.compileRate()}})
 	}
 	rep.Total = len(prompts)

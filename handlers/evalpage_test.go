@@ -331,7 +331,7 @@ func seedJobs(t *testing.T, app *testApp) (j1, j2 int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		job, err := app.store.CreateJob(ctx, m.ID, store.PromptFilter{}, params, 0)
+		job, err := app.store.CreateJob(ctx, store.NewJob{ModelID: m.ID, Filter: store.PromptFilter{}, Params: params})
 		if err != nil {
 			t.Fatal(err)
 		}

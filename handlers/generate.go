@@ -49,7 +49,7 @@ func defaultJobForm() web.GenerateForm {
 func jobFormFrom(r *http.Request) web.GenerateForm {
 	f := web.GenerateForm{
 		ModelID: r.FormValue("model"), Query: strings.TrimSpace(r.FormValue("q")), Category: r.FormValue("category"),
-		Split: r.FormValue("split"), Tag: strings.TrimSpace(r.FormValue("tag")), N: r.FormValue("n"),
+		Split: r.FormValue("split"), Tag: strings.TrimSpace(r.FormValue("tag")), N: r.FormValue("n"), RAG: r.FormValue("rag") == "on",
 		Slots: make([]web.SamplingSlot, maxAnswerSlots),
 	}
 	for i := range f.Slots {
@@ -71,6 +71,7 @@ type jobRequest struct {
 	modelID int64
 	filter  store.PromptFilter
 	params  []store.Sampling
+	rag     bool
 }
 
 // checkJobForm validates the form and lists every problem, so one submit shows them all.
@@ -89,6 +90,10 @@ func (s *Server) checkJobForm(ctx context.Context, f web.GenerateForm) (jobReque
 		return req, nil, err
 	} else {
 		req.modelID = id
+	}
+	req.rag = f.RAG
+	if f.RAG && !s.ragReady(ctx) {
+		add("rag", "no documentation is indexed yet: ingest the Rust docs first (rustexpert rag ingest)")
 	}
 	if f.Split != "" && f.Split != store.SplitTrain && f.Split != store.SplitHeldout {
 		add("split", fmt.Sprintf("unknown split %q (want train or heldout)", f.Split))
@@ -169,7 +174,7 @@ func (s *Server) generatePage(r *http.Request, form web.GenerateForm) (web.Gener
 		vm.Models = append(vm.Models, web.ModelOption{ID: m.ID, Name: m.Name})
 	}
 	for _, j := range jobs {
-		vm.Jobs = append(vm.Jobs, web.JobRow{ID: j.ID, Model: j.ModelName, Progress: progressView(j), CreatedAt: j.CreatedAt.Local().Format(timeLayout)})
+		vm.Jobs = append(vm.Jobs, web.JobRow{ID: j.ID, Model: j.Label(), Progress: progressView(j), CreatedAt: j.CreatedAt.Local().Format(timeLayout)})
 	}
 	return vm, nil
 }
@@ -202,7 +207,7 @@ func (s *Server) handleGenerateCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(errs) == 0 {
 		var job store.Job
-		job, err = s.store.CreateJob(r.Context(), req.modelID, req.filter, req.params, userFrom(r).ID)
+		job, err = s.store.CreateJob(r.Context(), store.NewJob{ModelID: req.modelID, Filter: req.filter, Params: req.params, UserID: userFrom(r).ID, RAG: req.rag})
 		if err == nil {
 			s.runner.Wake()
 			http.Redirect(w, r, jobPath(job.ID), http.StatusSeeOther)
@@ -254,7 +259,7 @@ func (s *Server) jobPage(r *http.Request, job store.Job) (web.JobPage, error) {
 		return web.JobPage{}, err
 	}
 	vm := web.JobPage{
-		Nav: s.nav(r, "Generate"), ID: job.ID, Model: job.ModelName, Filter: describeFilter(job.Filter),
+		Nav: s.nav(r, "Generate"), ID: job.ID, Model: job.Label(), Filter: describeFilter(job.Filter),
 		CreatedAt: formatJobTime(job.CreatedAt), StartedAt: formatJobTime(job.StartedAt), FinishedAt: formatJobTime(job.FinishedAt),
 		Progress:  progressView(job),
 		CanCancel: job.Status == store.JobQueued || job.Status == store.JobRunning,

@@ -597,3 +597,35 @@ func TestJobPageShowsCompileBadges(t *testing.T) {
 		t.Fatal("the first error is not shown")
 	}
 }
+
+func TestGenerateWithRetrievedDocs(t *testing.T) {
+	app := newTestApp(t)
+	model := openaitest.NewServer(openaitest.Options{})
+	t.Cleanup(model.Close)
+	m := genSeed(t, app, model.URL(), "Why can't I push to a Vec while I hold a reference into it?")
+	c := app.login("ada", store.RoleAdmin)
+
+	form := jobForm(m.ID, 1)
+	form.Set("rag", "on")
+	res := c.postForm("/generate", form)
+	if res.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("+rag without an index: status %d, want 422", res.StatusCode)
+	}
+	if msg := testid(parse(t, res), "form-errors").Text(); !strings.Contains(msg, "no documentation is indexed") {
+		t.Errorf("+rag without an index: errors %q", msg)
+	}
+
+	ingestRAGTestdata(t, app)
+	id := startJob(t, c, form)
+	job, err := app.store.Job(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !job.RAG {
+		t.Fatal("the job does not answer with retrieved docs")
+	}
+	res = c.get(jobPage(id))
+	if title := parse(t, res).Find("h1").Text(); !strings.Contains(title, m.Name+"+rag") {
+		t.Errorf("job page title %q does not name %s+rag", title, m.Name)
+	}
+}

@@ -42,7 +42,7 @@ func newReviewSeed(t *testing.T, app *testApp, prompts ...store.PromptInput) rev
 		seed.prompts[in.Text] = p.ID
 	}
 	sampling := store.Sampling{Temperature: 0.7, TopP: 1, MaxTokens: 256}
-	job, err := app.store.CreateJob(ctx, model.ID, store.PromptFilter{}, []store.Sampling{sampling, sampling}, 0)
+	job, err := app.store.CreateJob(ctx, store.NewJob{ModelID: model.ID, Filter: store.PromptFilter{}, Params: []store.Sampling{sampling, sampling}})
 	if err != nil {
 		t.Fatal(err)
 	}

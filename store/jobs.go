@@ -31,6 +31,7 @@ type Job struct {
 	ID         int64
 	ModelID    int64
 	ModelName  string
+	RAG        bool // answers with retrieved documentation in front of each prompt
 	Filter     PromptFilter
 	Params     []Sampling // one per answer slot; len(Params) == N
 	N          int
@@ -58,10 +59,28 @@ type Task struct {
 }
 
 const jobColumns = `j.id, j.model_id, m.name, j.filter_json, j.params_json, j.n, j.status, j.total, j.errors, j.last_error,
-	j.created_at, j.started_at, j.finished_at, j.done, j.tokens`
+	j.created_at, j.started_at, j.finished_at, j.done, j.tokens, j.rag`
+
+// Label names what answers a job: the model, with "+rag" when retrieval feeds it.
+func (j Job) Label() string {
+	if j.RAG {
+		return j.ModelName + "+rag"
+	}
+	return j.ModelName
+}
+
+// NewJob is what a generation job is made of.
+type NewJob struct {
+	ModelID int64
+	Filter  PromptFilter
+	Params  []Sampling // one per answer slot
+	UserID  int64      // 0: created from the command line
+	RAG     bool
+}
 
 // CreateJob stores a queued job for every prompt matching the filter, fixing that prompt set now.
-func (s *Store) CreateJob(ctx context.Context, modelID int64, f PromptFilter, params []Sampling, userID int64) (Job, error) {
+func (s *Store) CreateJob(ctx context.Context, nj NewJob) (Job, error) {
+	modelID, f, params := nj.ModelID, nj.Filter, nj.Params
 	if len(params) < 1 || len(params) > 4 {
 		return Job{}, fmt.Errorf("%w: answers per prompt: %d (want 1 to 4)", ErrInvalid, len(params))
 	}
@@ -75,8 +94,8 @@ func (s *Store) CreateJob(ctx context.Context, modelID int64, f PromptFilter, pa
 	paramsJSON, _ := json.Marshal(params)
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO generation_jobs (model_id, filter_json, params_json, n, status, created_by, created_at)
-			VALUES (?, ?, ?, ?, 'queued', ?, ?)`, modelID, string(filterJSON), string(paramsJSON), len(params), nullID(userID), now())
+		res, err := tx.ExecContext(ctx, `INSERT INTO generation_jobs (model_id, filter_json, params_json, n, status, created_by, created_at, rag)
+			VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)`, modelID, string(filterJSON), string(paramsJSON), len(params), nullID(nj.UserID), now(), nj.RAG)
 		if err != nil {
 			return fmt.Errorf("insert job: %w", err)
 		}
@@ -131,7 +150,7 @@ func scanJob(row scanner) (Job, error) {
 	var filterJSON, paramsJSON, created string
 	var started, finished sql.NullString
 	err := row.Scan(&j.ID, &j.ModelID, &j.ModelName, &filterJSON, &paramsJSON, &j.N, &j.Status, &j.Total, &j.Errors, &j.LastError,
-		&created, &started, &finished, &j.Done, &j.Tokens)
+		&created, &started, &finished, &j.Done, &j.Tokens, &j.RAG)
 	if err != nil {
 		return Job{}, err
 	}

@@ -160,7 +160,7 @@ func seedJob(t *testing.T, st *Store, n int) (Job, []Response) {
 	for i := range params {
 		params[i] = Sampling{Temperature: 0.2, TopP: 0.9, MaxTokens: 64}
 	}
-	job, err := st.CreateJob(ctx, m.ID, PromptFilter{}, params, 0)
+	job, err := st.CreateJob(ctx, NewJob{ModelID: m.ID, Filter: PromptFilter{}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func seedCompilerJob(t *testing.T, st *Store, prompts ...string) (Job, [][]Respo
 		ids = append(ids, p.ID)
 	}
 	params := []Sampling{{Temperature: 0.2, TopP: 1, MaxTokens: 64}, {Temperature: 0.8, TopP: 1, MaxTokens: 64}}
-	job, err := st.CreateJob(ctx, m.ID, PromptFilter{Category: "compiler-test"}, params, 0)
+	job, err := st.CreateJob(ctx, NewJob{ModelID: m.ID, Filter: PromptFilter{Category: "compiler-test"}, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}

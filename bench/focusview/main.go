@@ -84,7 +84,7 @@ func seed(ctx context.Context, st *store.Store, long, phase string, n int) ([]st
 		}
 	}
 	params := []store.Sampling{{Temperature: 0.2, TopP: 1, MaxTokens: 2048}, {Temperature: 0.7, TopP: 1, MaxTokens: 2048}, {Temperature: 1, TopP: 1, MaxTokens: 2048}}
-	job, err := st.CreateJob(ctx, m.ID, store.PromptFilter{Tag: tag}, params, 0)
+	job, err := st.CreateJob(ctx, store.NewJob{ModelID: m.ID, Filter: store.PromptFilter{Tag: tag}, Params: params})
 	if err != nil {
 		return nil, err
 	}

@@ -393,7 +393,7 @@ func seedItems(ctx context.Context, st *store.Store, n int) ([]item, error) {
 		return nil, err
 	}
 	params := []store.Sampling{{Temperature: 0.2, TopP: 0.95, MaxTokens: 256}, {Temperature: 1, TopP: 0.95, MaxTokens: 256}}
-	job, err := st.CreateJob(ctx, m.ID, store.PromptFilter{Query: "Benchmark"}, params, 0)
+	job, err := st.CreateJob(ctx, store.NewJob{ModelID: m.ID, Filter: store.PromptFilter{Query: "Benchmark"}, Params: params})
 	if err != nil {
 		return nil, err
 	}
