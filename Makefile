@@ -41,7 +41,7 @@ go-test: train-deps
 
 ## worker-test: the training worker for real on a tiny random Llama (SFT, DPO, resume, SIGTERM, refusals) and on the bundled GGUF
 worker-test: train-deps
-	cd training && $(TRAIN_VENV)/bin/python -m unittest worker.tests.test_checks worker.tests.test_worker
+	cd training && $(TRAIN_VENV)/bin/python -m unittest worker.tests.test_checks worker.tests.test_worker worker.tests.test_parent
 
 e2e: build
 	$(GO) build -o bin/testmodel ./e2e/testmodel

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +45,7 @@ func (e *cliEnv) rag(ctx context.Context, args []string) error {
 func (e *cliEnv) ragIngest(ctx context.Context, args []string) error {
 	var cfg Config
 	fs := e.flags("rag ingest", &cfg)
+	e.ragFlags(fs, &cfg)
 	names := fs.String("source", defaultRAGSources, "comma-separated sources: "+ragSourceNames())
 	dir := fs.String("dir", "", "the rustup html docs folder (default: the first ~/.rustup/toolchains/*/share/doc/rust/html), or for tokio its Markdown folder")
 	verbose := fs.Bool("v", false, "list every skipped file (default: 5 per reason)")
@@ -52,7 +56,7 @@ func (e *cliEnv) ragIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := e.openRAGIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -169,6 +173,7 @@ func rustDocsDir(getenv func(string) string) string {
 func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 	var cfg Config
 	fs := e.flags("rag search", &cfg)
+	e.ragFlags(fs, &cfg)
 	k := fs.Int("k", 10, "how many chunks")
 	source := fs.String("source", "", "only this source")
 	mode := fs.String("mode", rag.ModeHybrid, "bm25, dense or hybrid (dense and hybrid need `rag embed` first)")
@@ -179,7 +184,7 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 	if len(pos) == 0 {
 		return usageError{ragUsage}
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := e.openRAGIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -201,7 +206,7 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 
 // ragRetrieve runs the query; a hybrid search without the embedder or without vectors falls back to
 // BM25 with a note on stderr, so search works right after an ingest.
-func (e *cliEnv) ragRetrieve(ctx context.Context, st *store.Store, cfg Config, q rag.Query) ([]rag.Hit, error) {
+func (e *cliEnv) ragRetrieve(ctx context.Context, st ragIndex, cfg Config, q rag.Query) ([]rag.Hit, error) {
 	var emb rag.Embedder
 	if q.Mode != rag.ModeBM25 {
 		enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
@@ -214,16 +219,17 @@ func (e *cliEnv) ragRetrieve(ctx context.Context, st *store.Store, cfg Config, q
 		}
 	}
 	if q.Mode == rag.ModeDense {
-		return rag.Search(ctx, st, emb, embedderModel, q)
+		return st.Search(ctx, emb, embedderModel, q)
 	}
-	hits, fellBack, err := rag.SearchOrBM25(ctx, st, emb, embedderModel, q)
+	hits, fellBack, err := rag.SearchOrBM25With(ctx, st, emb, embedderModel, q)
 	if fellBack {
 		fmt.Fprintln(e.stderr, "note: BM25 only (run `rustexpert rag embed` for hybrid search)")
 	}
 	return hits, err
 }
 
-const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid] | rag eval FILE [--k 10] [--modes bm25,dense,hybrid] [--json] [--misses]`
+const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid] | rag eval FILE [--k 10] [--modes bm25,dense,hybrid] [--json] [--misses]
+each takes --rag-backend sqlite|qdrant and, for Qdrant, --qdrant-addr host:port --qdrant-api-key-env NAME --qdrant-tls --qdrant-collection NAME --qdrant-shards N --qdrant-replicas N --qdrant-write-consistency N`
 
 // embedderModel names the bundled embedder's vectors in the database.
 const embedderModel = "all-MiniLM-L6-v2"
@@ -232,6 +238,7 @@ const embedderModel = "all-MiniLM-L6-v2"
 func (e *cliEnv) ragEmbed(ctx context.Context, args []string) error {
 	var cfg Config
 	fs := e.flags("rag embed", &cfg)
+	e.ragFlags(fs, &cfg)
 	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
 		return err
 	}
@@ -240,13 +247,13 @@ func (e *cliEnv) ragEmbed(ctx context.Context, args []string) error {
 		return fmt.Errorf("the embedder (rustexpert models fetch): %w", err)
 	}
 	defer enc.Close()
-	st, err := openStore(ctx, cfg)
+	st, err := e.openRAGIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	start := time.Now()
-	n, err := rag.EmbedMissing(ctx, st, enc, embedderModel, func(done, total int) {
+	n, err := st.EmbedMissing(ctx, enc, embedderModel, func(done, total int) {
 		if done == total || done%(8*rag.EmbedBatch) == 0 {
 			fmt.Fprintf(e.stdout, "embedded %d/%d chunks\n", done, total)
 		}
@@ -264,6 +271,7 @@ func (e *cliEnv) ragEmbed(ctx context.Context, args []string) error {
 func (e *cliEnv) ragEval(ctx context.Context, args []string) error {
 	var cfg Config
 	fs := e.flags("rag eval", &cfg)
+	e.ragFlags(fs, &cfg)
 	k := fs.Int("k", 10, "chunks retrieved per question (at least 10)")
 	modes := fs.String("modes", "bm25,dense,hybrid", "comma-separated retrieval modes")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
@@ -279,7 +287,7 @@ func (e *cliEnv) ragEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := e.openRAGIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -322,7 +330,7 @@ func readGoldFile(path string) ([]rag.Question, error) {
 }
 
 // checkGoldURLs warns on stderr about gold URLs whose document is not in the index.
-func (e *cliEnv) checkGoldURLs(ctx context.Context, st *store.Store, qs []rag.Question) {
+func (e *cliEnv) checkGoldURLs(ctx context.Context, st rag.Store, qs []rag.Question) {
 	known, err := rag.DocumentURLs(ctx, st, rag.Sources)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "warning: cannot list the indexed documents: %v\n", err)
@@ -343,7 +351,7 @@ func (e *cliEnv) checkGoldURLs(ctx context.Context, st *store.Store, qs []rag.Qu
 }
 
 // evalMode ranks every question with one mode (dense and hybrid load the bundled embedder once).
-func (e *cliEnv) evalMode(ctx context.Context, st *store.Store, cfg Config, mode string, qs []rag.Question, k int) (rag.EvalResult, error) {
+func (e *cliEnv) evalMode(ctx context.Context, st ragIndex, cfg Config, mode string, qs []rag.Question, k int) (rag.EvalResult, error) {
 	switch mode {
 	case rag.ModeBM25, rag.ModeDense, rag.ModeHybrid:
 	default:
@@ -359,7 +367,7 @@ func (e *cliEnv) evalMode(ctx context.Context, st *store.Store, cfg Config, mode
 		emb = enc
 	}
 	rank := func(ctx context.Context, question string) ([]string, error) {
-		hits, err := rag.Search(ctx, st, emb, embedderModel, rag.Query{Text: question, K: max(k, 10), Mode: mode})
+		hits, err := st.Search(ctx, emb, embedderModel, rag.Query{Text: question, K: max(k, 10), Mode: mode})
 		urls := make([]string, len(hits))
 		for i, h := range hits {
 			urls[i] = h.URL
@@ -398,5 +406,123 @@ func printEval(w io.Writer, file string, n int, results []rag.EvalResult) {
 				fmt.Fprintf(w, "    got:  %s\n", u)
 			}
 		}
+	}
+}
+
+// Retrieval backends.
+const (
+	ragBackendSQLite = "sqlite"
+	ragBackendQdrant = "qdrant"
+)
+
+// ragFlags adds the retrieval backend and the Qdrant settings to a rag command's flags.
+func (e *cliEnv) ragFlags(fs *flag.FlagSet, cfg *Config) {
+	fs.StringVar(&cfg.RAGBackend, "rag-backend", e.env("RUSTEXPERT_RAG_BACKEND", ragBackendSQLite), "where docs chunks are kept and searched: sqlite (the database) or qdrant")
+	fs.StringVar(&cfg.Qdrant.Addr, "qdrant-addr", e.env("RUSTEXPERT_QDRANT_ADDR", "localhost:6334"), "Qdrant's gRPC address, host:port (port 6334 when left out)")
+	fs.StringVar(&cfg.QdrantKeyEnv, "qdrant-api-key-env", e.env("RUSTEXPERT_QDRANT_API_KEY_ENV", "QDRANT_API_KEY"), "environment variable holding Qdrant's API key (unset or empty: no key)")
+	fs.BoolVar(&cfg.Qdrant.TLS, "qdrant-tls", e.getenv("RUSTEXPERT_QDRANT_TLS") == "1", "connect to Qdrant over TLS")
+	fs.StringVar(&cfg.Qdrant.Collection, "qdrant-collection", e.env("RUSTEXPERT_QDRANT_COLLECTION", rag.DefaultQdrantCollection), "Qdrant collection of the docs chunks")
+	fs.Var(e.uint32Flag(&cfg.Qdrant.Shards, "RUSTEXPERT_QDRANT_SHARDS"), "qdrant-shards", "shards of a new Qdrant collection (0: the server's default)")
+	fs.Var(e.uint32Flag(&cfg.Qdrant.Replicas, "RUSTEXPERT_QDRANT_REPLICAS"), "qdrant-replicas", "copies of each shard of a new Qdrant collection (0: the server's default)")
+	fs.Var(e.uint32Flag(&cfg.Qdrant.WriteConsistency, "RUSTEXPERT_QDRANT_WRITE_CONSISTENCY"), "qdrant-write-consistency", "replicas that must confirm each write to a new Qdrant collection (0: the server's default)")
+}
+
+// uint32Flag is a flag.Value over a uint32.
+type uint32Flag struct{ p *uint32 }
+
+// uint32Flag binds p to a flag, starting from the variable key (0 when unset or not a number).
+func (e *cliEnv) uint32Flag(p *uint32, key string) uint32Flag {
+	n, _ := strconv.ParseUint(e.getenv(key), 10, 32)
+	*p = uint32(n)
+	return uint32Flag{p}
+}
+
+func (f uint32Flag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	return strconv.FormatUint(uint64(*f.p), 10)
+}
+
+func (f uint32Flag) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return fmt.Errorf("want a whole number from 0 to %d", uint32(math.MaxUint32))
+	}
+	*f.p = uint32(n)
+	return nil
+}
+
+// ragIndex is where the rag commands keep and search chunks: the SQLite database or a Qdrant
+// collection (rag.Qdrant).
+type ragIndex interface {
+	rag.Store
+	Search(ctx context.Context, emb rag.Embedder, model string, q rag.Query) ([]rag.Hit, error)
+	EmbedMissing(ctx context.Context, emb rag.Embedder, model string, progress func(done, total int)) (int, error)
+	Close() error
+}
+
+// sqliteIndex is the database as a ragIndex.
+type sqliteIndex struct{ *store.Store }
+
+func (s sqliteIndex) Search(ctx context.Context, emb rag.Embedder, model string, q rag.Query) ([]rag.Hit, error) {
+	return rag.Search(ctx, s.Store, emb, model, q)
+}
+
+func (s sqliteIndex) EmbedMissing(ctx context.Context, emb rag.Embedder, model string, progress func(done, total int)) (int, error) {
+	return rag.EmbedMissing(ctx, s.Store, emb, model, progress)
+}
+
+// openRAGIndex opens the backend --rag-backend names. A new Qdrant collection gets the bundled
+// embedder's vector size (from its config.json, else 384).
+func (e *cliEnv) openRAGIndex(ctx context.Context, cfg Config) (ragIndex, error) {
+	switch cfg.RAGBackend {
+	case ragBackendSQLite, "":
+		st, err := openStore(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sqliteIndex{st}, nil
+	case ragBackendQdrant:
+		return rag.OpenQdrant(ctx, e.qdrantConfig(cfg))
+	default:
+		return nil, usageError{fmt.Sprintf("--rag-backend %q: want sqlite or qdrant", cfg.RAGBackend)}
+	}
+}
+
+// qdrantConfig is cfg's Qdrant settings with the API key read from its variable.
+func (e *cliEnv) qdrantConfig(cfg Config) rag.QdrantConfig {
+	qc := cfg.Qdrant
+	if cfg.QdrantKeyEnv != "" {
+		qc.APIKey = e.getenv(cfg.QdrantKeyEnv)
+	}
+	if bc, err := bert.LoadConfig(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir)); err == nil && qc.Dim == 0 {
+		qc.Dim = bc.Hidden
+	}
+	return qc
+}
+
+// serveRAG picks where serve's "+rag" generation jobs retrieve from: the database, or with
+// --rag-backend qdrant the Qdrant collection, returned so the caller closes it after the server.
+func (e *cliEnv) serveRAG(ctx context.Context, cfg Config, st *store.Store, emb rag.Embedder) (*rag.Qdrant, rag.Retriever, error) {
+	switch cfg.RAGBackend {
+	case ragBackendSQLite, "":
+		return nil, retrieverFor(st, emb), nil
+	case ragBackendQdrant:
+		q, err := rag.OpenQdrant(ctx, e.qdrantConfig(cfg))
+		if err != nil {
+			return nil, nil, err
+		}
+		return q, indexRetriever(q, emb), nil
+	default:
+		return nil, nil, usageError{fmt.Sprintf("--rag-backend %q: want sqlite or qdrant", cfg.RAGBackend)}
+	}
+}
+
+// indexRetriever retrieves for a "+rag" question from s (hybrid where vectors exist).
+func indexRetriever(s rag.Searcher, emb rag.Embedder) rag.Retriever {
+	return func(ctx context.Context, question string) ([]rag.Hit, error) {
+		hits, _, err := rag.SearchOrBM25With(ctx, s, emb, embedderModel, rag.Query{Text: question, K: ragContextHits, Mode: rag.ModeHybrid})
+		return hits, err
 	}
 }

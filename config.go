@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"rustexpert/handlers"
+	"rustexpert/rag"
 	"rustexpert/training"
 )
 
@@ -34,6 +37,15 @@ type Config struct {
 	// Limits for a server reachable by the public: per-client rates, the generation gate, login
 	// throttling (0 turns each off).
 	Limits handlers.Limits
+	// Public lets anonymous visitors chat, battle in the arena and read model cards; TrustedProxies
+	// are the proxies whose X-Forwarded-For is believed (public mode without them: loopback).
+	Public         bool
+	TrustedProxies []netip.Prefix
+	// Retrieval: where the docs chunks are kept and searched (ragBackendSQLite or ragBackendQdrant),
+	// the Qdrant connection and collection layout, and the variable that holds Qdrant's API key.
+	RAGBackend   string
+	Qdrant       rag.QdrantConfig
+	QdrantKeyEnv string
 }
 
 // cliEnv is what every subcommand gets from the process.
@@ -75,6 +87,40 @@ func (e *cliEnv) limitFlags(fs *flag.FlagSet, l *handlers.Limits) {
 	fs.DurationVar(&l.QueueWait, "gen-wait", e.envDuration("RUSTEXPERT_GEN_WAIT", 20*time.Second), "longest wait for a generation slot")
 	fs.IntVar(&l.LoginFailures, "login-failures", e.envInt("RUSTEXPERT_LOGIN_FAILURES", 5), "failed logins of one name or IP before lockouts start; 0 = off")
 	fs.DurationVar(&l.LoginLockout, "login-lockout", e.envDuration("RUSTEXPERT_LOGIN_LOCKOUT", 30*time.Second), "first lockout; each further failure doubles it (at most 1h)")
+}
+
+// publicFlags adds serve's public mode; the trusted proxies come as text, for parseProxies.
+func (e *cliEnv) publicFlags(fs *flag.FlagSet, cfg *Config, proxies *string) {
+	fs.BoolVar(&cfg.Public, "public", e.envBool("RUSTEXPERT_PUBLIC", false), "anonymous visitors may use the chat and the arena (each with its own chats, per-IP limits); everything else needs a login")
+	fs.StringVar(proxies, "trusted-proxies", e.env("RUSTEXPERT_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (public mode default: loopback)")
+}
+
+// parseProxies reads a comma-separated list of addresses and CIDR prefixes.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("--trusted-proxies: %q is not an IP address or CIDR prefix", item)}
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+func (e *cliEnv) envBool(key string, def bool) bool {
+	if b, err := strconv.ParseBool(e.getenv(key)); err == nil {
+		return b
+	}
+	return def
 }
 
 func (e *cliEnv) envDuration(key string, def time.Duration) time.Duration {

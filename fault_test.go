@@ -41,12 +41,30 @@ func TestMain(m *testing.M) {
 type server struct {
 	cmd  *exec.Cmd
 	base string
+
+	mu  sync.Mutex
+	log strings.Builder // the server's stderr so far
+}
+
+// logText returns what the server logged so far.
+func (s *server) logText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
 }
 
 func startServer(t *testing.T, dataDir string) *server {
 	t.Helper()
+	return startServerWith(t, dataDir, nil)
+}
+
+// startServerWith starts the app as a child process on a free port with the environment plus
+// env (KEY=value), which overrides the test's own.
+func startServerWith(t *testing.T, dataDir string, env []string) *server {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "RUSTEXPERT_TEST_RUN=serve --addr 127.0.0.1:0 --workers 2 --data "+dataDir)
+	serve := "serve --addr 127.0.0.1:0 --workers 2 --data " + dataDir
+	cmd.Env = append(append(os.Environ(), "RUSTEXPERT_TEST_RUN="+serve), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -56,18 +74,23 @@ func startServer(t *testing.T, dataDir string) *server {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	found := make(chan string, 1)
+	srv := &server{cmd: cmd}
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		re := regexp.MustCompile(`url=(http://\S+)`)
 		for sc.Scan() {
+			srv.mu.Lock()
+			srv.log.WriteString(sc.Text() + "\n")
+			srv.mu.Unlock()
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
 		}
 	}()
 	select {
-	case base := <-found:
-		return &server{cmd: cmd, base: base}
+	case srv.base = <-found:
+		return srv
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not start")
 		return nil

@@ -26,15 +26,28 @@ import (
 	"rustexpert/store"
 )
 
-func (e *cliEnv) serve(ctx context.Context, args []string) error {
+// serveConfig reads serve's flags, with their environment fallbacks.
+func (e *cliEnv) serveConfig(args []string) (Config, error) {
 	var cfg Config
+	var proxies string
 	fs := e.flags("serve", &cfg)
 	fs.StringVar(&cfg.Addr, "addr", e.env("RUSTEXPERT_ADDR", "localhost:8080"), "address to listen on")
 	fs.IntVar(&cfg.Workers, "workers", e.envInt("RUSTEXPERT_WORKERS", 0), "answers generated at once (default 8)")
 	e.trainFlags(fs, &cfg)
 	e.limitFlags(fs, &cfg.Limits)
+	e.ragFlags(fs, &cfg)
+	e.publicFlags(fs, &cfg, &proxies)
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", e.getenv("RUSTEXPERT_SECURE_COOKIES") == "1", "mark cookies Secure (serve behind TLS)")
-	err := e.parseNoArgs(fs, &cfg, args)
+	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
+		return cfg, err
+	}
+	var err error
+	cfg.TrustedProxies, err = parseProxies(proxies)
+	return cfg, err
+}
+
+func (e *cliEnv) serve(ctx context.Context, args []string) error {
+	cfg, err := e.serveConfig(args)
 	if err != nil {
 		return err
 	}
@@ -66,10 +79,23 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	}
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
-	runner.Retrieve = retrieverFor(st, embedderOrNil(embedder))
+	qdrantIndex, retrieve, err := e.serveRAG(ctx, cfg, st, embedderOrNil(embedder))
+	if err != nil {
+		return err
+	}
+	if qdrantIndex != nil {
+		defer qdrantIndex.Close()
+		log.Info("docs are searched in Qdrant", slog.String("addr", qdrantIndex.Addr()), slog.String("collection", qdrantIndex.Collection()))
+	}
+	runner.Retrieve = retrieve
 	trainer := newTrainer(st, hub, log, cfg, nil)
+	site := handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer, Limits: cfg.Limits,
+		Public: cfg.Public, TrustedProxies: cfg.TrustedProxies}
+	if qdrantIndex != nil {
+		site.RAG = qdrantIndex
+	}
 	srv := &http.Server{
-		Handler:           handlers.New(log, st, runner, hub, render.New(), handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer, Limits: cfg.Limits}),
+		Handler:           handlers.New(log, st, runner, hub, render.New(), site),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
@@ -77,7 +103,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	log.Info("serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("db", cfg.DBPath))
+	log.Info("serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("db", cfg.DBPath), slog.Bool("public", cfg.Public))
 	workers := []worker{runner, trainer}
 	if c := answerChecker(st, log); c != nil {
 		workers = append(workers, c)
@@ -172,7 +198,11 @@ func generatorFor(getenv func(string) string, engines *builtin.Pool) generation.
 			if m.APIKeyEnv != "" {
 				key = getenv(m.APIKeyEnv)
 			}
-			return inference.NewOpenAI(inference.OpenAIConfig{BaseURL: m.Endpoint, APIKey: key}), nil
+			timeout, err := modelTimeout(getenv)
+			if err != nil {
+				return nil, err
+			}
+			return inference.NewOpenAI(inference.OpenAIConfig{BaseURL: m.Endpoint, APIKey: key, Timeout: timeout}), nil
 		case store.ProviderBuiltin:
 			e, err := engines.Get(builtinSpec(m))
 			if err != nil {
@@ -183,6 +213,21 @@ func generatorFor(getenv func(string) string, engines *builtin.Pool) generation.
 			return nil, fmt.Errorf("model %s: provider %q is not available", m.Name, m.Provider)
 		}
 	}
+}
+
+// modelTimeout reads RUSTEXPERT_MODEL_TIMEOUT: how long one attempt at an OpenAI-compatible
+// endpoint may take, its streamed answer included, before it is retried (3 times) or fails;
+// unset means the client's default of 5 minutes.
+func modelTimeout(getenv func(string) string) (time.Duration, error) {
+	v := getenv("RUSTEXPERT_MODEL_TIMEOUT")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("RUSTEXPERT_MODEL_TIMEOUT=%q: want a positive duration such as 90s", v)
+	}
+	return d, nil
 }
 
 // builtinSpec says what the CPU engine loads for a registered built-in model.

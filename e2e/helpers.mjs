@@ -24,9 +24,10 @@ export function start(cmd, args, pattern) {
   });
 }
 
-// startApp serves the app on a free port with its own data folder and the repository's models.
-export function startApp(dataDir) {
-  return start(bin, ["serve", "--data", dataDir, "--models", path.join(root, "models"), "--addr", "127.0.0.1:0"],
+// startApp serves the app on a free port with its own data folder and the repository's models;
+// extraArgs go to serve as well (e.g. ["--public"]).
+export function startApp(dataDir, extraArgs = []) {
+  return start(bin, ["serve", "--data", dataDir, "--models", path.join(root, "models"), "--addr", "127.0.0.1:0", ...extraArgs],
     /url=(http:\/\/\S+)/);
 }
 

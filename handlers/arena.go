@@ -56,11 +56,13 @@ func (s *Server) newArenaPage(r *http.Request) (web.ArenaPage, error) {
 	if err != nil {
 		return web.ArenaPage{}, err
 	}
-	today, err := s.store.ArenaVotesToday(ctx, userFrom(r).ID)
+	today, err := s.arenaVotesToday(r)
 	if err != nil {
 		return web.ArenaPage{}, err
 	}
-	return web.ArenaPage{Nav: s.nav(r, "Arena"), Pool: len(pool), WithRAG: withRAG, VotesToday: today, DailyCap: limit}, nil
+	banner, err := s.arenaBanner(r, withRAG)
+	return web.ArenaPage{Nav: s.nav(r, "Arena"), Pool: len(pool), WithRAG: withRAG, VotesToday: today, DailyCap: limit,
+		Banner: banner}, err
 }
 
 func (s *Server) handleArenaPage(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +88,11 @@ func (s *Server) handleArenaCreate(w http.ResponseWriter, r *http.Request) {
 		vm.Errors = []web.FieldError{{Message: formMessage(err)}}
 		s.render(w, r, status, web.ArenaView(vm))
 	}
-	if err := s.store.CheckArenaCap(ctx, userFrom(r).ID, vm.DailyCap); err != nil {
+	err = s.store.CheckArenaCap(ctx, userFrom(r).ID, vm.DailyCap)
+	if err == nil {
+		err = s.checkVisitorArenaCap(r, vm.DailyCap)
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			refuse(http.StatusConflict, err)
 			return
@@ -151,6 +157,10 @@ func (s *Server) handleArenaBattle(w http.ResponseWriter, r *http.Request) {
 		Ready: b.Ready(), Vote: b.Vote, Dropped: b.Dropped}
 	for side := range vm.Sides {
 		vm.Sides[side] = s.arenaSide(b, side)
+	}
+	if vm.Banner, err = s.arenaBanner(r, s.ragReady(r.Context())); err != nil {
+		s.error(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, web.ArenaBattleView(vm))
 }
@@ -290,6 +300,9 @@ func (s *Server) handleArenaVote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := s.arenaIdentity(ctx)
+	if err == nil {
+		err = s.checkVisitorArenaCap(r, limit)
+	}
 	if err != nil {
 		s.error(w, r, err)
 		return

@@ -34,14 +34,23 @@ func sessionFrom(ctx context.Context) (store.Session, bool) {
 	return s, ok
 }
 
+// userFrom is the request's user: its session's, else an anonymous visitor's own row (ID 0 until the
+// visitor has changed something; see public.go), else the zero user.
 func userFrom(r *http.Request) store.User {
-	s, _ := sessionFrom(r.Context())
-	return s.User
+	if s, ok := sessionFrom(r.Context()); ok {
+		return s.User
+	}
+	v, _ := visitorFrom(r.Context())
+	return store.User{ID: v.userID}
 }
 
 func (s *Server) nav(r *http.Request, active string) web.Nav {
 	sess, ok := sessionFrom(r.Context())
 	if !ok {
+		v, _ := visitorFrom(r.Context())
+		if v.token != "" {
+			return web.Nav{Active: active, CSRFToken: v.csrfToken()}
+		}
 		return web.Nav{Active: active}
 	}
 	return web.Nav{Active: active, UserName: sess.User.Name, Role: sess.User.Role, CSRFToken: sess.CSRFToken}

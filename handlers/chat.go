@@ -99,7 +99,11 @@ func (s *Server) newChatPage(r *http.Request) (web.ChatPage, error) {
 	for _, m := range models {
 		vm.Models = append(vm.Models, web.ModelOption{ID: m.ID, Name: m.Name})
 	}
-	return vm, nil
+	if isVisitor(r) {
+		s.publicChatColumns(r.Context(), vm.Columns)
+	}
+	vm.Banner, err = s.chatBanner(r, vm.Columns)
+	return vm, err
 }
 
 func (s *Server) chatLinks(r *http.Request) ([]web.ChatLink, error) {
@@ -203,6 +207,10 @@ func (s *Server) handleChatShow(w http.ResponseWriter, r *http.Request) {
 		Columns: chatColumns(turns, r.URL.Query()), Exchanges: s.chatExchanges(turns, true)}
 	if chat.ShareToken != "" {
 		vm.ShareURL = sharedChatPath(chat.ShareToken)
+	}
+	if vm.Banner, err = s.chatBanner(r, vm.Columns); err != nil {
+		s.error(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, web.ChatView(vm))
 }

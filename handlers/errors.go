@@ -45,6 +45,9 @@ func (s *Server) describe(r *http.Request, err error) (int, string, []string) {
 		return http.StatusUnprocessableEntity, sheetErr.Error(), problemStrings(sheetErr)
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, "the upload is too large (the limit is 50 MB)", nil
+	case store.IsDiskFull(err):
+		s.log.Error("request failed: disk full", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		return http.StatusInsufficientStorage, diskFullMessage, nil
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, userMessage(err, "not found"), nil
 	case errors.Is(err, store.ErrConflict):
@@ -60,6 +63,9 @@ func (s *Server) describe(r *http.Request, err error) (int, string, []string) {
 		slog.String("request_id", middleware.GetReqID(r.Context())), slog.Any("error", err))
 	return http.StatusInternalServerError, "internal error; the server log has the details", nil
 }
+
+// diskFullMessage is what a user is told when a write found the server's disk full.
+const diskFullMessage = "the server's disk is full (no space left): this change was not saved; free some space and try again"
 
 // userMessage strips the sentinel's own word from an app error ("invalid: text: …" → "text: …").
 func userMessage(err error, sentinel string) string {

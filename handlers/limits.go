@@ -274,7 +274,8 @@ func (s *Server) startGeneration(w http.ResponseWriter, r *http.Request) (done f
 }
 
 // refuse answers a request that a limit stops: with Retry-After, as OpenAI error JSON on /v1, as the
-// error area's fragment for HTMX, as plain text for scripts and streams, else as an error page.
+// error area's fragment for HTMX, as a "busy" event for event streams (public.go), as plain text for
+// scripts, else as an error page.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, retry time.Duration, code, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(retry, time.Second).Seconds()))))
 	switch {
@@ -284,7 +285,9 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, retr
 		w.Header().Set("HX-Retarget", "#errors")
 		w.Header().Set("HX-Reswap", "innerHTML")
 		s.render(w, r, status, web.ErrorFragment(msg, nil))
-	case wantsJSON(r) || strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
+	case acceptsEventStream(r):
+		refuseStream(w, status, retry, msg)
+	case wantsJSON(r):
 		http.Error(w, msg, status)
 	default:
 		s.render(w, r, status, web.ErrorView(web.ErrorPage{Nav: s.nav(r, ""), Status: status, Message: msg}))

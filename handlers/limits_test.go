@@ -309,8 +309,8 @@ func TestTokenBudgetIsChargedAfterGeneration(t *testing.T) {
 	}
 	ada.postForm(fmt.Sprintf("/chat/%d/turns", id), url.Values{"question": {"again?"}})
 	res = ada.do(http.MethodGet, fmt.Sprintf("/chat/%d/stream/0", id), nil, http.Header{"Accept": {"text/event-stream"}})
-	if res.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("second chat answer over the budget: status %d", res.StatusCode)
+	if ev := readBusyEvent(t, res); ev.Status != http.StatusTooManyRequests || !strings.Contains(ev.Message, "generated tokens") {
+		t.Fatalf("second chat answer over the budget: %+v", ev)
 	}
 	clock.add(24 * time.Second)
 	if res := a.call(http.MethodPost, "/v1/chat/completions", a.key, body); res.StatusCode != http.StatusOK {
@@ -378,12 +378,10 @@ func TestGenerationGateAnswersBusy(t *testing.T) {
 	ada := a.login("ada", store.RoleAnnotator)
 	m, _ := a.store.ModelByName(t.Context(), "v1")
 	id := startChat(t, ada, "hello?", 64, m)
+	// A stream is told in an event its EventSource can read (see public_test.go).
 	res = ada.do(http.MethodGet, fmt.Sprintf("/chat/%d/stream/0", id), nil, http.Header{"Accept": {"text/event-stream"}})
-	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
-		t.Fatalf("chat stream while busy: status %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
-	}
-	if b := readAll(t, res); !strings.Contains(b, "busy, try again in a few seconds") {
-		t.Fatalf("chat stream busy body %q", b)
+	if ev := readBusyEvent(t, res); ev.Status != http.StatusServiceUnavailable || ev.RetryAfter != 5 {
+		t.Fatalf("chat stream while busy: %+v", ev)
 	}
 	if turns := columnOf(t, a.testApp, id, 0); len(turns) != 1 {
 		t.Fatalf("a busy column stored %d turns, want the question only", len(turns))

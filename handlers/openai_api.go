@@ -228,7 +228,11 @@ const ragSuffix = "+rag"
 
 // ragReady reports whether documentation is indexed, so "+rag" variants exist.
 func (s *Server) ragReady(ctx context.Context) bool {
-	ok, err := s.store.HasRAGChunks(ctx)
+	has := s.store.HasRAGChunks
+	if s.cfg.RAG != nil {
+		has = s.cfg.RAG.HasChunks
+	}
+	ok, err := has(ctx)
 	return err == nil && ok
 }
 

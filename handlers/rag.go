@@ -22,7 +22,7 @@ func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 	if vm.Mode != rag.ModeBM25 && vm.Mode != rag.ModeDense {
 		vm.Mode = rag.ModeHybrid
 	}
-	sources, err := s.store.RAGSources(ctx)
+	sources, err := s.ragSources(ctx)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -50,12 +50,27 @@ func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 // retrieve runs the query; without an embedder or before any chunk has a vector, dense and hybrid
 // searches fall back to BM25 with a note saying so.
 func (s *Server) retrieve(ctx context.Context, q rag.Query) ([]rag.Hit, string, error) {
-	hits, fellBack, err := rag.SearchOrBM25(ctx, s.store, s.cfg.Embedder, s.cfg.EmbedderModel, q)
+	var hits []rag.Hit
+	var fellBack bool
+	var err error
+	if s.cfg.RAG != nil {
+		hits, fellBack, err = rag.SearchOrBM25With(ctx, s.cfg.RAG, s.cfg.Embedder, s.cfg.EmbedderModel, q)
+	} else {
+		hits, fellBack, err = rag.SearchOrBM25(ctx, s.store, s.cfg.Embedder, s.cfg.EmbedderModel, q)
+	}
 	note := ""
 	if fellBack {
 		note = "BM25 only: the chunks have no vectors yet (rustexpert rag embed) or the embedder is not installed (rustexpert models fetch)."
 	}
 	return hits, note, err
+}
+
+// ragSources counts the indexed documents and chunks of each source, in Config.RAG when set.
+func (s *Server) ragSources(ctx context.Context) ([]store.RAGSourceStats, error) {
+	if s.cfg.RAG != nil {
+		return s.cfg.RAG.Sources(ctx)
+	}
+	return s.store.RAGSources(ctx)
 }
 
 // snippetParts splits an FTS5 snippet at its match markers; templ escapes every part.

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"rustexpert/static"
 )
@@ -13,7 +12,7 @@ import (
 // routes lists every route of the app.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RealIP, s.recoverer, s.logRequests, securityHeaders, limitBody)
+	r.Use(s.clientAddress, s.recoverer, s.logRequests, securityHeaders, limitBody)
 
 	staticFS, _ := fs.Sub(static.FS, ".")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(staticFS))))
@@ -26,7 +25,26 @@ func (s *Server) routes() http.Handler {
 		r.Post("/login", s.handleLogin)
 		r.Get("/setup", s.handleSetupForm)
 		r.Post("/setup", s.handleSetup)
-		r.Get("/share/chat/{token}", s.handleSharedChat)
+		r.Get("/share/chat/{token}", s.handleSharedChatLink) // read-only links: no login (shares.go)
+		r.Get("/s/{token}", s.handleShareView)
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.allowVisitors) // a login, or with --public an anonymous visitor too (public.go)
+			r.Get("/", s.handleHome)
+			r.Get("/chat", s.handleChatPage)
+			r.Post("/chat", s.handleChatCreate)
+			r.Get("/chat/{id}", s.handleChatShow)
+			r.Post("/chat/{id}/turns", s.handleChatAsk)
+			r.Get("/chat/{id}/stream/{col}", s.handleChatStream)
+			r.Post("/chat/{id}/columns/{col}/regenerate", s.handleChatRegenerate)
+			r.Get("/arena", s.handleArenaPage)
+			r.Post("/arena", s.handleArenaCreate)
+			r.Get("/arena/leaderboard", s.handleArenaLeaderboard)
+			r.Get("/arena/{id}", s.handleArenaBattle)
+			r.Get("/arena/{id}/stream/{side}", s.handleArenaStream)
+			r.Post("/arena/{id}/vote", s.handleArenaVote)
+			r.Get("/models/{name}/card", s.handleModelCard)
+		})
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser)
@@ -34,7 +52,6 @@ func (s *Server) routes() http.Handler {
 			r.Get("/account", s.handleAccount)
 			r.Post("/account/password", s.handlePasswordChange)
 			r.Post("/account/logout-all", s.handleLogoutEverywhere)
-			r.Get("/", s.handleHome)
 
 			r.Get("/prompts", s.handlePromptList)
 			r.Get("/prompts/export", s.handlePromptExport)
@@ -101,20 +118,11 @@ func (s *Server) routes() http.Handler {
 			r.Get("/annotate/{job}/{prompt}", s.handleAnnotateItem)
 			r.With(requireEditor).Post("/annotate/{job}/{prompt}", s.handleAnnotateSubmit)
 			r.With(requireEditor).Post("/annotate/undo", s.handleAnnotateUndo)
-			r.Get("/chat", s.handleChatPage)
-			r.Post("/chat", s.handleChatCreate)
-			r.Get("/chat/{id}", s.handleChatShow)
-			r.Post("/chat/{id}/turns", s.handleChatAsk)
-			r.Get("/chat/{id}/stream/{col}", s.handleChatStream)
-			r.Post("/chat/{id}/columns/{col}/regenerate", s.handleChatRegenerate)
-			r.Post("/chat/{id}/share", s.handleChatShare)
+			r.Post("/chat/{id}/share", s.handleChatShareLink)
+			r.Get("/shares", s.handleShares)
+			r.Post("/shares", s.handleShareCreate)
+			r.Post("/shares/{id}/revoke", s.handleShareRevoke)
 			r.Get("/rag", s.handleRAGSearch)
-			r.Get("/arena", s.handleArenaPage)
-			r.Post("/arena", s.handleArenaCreate)
-			r.Get("/arena/leaderboard", s.handleArenaLeaderboard)
-			r.Get("/arena/{id}", s.handleArenaBattle)
-			r.Get("/arena/{id}/stream/{side}", s.handleArenaStream)
-			r.Post("/arena/{id}/vote", s.handleArenaVote)
 			r.Get("/eval", s.handleEvalPage)
 			r.Get("/eval/report.md", s.handleEvalReportMarkdown)
 			r.Get("/eval/report.html", s.handleEvalReportHTML)
@@ -174,5 +182,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	if isVisitor(r) {
+		http.Redirect(w, r, "/chat", http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/prompts", http.StatusSeeOther)
 }

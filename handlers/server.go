@@ -3,8 +3,10 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"rustexpert/rag"
 
 	"rustexpert/generation"
@@ -24,10 +26,26 @@ type Config struct {
 	// names its vectors in the database.
 	Embedder      rag.Embedder
 	EmbedderModel string
+	// RAG, when set, is where documentation is kept and searched instead of the database (the
+	// Qdrant backend, rag.Qdrant).
+	RAG RAGIndex
 	// Training runs fine-tuning runs (/runs); nil turns training off.
 	Training *training.Runner
 	// Limits are the rate limits, the generation gate and login throttling (zero values: off).
 	Limits Limits
+	// Public lets anonymous visitors chat, battle in the arena and read model cards (see public.go).
+	Public bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client. In public mode
+	// (or when set) no other peer's forwarding headers are believed; empty in public mode means
+	// loopback.
+	TrustedProxies []netip.Prefix
+}
+
+// RAGIndex is a documentation index other than the database's.
+type RAGIndex interface {
+	rag.Searcher
+	HasChunks(ctx context.Context) (bool, error)
+	Sources(ctx context.Context) ([]store.RAGSourceStats, error)
 }
 
 // Server holds the dependencies of every handler.

@@ -57,6 +57,10 @@ func Create(ctx context.Context, st *store.Store, dataDir string, req Request, u
 	statsJSON, _ := json.Marshal(stats)
 	d, err := st.CreateDataset(ctx, store.Dataset{Kind: req.Kind, OptionsJSON: string(opts), StatsJSON: string(statsJSON),
 		SHA256: sha, Rows: n, Path: rel}, userID)
+	if err != nil {
+		// Not recorded (a full disk, say): leave no file that looks like a snapshot.
+		os.Remove(filepath.Join(dataDir, rel))
+	}
 	return d, stats, err
 }
 

@@ -97,6 +97,7 @@ func (w *labelWriter) write(batch []labelRequest) {
 		if err != nil && results[i].err == nil {
 			results[i] = labelResult{err: err}
 		}
+		results[i].err = markDiskFull(results[i].err)
 		req.result <- results[i]
 	}
 }

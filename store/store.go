@@ -26,6 +26,9 @@ var (
 	ErrInvalid      = errors.New("invalid")
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrForbidden    = errors.New("forbidden")
+	// ErrDiskFull: a write failed because the disk, a quota or the file size limit is full;
+	// nothing of that write was stored (see IsDiskFull).
+	ErrDiskFull = errors.New("disk full")
 )
 
 // Store is the app's database: one SQLite file in WAL mode.
@@ -110,10 +113,10 @@ func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return err
+		return markDiskFull(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return markDiskFull(fmt.Errorf("commit: %w", err))
 	}
 	return nil
 }

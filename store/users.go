@@ -99,16 +99,18 @@ func checkUserName(name string) error {
 	return nil
 }
 
-// CountUsers returns how many users exist (0 means the first-run setup is open).
+// CountUsers returns how many users exist (0 means the first-run setup is open); anonymous
+// visitors' rows do not count.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id NOT IN (SELECT user_id FROM visitors)`).Scan(&n)
 	return n, err
 }
 
-// ListUsers returns every user by name.
+// ListUsers returns every user by name, anonymous visitors left out.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, name, role, created_at FROM users ORDER BY name`)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, name, role, created_at FROM users
+		WHERE id NOT IN (SELECT user_id FROM visitors) ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}

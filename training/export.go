@@ -116,11 +116,15 @@ func runExport(ctx context.Context, python, workerDir, configPath string, logw i
 
 // workerCommand is a worker process in its own process group, in dir with env, its stderr to
 // logw. Canceling ctx signals the whole group: SIGTERM (the worker checkpoints), then SIGKILL
-// after grace; grace 0 kills at once.
+// after grace; grace 0 kills at once. The worker dies with this process, as in runWorker:
+// SIGKILL from the kernel (Pdeathsig) and the end of its stdin pipe (StopOnStdinEOF).
 func workerCommand(ctx context.Context, args []string, dir string, env []string, logw io.Writer, grace time.Duration) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Dir, cmd.Env, cmd.Stderr = dir, env, logw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if _, err := cmd.StdinPipe(); err == nil { // closed by Wait; without it stdin is /dev/null
+		cmd.Env = append(env[:len(env):len(env)], StopOnStdinEOF+"=1")
+	}
 	signal := syscall.SIGKILL
 	if grace > 0 {
 		signal = syscall.SIGTERM

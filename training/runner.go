@@ -424,9 +424,16 @@ func metricsJSON(m map[string]float64) string {
 	return string(b)
 }
 
+// StopOnStdinEOF names the environment variable that tells a worker its stdin is a pipe held
+// open by the app: end of stdin means the app is gone, and the worker kills its process group
+// (training/worker/parent.py).
+const StopOnStdinEOF = "RUSTEXPERT_STOP_ON_STDIN_EOF"
+
 // runWorker starts the worker in its own process group, reads its events until it exits and
 // returns its exit code. Cancel or the end of ctx sends SIGTERM to the group, SIGKILL after the
-// grace period; whatever is left of the group after the worker exits is killed too.
+// grace period; whatever is left of the group after the worker exits is killed too. Should the
+// app itself die, the worker does too: the kernel sends it SIGKILL (Pdeathsig) and its stdin
+// reaches its end.
 func (r *Runner) runWorker(ctx context.Context, a *attempt, dir, configPath string, gpus int) (int, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -441,9 +448,16 @@ func (r *Runner) runWorker(ctx context.Context, a *attempt, dir, configPath stri
 	args := r.Command(a.run.Kind, configPath, gpus)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
-	cmd.Env = r.workerEnv()
+	cmd.Env = append(r.workerEnv(), StopOnStdinEOF+"=1")
 	cmd.Stdout, cmd.Stderr = outW, errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// The worker's stdin is a pipe whose write end only this process holds, closed by Wait: its
+	// end tells the worker (and torchrun's ranks, which run in sessions of their own) that the
+	// app is gone, even when the app was SIGKILLed.
+	if _, err := cmd.StdinPipe(); err != nil {
+		closeAll(outR, outW, errR, errW)
+		return 0, err
+	}
 	a.log.line(fmt.Sprintf("=== %s: %s", time.Now().UTC().Format(time.RFC3339), strings.Join(args, " ")))
 	err = cmd.Start()
 	outW.Close()
@@ -475,6 +489,12 @@ func (r *Runner) runWorker(ctx context.Context, a *attempt, dir, configPath stri
 		}
 	}
 	return code, nil
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // closeAfter waits for the readers, closing their pipes after d if a process outside the group

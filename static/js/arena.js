@@ -1,7 +1,8 @@
 // Blind arena battle: both answers stream from /arena/{id}/stream/{a|b} over EventSources (plain
 // text appended as text; only the server's sanitized HTML of a finished answer goes in as HTML).
 // The vote buttons open once both answers have finished; keys 1/a, 2/b, 3/t, 4/x vote. After the
-// vote the page shows the two models' names.
+// vote the page shows the two models' names. A "busy" event (no generation slot, or a rate limit)
+// shows its message in that side with a Retry button.
 "use strict";
 (() => {
   const battle = document.querySelector("[data-testid=arena-battle]");
@@ -22,6 +23,32 @@
     const ready = finished.size === 2 && !voted();
     buttons.forEach((b) => { b.disabled = !ready || voting; });
     if (ready && !voting) status.textContent = "Both answers are in: vote with the buttons or the keys.";
+  }
+
+  // showBusy puts a refused stream's message into the side with a button that streams it again.
+  function showBusy(answer, body, data) {
+    let d;
+    try {
+      d = JSON.parse(data);
+    } catch {
+      d = { message: "The server is busy; try again in a few seconds." };
+    }
+    const box = document.createElement("div");
+    box.className = "error busy-message";
+    box.dataset.testid = "busy-message";
+    const text = document.createElement("span");
+    text.textContent = d.message;
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "small";
+    retry.dataset.testid = "retry";
+    retry.textContent = "Retry";
+    retry.addEventListener("click", () => {
+      answer.setAttribute("data-pending", "");
+      stream(answer);
+    });
+    box.append(text, retry);
+    body.replaceChildren(box);
   }
 
   function stream(answer) {
@@ -51,6 +78,10 @@
       end(`${d.finish_reason} · ${d.tokens} tokens`);
       finished.add(side);
       update();
+    });
+    es.addEventListener("busy", (ev) => {
+      end("not answered yet");
+      showBusy(answer, body, ev.data);
     });
     es.addEventListener("failed", (ev) => {
       answer.setAttribute("data-failed", "");

@@ -1,6 +1,8 @@
 // Side-by-side chat: Enter sends the question (Shift+Enter starts a new line), every pending answer
 // streams from /chat/{id}/stream/{col} over an EventSource, Stop closes it (the server stores what
 // was written), Regenerate asks the column's last question again, and code blocks get copy buttons.
+// A "busy" event (the server's generation slots or the reader's rate limit are used up) shows its
+// message in the column with a Retry button.
 // Model output arrives as plain text and is appended as text; only the server's sanitized HTML of
 // the finished answer is put in as HTML.
 "use strict";
@@ -76,6 +78,30 @@
     });
   }
 
+  // showBusy puts a refused stream's message into the answer with a button that streams it again.
+  function showBusy(answer, data) {
+    let d;
+    try {
+      d = JSON.parse(data);
+    } catch {
+      d = { message: "The server is busy; try again in a few seconds." };
+    }
+    const box = document.createElement("div");
+    box.className = "error busy-message";
+    box.dataset.testid = "busy-message";
+    const text = document.createElement("span");
+    text.textContent = d.message;
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "small";
+    retry.dataset.testid = "retry";
+    retry.textContent = "Retry";
+    retry.addEventListener("click", () => stream(answer));
+    box.append(text, retry);
+    answer.querySelector("[data-answer-body]").replaceChildren(box);
+    answer.dataset.busy = "";
+  }
+
   function streamURL(col) {
     const head = columnHead(col);
     const q = new URLSearchParams();
@@ -97,6 +123,7 @@
     body.replaceChildren(text);
     meta.textContent = "writing…";
     answer.removeAttribute("data-pending");
+    answer.removeAttribute("data-busy");
     answer.dataset.streaming = "";
 
     const es = new EventSource(streamURL(col));
@@ -123,6 +150,10 @@
       end(`${d.finish_reason} · ${d.tokens} tokens`);
     });
     es.addEventListener("failed", (ev) => { end(ev.data); });
+    es.addEventListener("busy", (ev) => {
+      end("not answered yet");
+      showBusy(answer, ev.data);
+    });
     es.addEventListener("error", () => {
       if (streams.get(col) === es) end("the connection broke; Regenerate asks again");
     });

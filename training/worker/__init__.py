@@ -18,7 +18,8 @@ stdout carries only protocol events, one JSON object per line:
     {"event":"error","message":"..."}
 
 Everything else (library logs, warnings) goes to stderr. Exit codes are listed in
-`EXIT_CODES`.
+`EXIT_CODES`. With RUSTEXPERT_STOP_ON_STDIN_EOF=1 (the app's runner sets it) the end of stdin
+means the app is gone and the worker kills its process group at once (`parent.py`).
 """
 
 EXIT_OK = 0

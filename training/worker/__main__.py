@@ -5,7 +5,7 @@ import importlib
 import os
 import sys
 
-from . import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_MISSING_PACKAGE
+from . import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_MISSING_PACKAGE, parent
 from .protocol import take_stdout
 
 REQUIRED = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
@@ -42,6 +42,7 @@ def one_gpu_unless_distributed():
 
 def main(argv=None):
     args = parse_args(argv)
+    parent.watch()
     one_gpu_unless_distributed()
     events = take_stdout()
     missing = missing_packages()

@@ -181,6 +181,30 @@ class Stops(WorkerCase):
         self.assertEqual(last["checkpoint"], ckpts[0]["path"])
         self.assertLess(last["step"], 500)
 
+    def test_end_of_stdin_kills_the_run(self):
+        """The app's runner holds the worker's stdin open; its end (the app was killed) stops the
+        worker at once, even while its stdout is still read, so no orphan goes on training."""
+        cfg = self.config("orphan", "sft", "orphan_out", max_steps=500, save_steps=1000)
+        env = dict(worker_env(), RUSTEXPERT_STOP_ON_STDIN_EOF="1")
+        p = subprocess.Popen([sys.executable, "-m", "worker", "sft", "--config", cfg], cwd=TRAINING_DIR, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             start_new_session=True)
+        events = []
+        try:
+            for line in p.stdout:
+                events.append(json.loads(line))
+                if events[-1]["event"] == "metric" and events[-1]["step"] == 2:
+                    p.stdin.close()
+            rc = p.wait(timeout=60)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            p.stdout.close()
+        self.assertEqual(rc, -signal.SIGKILL)
+        self.assertEqual(of(events, "done"), [])
+        self.assertLess(max(e["step"] for e in of(events, "metric")), 500)
+
     def test_nan_loss_stops_and_keeps_last_good_checkpoint(self):
         cfg = self.config("nan", "sft", "nan_out", learning_rate=1e30, lr_scheduler="constant", save_steps=1,
                           max_steps=6)

@@ -1,0 +1,463 @@
+package handlers
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/go-chi/chi/v5"
+
+	"rustexpert/arena"
+	"rustexpert/store"
+	"rustexpert/training"
+	"rustexpert/web"
+)
+
+// shareExpiries are the lifetimes a new link may have; "never" is the zero duration.
+var shareExpiries = map[string]time.Duration{"1d": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour, "never": 0}
+
+// shareExpiry is when a link made at now with the chosen lifetime expires (zero: never); an empty
+// choice is never.
+func shareExpiry(choice string, now time.Time) (time.Time, error) {
+	if choice == "" {
+		choice = "never"
+	}
+	d, ok := shareExpiries[choice]
+	if !ok {
+		return time.Time{}, fmt.Errorf("%w: expires: %q is not 1d, 7d, 30d or never", store.ErrInvalid, choice)
+	}
+	if d == 0 {
+		return time.Time{}, nil
+	}
+	return now.Add(d), nil
+}
+
+// shareURL is a link's address: a chat's keeps the /share/chat/ form its links always had.
+func shareURL(sh store.Share) string {
+	if sh.Kind == store.ShareChat {
+		return sharedChatPath(sh.Token)
+	}
+	return "/s/" + url.PathEscape(sh.Token)
+}
+
+// sharedThing is a link's target as checked for the user: its canonical form, its title and its
+// own page.
+type sharedThing struct {
+	target string
+	title  string
+	page   string
+}
+
+// resolveShare checks that the target of a new link exists and that the user may see it: a chat
+// must be the user's own (anyone else's is not found), a run must exist, a leaderboard category
+// must have votes, an eval report must be a valid comparison.
+func (s *Server) resolveShare(ctx context.Context, user store.User, kind, target string) (sharedThing, error) {
+	target = strings.TrimSpace(target)
+	switch kind {
+	case store.ShareChat:
+		id, err := strconv.ParseInt(target, 10, 64)
+		if err != nil {
+			return sharedThing{}, fmt.Errorf("chat %q: %w", target, store.ErrNotFound)
+		}
+		chat, err := s.store.UserChat(ctx, user.ID, id)
+		if err != nil {
+			return sharedThing{}, err
+		}
+		return sharedThing{target: strconv.FormatInt(chat.ID, 10), title: chat.Title, page: chatStreamPath(chat.ID)}, nil
+	case store.ShareRun:
+		id, err := strconv.ParseInt(target, 10, 64)
+		if err != nil {
+			return sharedThing{}, fmt.Errorf("run %q: %w", target, store.ErrNotFound)
+		}
+		run, err := s.store.Run(ctx, id)
+		if err != nil {
+			return sharedThing{}, err
+		}
+		return sharedThing{target: strconv.FormatInt(run.ID, 10), title: runTitle(run), page: runPath(run.ID)}, nil
+	case store.ShareLeaderboard:
+		return s.resolveLeaderboard(ctx, target)
+	case store.ShareEvalReport:
+		return s.resolveEvalReport(ctx, target)
+	}
+	return sharedThing{}, fmt.Errorf("%w: kind: %q is not chat, eval_report, run or leaderboard", store.ErrInvalid, kind)
+}
+
+func (s *Server) resolveLeaderboard(ctx context.Context, category string) (sharedThing, error) {
+	thing := sharedThing{target: category, title: "Arena leaderboard, all categories", page: "/arena/leaderboard"}
+	if category == "" {
+		return thing, nil
+	}
+	cats, err := s.store.ArenaCategories(ctx)
+	if err != nil {
+		return sharedThing{}, err
+	}
+	if !slices.Contains(cats, category) {
+		return sharedThing{}, fmt.Errorf("arena category %q: %w", category, store.ErrNotFound)
+	}
+	thing.title = "Arena leaderboard, category " + category
+	thing.page += "?" + url.Values{"category": {category}}.Encode()
+	return thing, nil
+}
+
+func (s *Server) resolveEvalReport(ctx context.Context, query string) (sharedThing, error) {
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return sharedThing{}, fmt.Errorf("%w: eval report query %q: %v", store.ErrInvalid, query, err)
+	}
+	choice, err := parseEvalChoice(q)
+	if err != nil {
+		return sharedThing{}, err
+	}
+	rep, err := s.evalReport(ctx, choice)
+	if err != nil {
+		return sharedThing{}, err
+	}
+	return sharedThing{target: choice.query(), title: rep.Title, page: "/eval?" + choice.query()}, nil
+}
+
+func runTitle(run store.Run) string {
+	title := fmt.Sprintf("Run %d · %s", run.ID, run.Kind)
+	if run.Name != "" {
+		title += " · " + run.Name
+	}
+	return title
+}
+
+func chatStreamPath(id int64) string { return "/chat/" + strconv.FormatInt(id, 10) }
+
+// handleShareCreate makes a read-only link of what the form names (kind, target) for the chosen
+// time. HTMX gets the page's share box with the user's live links of that target; a plain form
+// goes to the link page.
+func (s *Server) handleShareCreate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	user := userFrom(r)
+	kind := r.FormValue("kind")
+	expires, err := shareExpiry(r.FormValue("expires"), time.Now())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	thing, err := s.resolveShare(ctx, user, kind, r.FormValue("target"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	sh, err := s.store.CreateShare(ctx, store.ShareInput{Kind: kind, Target: thing.target, Title: thing.title, CreatedBy: user.ID, ExpiresAt: expires})
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if !isHTMX(r) {
+		http.Redirect(w, r, "/shares", http.StatusSeeOther)
+		return
+	}
+	box, err := s.shareBox(r, sh.Kind, sh.Target)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusCreated, web.ShareBoxView(box))
+}
+
+// shareBox is a target's share box with the user's live links of it, newest first.
+func (s *Server) shareBox(r *http.Request, kind, target string) (web.ShareBox, error) {
+	user := userFrom(r)
+	list, err := s.store.ListShares(r.Context(), store.ShareFilter{CreatedBy: user.ID, Kind: kind, Target: target})
+	if err != nil {
+		return web.ShareBox{}, err
+	}
+	box := web.NewShareBox(kind, target, s.nav(r, ""))
+	at := time.Now()
+	for _, sh := range list {
+		if sh.State(at) == store.ShareLive {
+			box.Links = append(box.Links, web.ShareBoxLink{URL: shareURL(sh), Expires: expiresText(sh.ExpiresAt)})
+		}
+	}
+	return box, nil
+}
+
+func expiresText(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return formatJobTime(t)
+}
+
+// handleChatShareLink is the chat page's old "Save and share": a link that never expires, and back
+// to the chat, which shows it.
+func (s *Server) handleChatShareLink(w http.ResponseWriter, r *http.Request) {
+	user := userFrom(r)
+	thing, err := s.resolveShare(r.Context(), user, store.ShareChat, chi.URLParam(r, "id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if _, err := s.store.CreateShare(r.Context(), store.ShareInput{Kind: store.ShareChat, Target: thing.target, Title: thing.title, CreatedBy: user.ID}); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, thing.page, http.StatusSeeOther)
+}
+
+// handleShares lists links: every link for admins, the user's own for others.
+func (s *Server) handleShares(w http.ResponseWriter, r *http.Request) {
+	user := userFrom(r)
+	f := store.ShareFilter{CreatedBy: user.ID}
+	if user.IsAdmin() {
+		f.CreatedBy = 0
+	}
+	list, err := s.store.ListShares(r.Context(), f)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	vm := web.SharesPage{Nav: s.nav(r, "Share links"), All: user.IsAdmin()}
+	at := time.Now()
+	for _, sh := range list {
+		vm.Rows = append(vm.Rows, shareRow(sh, at, user))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, http.StatusOK, web.SharesView(vm))
+}
+
+func shareRow(sh store.Share, at time.Time, viewer store.User) web.ShareRow {
+	row := web.ShareRow{ID: sh.ID, Kind: sh.Kind, What: sh.Title, WhatURL: sharePage(sh, viewer), URL: shareURL(sh), By: sh.CreatedByName,
+		Created: formatJobTime(sh.CreatedAt), Expires: expiresText(sh.ExpiresAt), Views: sh.Views, LastViewed: formatJobTime(sh.LastViewedAt),
+		State: sh.State(at), CanRevoke: sh.RevokedAt.IsZero()}
+	if row.What == "" {
+		row.What = sh.Kind + " " + sh.Target
+	}
+	switch row.State {
+	case store.ShareRevoked:
+		row.StateNote = formatJobTime(sh.RevokedAt)
+		if sh.RevokedByName != "" {
+			row.StateNote += " by " + sh.RevokedByName
+		}
+	case store.ShareExpired:
+		row.StateNote = formatJobTime(sh.ExpiresAt)
+	}
+	return row
+}
+
+// sharePage is the shared thing's own page when the viewer can open it ("" for another's chat).
+func sharePage(sh store.Share, viewer store.User) string {
+	switch sh.Kind {
+	case store.ShareChat:
+		if sh.CreatedBy != viewer.ID {
+			return ""
+		}
+		return "/chat/" + url.PathEscape(sh.Target)
+	case store.ShareRun:
+		return "/runs/" + url.PathEscape(sh.Target)
+	case store.ShareLeaderboard:
+		if sh.Target == "" {
+			return "/arena/leaderboard"
+		}
+		return "/arena/leaderboard?" + url.Values{"category": {sh.Target}}.Encode()
+	case store.ShareEvalReport:
+		return "/eval?" + sh.Target
+	}
+	return ""
+}
+
+// handleShareRevoke ends a link: admins any, others their own (another's is not found).
+func (s *Server) handleShareRevoke(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		s.error(w, r, fmt.Errorf("share link %q: %w", chi.URLParam(r, "id"), store.ErrNotFound))
+		return
+	}
+	if _, err := s.store.RevokeShare(r.Context(), id, userFrom(r)); err != nil {
+		s.error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/shares", http.StatusSeeOther)
+}
+
+// handleShareView shows what a link shares, read only, to anyone holding it (no login): 404 for an
+// unknown token, 410 with the date for a revoked or expired link.
+func (s *Server) handleShareView(w http.ResponseWriter, r *http.Request) {
+	s.serveShare(w, r, "")
+}
+
+// handleSharedChatLink serves the chat links of the /share/chat/ form; other kinds are not found there.
+func (s *Server) handleSharedChatLink(w http.ResponseWriter, r *http.Request) {
+	s.serveShare(w, r, store.ShareChat)
+}
+
+func (s *Server) serveShare(w http.ResponseWriter, r *http.Request, onlyKind string) {
+	w.Header().Set("X-Robots-Tag", "noindex, nofollow")
+	w.Header().Set("Cache-Control", "no-store")
+	sh, err := s.store.ShareByToken(r.Context(), chi.URLParam(r, "token"))
+	if (err == nil || errors.Is(err, store.ErrGone)) && onlyKind != "" && sh.Kind != onlyKind {
+		err = fmt.Errorf("shared %s: %w", onlyKind, store.ErrNotFound)
+	}
+	switch {
+	case errors.Is(err, store.ErrGone):
+		s.render(w, r, http.StatusGone, web.ShareGoneView(goneView(sh)))
+		return
+	case err != nil:
+		s.error(w, r, err)
+		return
+	}
+	view, err := s.sharedView(r, sh)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	if err := s.store.RecordShareView(r.Context(), sh.ID); err != nil {
+		s.log.Warn("count share view", slog.Int64("share_id", sh.ID), slog.Any("error", err))
+	}
+	s.render(w, r, http.StatusOK, view)
+}
+
+func goneView(sh store.Share) web.ShareGonePage {
+	if !sh.RevokedAt.IsZero() {
+		return web.ShareGonePage{State: store.ShareRevoked, When: formatJobTime(sh.RevokedAt)}
+	}
+	return web.ShareGonePage{State: store.ShareExpired, When: formatJobTime(sh.ExpiresAt)}
+}
+
+// sharedView is the read-only page of a live link; a target that is gone is not found.
+func (s *Server) sharedView(r *http.Request, sh store.Share) (templ.Component, error) {
+	switch sh.Kind {
+	case store.ShareChat:
+		return s.sharedChat(r.Context(), sh)
+	case store.ShareRun:
+		return s.sharedRun(r.Context(), sh.Target)
+	case store.ShareLeaderboard:
+		return s.sharedLeaderboard(r.Context(), sh.Target)
+	case store.ShareEvalReport:
+		return s.sharedEval(r.Context(), sh.Target)
+	}
+	return nil, fmt.Errorf("share link %d: kind %q: %w", sh.ID, sh.Kind, store.ErrNotFound)
+}
+
+func targetID(kind, target string) (int64, error) {
+	id, err := strconv.ParseInt(target, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("shared %s %q: %w", kind, target, store.ErrNotFound)
+	}
+	return id, nil
+}
+
+// sharedChat is the saved chat without forms or streams. Only a chat's owner makes its links, so
+// the chat is read as the link maker's.
+func (s *Server) sharedChat(ctx context.Context, sh store.Share) (templ.Component, error) {
+	id, err := targetID("chat", sh.Target)
+	if err != nil {
+		return nil, err
+	}
+	chat, err := s.store.UserChat(ctx, sh.CreatedBy, id)
+	if err != nil {
+		return nil, err
+	}
+	turns, err := s.store.ChatTurns(ctx, chat.ID)
+	if err != nil {
+		return nil, err
+	}
+	return web.SharedChatView(web.SharedChatPage{Title: chat.Title, CreatedAt: chat.CreatedAt.Local().Format(timeLayout),
+		Columns: chatColumns(turns, nil), Exchanges: s.chatExchanges(turns, false)}), nil
+}
+
+// sharedRun is the run page without forms, log, run.json or live updates: the state as stored
+// and the metrics drawn once.
+func (s *Server) sharedRun(ctx context.Context, target string) (templ.Component, error) {
+	id, err := targetID("run", target)
+	if err != nil {
+		return nil, err
+	}
+	run, err := s.store.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := training.StateOf(run, time.Now())
+	if tr, err := s.trainer(); err == nil {
+		if st, err = tr.State(ctx, run.ID); err != nil {
+			return nil, err
+		}
+	}
+	points, err := s.store.RunMetrics(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	vm := web.RunPage{ID: run.ID, Kind: run.Kind, Name: run.Name, Parent: run.ParentName, ParentID: run.ParentID,
+		Dataset: datasetName(run.DatasetID), DatasetID: run.DatasetID, State: stateView(st),
+		CreatedAt: formatJobTime(run.CreatedAt), FinishedAt: formatJobTime(run.FinishedAt), ReadOnly: true, Charts: runCharts(points)}
+	names := make([]string, 0, len(st.Final))
+	for k := range st.Final {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		vm.Final = append(vm.Final, web.RunMetric{Name: k, Value: strconv.FormatFloat(st.Final[k], 'g', 6, 64)})
+	}
+	return web.RunView(vm), nil
+}
+
+// runCharts groups stored metric points into one chart per metric, by name, in step order.
+func runCharts(points []store.MetricPoint) []web.RunChart {
+	by := map[string][][2]float64{}
+	for _, p := range points {
+		by[p.Name] = append(by[p.Name], [2]float64{float64(p.Step), p.Value})
+	}
+	charts := make([]web.RunChart, 0, len(by))
+	for name, pts := range by {
+		slices.SortFunc(pts, func(a, b [2]float64) int { return cmp.Compare(a[0], b[0]) })
+		charts = append(charts, web.RunChart{Name: name, Points: pts})
+	}
+	slices.SortFunc(charts, func(a, b web.RunChart) int { return strings.Compare(a.Name, b.Name) })
+	return charts
+}
+
+// sharedLeaderboard fits the counted votes of the link's category as the leaderboard does.
+func (s *Server) sharedLeaderboard(ctx context.Context, category string) (templ.Component, error) {
+	vm := web.ArenaLeaderboardPage{Category: category, ReadOnly: true}
+	var err error
+	if vm.Dropped, err = s.store.ArenaDroppedCount(ctx); err != nil {
+		return nil, err
+	}
+	votes, err := s.store.ArenaVotes(ctx, category)
+	if err != nil {
+		return nil, err
+	}
+	battles := make([]arena.Battle, 0, len(votes))
+	for _, v := range votes {
+		if o, ok := arenaOutcomes[v.Vote]; ok && v.ModelA != v.ModelB {
+			battles = append(battles, arena.Battle{A: v.ModelA, B: v.ModelB, Outcome: o})
+		}
+	}
+	vm.Votes = len(battles)
+	res, err := arena.Fit(battles, arena.Options{Seed: arenaSeed})
+	if err != nil {
+		vm.Problem = err.Error()
+	}
+	fillLeaderboard(&vm, res)
+	return web.ArenaLeaderboardView(vm), nil
+}
+
+// sharedEval computes the link's report as /eval would, and shows it alone.
+func (s *Server) sharedEval(ctx context.Context, query string) (templ.Component, error) {
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, fmt.Errorf("shared eval report %q: %w", query, store.ErrNotFound)
+	}
+	choice, err := parseEvalChoice(q)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := s.evalReport(ctx, choice)
+	if err != nil {
+		return nil, err
+	}
+	return web.SharedEvalView(web.SharedEvalPage{Report: rep}), nil
+}
