@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +24,7 @@ import (
 
 const evalUsage = `usage: rustexpert eval --bench FILE|DIR (--model NAME [--n N] [--rag] [--save-completions FILE [--generate-only]] | --completions FILE [--name NAME]) [flags]
        rustexpert eval runs [--svg FILE]
+       rustexpert eval report --jobs IDS [--held-out] --runs IDS [--out-dir DIR] [--readme FILE]
 A FILE bench is MultiPL-E's Rust format (JSONL: name, prompt, tests, stop_tokens); a DIR bench is
 Exercism's Rust track (one folder per exercise). The JSON summary goes to stdout, progress to stderr.`
 
@@ -49,6 +52,9 @@ type evalFlags struct {
 func (e *cliEnv) eval(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "runs" {
 		return e.evalRuns(ctx, args[1:])
+	}
+	if len(args) > 0 && args[0] == "report" {
+		return e.evalReport(ctx, args[1:])
 	}
 	var cfg Config
 	fs := e.flags("eval", &cfg)
@@ -184,25 +190,22 @@ func (e *cliEnv) evalGenerateOnly(ctx context.Context, cfg Config, f evalFlags, 
 	return nil
 }
 
-// writeCompletions writes samples as a completions file ({name, completion} per line, in sample order),
-// to a temporary file renamed into place, so a half-written file never looks complete.
+// writeCompletions writes samples as a completions file ({name, completion} per line, in sample order);
+// a half-written file never looks complete.
 func writeCompletions(path string, samples []eval.Sample) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".completions-*")
-	if err != nil {
-		return fmt.Errorf("save completions: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	enc := json.NewEncoder(tmp)
-	for _, s := range samples {
-		if err := enc.Encode(map[string]string{"name": s.Problem, "completion": s.Text}); err != nil {
-			tmp.Close()
-			return fmt.Errorf("save completions to %s: %w", path, err)
+	err := writeOutput(path, nil, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, s := range samples {
+			if err := enc.Encode(map[string]string{"name": s.Problem, "completion": s.Text}); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tmp.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("save completions to %s: %w", path, err)
 	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // evalSamples reads the completions file or asks the model; it returns the run's model label too.
@@ -290,13 +293,15 @@ func retrieverFor(st *store.Store, emb rag.Embedder) rag.Retriever {
 }
 
 // generateSamples asks the model for n answers to every problem, --gen-workers problems at once. A
-// problem the model fails to answer gets empty answers (scored no_code) and a note on stderr.
+// problem the model fails to answer gets empty answers (scored no_code) and a note on stderr; when it
+// answers none, that is an error (a model server that is down is not a model that writes no code).
 func (e *cliEnv) generateSamples(ctx context.Context, gen inference.Generator, served string, f evalFlags, bench eval.Bench) ([]eval.Sample, error) {
 	answers := make([][]string, len(bench.Problems))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	done := 0
+	done, failed := 0, 0
+	var firstErr error
 	for range min(f.genWorkers, len(bench.Problems)) {
 		wg.Go(func() {
 			for i := range next {
@@ -305,6 +310,8 @@ func (e *cliEnv) generateSamples(ctx context.Context, gen inference.Generator, s
 				done++
 				if err != nil {
 					fmt.Fprintf(e.stderr, "%s: the model failed: %v\n", bench.Problems[i].Name, err)
+					failed++
+					firstErr = cmp.Or(firstErr, err)
 				}
 				fmt.Fprintf(e.stderr, "generated %d/%d (%s)\n", done, len(bench.Problems), bench.Problems[i].Name)
 				mu.Unlock()
@@ -322,6 +329,9 @@ func (e *cliEnv) generateSamples(ctx context.Context, gen inference.Generator, s
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	if failed == len(bench.Problems) {
+		return nil, fmt.Errorf("the model answered none of the %d problems; the first failure: %w", failed, firstErr)
 	}
 	var samples []eval.Sample
 	for i, p := range bench.Problems {

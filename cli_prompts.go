@@ -123,7 +123,8 @@ func (e *cliEnv) promptsExport(ctx context.Context, args []string) error {
 	return writeOutput(*out, e.stdout, func(w io.Writer) error { return sheet.Write(w, f, rows) })
 }
 
-// writeOutput writes to a file atomically (temp file + rename), or to stdout when path is empty.
+// writeOutput writes to a file atomically (temp file + rename, so a half-written file never looks
+// complete), or to stdout when path is empty.
 func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
 	if path == "" {
 		return write(stdout)
@@ -138,6 +139,9 @@ func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) err
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // as a file created the usual way
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
