@@ -67,7 +67,24 @@ func (e *cliEnv) evalReport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return e.writeReports(reports, names, *outDir, *readme, *examples, "rustexpert eval report "+strings.Join(args, " "))
+	return e.writeReports(reports, names, *outDir, *readme, *examples, reportCommand(args))
+}
+
+// reportCommand is the command line shown with the results, without the local folders (--data, --db,
+// --models), which mean nothing on another machine.
+func reportCommand(args []string) string {
+	kept := []string{"rustexpert", "eval", "report"}
+	for i := 0; i < len(args); i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if strings.HasPrefix(args[i], "-") && (name == "data" || name == "db" || name == "models") {
+			if !hasValue {
+				i++
+			}
+			continue
+		}
+		kept = append(kept, args[i])
+	}
+	return strings.Join(kept, " ")
 }
 
 // idList reads "1,2,3"; empty is none.

@@ -68,6 +68,9 @@ func TestEvalReportWritesTheREADMEResults(t *testing.T) {
 			t.Errorf("README lacks %q:\n%s", want, text)
 		}
 	}
+	if want := "by `rustexpert eval report --jobs 1,2 --held-out --out-dir"; !strings.Contains(text, want) || strings.Contains(text, "--data") {
+		t.Errorf("the command shown is not %q… without --data", want)
+	}
 	if strings.Contains(text, "old results") {
 		t.Error("the old results were kept")
 	}
@@ -102,5 +105,12 @@ func TestEvalGenerateOnlyRefusesADeadModel(t *testing.T) {
 	}
 	if _, err := os.Stat(answers); !os.IsNotExist(err) {
 		t.Errorf("a completions file was written: %v", err)
+	}
+}
+
+func TestReportCommandLeavesOutLocalFolders(t *testing.T) {
+	got := reportCommand([]string{"--data", "/srv/x", "--jobs", "1,2", "--db=/srv/y.db", "-models", "m", "--runs", "3,4"})
+	if want := "rustexpert eval report --jobs 1,2 --runs 3,4"; got != want {
+		t.Errorf("reportCommand = %q, want %q", got, want)
 	}
 }
