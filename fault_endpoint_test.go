@@ -109,7 +109,7 @@ func TestSlowOrDeadEndpointNeverBlocksPages(t *testing.T) {
 	t.Logf("the job of the dead model (6 answers) failed after %s", time.Since(jobsBegan).Round(time.Millisecond))
 	var dead store.Job
 	withStore(t, dir, func(s *store.Store) { dead, _ = s.Job(t.Context(), 1) })
-	if dead.Done != 0 || dead.Errors != 6 || !strings.Contains(dead.LastError, "6 answers failed") {
+	if dead.Done != 0 || dead.Errors != 6 || !strings.Contains(dead.LastError, "6 answers failed") || !strings.Contains(dead.LastError, "connection refused") {
 		t.Errorf("job of the dead model: %s, %d done, %d errors, %q", dead.Status, dead.Done, dead.Errors, dead.LastError)
 	}
 	if log := srv.logText(); !strings.Contains(log, "connection refused") {
@@ -118,7 +118,7 @@ func TestSlowOrDeadEndpointNeverBlocksPages(t *testing.T) {
 	if job := waitJob(t, dir, 2, store.JobSucceeded); job.Done != 6 {
 		t.Errorf("job of the working model: %d of 6 answers", job.Done)
 	}
-	if page := b.get("/generate/jobs/1"); !strings.Contains(page, "6 answers failed") {
+	if page := b.get("/generate/jobs/1"); !strings.Contains(page, "6 answers failed") || !strings.Contains(page, "connection refused") {
 		t.Errorf("the dead model's job page does not say why it failed")
 	}
 }

@@ -166,7 +166,7 @@ func (r *Runner) answerAll(ctx context.Context, job store.Job, log *slog.Logger)
 		return store.JobFailed, err.Error()
 	}
 	w := &jobWork{r: r, job: job, model: model, gen: gen, log: log, start: time.Now()}
-	failed := w.run(ctx, tasks)
+	failed, lastErr := w.run(ctx, tasks)
 	if st, _ := r.store.JobStatus(context.WithoutCancel(ctx), job.ID); st == store.JobCancelled {
 		return "", ""
 	}
@@ -174,7 +174,7 @@ func (r *Runner) answerAll(ctx context.Context, job store.Job, log *slog.Logger)
 		return "", ""
 	}
 	if failed > 0 {
-		return store.JobFailed, fmt.Sprintf("%d answers failed; resume the job to retry them", failed)
+		return store.JobFailed, fmt.Sprintf("%d answers failed (the last: %v); resume the job to retry them", failed, lastErr)
 	}
 	return store.JobSucceeded, ""
 }
@@ -191,7 +191,8 @@ type jobWork struct {
 	tokens int
 }
 
-func (w *jobWork) run(ctx context.Context, tasks []store.Task) (failed int) {
+// run answers the tasks with the runner's workers; it returns how many failed and the last failure.
+func (w *jobWork) run(ctx context.Context, tasks []store.Task) (failed int, lastErr error) {
 	todo := make(chan store.Task)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -203,6 +204,7 @@ func (w *jobWork) run(ctx context.Context, tasks []store.Task) (failed int) {
 				if err := w.answer(ctx, t); err != nil && ctx.Err() == nil {
 					mu.Lock()
 					failed++
+					lastErr = err
 					mu.Unlock()
 				}
 			}
@@ -219,7 +221,7 @@ func (w *jobWork) run(ctx context.Context, tasks []store.Task) (failed int) {
 	}
 	close(todo)
 	wg.Wait()
-	return failed
+	return failed, lastErr
 }
 
 func (w *jobWork) answer(ctx context.Context, t store.Task) error {

@@ -328,38 +328,6 @@ func (s *Server) handleChatRegenerate(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleChatShare gives the chat its read-only link and goes back to the chat, which shows it.
-func (s *Server) handleChatShare(w http.ResponseWriter, r *http.Request) {
-	chat, err := s.userChat(r)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	if _, err := s.store.ShareChat(r.Context(), chat.ID); err != nil {
-		s.error(w, r, err)
-		return
-	}
-	http.Redirect(w, r, fmt.Sprintf("/chat/%d", chat.ID), http.StatusSeeOther)
-}
-
-// handleSharedChat shows a saved chat to anyone holding its link, read only and kept out of search
-// engines.
-func (s *Server) handleSharedChat(w http.ResponseWriter, r *http.Request) {
-	chat, err := s.store.ChatByShareToken(r.Context(), chi.URLParam(r, "token"))
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	turns, err := s.store.ChatTurns(r.Context(), chat.ID)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	w.Header().Set("X-Robots-Tag", "noindex, nofollow")
-	s.render(w, r, http.StatusOK, web.SharedChatView(web.SharedChatPage{Title: chat.Title,
-		CreatedAt: chat.CreatedAt.Local().Format(timeLayout), Columns: chatColumns(turns, nil), Exchanges: s.chatExchanges(turns, false)}))
-}
-
 // handleChatStream answers a column's last question as server-sent events: "delta" events carry
 // plain text as the model writes it, then "done" carries the answer rendered to sanitized HTML, its
 // finish reason and tokens ("failed" carries a message instead). A column already answered gets its
