@@ -362,27 +362,10 @@ func (s *Server) handleArenaLeaderboard(w http.ResponseWriter, r *http.Request) 
 		s.error(w, r, err)
 		return
 	}
-	if vm.Dropped, err = s.store.ArenaDroppedCount(ctx); err != nil {
+	if err := s.fillLeaderboardPage(ctx, &vm); err != nil {
 		s.error(w, r, err)
 		return
 	}
-	votes, err := s.store.ArenaVotes(ctx, vm.Category)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	battles := make([]arena.Battle, 0, len(votes))
-	for _, v := range votes {
-		if o, ok := arenaOutcomes[v.Vote]; ok && v.ModelA != v.ModelB {
-			battles = append(battles, arena.Battle{A: v.ModelA, B: v.ModelB, Outcome: o})
-		}
-	}
-	vm.Votes = len(battles)
-	res, err := arena.Fit(battles, arena.Options{Seed: arenaSeed})
-	if err != nil {
-		vm.Problem = err.Error()
-	}
-	fillLeaderboard(&vm, res)
 	s.render(w, r, http.StatusOK, web.ArenaLeaderboardView(vm))
 }
 

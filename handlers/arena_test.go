@@ -260,3 +260,32 @@ func readAll(t *testing.T, res *http.Response) string {
 	}
 	return string(b)
 }
+
+// The leaderboard's fit is reused only while the votes are the same: each new vote shows at once.
+func TestLeaderboardRefitsAfterEachVote(t *testing.T) {
+	app := newArenaApp(t, map[string]string{"v1": "One.", "v2": "Two."})
+	ada := app.login("ada", store.RoleViewer)
+	if testid(ada.page("/arena/leaderboard"), "arena-empty").Length() != 1 {
+		t.Fatal("a leaderboard without votes is not empty")
+	}
+	var summaries []string
+	for i := range 2 {
+		id := startBattle(t, ada, url.Values{"question": {fmt.Sprintf("Question %d?", i)}})
+		readColumnStream(t, ada.get(fmt.Sprintf("/arena/%d/stream/a", id)))
+		readColumnStream(t, ada.get(fmt.Sprintf("/arena/%d/stream/b", id)))
+		if res := voteJSON(ada, id, "a"); res.StatusCode != http.StatusOK {
+			t.Fatalf("vote %d: status %d", i+1, res.StatusCode)
+		}
+		board := ada.page("/arena/leaderboard")
+		if testid(board, "arena-row").Length() != 2 {
+			t.Fatalf("after vote %d: %q", i+1, testid(board, "arena-ratings").Text())
+		}
+		summaries = append(summaries, testid(board, "arena-summary").Text())
+		if again := testid(ada.page("/arena/leaderboard"), "arena-summary").Text(); again != summaries[i] {
+			t.Errorf("the same votes read twice differ: %q then %q", summaries[i], again)
+		}
+	}
+	if !strings.Contains(summaries[0], "1 ") || !strings.Contains(summaries[1], "2 ") || summaries[0] == summaries[1] {
+		t.Errorf("summaries after one and two votes: %q, %q", summaries[0], summaries[1])
+	}
+}

@@ -57,10 +57,11 @@ type Server struct {
 	md     *render.Renderer
 	cfg    Config
 	limits *limits
+	fits   *fitCache // leaderboard fits by category
 }
 
 // New returns the app's HTTP handler; md renders every piece of untrusted Markdown it shows.
 func New(log *slog.Logger, st *store.Store, runner *generation.Runner, hub *live.Hub, md *render.Renderer, cfg Config) http.Handler {
-	s := &Server{log: log, store: st, runner: runner, hub: hub, md: md, cfg: cfg, limits: newLimits(cfg.Limits)}
+	s := &Server{log: log, store: st, runner: runner, hub: hub, md: md, cfg: cfg, limits: newLimits(cfg.Limits), fits: newFitCache()}
 	return s.routes()
 }

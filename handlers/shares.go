@@ -16,7 +16,6 @@ import (
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
-	"rustexpert/arena"
 	"rustexpert/store"
 	"rustexpert/training"
 	"rustexpert/web"
@@ -422,26 +421,9 @@ func runCharts(points []store.MetricPoint) []web.RunChart {
 // sharedLeaderboard fits the counted votes of the link's category as the leaderboard does.
 func (s *Server) sharedLeaderboard(ctx context.Context, category string) (templ.Component, error) {
 	vm := web.ArenaLeaderboardPage{Category: category, ReadOnly: true}
-	var err error
-	if vm.Dropped, err = s.store.ArenaDroppedCount(ctx); err != nil {
+	if err := s.fillLeaderboardPage(ctx, &vm); err != nil {
 		return nil, err
 	}
-	votes, err := s.store.ArenaVotes(ctx, category)
-	if err != nil {
-		return nil, err
-	}
-	battles := make([]arena.Battle, 0, len(votes))
-	for _, v := range votes {
-		if o, ok := arenaOutcomes[v.Vote]; ok && v.ModelA != v.ModelB {
-			battles = append(battles, arena.Battle{A: v.ModelA, B: v.ModelB, Outcome: o})
-		}
-	}
-	vm.Votes = len(battles)
-	res, err := arena.Fit(battles, arena.Options{Seed: arenaSeed})
-	if err != nil {
-		vm.Problem = err.Error()
-	}
-	fillLeaderboard(&vm, res)
 	return web.ArenaLeaderboardView(vm), nil
 }
 

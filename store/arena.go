@@ -314,6 +314,23 @@ func (s *Store) ArenaCategories(ctx context.Context) ([]string, error) {
 }
 
 // ArenaDroppedCount counts voted battles that do not count.
+// ArenaVotesStamp changes whenever the counted votes of the category (all categories when empty) do:
+// their number, the newest battle and vote time; a vote is never changed once cast.
+func (s *Store) ArenaVotesStamp(ctx context.Context, category string) (string, error) {
+	q := `SELECT count(*) || '/' || coalesce(max(id), 0) || '/' || coalesce(max(voted_at), '') FROM arena_battles
+		WHERE vote IS NOT NULL AND dropped = ''`
+	var args []any
+	if category != "" {
+		q += ` AND category = ?`
+		args = append(args, category)
+	}
+	stamps, err := queryAll(ctx, s.read, scanValue[string], q, args...)
+	if err != nil {
+		return "", fmt.Errorf("read the arena votes' stamp: %w", err)
+	}
+	return stamps[0], nil
+}
+
 func (s *Store) ArenaDroppedCount(ctx context.Context) (int, error) {
 	n, err := queryAll(ctx, s.read, scanValue[int], `SELECT count(*) FROM arena_battles WHERE vote IS NOT NULL AND dropped <> ''`)
 	if err != nil {

@@ -27,29 +27,12 @@
 
   // showBusy puts a refused stream's message into the side with a button that streams it again.
   function showBusy(answer, body, data) {
-    let d;
-    try {
-      d = JSON.parse(data);
-    } catch {
-      d = { message: "The server is busy; try again in a few seconds." };
-    }
-    const box = document.createElement("div");
-    box.className = "error busy-message";
-    box.dataset.testid = "busy-message";
-    const text = document.createElement("span");
-    text.textContent = d.message;
-    const retry = document.createElement("button");
-    retry.type = "button";
-    retry.className = "small";
-    retry.dataset.testid = "retry";
-    retry.textContent = "Retry";
-    retry.addEventListener("click", () => {
+    body.replaceChildren(window.busyMessage(data, () => {
       answer.setAttribute("data-pending", "");
       stream(answer);
-    });
-    box.append(text, retry);
-    body.replaceChildren(box);
+    }));
   }
+
 
   function stream(answer) {
     const side = answer.dataset.side;

@@ -80,25 +80,7 @@
 
   // showBusy puts a refused stream's message into the answer with a button that streams it again.
   function showBusy(answer, data) {
-    let d;
-    try {
-      d = JSON.parse(data);
-    } catch {
-      d = { message: "The server is busy; try again in a few seconds." };
-    }
-    const box = document.createElement("div");
-    box.className = "error busy-message";
-    box.dataset.testid = "busy-message";
-    const text = document.createElement("span");
-    text.textContent = d.message;
-    const retry = document.createElement("button");
-    retry.type = "button";
-    retry.className = "small";
-    retry.dataset.testid = "retry";
-    retry.textContent = "Retry";
-    retry.addEventListener("click", () => stream(answer));
-    box.append(text, retry);
-    answer.querySelector("[data-answer-body]").replaceChildren(box);
+    answer.querySelector("[data-answer-body]").replaceChildren(window.busyMessage(data, () => stream(answer)));
     answer.dataset.busy = "";
   }
 
