@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"rustexpert/bundled"
 	"rustexpert/live"
 	"rustexpert/store"
 	"rustexpert/training"
@@ -17,15 +19,19 @@ import (
 
 const trainUsage = `Usage:
   rustexpert train sft|dpo --parent MODEL --dataset ID [--name NAME] [--set key=value ...] [--dry-run | --estimate]
+  rustexpert train sft|dpo --config-name SAVED [--parent MODEL] [--dataset ID] [--name NAME] [--set key=value ...] [...]
   rustexpert train resume RUN_ID
   rustexpert train list
+  rustexpert train configs list|show NAME|delete NAME
 
 sft|dpo runs a LoRA fine-tune in the foreground, printing progress, and registers the adapter
 as a model (default name v1 for SFT, v2 for DPO). --set changes a setting of run.json
 (learning_rate, epochs, max_steps, beta, lora.r, …; repeat it); --dry-run prints run.json and
 the worker's command line without starting anything; --estimate trains a few steps in a temporary
 folder and predicts the full run's time, GPU memory and cost (--gpu-price per hour). Ctrl-C stops the worker after it saved a
-checkpoint; "train resume" goes on from there.`
+checkpoint; "train resume" goes on from there. --config-name starts from a run config saved on the
+/runs page (its settings, parent, dataset and model name; flags override them); "train configs"
+lists, shows (as JSON) and deletes saved configs.`
 
 // newTrainer builds the training runner from the configuration.
 func newTrainer(st *store.Store, hub *live.Hub, log *slog.Logger, cfg Config, onEvent func(int64, training.Event)) *training.Runner {
@@ -45,6 +51,8 @@ func (e *cliEnv) train(ctx context.Context, args []string) error {
 		return e.trainResume(ctx, args[1:])
 	case "list":
 		return e.trainList(ctx, args[1:])
+	case "configs":
+		return e.trainConfigs(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprintln(e.stdout, trainUsage)
 		return nil
@@ -77,31 +85,35 @@ func (e *cliEnv) trainRun(ctx context.Context, kind string, args []string) error
 	estimate := fs.Bool("estimate", false, "train a few steps in a temporary folder and predict the full run's time, memory and cost; register nothing")
 	estimateSteps := fs.Int("estimate-steps", training.EstimateSteps, "steps the --estimate trial trains")
 	price := fs.Float64("gpu-price", e.envFloat("RUSTEXPERT_GPU_PRICE", 0), "price of the GPU per hour, for --estimate's cost")
+	configName := fs.String("config-name", "", "start from this saved run config (train configs list); the other flags override it")
 	var sets setFlags
 	fs.Var(&sets, "set", "change a setting: key=value (repeatable), e.g. --set learning_rate=1e-4 --set lora.r=16")
 	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
 		return err
 	}
-	if *parent == "" || *datasetID == 0 {
-		return usageError{"train " + kind + ": --parent and --dataset are required\n\n" + trainUsage}
+	if *configName == "" && (*parent == "" || *datasetID == 0) {
+		return usageError{"train " + kind + ": --parent and --dataset are required (or --config-name)\n\n" + trainUsage}
 	}
-	settings := training.Defaults(kind)
-	for _, kv := range sets {
-		k, v, _ := strings.Cut(kv, "=")
-		if err := settings.Set(k, v); err != nil {
-			return usageError{"--set " + err.Error()}
-		}
+	check := training.Defaults(kind)
+	if err := applySets(&check, sets); err != nil { // flag mistakes before the database opens
+		return err
 	}
 	log, err := e.logger(cfg)
 	if err != nil {
 		return err
 	}
-	st, m, err := openWithModel(ctx, cfg, *parent)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	req := training.Request{Kind: kind, ParentID: m.ID, DatasetID: *datasetID, Name: *name, Settings: settings}
+	if _, err := bundled.Register(ctx, st, cfg.ModelsDir); err != nil {
+		return err
+	}
+	req, m, err := trainRequest(ctx, st, kind, *configName, *parent, *datasetID, *name, sets)
+	if err != nil {
+		return err
+	}
 	p := &trainPrinter{w: e.stdout}
 	runner := newTrainer(st, nil, log, cfg, p.event)
 	if *estimate {
@@ -124,8 +136,65 @@ func (e *cliEnv) trainRun(ctx context.Context, kind string, args []string) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "run %d: %s of %s on dataset %d (%s)\n", run.ID, kind, m.Name, *datasetID, runner.RunDir(run.ID))
+	fmt.Fprintf(e.stdout, "run %d: %s of %s on dataset %d (%s)\n", run.ID, kind, m.Name, req.DatasetID, runner.RunDir(run.ID))
 	return e.finishRun(ctx, runner, run.ID)
+}
+
+// applySets changes settings by --set key=value flags.
+func applySets(settings *training.Config, sets []string) error {
+	for _, kv := range sets {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := settings.Set(k, v); err != nil {
+			return usageError{"--set " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// trainRequest is the request of train sft|dpo: the kind's defaults or the saved config named,
+// then the flags; it returns the parent model too.
+func trainRequest(ctx context.Context, st *store.Store, kind, configName, parent string, datasetID int64, name string, sets []string) (training.Request, store.Model, error) {
+	req := training.Request{Kind: kind, Settings: training.Defaults(kind)}
+	if configName != "" {
+		row, err := st.SavedConfigNamed(ctx, configName)
+		if err != nil {
+			return req, store.Model{}, err
+		}
+		if row.Kind != kind {
+			return req, store.Model{}, usageError{fmt.Sprintf("saved config %q is for %s runs: use train %s", row.Name, row.Kind, row.Kind)}
+		}
+		saved, err := training.ParseSaved(row)
+		if err != nil {
+			return req, store.Model{}, err
+		}
+		req = saved.Request(kind, 0, datasetID, 0)
+	} else {
+		req.DatasetID = datasetID
+	}
+	if name != "" {
+		req.Name = name
+	}
+	if err := applySets(&req.Settings, sets); err != nil {
+		return req, store.Model{}, err
+	}
+	var m store.Model
+	var err error
+	switch {
+	case parent != "":
+		m, err = st.ModelByName(ctx, parent)
+	case req.ParentID != 0:
+		m, err = st.Model(ctx, req.ParentID)
+	default:
+		return req, store.Model{}, usageError{fmt.Sprintf("saved config %q has no parent model: give --parent", configName)}
+	}
+	if err != nil {
+		return req, store.Model{}, err
+	}
+	if req.DatasetID == 0 {
+		return req, store.Model{}, usageError{fmt.Sprintf("saved config %q has no dataset: give --dataset", configName)}
+	}
+	req.ParentID = m.ID
+	return req, m, nil
 }
 
 func (e *cliEnv) trainResume(ctx context.Context, args []string) error {
@@ -254,6 +323,84 @@ func (e *cliEnv) trainList(ctx context.Context, args []string) error {
 	for _, r := range runs {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Step, r.MaxSteps, r.ParentName, r.DatasetID,
 			r.ModelName, r.CreatedAt.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+// trainConfigs runs "train configs list|show NAME|delete NAME" over the run configs saved on the
+// /runs page.
+func (e *cliEnv) trainConfigs(ctx context.Context, args []string) error {
+	const usage = "usage: rustexpert train configs list | show NAME | delete NAME"
+	if len(args) == 0 {
+		return usageError{usage}
+	}
+	var cfg Config
+	fs := e.flags("train configs "+args[0], &cfg)
+	pos, err := e.parse(fs, &cfg, args[1:])
+	if err != nil {
+		return err
+	}
+	switch {
+	case args[0] == "list" && len(pos) == 0:
+	case (args[0] == "show" || args[0] == "delete") && len(pos) == 1:
+	default:
+		return usageError{usage}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch args[0] {
+	case "list":
+		return e.trainConfigsList(ctx, st)
+	case "show":
+		row, err := st.SavedConfigNamed(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		saved, err := training.ParseSaved(row)
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(struct {
+			Name string `json:"config_name"`
+			Kind string `json:"kind"`
+			training.SavedConfig
+		}{row.Name, row.Kind, saved}, "", "  ")
+		fmt.Fprintf(e.stdout, "%s\n", b)
+		return nil
+	default:
+		row, err := st.SavedConfigNamed(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if err := st.DeleteSavedConfig(ctx, row.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "saved config %q deleted\n", row.Name)
+		return nil
+	}
+}
+
+func (e *cliEnv) trainConfigsList(ctx context.Context, st *store.Store) error {
+	rows, err := st.SavedConfigs(ctx, "")
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tPARENT\tDATASET\tBY\tSAVED")
+	for _, r := range rows {
+		parent, dataset := "", ""
+		if saved, err := training.ParseSaved(r); err == nil {
+			if m, err := st.Model(ctx, saved.ParentID); err == nil {
+				parent = m.Name
+			}
+			if saved.DatasetID != 0 {
+				dataset = strconv.FormatInt(saved.DatasetID, 10)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, parent, dataset, r.CreatedByName, r.CreatedAt.Local().Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -77,6 +78,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	if embedder != nil {
 		defer embedder.Close()
 	}
+	e.raiseSchedulerSlots(log)
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
 	qdrantIndex, retrieve, err := e.serveRAG(ctx, cfg, st, embedderOrNil(embedder))
@@ -89,7 +91,8 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	}
 	runner.Retrieve = retrieve
 	trainer := newTrainer(st, hub, log, cfg, nil)
-	site := handlers.Config{DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer, Limits: cfg.Limits,
+	checker := newAnswerChecker(log) // one for the background checks and the pages' badges
+	site := handlers.Config{Checker: checker, DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer, Limits: cfg.Limits,
 		Public: cfg.Public, TrustedProxies: cfg.TrustedProxies}
 	if qdrantIndex != nil {
 		site.RAG = qdrantIndex
@@ -105,8 +108,8 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("db", cfg.DBPath), slog.Bool("public", cfg.Public))
 	workers := []worker{runner, trainer}
-	if c := answerChecker(st, log); c != nil {
-		workers = append(workers, c)
+	if checker != nil {
+		workers = append(workers, checking.New(st, checker, log, 2*time.Second))
 	}
 	return serveUntilDone(ctx, log, srv, ln, workers...)
 }
@@ -152,15 +155,15 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, srv *http.Server, ln 
 	return serveErr
 }
 
-// answerChecker returns the background compiler check of answers, or nil (with a warning) when no
-// Rust toolchain is installed: the app works without it, the answers show no compile badges.
-func answerChecker(st *store.Store, log *slog.Logger) worker {
+// newAnswerChecker returns the compiler check of answers, or nil (with a warning) when no Rust
+// toolchain is installed: the app works without it, the answers show no compile badges.
+func newAnswerChecker(log *slog.Logger) *eval.Checker {
 	checker, err := eval.NewChecker(eval.Options{Clippy: true})
 	if err != nil {
 		log.Warn("answers will not be compile-checked", slog.Any("error", err))
 		return nil
 	}
-	return checking.New(st, checker, log, 2*time.Second)
+	return checker
 }
 
 func openStore(ctx context.Context, cfg Config) (*store.Store, error) {
@@ -252,4 +255,18 @@ func embedderOrNil(enc *bert.Encoder) rag.Embedder {
 		return nil
 	}
 	return enc
+}
+
+// raiseSchedulerSlots lets request goroutines run while the models compute. The engines keep to
+// their pool's shared compute slots (as many as the cores), so GOMAXPROCS above the cores only gives
+// the other goroutines OS threads of their own, which the kernel schedules beside the arithmetic
+// instead of behind it (with GOMAXPROCS = cores a page waited for the engines' time slices: 190 ms p99
+// under 200 visitors on 2 cores). A GOMAXPROCS set in the environment is kept.
+func (e *cliEnv) raiseSchedulerSlots(log *slog.Logger) {
+	if e.getenv("GOMAXPROCS") != "" {
+		return
+	}
+	cores := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(max(8, 4*cores))
+	log.Debug("scheduler slots raised", slog.Int("cores", cores), slog.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 }

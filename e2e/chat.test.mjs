@@ -1,6 +1,9 @@
 // Browser test of the side-by-side chat: first-run setup, a two-turn chat with the bundled model
 // (SmolLM2-135M-Instruct GGUF in models/, fetched by `make models`) streaming into its column, then
-// Save gives a read-only link that opens without logging in.
+// Save gives a read-only link that opens without logging in. Each answer gets its compiler badge
+// (when rustc is installed) and each column says how it was sampled, live, after a reload and on
+// the link.
+import { execFileSync } from "node:child_process";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,6 +12,24 @@ import path from "node:path";
 import { startApp, launchBrowser } from "./helpers.mjs";
 
 let dataDir, app, browser, baseURL;
+
+// hasRustc: the server checks answers only with a Rust toolchain.
+const hasRustc = (() => {
+  try {
+    execFileSync("rustc", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const badgeStates = ["compiles", "fails", "timeout", "no-code"];
+
+// badgeOf waits for the first answer's badge to replace its placeholder and returns its state.
+async function badgeOf(page) {
+  const badge = await page.waitForSelector("[data-testid=exchange] [data-testid=chat-check]:not([data-state=pending]) [data-testid=check]",
+    { timeout: 60000 });
+  return badge.getAttribute("data-state");
+}
 
 before(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-chat-e2e-"));
@@ -73,6 +94,13 @@ test("chat with the bundled model over two turns, save and open the read-only li
   const [first] = await waitForAnswers(page, 1);
   assert.ok(first.length > 0, "the first answer is empty");
   assert.match(await page.textContent("[data-testid=answer-meta]"), /^(stop|length) · \d+ tokens$/);
+  assert.equal(await page.textContent("[data-testid=column-sampling]"), "t=0.7 · 12 tokens");
+  // The badge comes after the answer (the bundled model's few tokens are most likely prose or do not compile).
+  let badge = "";
+  if (hasRustc) {
+    badge = await badgeOf(page);
+    assert.ok(badgeStates.includes(badge), `badge state ${badge}`);
+  }
 
   // Shift+Enter writes a new line; Enter sends the second question, answered below the first.
   await page.fill("[data-testid=question]", "Name one.");
@@ -83,6 +111,15 @@ test("chat with the bundled model over two turns, save and open the read-only li
   const [second] = await waitForAnswers(page, 2);
   assert.ok(second.length > 0, "the second answer is empty");
   assert.equal(await page.inputValue("[data-testid=question]"), "");
+
+  // Opened again (without the new-chat form's settings in the address), the stored badge and
+  // settings are there at once.
+  await page.goto(new URL(page.url()).pathname);
+  assert.equal(await page.textContent("[data-testid=column-sampling]"), "t=0.7 · 12 tokens");
+  assert.equal(await page.inputValue("[data-testid=max-tokens-0]"), "12");
+  if (hasRustc) {
+    assert.equal(await page.getAttribute("[data-testid=exchange] [data-testid=chat-check]", "data-state"), badge);
+  }
   assert.equal((await page.textContent("[data-testid=exchange]:last-child [data-testid=chat-question]")).trim(),
     "Name one.\nJust one.");
 
@@ -99,6 +136,11 @@ test("chat with the bundled model over two turns, save and open the read-only li
   assert.equal(await shared.$$eval("form, textarea, [data-pending]", (els) => els.length), 0);
   assert.equal((await shared.textContent("[data-testid=exchange] [data-answer-body]")).trim(), first);
   assert.equal(await shared.$("[data-testid=whoami]"), null);
+  assert.equal(await shared.textContent("[data-testid=column-sampling]"), "t=0.7 · 12 tokens");
+  assert.equal(await shared.$$eval("[hx-get]", (els) => els.length), 0);
+  if (hasRustc) {
+    assert.equal(await shared.getAttribute("[data-testid=exchange] [data-testid=check]", "data-state"), badge);
+  }
 
   assert.deepEqual(errors, []);
   assert.deepEqual(sharedErrors, []);

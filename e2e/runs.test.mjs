@@ -1,20 +1,29 @@
 // Browser test of training runs: the new-run form with its defaults and preview, then a run whose
 // worker is a STAND-IN (a shell script named by RUSTEXPERT_TRAIN_PYTHON that prints the worker's
 // protocol events) followed live to its end: status, step, one chart per metric, the log scale
-// toggle, the log tail and the registered model.
+// toggle, the log tail and the registered model. Then "Estimate first", a saved config loaded back
+// into the form, and the model's export downloaded from the run's page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { gunzipSync } from "node:zlib";
 import path from "node:path";
 import { startApp, launchBrowser } from "./helpers.mjs";
 
-// The stand-in trains four steps, a little apart, so the page sees them arrive.
+// The stand-in trains four steps, a little apart, so the page sees them arrive; an export writes
+// the adapter and the model card.
 const STAND_IN = `#!/bin/sh
 out=$(sed -n 's/^  "output_dir": "\\(.*\\)",*$/\\1/p' "$5")
 mkdir -p "$out"
+if [ "$3" = export ]; then
+  card=$(sed -n 's/^  "card": "\\(.*\\)",*$/\\1/p' "$5")
+  cp "$card" "$out/README.md" && echo '{"r":8}' > "$out/adapter_config.json"
+  echo '{"event":"done","output":"'$out'","files":["README.md","adapter_config.json"]}'
+  exit 0
+fi
 echo 'stand-in worker: loading' >&2
 echo '{"event":"start","max_steps":4,"resumed_at_step":0,"device":"cpu"}'
 for s in 1 2 3 4; do
@@ -110,6 +119,51 @@ test("start a run, preview its run.json, follow it live to the registered model"
 
   await page.click("nav >> text=Runs");
   assert.match(await page.textContent("[data-testid=run-row]"), /done/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("estimate first, save and load a config, export the trained model", { timeout: 120000 }, async () => {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const errors = watch(page);
+  await page.goto("/login");
+  await page.fill("input[name=name]", "alice");
+  await page.fill("input[name=password]", "correct horse battery");
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/prompts/);
+
+  await page.goto("/runs");
+  await page.selectOption("[data-testid=run-parent]", { label: "base" });
+  await page.fill("[data-testid=run-max_steps]", "8");
+  await page.fill("[data-testid=run-gpu-price]", "2");
+  await page.click("[data-testid=run-estimate-button]");
+  // The box polls itself while the stand-in trains its trial steps, then shows the prediction.
+  await page.waitForSelector("[data-testid=estimate-duration]", { timeout: 30000 });
+  assert.match(await page.textContent("[data-testid=estimate-duration]"), /\(8 steps\)/);
+  assert.match(await page.textContent("[data-testid=estimate-cost]"), /at 2\.00 per GPU hour/);
+  assert.match(await page.textContent("[data-testid=estimate-device]"), /cpu, over a 4-step trial/);
+
+  await page.fill("[data-testid=run-config-name]", "eight steps");
+  await page.click("[data-testid=run-save-config]");
+  await page.waitForSelector("[data-testid=run-form-notice]");
+  await page.goto("/runs");
+  assert.match(await page.textContent("[data-testid=saved-config-row]"), /eight steps.*max_steps=8/s);
+  assert.equal(await page.inputValue("[data-testid=run-max_steps]"), "-1");
+  await page.selectOption("[data-testid=run-load-config]", { label: "eight steps (SFT)" });
+  await page.waitForSelector("[data-testid=run-config-note]");
+  assert.equal(await page.inputValue("[data-testid=run-max_steps]"), "8");
+
+  await page.goto("/runs/1");
+  await page.click("[data-testid=export-start]");
+  await page.waitForSelector("[data-testid=export-download]", { timeout: 30000 });
+  const href = await page.getAttribute("[data-testid=export-download]", "href");
+  assert.match(href, /^\/exports\/smol-sft-adapter-\d{8}-\d{6}\.tar\.gz$/);
+  const res = await page.request.get(href);
+  assert.equal(res.status(), 200);
+  const tar = gunzipSync(await res.body()).toString("latin1");
+  assert.match(tar, /smol-sft-adapter-\d{8}-\d{6}\/README\.md/);
+  assert.match(tar, /base_model: HuggingFaceTB\/SmolLM2-135M-Instruct/);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -158,6 +158,14 @@ func (s *Server) handleArenaBattle(w http.ResponseWriter, r *http.Request) {
 	for side := range vm.Sides {
 		vm.Sides[side] = s.arenaSide(b, side)
 	}
+	checks, err := s.arenaChecks(r.Context(), b, b.Vote)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	for side := range vm.Sides {
+		vm.Sides[side].Check = checks[side]
+	}
 	if vm.Banner, err = s.arenaBanner(r, s.ragReady(r.Context())); err != nil {
 		s.error(w, r, err)
 		return
@@ -276,12 +284,14 @@ func (s *Server) arenaFailed(r *http.Request, ev *eventStream, b store.ArenaBatt
 	ev.failed(arenaFailure)
 }
 
-// arenaVoteJSON is the answer to a vote: the names, now revealed.
+// arenaVoteJSON is the answer to a vote: the names, now revealed, and each side's compiler badge
+// (HTML: the stored verdict or the placeholder that fetches it; "" for none).
 type arenaVoteJSON struct {
 	Vote    string    `json:"vote"`
 	Label   string    `json:"label"`
 	Models  [2]string `json:"models"`
 	Dropped string    `json:"dropped"`
+	Checks  [2]string `json:"checks"`
 }
 
 // handleArenaVote records the battle's one vote. Answers that name a model (a registered name as a
@@ -317,8 +327,17 @@ func (s *Server) handleArenaVote(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, fmt.Sprintf("/arena/%d", b.ID), http.StatusSeeOther)
 		return
 	}
+	out := arenaVoteJSON{Vote: voted.Vote, Label: web.ArenaVoteLabel(voted.Vote), Models: voted.Models, Dropped: voted.Dropped}
+	checks, err := s.arenaChecks(ctx, b, voted.Vote)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	for side, c := range checks {
+		out.Checks[side] = s.componentHTML(ctx, web.ChatCheckView(c))
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(arenaVoteJSON{Vote: voted.Vote, Label: web.ArenaVoteLabel(voted.Vote), Models: voted.Models, Dropped: voted.Dropped})
+	json.NewEncoder(w).Encode(out)
 }
 
 // arenaIdentity is what would give a contestant away: every registered name and the families of

@@ -25,6 +25,7 @@ import (
 // Side-by-side chat defaults and limits.
 const (
 	defaultChatColumnTemperature = "0.7"
+	defaultChatColumnTopP        = "1"
 	defaultChatColumnMaxTokens   = "512"
 	maxChatColumnTokens          = 4096
 	chatListSize                 = 20
@@ -35,17 +36,26 @@ const (
 // chatSampling is a column's validated sampling settings.
 type chatSampling struct {
 	temperature float64
+	topP        float64
 	maxTokens   int
 }
 
+// stored is the settings as kept with the answer.
+func (p chatSampling) stored() store.ChatSampling {
+	return store.ChatSampling{Temperature: p.temperature, TopP: p.topP, MaxTokens: p.maxTokens}
+}
+
 // checkChatSampling reads a column's settings as typed; a problem names the column and the field.
-func checkChatSampling(col int, temperature, maxTokens string) (chatSampling, []web.FieldError) {
+func checkChatSampling(col int, temperature, topP, maxTokens string) (chatSampling, []web.FieldError) {
 	var p chatSampling
 	var errs []web.FieldError
 	var err error
 	where := fmt.Sprintf("column %d ", col+1)
 	if p.temperature, err = strconv.ParseFloat(temperature, 64); err != nil || p.temperature < 0 || p.temperature > 2 {
 		errs = append(errs, web.FieldError{Field: where + "temperature", Message: fmt.Sprintf("%q is not a number from 0 to 2", temperature)})
+	}
+	if p.topP, err = strconv.ParseFloat(topP, 64); err != nil || !(p.topP > 0 && p.topP <= 1) {
+		errs = append(errs, web.FieldError{Field: where + "top-p", Message: fmt.Sprintf("%q is not a number above 0, at most 1", topP)})
 	}
 	if p.maxTokens, err = strconv.Atoi(maxTokens); err != nil || p.maxTokens < 1 || p.maxTokens > maxChatColumnTokens {
 		errs = append(errs, web.FieldError{Field: where + "max tokens", Message: fmt.Sprintf("%q is not a whole number from 1 to %d", maxTokens, maxChatColumnTokens)})
@@ -69,7 +79,8 @@ func defaultChatColumns(models []store.Model) []web.ChatColumn {
 	}
 	cols := make([]web.ChatColumn, store.MaxChatColumns)
 	for i := range cols {
-		cols[i] = web.ChatColumn{Index: i, Temperature: defaultChatColumnTemperature, MaxTokens: defaultChatColumnMaxTokens}
+		cols[i] = web.ChatColumn{Index: i, Temperature: defaultChatColumnTemperature, TopP: defaultChatColumnTopP,
+			MaxTokens: defaultChatColumnMaxTokens}
 		if i < len(picked) {
 			cols[i].ModelID, cols[i].Model = strconv.FormatInt(picked[i].ID, 10), picked[i].Name
 		}
@@ -134,18 +145,20 @@ func (s *Server) handleChatCreate(w http.ResponseWriter, r *http.Request) {
 		k := strconv.Itoa(i)
 		c.ModelID = r.FormValue("model_" + k)
 		c.Temperature = strings.TrimSpace(r.FormValue("temperature_" + k))
+		c.TopP = orDefault(strings.TrimSpace(r.FormValue("top_p_"+k)), defaultChatColumnTopP)
 		c.MaxTokens = strings.TrimSpace(r.FormValue("max_tokens_" + k))
 		c.RAG = r.FormValue("rag_"+k) != ""
 		if c.ModelID == "" {
 			continue
 		}
 		id, perr := strconv.ParseInt(c.ModelID, 10, 64)
-		_, errs := checkChatSampling(i, c.Temperature, c.MaxTokens)
+		_, errs := checkChatSampling(i, c.Temperature, c.TopP, c.MaxTokens)
 		if perr != nil {
 			errs = append(errs, web.FieldError{Field: fmt.Sprintf("column %d model", i+1), Message: "no such model"})
 		}
 		vm.Errors = append(vm.Errors, errs...)
 		next.Set("temperature_"+strconv.Itoa(len(specs)), c.Temperature)
+		next.Set("top_p_"+strconv.Itoa(len(specs)), c.TopP)
 		next.Set("max_tokens_"+strconv.Itoa(len(specs)), c.MaxTokens)
 		specs = append(specs, store.ChatColumnSpec{ModelID: id, RAG: c.RAG})
 	}
@@ -217,8 +230,9 @@ func (s *Server) handleChatShow(w http.ResponseWriter, r *http.Request) {
 
 func sharedChatPath(token string) string { return "/share/chat/" + url.PathEscape(token) }
 
-// chatColumns lists a chat's columns with their models; sampling settings come from query (the
-// new-chat form's), a missing or bad one is the default.
+// chatColumns lists a chat's columns with their models. The sampling inputs come from query (the
+// new-chat form's), else from the column's last answer as stored; a missing or bad one is the
+// default. Sampling says how the last answer was sampled.
 func chatColumns(turns []store.ChatTurn, query url.Values) []web.ChatColumn {
 	var cols []web.ChatColumn
 	for _, t := range turns {
@@ -226,18 +240,49 @@ func chatColumns(turns []store.ChatTurn, query url.Values) []web.ChatColumn {
 			continue
 		}
 		k := strconv.Itoa(t.Column)
-		c := web.ChatColumn{Index: t.Column, Model: t.ModelName, Temperature: query.Get("temperature_" + k), MaxTokens: query.Get("max_tokens_" + k),
-			RAG: t.RAG}
+		c := web.ChatColumn{Index: t.Column, Model: t.ModelName, RAG: t.RAG}
 		if c.Model == "" {
 			c.Model = "(deleted model)"
 		}
-		if _, errs := checkChatSampling(t.Column, c.Temperature, c.MaxTokens); len(errs) > 0 {
-			c.Temperature, c.MaxTokens = defaultChatColumnTemperature, defaultChatColumnMaxTokens
+		last := lastSampling(turns, t.Column)
+		c.Sampling = samplingText(last)
+		c.Temperature, c.TopP, c.MaxTokens = query.Get("temperature_"+k), orDefault(query.Get("top_p_"+k), defaultChatColumnTopP), query.Get("max_tokens_"+k)
+		if query.Get("temperature_"+k) == "" && last.Recorded() {
+			c.Temperature, c.TopP, c.MaxTokens = formatFloat(last.Temperature), formatFloat(last.TopP), strconv.Itoa(last.MaxTokens)
+		}
+		if _, errs := checkChatSampling(t.Column, c.Temperature, c.TopP, c.MaxTokens); len(errs) > 0 {
+			c.Temperature, c.TopP, c.MaxTokens = defaultChatColumnTemperature, defaultChatColumnTopP, defaultChatColumnMaxTokens
 		}
 		cols = append(cols, c)
 	}
 	return cols
 }
+
+// lastSampling is the settings of the column's last answer that has them stored.
+func lastSampling(turns []store.ChatTurn, col int) store.ChatSampling {
+	var last store.ChatSampling
+	for _, t := range turns {
+		if t.Column == col && t.Role == store.ChatRoleAssistant && t.Sampling.Recorded() {
+			last = t.Sampling
+		}
+	}
+	return last
+}
+
+// samplingText says how an answer was sampled: "t=0.7 · 512 tokens", with the top-p when it
+// cuts; "" when not recorded.
+func samplingText(p store.ChatSampling) string {
+	if !p.Recorded() {
+		return ""
+	}
+	s := "t=" + formatFloat(p.Temperature)
+	if p.TopP > 0 && p.TopP < 1 {
+		s += " · top-p " + formatFloat(p.TopP)
+	}
+	return s + " · " + strconv.Itoa(p.MaxTokens) + " tokens"
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 // chatExchanges lines the columns' conversations up by question: the k-th question of every column
 // is the same question. With live set, the last question's missing answers are pending.
@@ -264,6 +309,7 @@ func (s *Server) chatExchanges(turns []store.ChatTurn, live bool) []web.ChatExch
 		}
 		a.Answer, a.FinishReason, a.Tokens = s.md.Component(t.Content), t.FinishReason, t.Tokens
 		a.Sources = chatSources(t.Sources, t.Content)
+		a.Check = s.chatAnswerCheck(t, live)
 	}
 	if live && len(exchanges) > 0 {
 		last := exchanges[len(exchanges)-1].Answers
@@ -330,7 +376,9 @@ func (s *Server) handleChatRegenerate(w http.ResponseWriter, r *http.Request) {
 
 // handleChatStream answers a column's last question as server-sent events: "delta" events carry
 // plain text as the model writes it, then "done" carries the answer rendered to sanitized HTML, its
-// finish reason and tokens ("failed" carries a message instead). A column already answered gets its
+// finish reason and tokens, its compiler badge (or the placeholder that fetches it, chatchecks.go)
+// and its sampling settings ("failed" carries a message instead). The settings come from the
+// query (temperature, top_p, max_tokens) and are stored with the answer. A column already answered gets its
 // stored answer at once, so a reconnecting browser does not ask the model again. Closing the stream
 // cancels the request, which stops the model; the text written until then is stored as a stopped
 // answer.
@@ -342,7 +390,7 @@ func (s *Server) handleChatStream(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	sampling, errs := checkChatSampling(0, orDefault(q.Get("temperature"), defaultChatColumnTemperature),
-		orDefault(q.Get("max_tokens"), defaultChatColumnMaxTokens))
+		orDefault(q.Get("top_p"), defaultChatColumnTopP), orDefault(q.Get("max_tokens"), defaultChatColumnMaxTokens))
 	if len(errs) > 0 {
 		http.Error(w, errs[0].Message, http.StatusBadRequest)
 		return
@@ -360,7 +408,7 @@ func (s *Server) handleChatStream(w http.ResponseWriter, r *http.Request) {
 	history := columnTurns(turns, col)
 	last := history[len(history)-1]
 	if last.Role == store.ChatRoleAssistant {
-		newEventStream(w).done(s.md.HTML(last.Content), last.FinishReason, last.Tokens)
+		newEventStream(w).doneWith(s.chatDoneOf(r.Context(), last))
 		return
 	}
 	done, ok := s.startGeneration(w, r)
@@ -399,6 +447,9 @@ func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, co
 	}
 	req := inference.Request{Model: m.ServedName, Messages: chatMessages(history), N: 1,
 		Params: inference.Params{Temperature: p.temperature, MaxTokens: p.maxTokens}}
+	if p.topP < 1 {
+		req.Params.TopP = p.topP // 1 (every token) is the servers' default
+	}
 	sources := ""
 	if question.RAG {
 		if sources, err = s.augmentChat(ctx, &req, question.Content); err != nil {
@@ -420,7 +471,8 @@ func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, co
 		mu.Lock()
 		partial := written.String()
 		mu.Unlock()
-		s.storeChatAnswer(context.WithoutCancel(ctx), chatID, col, question.Seq, store.ChatAnswer{Content: partial, FinishReason: finishStopped, Sources: sources})
+		s.storeChatAnswer(context.WithoutCancel(ctx), chatID, col, question.Seq, store.ChatAnswer{Content: partial, FinishReason: finishStopped,
+			Sources: sources, Sampling: p.stored()})
 		return estimateTokens(partial)
 	}
 	if err == nil && len(res.Choices) == 0 {
@@ -431,12 +483,13 @@ func (s *Server) answerColumn(r *http.Request, ev *eventStream, chatID int64, co
 		return 0
 	}
 	answer := store.ChatAnswer{Content: strings.ReplaceAll(res.Choices[0].Text, "\r", ""),
-		FinishReason: finishReason(res.Choices[0]), Tokens: res.Usage.CompletionTokens, Sources: sources}
-	if !s.storeChatAnswer(ctx, chatID, col, question.Seq, answer) {
+		FinishReason: finishReason(res.Choices[0]), Tokens: res.Usage.CompletionTokens, Sources: sources, Sampling: p.stored()}
+	turn, ok := s.storeChatAnswer(ctx, chatID, col, question.Seq, answer)
+	if !ok {
 		ev.failed("the answer could not be stored: the column has a newer question")
 		return answer.Tokens
 	}
-	ev.done(s.md.HTML(answer.Content), answer.FinishReason, answer.Tokens)
+	ev.doneWith(s.chatDoneOf(ctx, turn))
 	return answer.Tokens
 }
 
@@ -467,14 +520,14 @@ func (s *Server) chatFailure(r *http.Request, model string, err error) string {
 	return fmt.Sprintf("model %s failed to answer; the server log has the details", model)
 }
 
-// storeChatAnswer stores an answer and reports whether it was; a newer question in the column
-// (asked while this answer was written) keeps the answer out.
-func (s *Server) storeChatAnswer(ctx context.Context, chatID int64, col int, userSeq int64, a store.ChatAnswer) bool {
-	_, err := s.store.AnswerChat(ctx, chatID, col, userSeq, a)
+// storeChatAnswer stores an answer and returns its turn, reporting whether it was stored; a newer
+// question in the column (asked while this answer was written) keeps the answer out.
+func (s *Server) storeChatAnswer(ctx context.Context, chatID int64, col int, userSeq int64, a store.ChatAnswer) (store.ChatTurn, bool) {
+	turn, err := s.store.AnswerChat(ctx, chatID, col, userSeq, a)
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		s.log.Error("store chat answer", slog.Int64("chat_id", chatID), slog.Int("column", col), slog.Any("error", err))
 	}
-	return err == nil
+	return turn, err == nil
 }
 
 // chatMessages is a column's conversation as the model reads it.
@@ -516,15 +569,22 @@ func (ev *eventStream) delta(text string) {
 	}
 }
 
-// chatDone is the last event of an answer.
+// chatDone is the last event of an answer. Check is the HTML of the answer's compiler badge (or of
+// the placeholder that fetches it) and Sampling how the answer was sampled; a chat's answers only.
 type chatDone struct {
 	HTML         string `json:"html"`
 	FinishReason string `json:"finish_reason"`
 	Tokens       int    `json:"tokens"`
+	Check        string `json:"check,omitempty"`
+	Sampling     string `json:"sampling,omitempty"`
 }
 
 func (ev *eventStream) done(html, finish string, tokens int) {
-	b, _ := json.Marshal(chatDone{HTML: html, FinishReason: finish, Tokens: tokens})
+	ev.doneWith(chatDone{HTML: html, FinishReason: finish, Tokens: tokens})
+}
+
+func (ev *eventStream) doneWith(d chatDone) {
+	b, _ := json.Marshal(d)
 	ev.send("done", string(b))
 }
 

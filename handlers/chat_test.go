@@ -404,7 +404,7 @@ func TestChatRAGColumnShowsItsSources(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	app := newAPIApp(t, func(store.Model) (inference.Generator, error) {
-		return recordingGenerator{text: "See [1].", mu: &mu, got: &got}, nil
+		return recordingGenerator{text: "See [1] and [2].", mu: &mu, got: &got}, nil
 	})
 	ingestRAGTestdata(t, app.testApp)
 	v1, _ := app.store.ModelByName(t.Context(), "v1")
@@ -432,7 +432,10 @@ func TestChatRAGColumnShowsItsSources(t *testing.T) {
 	asked := slices.Clone(got)
 	mu.Unlock()
 	slices.Sort(asked) // the columns answer concurrently: any order
-	if len(asked) != 2 || !strings.Contains(asked[0], "[1] Error codes › Error code E0502") || asked[1] != "What does error E0502 mean?" {
+	// The error code's page is among the numbered excerpts (its rank among the few test pages is
+	// the ranking's business).
+	if len(asked) != 2 || !strings.Contains(asked[0], "] Error codes › Error code E0502 (https://doc.rust-lang.org/error_codes/E0502.html") ||
+		asked[1] != "What does error E0502 mean?" {
 		t.Fatalf("the models were asked %q", asked)
 	}
 	for deadline := time.Now().Add(5 * time.Second); len(columnOf(t, app.testApp, id, 0)) < 2; time.Sleep(20 * time.Millisecond) {
@@ -442,7 +445,9 @@ func TestChatRAGColumnShowsItsSources(t *testing.T) {
 	}
 	page := ada.page(fmt.Sprintf("/chat/%d", id))
 	sources := testid(page, "chat-sources")
-	if sources.Eq(0).Find("li").Length() == 0 || sources.Eq(0).Find("li[data-cited] a").First().Text() != "[1] Error codes › Error code E0502" {
+	// The answer cites [1] and [2], the two pages retrieved: the error code's is shown and marked cited.
+	cited := sources.Eq(0).Find("li[data-cited] a").Text() // the cited links' texts, run together
+	if sources.Eq(0).Find("li").Length() != 2 || !strings.Contains(cited, "] Error codes › Error code E0502") {
 		t.Fatalf("column 1 sources: %q", sources.Eq(0).Text())
 	}
 	if sources.Eq(1).Find("li").Length() != 0 {

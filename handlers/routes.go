@@ -12,6 +12,7 @@ import (
 // routes lists every route of the app.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
+	ragTasks := newRAGTasks(s) // the docs sources page's background ingests (ragsources.go)
 	r.Use(s.clientAddress, s.recoverer, s.logRequests, securityHeaders, limitBody)
 
 	staticFS, _ := fs.Sub(static.FS, ".")
@@ -37,12 +38,14 @@ func (s *Server) routes() http.Handler {
 			r.Post("/chat/{id}/turns", s.handleChatAsk)
 			r.Get("/chat/{id}/stream/{col}", s.handleChatStream)
 			r.Post("/chat/{id}/columns/{col}/regenerate", s.handleChatRegenerate)
+			r.Get("/chat/{id}/turns/{turn}/check", s.handleChatCheck) // chatchecks.go
 			r.Get("/arena", s.handleArenaPage)
 			r.Post("/arena", s.handleArenaCreate)
 			r.Get("/arena/leaderboard", s.handleArenaLeaderboard)
 			r.Get("/arena/{id}", s.handleArenaBattle)
 			r.Get("/arena/{id}/stream/{side}", s.handleArenaStream)
 			r.Post("/arena/{id}/vote", s.handleArenaVote)
+			r.Get("/arena/{id}/check/{side}", s.handleArenaCheck)
 			r.Get("/models/{name}/card", s.handleModelCard)
 		})
 
@@ -95,6 +98,14 @@ func (s *Server) routes() http.Handler {
 				r.Post("/runs/preview", s.handleRunPreview)
 				r.Post("/runs/{id}/cancel", s.handleRunCancel)
 				r.Post("/runs/{id}/resume", s.handleRunResume)
+				r.Post("/runs/estimate", s.handleRunEstimate) // runs_estimate.go
+				r.Get("/runs/estimate", s.handleRunEstimateBox)
+				r.Post("/runs/estimate/cancel", s.handleRunEstimateCancel)
+				r.Post("/runs/configs", s.handleRunConfigSave) // runconfigs.go
+				r.Post("/runs/configs/{id}/delete", s.handleRunConfigDelete)
+				r.Post("/runs/{id}/export", s.handleRunExport) // exports.go
+				r.Get("/runs/{id}/export", s.handleRunExportBox)
+				r.Get("/exports/{name}", s.handleExportDownload)
 			})
 
 			r.Get("/review", s.handleReview)
@@ -123,6 +134,10 @@ func (s *Server) routes() http.Handler {
 			r.Post("/shares", s.handleShareCreate)
 			r.Post("/shares/{id}/revoke", s.handleShareRevoke)
 			r.Get("/rag", s.handleRAGSearch)
+			r.Get("/rag/sources", ragTasks.handlePage) // ragsources.go
+			r.Get("/ws/rag/tasks", ragTasks.handleSocket)
+			r.With(requireAdmin).Post("/rag/sources/{name}/ingest", ragTasks.handleIngest)
+			r.With(requireAdmin).Post("/rag/embed", ragTasks.handleEmbed)
 			r.Get("/eval", s.handleEvalPage)
 			r.Get("/eval/report.md", s.handleEvalReportMarkdown)
 			r.Get("/eval/report.html", s.handleEvalReportHTML)

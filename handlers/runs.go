@@ -109,6 +109,11 @@ func (s *Server) runForm(ctx context.Context, kind string, cfg training.Config, 
 	if f.DatasetID == "" && len(f.Datasets) > 0 {
 		f.DatasetID = strconv.FormatInt(f.Datasets[0].ID, 10)
 	}
+	saved, err := s.store.SavedConfigs(ctx, "")
+	if err != nil {
+		return f, err
+	}
+	f.Saved = savedConfigOptions(saved)
 	f.Fields = nil
 	for _, fl := range runFields {
 		if fl.dpoOnly && kind != store.RunDPO {
@@ -152,7 +157,8 @@ func runRequest(r *http.Request) (training.Request, []string) {
 
 // formFrom keeps what the user typed for the form shown again.
 func formFrom(r *http.Request) web.RunForm {
-	return web.RunForm{ParentID: r.FormValue("parent"), DatasetID: r.FormValue("dataset"), Name: strings.TrimSpace(r.FormValue("name"))}
+	return web.RunForm{ParentID: r.FormValue("parent"), DatasetID: r.FormValue("dataset"), Name: strings.TrimSpace(r.FormValue("name")),
+		ConfigName: strings.TrimSpace(r.FormValue("config_name")), GPUPrice: strings.TrimSpace(r.FormValue("gpu_price"))}
 }
 
 func (s *Server) handleRunsPage(w http.ResponseWriter, r *http.Request) {
@@ -170,6 +176,12 @@ func (s *Server) handleRunsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		kind = run.Kind
 		form = web.RunForm{ParentID: strconv.FormatInt(run.ParentID, 10), DatasetID: strconv.FormatInt(run.DatasetID, 10), Name: run.Name, FromRun: run.ID}
+	} else if id := r.URL.Query().Get("config"); id != "" {
+		var err error
+		if kind, cfg, form, err = s.savedConfigForm(r.Context(), id); err != nil {
+			s.error(w, r, err)
+			return
+		}
 	} else if r.URL.Query().Get("kind") == store.RunDPO {
 		kind, cfg = store.RunDPO, training.Defaults(store.RunDPO)
 	}
@@ -188,6 +200,14 @@ func (s *Server) runsPage(r *http.Request, kind string, cfg training.Config, for
 	if vm.Form, err = s.runForm(ctx, kind, cfg, form); err != nil {
 		return vm, err
 	}
+	if tr := s.cfg.Training; tr != nil {
+		vm.Estimate = estimateBox(tr, time.Now())
+	}
+	saved, err := s.store.SavedConfigs(ctx, "")
+	if err != nil {
+		return vm, err
+	}
+	vm.Configs = savedConfigRows(saved)
 	runs, err := s.store.ListRuns(ctx, runListSize)
 	if err != nil {
 		return vm, err
@@ -226,12 +246,20 @@ func formatDuration(sec float64) string {
 }
 
 // handleRunForm answers a change of the form's kind with the form for that kind, its defaults
-// and its snapshots, keeping the parent and the name.
+// and its snapshots, keeping the parent and the name; with load_config, it is the saved config's
+// form.
 func (s *Server) handleRunForm(w http.ResponseWriter, r *http.Request) {
-	kind := formKind(r)
+	kind, cfg := formKind(r), training.Defaults(formKind(r))
 	f := formFrom(r)
 	f.DatasetID = ""
-	form, err := s.runForm(r.Context(), kind, training.Defaults(kind), f)
+	if id := r.FormValue("load_config"); id != "" {
+		var err error
+		if kind, cfg, f, err = s.savedConfigForm(r.Context(), id); err != nil {
+			s.error(w, r, err)
+			return
+		}
+	}
+	form, err := s.runForm(r.Context(), kind, cfg, f)
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -341,6 +369,12 @@ func (s *Server) handleRunPage(w http.ResponseWriter, r *http.Request) {
 		Dataset: datasetName(run.DatasetID), DatasetID: run.DatasetID, State: stateView(st), ConfigJSON: run.ConfigJSON,
 		Log: logTail, CanCancel: !run.Finished(), CanResume: run.Resumable(),
 		CreatedAt: formatJobTime(run.CreatedAt), FinishedAt: formatJobTime(run.FinishedAt),
+	}
+	if tr, err := s.trainer(); err == nil && vm.Nav.CanEdit() && run.Status == store.RunDone && run.ModelID != 0 {
+		if model, err := s.store.Model(r.Context(), run.ModelID); err == nil {
+			box := s.exportBox(r, tr, run, model)
+			vm.Export = &box
+		}
 	}
 	names := make([]string, 0, len(st.Final))
 	for k := range st.Final {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"rustexpert/rag"
 
+	"rustexpert/eval"
 	"rustexpert/generation"
 	"rustexpert/live"
 	"rustexpert/render"
@@ -39,6 +40,9 @@ type Config struct {
 	// (or when set) no other peer's forwarding headers are believed; empty in public mode means
 	// loopback.
 	TrustedProxies []netip.Prefix
+	// Checker compiles chat answers, and arena answers after the vote, for their badges; nil (no
+	// Rust toolchain) shows none.
+	Checker *eval.Checker
 }
 
 // RAGIndex is a documentation index other than the database's.

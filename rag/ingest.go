@@ -40,6 +40,20 @@ type Source struct {
 	// ShadowedBy names a sibling folder whose page at the same path supersedes this source's
 	// (core and alloc items that std re-exports are ingested once, from std).
 	ShadowedBy string
+	// OnProgress, when set, is called by Ingest on its own goroutine once the files are listed
+	// and after each file.
+	OnProgress func(Progress)
+}
+
+// Progress is how far an ingest of a source has got.
+type Progress struct {
+	Source  string
+	Done    int    // files handled (stored, unchanged or skipped)
+	Total   int    // files to handle
+	Written int    // documents stored (new and changed)
+	Chunks  int    // chunks of the documents stored
+	Skipped int    // files skipped
+	File    string // the file just handled, relative to the folder ("" before the first)
 }
 
 // Sources are the collections ingest knows, by name.
@@ -166,7 +180,8 @@ func Ingest(ctx context.Context, st Store, src Source, dir string, opt ChunkOpti
 	}
 	numbers := tocNumbers(dir)
 	seen := map[string]bool{}
-	for _, rel := range files {
+	progress(src, &rep, 0, len(files), "")
+	for i, rel := range files {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
@@ -175,6 +190,7 @@ func Ingest(ctx context.Context, st Store, src Source, dir string, opt ChunkOpti
 			return rep, err
 		}
 		seen[rel] = len(rep.Skipped) == skips
+		progress(src, &rep, i+1, len(files), rel)
 	}
 	var gone []string
 	for rel := range known {
@@ -185,6 +201,15 @@ func Ingest(ctx context.Context, st Store, src Source, dir string, opt ChunkOpti
 	sort.Strings(gone)
 	rep.Removed = len(gone)
 	return rep, st.DeleteRAGDocuments(ctx, src.Name, gone)
+}
+
+// progress tells src.OnProgress, when set, how far the ingest has got.
+func progress(src Source, rep *Report, done, total int, file string) {
+	if src.OnProgress == nil {
+		return
+	}
+	src.OnProgress(Progress{Source: src.Name, Done: done, Total: total, Written: rep.New + rep.Changed, Chunks: rep.Chunks,
+		Skipped: len(rep.Skipped), File: file})
 }
 
 // ingestFile handles one file; a file-level problem is recorded in rep.Skipped, not returned.

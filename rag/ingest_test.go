@@ -142,7 +142,8 @@ func TestIngestSkipsBadFiles(t *testing.T) {
 	}
 }
 
-// TestSearchFindsPathsAndParts checks the Rust-aware index on a page of its own.
+// TestSearchFindsPathsAndParts checks the Rust-aware index on a page of its own ("retention" is a
+// near miss that neither the parts nor the stemmer may match to "retain").
 func TestSearchFindsPathsAndParts(t *testing.T) {
 	st := openStore(t)
 	dir := t.TempDir()
@@ -150,7 +151,7 @@ func TestSearchFindsPathsAndParts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "keep.md"), []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "other.md"), []byte("# Other\n\nNothing about vectors here, only a retainer.\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "other.md"), []byte("# Other\n\nNothing about vectors here, only retention.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ingest(t, st, "tokio", dir)

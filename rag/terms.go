@@ -115,21 +115,41 @@ func Terms(text string) string {
 	return b.String()
 }
 
-// MatchQuery turns any user text into a valid FTS5 query: every token and its parts, each
-// quoted (so AND, NEAR, * and quotes are plain words), joined by OR, plus the whole token
-// sequence as one phrase so chunks that have the words in order rank first. It returns ""
-// when the text has no searchable token.
+// isStopWord reports whether a query term is left out: English function words, and the words
+// that more than half the chunks of the Rust docs hold (FTS5's bm25 gives a term in more than half
+// the rows an IDF of almost zero, so leaving those out does not change the ranking, only the cost
+// of scoring every chunk that has one). Measured on the full index of 14,703 chunks: "the" 82%,
+// "a" 74%, "is" 71%, "this" 67%, "fn" 63%, "of" 61%, "to" 59%, "use" (with "used", "uses",
+// "using": porter stems them all to "us") 51%.
+func isStopWord(t string) bool {
+	switch t {
+	case "a", "an", "and", "are", "as", "at", "be", "by", "fn", "for", "in", "is", "it", "of", "on", "or",
+		"the", "this", "to", "use", "used", "uses", "using", "with":
+		return true
+	}
+	return false
+}
+
+// MatchQuery turns any user text into a valid FTS5 query: every token and its parts except stop
+// words (all of them when the text has nothing else), each quoted (so AND, NEAR, * and quotes are
+// plain words), joined by OR, plus the whole token sequence as one phrase so chunks that have the
+// words in order rank first. It returns "" when the text has no searchable token.
 func MatchQuery(text string) string {
 	if !utf8.ValidString(text) {
 		text = strings.ToValidUTF8(text, " ")
 	}
-	var terms, phrase []string
+	var terms, stopped, phrase []string
 	seen := map[string]bool{}
 	add := func(t string) {
-		if t != "" && !seen[t] && len(terms) < maxQueryTerms {
-			seen[t] = true
-			terms = append(terms, t)
+		if t == "" || seen[t] || len(terms) >= maxQueryTerms {
+			return
 		}
+		seen[t] = true
+		if isStopWord(t) {
+			stopped = append(stopped, t)
+			return
+		}
+		terms = append(terms, t)
 	}
 	for _, w := range words(text) {
 		whole := wholeWord(w)
@@ -143,6 +163,9 @@ func MatchQuery(text string) string {
 		for _, p := range parts(strings.Trim(w, ":")) {
 			add(p)
 		}
+	}
+	if len(terms) == 0 {
+		terms = stopped
 	}
 	if len(terms) == 0 {
 		return ""

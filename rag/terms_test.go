@@ -37,12 +37,15 @@ func TestTermsSplitsRustIdentifiers(t *testing.T) {
 
 func TestMatchQueryQuotesEverything(t *testing.T) {
 	cases := map[string]string{
-		"Vec::retain":       `"vec::retain" OR "vec" OR "retain"`,
-		"impl Trait":        `"impl trait" OR "impl" OR "trait"`,
-		`a AND "b" NEAR c*`: `"a and b near c" OR "a" OR "and" OR "b" OR "near" OR "c"`,
-		"E0502":             `"e0502"`,
-		`"" * ( ) :: -`:     ``,
-		"":                  ``,
+		"Vec::retain":        `"vec::retain" OR "vec" OR "retain"`,
+		"impl Trait":         `"impl trait" OR "impl" OR "trait"`,
+		`a AND "b" NEAR c*`:  `"a and b near c" OR "b" OR "near" OR "c"`,
+		"use of moved value": `"use of moved value" OR "moved" OR "value"`,
+		"the":                `"the"`, // only stop words: they are kept
+		"FnMut":              `"fnmut" OR "mut"`,
+		"E0502":              `"e0502"`,
+		`"" * ( ) :: -`:      ``,
+		"":                   ``,
 	}
 	for in, want := range cases {
 		if got := MatchQuery(in); got != want {

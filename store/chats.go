@@ -45,20 +45,34 @@ type ChatTurn struct {
 	ModelName    string // empty when the model was deleted
 	Role         string
 	Content      string
-	FinishReason string // assistant turns: stop, length, stopped
-	Tokens       int    // assistant turns: completion tokens as the model counted them
-	RAG          bool   // user turns: the column answers with retrieved documentation
-	Sources      string // answers of such columns: the sources the model was given (JSON)
+	FinishReason string       // assistant turns: stop, length, stopped
+	Tokens       int          // assistant turns: completion tokens as the model counted them
+	RAG          bool         // user turns: the column answers with retrieved documentation
+	Sources      string       // answers of such columns: the sources the model was given (JSON)
+	Sampling     ChatSampling // answers: the settings they were written with; zero when not recorded
+	Check        *Check       // answers: the compiler's stored verdict; nil until checked
 	CreatedAt    time.Time
 }
+
+// ChatSampling is how a column's answer was sampled. The zero value means not recorded (answers
+// stored before the settings were).
+type ChatSampling struct {
+	Temperature float64
+	TopP        float64 // 1 keeps every token
+	MaxTokens   int
+}
+
+// Recorded reports whether the settings were stored with the answer.
+func (p ChatSampling) Recorded() bool { return p.MaxTokens > 0 }
 
 // ChatAnswer is a finished (or stopped) answer of one column.
 type ChatAnswer struct {
 	Content      string
 	FinishReason string
 	Tokens       int
-	RAG          bool   // user turns: the column answers with retrieved documentation
-	Sources      string // answers of such columns: the sources given to the model (JSON)
+	RAG          bool         // user turns: the column answers with retrieved documentation
+	Sources      string       // answers of such columns: the sources given to the model (JSON)
+	Sampling     ChatSampling // answers: the settings used
 }
 
 // ChatColumnSpec is one column of a new chat: its model and whether it retrieves documentation.
@@ -70,9 +84,12 @@ type ChatColumnSpec struct {
 const chatColumns = `id, user_id, title, coalesce(share_token, ''), created_at`
 
 const chatTurnColumns = `t.chat_id, t.seq, t."column", coalesce(t.model_id, 0), coalesce(m.name, ''), t.role, t.content,
-	t.finish_reason, t.tokens, t.rag, t.sources, t.created_at`
+	t.finish_reason, t.tokens, t.rag, t.sources, coalesce(t.temperature, 0), coalesce(t.top_p, 0), coalesce(t.max_tokens, 0),
+	c.seq IS NOT NULL, coalesce(c.code_hash, ''), coalesce(c.has_code, 0), coalesce(c.compiles, 0), coalesce(c.errors, 0),
+	coalesce(c.warnings, 0), coalesce(c.lints, -1), coalesce(c.first_error, ''), coalesce(c.timed_out, 0), t.created_at`
 
-const chatTurnFrom = ` FROM chat_turns t LEFT JOIN models m ON m.id = t.model_id`
+const chatTurnFrom = ` FROM chat_turns t LEFT JOIN models m ON m.id = t.model_id
+	LEFT JOIN chat_checks c ON c.chat_id = t.chat_id AND c.seq = t.seq`
 
 // CreateChat starts a chat of the user with one column per model (1 to MaxChatColumns) and puts the
 // question to each column. The chat's title is the question's first line.
@@ -170,10 +187,14 @@ func insertChatTurn(ctx context.Context, tx *sql.Tx, chatID int64, col int, mode
 	if modelID != 0 {
 		model = modelID
 	}
+	var temperature, topP, maxTokens any // NULL: not recorded
+	if a.Sampling.Recorded() {
+		temperature, topP, maxTokens = a.Sampling.Temperature, a.Sampling.TopP, a.Sampling.MaxTokens
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO chat_turns (chat_id, seq, "column", model_id, role, content, finish_reason, tokens,
-		rag, sources, created_at)
-		VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM chat_turns WHERE chat_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		chatID, chatID, col, model, role, a.Content, a.FinishReason, a.Tokens, a.RAG, a.Sources, now())
+		rag, sources, temperature, top_p, max_tokens, created_at)
+		VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM chat_turns WHERE chat_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		chatID, chatID, col, model, role, a.Content, a.FinishReason, a.Tokens, a.RAG, a.Sources, temperature, topP, maxTokens, now())
 	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
 		return fmt.Errorf("%w: column %d: no model with id %d", ErrInvalid, col+1, modelID)
 	}
@@ -264,9 +285,15 @@ func (s *Store) ChatTurns(ctx context.Context, chatID int64) ([]ChatTurn, error)
 
 func scanChatTurn(row scanner) (ChatTurn, error) {
 	var t ChatTurn
+	var c Check
+	var checked bool
 	var created string
 	err := row.Scan(&t.ChatID, &t.Seq, &t.Column, &t.ModelID, &t.ModelName, &t.Role, &t.Content, &t.FinishReason, &t.Tokens,
-		&t.RAG, &t.Sources, &created)
+		&t.RAG, &t.Sources, &t.Sampling.Temperature, &t.Sampling.TopP, &t.Sampling.MaxTokens,
+		&checked, &c.CodeHash, &c.HasCode, &c.Compiles, &c.Errors, &c.Warnings, &c.Lints, &c.FirstError, &c.TimedOut, &created)
+	if checked {
+		t.Check = &c
+	}
 	t.CreatedAt = parseTime(created)
 	return t, err
 }

@@ -57,8 +57,20 @@ func TotalSteps(cfg Config, rows int) int {
 
 // Estimate trains the request's settings for a few steps (steps ≤ 0: EstimateSteps) in a
 // temporary folder, times the steps as the worker reports them and extrapolates the full run's
-// time, memory and cost (hourly: the GPU's price per hour, 0 for none). Nothing is stored.
+// time, memory and cost (hourly: the GPU's price per hour, 0 for none). Nothing is stored. It
+// holds the GPU meanwhile: ErrBusy while a run of this runner trains or another estimate runs,
+// and no run starts until it ends.
 func (r *Runner) Estimate(ctx context.Context, req Request, steps int, hourly float64, logw io.Writer) (Estimate, error) {
+	release, err := r.holdGPU()
+	if err != nil {
+		return Estimate{}, err
+	}
+	defer release()
+	return r.estimate(ctx, req, steps, hourly, logw, nil)
+}
+
+// estimate is Estimate without taking the GPU; progress, when set, hears each trial step.
+func (r *Runner) estimate(ctx context.Context, req Request, steps int, hourly float64, logw io.Writer, progress func(step, of int)) (Estimate, error) {
 	if steps <= 0 {
 		steps = EstimateSteps
 	}
@@ -87,7 +99,10 @@ func (r *Runner) Estimate(ctx context.Context, req Request, steps int, hourly fl
 	if err := os.WriteFile(path, trial.JSON(), 0o644); err != nil {
 		return Estimate{}, err
 	}
-	t, err := r.timeTrial(ctx, req.Kind, path, trial.GPUs, logw)
+	if progress != nil {
+		progress(0, trial.Hyperparameters.MaxSteps)
+	}
+	t, err := r.timeTrial(ctx, req.Kind, path, trial.GPUs, logw, progress)
 	if err != nil {
 		return Estimate{}, err
 	}
@@ -99,7 +114,7 @@ func (r *Runner) Estimate(ctx context.Context, req Request, steps int, hourly fl
 
 // timeTrial runs the worker and times its metric events: the first step's arrival marks the
 // end of the start, the rest give the pace.
-func (r *Runner) timeTrial(ctx context.Context, kind, configPath string, gpus int, logw io.Writer) (Estimate, error) {
+func (r *Runner) timeTrial(ctx context.Context, kind, configPath string, gpus int, logw io.Writer, progress func(step, of int)) (Estimate, error) {
 	args := r.Command(kind, configPath, gpus)
 	cmd := workerCommand(ctx, args, r.opt.WorkerDir, r.workerEnv(), logw, r.opt.Grace)
 	out, err := cmd.StdoutPipe()
@@ -110,7 +125,7 @@ func (r *Runner) timeTrial(ctx context.Context, kind, configPath string, gpus in
 	if err := cmd.Start(); err != nil {
 		return Estimate{}, fmt.Errorf("could not run the training worker (%s): %w", args[0], err)
 	}
-	est, failure := readTrial(out, start)
+	est, failure := readTrial(out, start, progress)
 	waitErr := cmd.Wait()
 	switch {
 	case failure != "":
@@ -124,11 +139,12 @@ func (r *Runner) timeTrial(ctx context.Context, kind, configPath string, gpus in
 }
 
 // readTrial reads the trial's events: the arrival time of each step's loss, the device and the
-// peak memory of the done event, or the error event's message.
-func readTrial(out io.Reader, start time.Time) (Estimate, string) {
+// peak memory of the done event, or the error event's message. progress, when set, hears each
+// step with the trial's step count from the start event.
+func readTrial(out io.Reader, start time.Time, progress func(step, of int)) (Estimate, string) {
 	var est Estimate
 	var first, last time.Time
-	var firstStep, lastStep int
+	var firstStep, lastStep, maxSteps int
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -138,7 +154,7 @@ func readTrial(out io.Reader, start time.Time) (Estimate, string) {
 		}
 		switch e.Event {
 		case "start":
-			est.Device = e.DeviceText()
+			est.Device, maxSteps = e.DeviceText(), e.MaxSteps
 		case "metric":
 			if _, hasLoss := e.Metrics["loss"]; !hasLoss {
 				continue
@@ -149,6 +165,9 @@ func readTrial(out io.Reader, start time.Time) (Estimate, string) {
 			}
 			last, lastStep = now, e.Step
 			est.TrialSteps = e.Step
+			if progress != nil {
+				progress(e.Step, maxSteps)
+			}
 		case "done":
 			est.PeakGiB = e.Metrics["peak_memory_gib"]
 		case "error":

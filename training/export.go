@@ -45,11 +45,8 @@ type exportConfig struct {
 // (README.md) — by running the worker's export command with python from workerDir. It returns
 // the files written; the worker's log goes to logw.
 func Export(ctx context.Context, python, workerDir string, req ExportRequest, logw io.Writer) ([]string, error) {
-	if req.Model.Provider != store.ProviderBuiltin {
-		return nil, fmt.Errorf("model %s: only built-in models (weights on this machine) can be exported", req.Model.Name)
-	}
-	if req.Merged && req.Model.Adapter == "" {
-		return nil, fmt.Errorf("model %s has no adapter to merge: export it without --merged", req.Model.Name)
+	if err := checkExport(req); err != nil {
+		return nil, err
 	}
 	out, err := filepath.Abs(req.Out)
 	if err != nil {
@@ -75,6 +72,18 @@ func Export(ctx context.Context, python, workerDir string, req ExportRequest, lo
 		return nil, err
 	}
 	return runExport(ctx, python, workerDir, path, logw)
+}
+
+// checkExport refuses what the worker cannot export: a model served by an endpoint, or a merge
+// without an adapter. Both are store.ErrInvalid.
+func checkExport(req ExportRequest) error {
+	if req.Model.Provider != store.ProviderBuiltin {
+		return fmt.Errorf("%w: model %s: only built-in models (weights on this machine) can be exported", store.ErrInvalid, req.Model.Name)
+	}
+	if req.Merged && req.Model.Adapter == "" {
+		return fmt.Errorf("%w: model %s has no adapter to merge (export it without merging)", store.ErrInvalid, req.Model.Name)
+	}
+	return nil
 }
 
 // runExport runs the worker and reads its events: the done event lists the files, an error

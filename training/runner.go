@@ -68,8 +68,9 @@ type Runner struct {
 	opt   Options
 	wake  chan struct{}
 
-	mu  sync.Mutex
-	cur *attempt // the run being worked on now, nil when idle
+	mu    sync.Mutex
+	cur   *attempt // the run being worked on now, nil when idle
+	tasks tasks    // background estimates and exports (tasks.go)
 }
 
 // New returns a runner.
@@ -125,10 +126,8 @@ func (r *Runner) Wake() {
 // earlier process are marked interrupted first: their worker is gone, and Resume goes on from
 // their last checkpoint.
 func (r *Runner) Run(ctx context.Context) error {
-	if n, err := r.store.InterruptRunningRuns(ctx); err != nil {
-		return fmt.Errorf("mark interrupted training runs: %w", err)
-	} else if n > 0 {
-		r.log.Info("training runs interrupted by the last stop", slog.Int("runs", n))
+	if err := r.interruptLeftRuns(ctx); err != nil {
+		return err
 	}
 	ticker := time.NewTicker(5 * time.Second)
 	defer ticker.Stop()
@@ -172,12 +171,47 @@ func (r *Runner) claim(ctx context.Context, id int64) (*attempt, bool, error) {
 	if r.cur != nil {
 		return nil, false, fmt.Errorf("%w: run %d is running; one run at a time", store.ErrConflict, r.cur.run.ID)
 	}
+	if r.tasks.gpu { // an estimate holds the GPU; Run is woken when it ends
+		if id != 0 {
+			return nil, false, fmt.Errorf("%w: an estimate is using the GPU; start the run once it has ended", ErrBusy)
+		}
+		return nil, false, nil
+	}
+	release, err := lockGPUFile(r.opt.DataDir)
+	if errors.Is(err, ErrBusy) && id == 0 {
+		return nil, false, nil // Run tries again on its next tick
+	} else if err != nil {
+		return nil, false, err
+	}
 	run, ok, err := r.store.ClaimRun(ctx, id)
 	if err != nil || !ok {
+		release()
 		return nil, false, err
 	}
 	r.cur = newAttempt(run)
+	r.cur.releaseGPU = release
 	return r.cur, true, nil
+}
+
+// interruptLeftRuns marks the runs a stopped process left running as interrupted, unless another
+// live process holds the GPU lock: those runs are its, still training.
+func (r *Runner) interruptLeftRuns(ctx context.Context) error {
+	release, err := lockGPUFile(r.opt.DataDir)
+	if errors.Is(err, ErrBusy) {
+		r.log.Info("another process is training on this data folder; its runs are left alone")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer release()
+	n, err := r.store.InterruptRunningRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("mark interrupted training runs: %w", err)
+	}
+	if n > 0 {
+		r.log.Info("training runs interrupted by the last stop", slog.Int("runs", n))
+	}
+	return nil
 }
 
 // Cancel stops a run: a queued one at once, a running one by SIGTERM to its worker's process
@@ -232,7 +266,9 @@ type attempt struct {
 	once     sync.Once
 	canceled bool // guarded by Runner.mu
 	began    time.Time
-	log      *logTail
+	// releaseGPU gives back the data folder's GPU lock, taken with the claim.
+	releaseGPU func()
+	log        *logTail
 
 	// Filled from the worker's events (by the stdout reader only).
 	startStep  int
@@ -265,6 +301,7 @@ func (r *Runner) execute(ctx context.Context, a *attempt) {
 		r.mu.Lock()
 		r.cur = nil
 		r.mu.Unlock()
+		a.releaseGPU()
 	}()
 	bg := context.WithoutCancel(ctx)
 	log := r.log.With(slog.Int64("run_id", a.run.ID), slog.String("kind", a.run.Kind))

@@ -1,9 +1,16 @@
-// Command rag measures the retrieval slice on the real Rust docs: a full ingest of the book,
-// error codes, Rustonomicon, Rust by Example and Reference (and the Tokio tutorial when --tokio is
-// given) into a fresh SQLite file, a second ingest (every page unchanged), and the latency of
-// search queries (MatchQuery + SearchRAG, top 10) as p50/p95 over several rounds of a query set.
+// Command rag measures the retrieval slice on the real Rust docs: a full ingest of every rustup
+// documentation source (and the Tokio tutorial when --tokio is given) into a fresh SQLite file, a
+// second ingest (every page unchanged), the merge of the full-text index into one segment
+// (OptimizeRAGIndex; -optimize=false leaves it as the ingest left it), and the latency of search
+// queries as p50/p95 over several rounds of a query set: the store's BM25 ranking with text and
+// snippets (SearchRAG, top 10) and the whole BM25 search (rag.Index.Search: pages, best chunk
+// each, top 10). With --db it searches an index built before instead (no ingest), and with
+// --models also a hybrid search through an Index that keeps the vectors in memory, the query's
+// embedding included. --gold adds the questions of a gold set as a second query set (longer,
+// natural-language questions).
 //
-//	go run -tags sqlite_fts5 ./bench/rag --docs ~/.rustup/toolchains/<toolchain>/share/doc/rust/html [--tokio DIR]
+//	GOEXPERIMENT=simd go run -tags sqlite_fts5 ./bench/rag --docs ~/.rustup/toolchains/<toolchain>/share/doc/rust/html [--tokio DIR]
+//	GOEXPERIMENT=simd go run -tags sqlite_fts5 ./bench/rag --db eval.db --models models --gold data/rag-gold.jsonl
 package main
 
 import (
@@ -17,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"rustexpert/inference/bert"
 	"rustexpert/rag"
 	"rustexpert/store"
 )
@@ -33,33 +41,101 @@ var queries = []string{
 	strings.Repeat("error[E0499]: cannot borrow `x` as mutable more than once at a time ", 140), // ~10 KB
 }
 
+// querySet is a named list of queries.
+type querySet struct {
+	name    string
+	queries []string
+}
+
+// embedderModel names the bundled embedder's vectors, as the app does.
+const embedderModel = "all-MiniLM-L6-v2"
+
 func main() {
-	docs := flag.String("docs", "", "rustup's share/doc/rust/html folder")
+	docs := flag.String("docs", "", "rustup's share/doc/rust/html folder (for a fresh ingest)")
 	tokio := flag.String("tokio", "", "the Tokio tutorial's Markdown folder (optional)")
-	rounds := flag.Int("rounds", 20, "times the query set is run")
+	dbPath := flag.String("db", "", "search this existing index instead of ingesting")
+	models := flag.String("models", "", "models folder with the embedder: also time hybrid search (needs vectors: rag embed)")
+	gold := flag.String("gold", "", "a gold set whose questions are a second query set")
+	rounds := flag.Int("rounds", 20, "times each query set is run")
+	optimize := flag.Bool("optimize", true, "after a fresh ingest, merge the full-text index into one segment")
 	flag.Parse()
-	if *docs == "" {
-		log.Fatal("--docs is required")
-	}
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "rag-bench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	dbPath := filepath.Join(tmp, "rag.db")
-	st, err := store.Open(ctx, dbPath)
+	st, err := openIndex(ctx, *dbPath, *docs, *tokio, *optimize)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer st.Close()
+	sets := []querySet{{"bench queries", queries}}
+	if *gold != "" {
+		qs, err := goldQuestions(*gold)
+		if err != nil {
+			log.Fatal(err)
+		}
+		sets = append(sets, querySet{"gold questions", qs})
+	}
+	var emb rag.Embedder
+	if *models != "" {
+		enc, err := bert.Load(filepath.Join(*models, "embedder"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer enc.Close()
+		emb = enc
+	}
+	ix := rag.NewIndex(st)
+	for _, set := range sets {
+		name, qs := set.name, set.queries
+		measure(name, "store BM25 (SearchRAG, 10)", qs, *rounds, func(q string) (int, error) {
+			hits, err := st.SearchRAG(ctx, store.RAGSearch{Match: rag.MatchQuery(q), Limit: 10})
+			return len(hits), err
+		})
+		measure(name, "search bm25 (Index, k 10)", qs, *rounds, func(q string) (int, error) {
+			hits, err := ix.Search(ctx, nil, embedderModel, rag.Query{Text: q, K: 10, Mode: rag.ModeBM25})
+			return len(hits), err
+		})
+		if emb != nil {
+			measure(name, "search hybrid (Index, k 10, embedding included)", qs, *rounds, func(q string) (int, error) {
+				hits, err := ix.Search(ctx, emb, embedderModel, rag.Query{Text: q, K: 10, Mode: rag.ModeHybrid})
+				return len(hits), err
+			})
+		}
+	}
+}
 
-	first := ingestAll(ctx, st, *docs, *tokio)
-	second := ingestAll(ctx, st, *docs, *tokio)
-	info, _ := os.Stat(dbPath)
+// openIndex opens dbPath, or ingests the docs twice into a fresh database and reports the times
+// (then, when optimize is set, merges the full-text index as OptimizeRAGIndex does).
+func openIndex(ctx context.Context, dbPath, docs, tokio string, optimize bool) (*store.Store, error) {
+	if dbPath != "" {
+		if _, err := os.Stat(dbPath); err != nil {
+			return nil, err
+		}
+		return store.Open(ctx, dbPath)
+	}
+	if docs == "" {
+		return nil, fmt.Errorf("--docs or --db is required")
+	}
+	tmp, err := os.MkdirTemp("", "rag-bench")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(tmp, "rag.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	first := ingestAll(ctx, st, docs, tokio)
+	second := ingestAll(ctx, st, docs, tokio)
+	info, _ := os.Stat(path)
 	fmt.Printf("full ingest %.2fs, re-ingest (all unchanged) %.2fs, database %.1f MB\n",
 		first.Seconds(), second.Seconds(), float64(info.Size())/1e6)
-	measureQueries(ctx, st, *rounds)
+	if optimize {
+		t0 := time.Now()
+		if err := st.OptimizeRAGIndex(ctx); err != nil {
+			return nil, err
+		}
+		fmt.Printf("full-text index merged into one segment in %.2fs\n", time.Since(t0).Seconds())
+	}
+	return st, nil
 }
 
 func ingestAll(ctx context.Context, st *store.Store, docs, tokio string) time.Duration {
@@ -83,19 +159,38 @@ func ingestAll(ctx context.Context, st *store.Store, docs, tokio string) time.Du
 	return time.Since(start)
 }
 
-func measureQueries(ctx context.Context, st *store.Store, rounds int) {
+func goldQuestions(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	qs, err := rag.ReadGold(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = q.Question
+	}
+	return out, nil
+}
+
+// measure runs the query set rounds+1 times (the first warms the caches and is not timed) and
+// prints p50, p95 and max.
+func measure(set, what string, qs []string, rounds int, search func(string) (int, error)) {
 	var all []time.Duration
-	var hits int
+	hits := 0
 	for r := range rounds + 1 {
-		for _, q := range queries {
+		for _, q := range qs {
 			t0 := time.Now()
-			res, err := st.SearchRAG(ctx, store.RAGSearch{Match: rag.MatchQuery(q), Limit: 10})
+			n, err := search(q)
 			d := time.Since(t0)
 			if err != nil {
-				log.Fatalf("query %.40q: %v", q, err)
+				log.Fatalf("%s, query %.40q: %v", what, q, err)
 			}
 			if r == 0 {
-				hits += len(res) // the first round warms the caches and is not timed
+				hits += n
 				continue
 			}
 			all = append(all, d)
@@ -103,6 +198,7 @@ func measureQueries(ctx context.Context, st *store.Store, rounds int) {
 	}
 	slices.Sort(all)
 	pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
-	fmt.Printf("queries: %d timed (%d queries × %d rounds), %d hits in the first round; p50 %v, p95 %v, max %v\n",
-		len(all), len(queries), rounds, hits, pct(0.50).Round(time.Microsecond), pct(0.95).Round(time.Microsecond), all[len(all)-1].Round(time.Microsecond))
+	fmt.Printf("%s, %s: %d timed (%d × %d rounds), %d hits in the first round; p50 %v, p95 %v, max %v\n",
+		set, what, len(all), len(qs), rounds, hits,
+		pct(0.50).Round(time.Microsecond), pct(0.95).Round(time.Microsecond), all[len(all)-1].Round(time.Microsecond))
 }

@@ -14,6 +14,7 @@ import (
 	"rustexpert/inference/chat"
 	"rustexpert/inference/gguf"
 	"rustexpert/inference/llama"
+	"rustexpert/inference/tensor"
 	"rustexpert/inference/tokenizer"
 )
 
@@ -29,7 +30,19 @@ type Spec struct {
 	Template string
 	// ContextLength, when positive and below the model's, limits the context.
 	ContextLength int
+	// Activations is the form of the matrix multiplies' inputs: "f32" or
+	// "q8" (see llama.Activations). Empty means the RUSTEXPERT_ENGINE_ACTIVATIONS
+	// environment variable's value, or the default when that is unset.
+	Activations string
 }
+
+// activationsEnv names the environment variable that selects the
+// activations when Spec.Activations is empty.
+const activationsEnv = "RUSTEXPERT_ENGINE_ACTIVATIONS"
+
+// defaultActivations is the form used when neither Spec.Activations nor the
+// environment names one.
+const defaultActivations = llama.ActivationsF32
 
 // Engine is a loaded model ready to answer.
 type Engine struct {
@@ -42,7 +55,10 @@ type Engine struct {
 }
 
 // Load reads the model, adapter, tokenizer and chat template that spec names.
-func Load(spec Spec) (*Engine, error) {
+func Load(spec Spec) (*Engine, error) { return load(spec, nil) }
+
+// load is Load computing on cores when it is not nil (a Pool's engines share them).
+func load(spec Spec, cores *tensor.Cores) (*Engine, error) {
 	info, err := os.Stat(spec.Base)
 	if err != nil {
 		return nil, fmt.Errorf("model weights: %w", err)
@@ -60,11 +76,17 @@ func Load(spec Spec) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
+	if cores != nil {
+		e.model.ShareCores(cores)
+	}
 	e.sched = newScheduler(e)
 	return e, nil
 }
 
 func (e *Engine) configure(spec Spec) error {
+	if err := e.setActivations(spec.Activations); err != nil {
+		return err
+	}
 	if spec.Adapter != "" {
 		if err := e.model.ApplyAdapter(spec.Adapter); err != nil {
 			return err
@@ -93,6 +115,23 @@ func (e *Engine) configure(spec Spec) error {
 			e.addStop(id)
 		}
 	}
+	return nil
+}
+
+// setActivations applies the activations that name (or the environment)
+// selects.
+func (e *Engine) setActivations(name string) error {
+	if name == "" {
+		name = os.Getenv(activationsEnv)
+	}
+	a := defaultActivations
+	if name != "" {
+		var err error
+		if a, err = llama.ParseActivations(name); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+	}
+	e.model.SetActivations(a)
 	return nil
 }
 

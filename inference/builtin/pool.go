@@ -1,15 +1,20 @@
 package builtin
 
 import (
+	"runtime"
 	"sync"
+
+	"rustexpert/inference/tensor"
 )
 
 // Pool keeps one engine per distinct Spec, loaded on first use and shared by
-// every request for it.
+// every request for it. Its engines compute on one shared set of slots, as many
+// as GOMAXPROCS when the pool was made, however many of them answer at once.
 type Pool struct {
 	mu      sync.Mutex
 	entries map[Spec]*poolEntry
 	closed  bool
+	cores   *tensor.Cores
 }
 
 type poolEntry struct {
@@ -19,7 +24,9 @@ type poolEntry struct {
 }
 
 // NewPool returns an empty pool.
-func NewPool() *Pool { return &Pool{entries: map[Spec]*poolEntry{}} }
+func NewPool() *Pool {
+	return &Pool{entries: map[Spec]*poolEntry{}, cores: tensor.NewCores(runtime.GOMAXPROCS(0))}
+}
 
 // Get returns the engine for spec, loading it the first time. A failed load
 // is not kept, so a fixed file can be retried.
@@ -35,7 +42,7 @@ func (p *Pool) Get(spec Spec) (*Engine, error) {
 		p.entries[spec] = e
 	}
 	p.mu.Unlock()
-	e.once.Do(func() { e.engine, e.err = Load(spec) })
+	e.once.Do(func() { e.engine, e.err = load(spec, p.cores) })
 	if e.err != nil {
 		p.mu.Lock()
 		if p.entries[spec] == e {

@@ -95,9 +95,10 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	ly := &m.layers[l]
 	n := len(steps)
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
-	m.apply(&ly.q, b.q, b.norm, n, b.prompt)
-	m.apply(&ly.k, b.k, b.norm, n, b.prompt)
-	m.apply(&ly.v, b.v, b.norm, n, b.prompt)
+	in := &input{x: b.norm, n: n}
+	m.apply(&ly.q, b.q, in, b.prompt)
+	m.apply(&ly.k, b.k, in, b.prompt)
+	m.apply(&ly.v, b.v, in, b.prompt)
 	kv := m.kvDim()
 	for i, s := range steps {
 		m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], pos[i])
@@ -112,7 +113,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 			scores = m.attend(b.att, b.q, steps[i].Seq, l, i, head, pos[i], scores)
 		}
 	})
-	m.apply(&ly.o, b.proj, b.att, n, b.prompt)
+	m.apply(&ly.o, b.proj, &input{x: b.att, n: n}, b.prompt)
 	addTo(x, b.proj)
 }
 
@@ -140,10 +141,11 @@ func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, sco
 func (m *Model) feedForwardBlock(l int, x []float32, b *buffers, n int) {
 	ly := &m.layers[l]
 	m.rmsNorm(b.norm, x, ly.ffnNorm, n)
-	m.apply(&ly.gate, b.gate, b.norm, n, b.prompt)
-	m.apply(&ly.up, b.up, b.norm, n, b.prompt)
+	in := &input{x: b.norm, n: n}
+	m.apply(&ly.gate, b.gate, in, b.prompt)
+	m.apply(&ly.up, b.up, in, b.prompt)
 	tensor.SiLUMul(b.gate, b.up)
-	m.apply(&ly.down, b.proj, b.gate, n, b.prompt)
+	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n}, b.prompt)
 	addTo(x, b.proj)
 }
 
@@ -166,7 +168,12 @@ func (m *Model) logits(steps []Step, x []float32) [][]float32 {
 	normed := make([]float32, len(rows))
 	m.rmsNorm(normed, rows, m.norm, len(idx))
 	all := make([]float32, len(idx)*m.Vocab)
-	m.parallel(m.output.Rows, 256, func(lo, hi int) { m.output.MulRows(all, normed, len(idx), lo, hi) })
+	in := &input{x: normed, n: len(idx)}
+	if xq := m.quantized(in, m.output, false); xq != nil {
+		m.parallel(m.output.Rows, 256, func(lo, hi int) { m.output.MulRowsQ8(all, xq, lo, hi) })
+	} else {
+		m.parallel(m.output.Rows, 256, func(lo, hi int) { m.output.MulRows(all, normed, len(idx), lo, hi) })
+	}
 	for j, i := range idx {
 		out[i] = all[j*m.Vocab : (j+1)*m.Vocab : (j+1)*m.Vocab]
 	}

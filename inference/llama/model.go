@@ -20,7 +20,8 @@ type Model struct {
 	norm    []float32
 	output  *tensor.Matrix
 	invFreq []float32
-	workers int
+	cores   *tensor.Cores // compute slots, possibly shared with other models
+	q8      bool          // int8 activations (see SetActivations)
 	closers []io.Closer
 }
 
@@ -56,7 +57,7 @@ func (m *Model) Close() error {
 }
 
 func (m *Model) init() {
-	m.workers = runtime.GOMAXPROCS(0)
+	m.cores = tensor.NewCores(runtime.GOMAXPROCS(0))
 	half := m.HeadDim / 2
 	m.invFreq = make([]float32, half)
 	for i := range half {
@@ -98,18 +99,32 @@ type Step struct {
 	Logits bool
 }
 
-// parallel runs fn over [0,n) in chunks of at least minChunk, using every
-// worker.
+// parallel runs fn over [0,n) in chunks of at least minChunk, one per compute slot.
 func (m *Model) parallel(n, minChunk int, fn func(lo, hi int)) {
-	tensor.Parallel(m.workers, n, minChunk, fn)
+	m.cores.Parallel(n, minChunk, fn)
 }
+
+// ShareCores makes the model compute on c's slots, shared with the other models given the same c.
+// Call it before the model is used.
+func (m *Model) ShareCores(c *tensor.Cores) { m.cores = c }
 
 // matmul computes out (n×rows) = x (n×cols) · Wᵀ, rows split across workers.
 // Prompt tokens go through the blocked multiply (MulMat), generated tokens
 // through the row-by-row one (MulRows): each gives the same bits for a vector
 // whatever else is in the batch, so cached prompts and batched answers
-// reproduce what a request alone computes.
-func (m *Model) matmul(w *tensor.Matrix, out, x []float32, n int, prompt bool) {
+// reproduce what a request alone computes. With int8 activations the same
+// holds for MulMatQ8 and MulRowsQ8.
+func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) {
+	x, n := in.x, in.n
+	if xq := m.quantized(in, w, prompt); xq != nil {
+		if prompt {
+			tiles := (w.Rows + 15) / 16
+			m.parallel(tiles, 1, func(lo, hi int) { w.MulMatQ8(out, xq, lo*16, min(hi*16, w.Rows)) })
+			return
+		}
+		m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRowsQ8(out, xq, lo, hi) })
+		return
+	}
 	if prompt {
 		tiles := (w.Rows + 15) / 16
 		m.parallel(tiles, 1, func(lo, hi int) { w.MulMat(out, x, n, lo*16, min(hi*16, w.Rows)) })
@@ -118,10 +133,10 @@ func (m *Model) matmul(w *tensor.Matrix, out, x []float32, n int, prompt bool) {
 	m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRows(out, x, n, lo, hi) })
 }
 
-// apply computes out = l(x) for n vectors.
-func (m *Model) apply(l *linear, out, x []float32, n int, prompt bool) {
-	m.matmul(l.w, out, x, n, prompt)
-	rows := l.w.Rows
+// apply computes out = l(x) for the n vectors of in.
+func (m *Model) apply(l *linear, out []float32, in *input, prompt bool) {
+	m.matmul(l.w, out, in, prompt)
+	rows, n := l.w.Rows, in.n
 	if l.bias != nil {
 		for b := range n {
 			addTo(out[b*rows:(b+1)*rows], l.bias)
@@ -130,9 +145,9 @@ func (m *Model) apply(l *linear, out, x []float32, n int, prompt bool) {
 	if l.lora != nil {
 		r := l.lora.a.Rows
 		mid := make([]float32, n*r)
-		l.lora.a.MulRows(mid, x, n, 0, r)
+		l.lora.a.MulRows(mid, in.x, n, 0, r)
 		delta := make([]float32, n*rows)
-		m.matmul(l.lora.b, delta, mid, n, false)
+		m.matmul(l.lora.b, delta, &input{x: mid, n: n}, false)
 		for i := range delta {
 			out[i] += l.lora.scale * delta[i]
 		}

@@ -2,11 +2,22 @@ package llama
 
 import "testing"
 
-func BenchmarkPromptBundled(b *testing.B) {
+func BenchmarkPromptBundled(b *testing.B)   { benchPrompt(b, ActivationsF32) }
+func BenchmarkPromptBundledQ8(b *testing.B) { benchPrompt(b, ActivationsQ8) }
+func BenchmarkDecodeBundled(b *testing.B)   { benchDecode(b, ActivationsF32) }
+func BenchmarkDecodeBundledQ8(b *testing.B) { benchDecode(b, ActivationsQ8) }
+
+func benchModel(b *testing.B, a Activations) *Model {
 	m, _, err := LoadGGUF(bundledGGUF(b))
 	if err != nil {
 		b.Fatal(err)
 	}
+	m.SetActivations(a)
+	return m
+}
+
+func benchPrompt(b *testing.B, a Activations) {
+	m := benchModel(b, a)
 	defer m.Close()
 	steps := make([]Step, 200)
 	for b.Loop() {
@@ -20,11 +31,8 @@ func BenchmarkPromptBundled(b *testing.B) {
 	}
 }
 
-func BenchmarkDecodeBundled(b *testing.B) {
-	m, _, err := LoadGGUF(bundledGGUF(b))
-	if err != nil {
-		b.Fatal(err)
-	}
+func benchDecode(b *testing.B, a Activations) {
+	m := benchModel(b, a)
 	defer m.Close()
 	seq := m.NewSequence()
 	prompt := make([]Step, 32)

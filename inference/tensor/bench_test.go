@@ -92,3 +92,64 @@ func mulParallel(m *Matrix, out, x []float32, workers int) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkMulRowsQ8 is benchMul's decode case (one vector) with int8
+// activations, quantization of the vector included.
+func BenchmarkMulRowsQ8(b *testing.B) {
+	needVNNIBench(b)
+	for _, dt := range []DType{Q4_1, Q8_0} {
+		for _, shape := range [][2]int{{576, 1536}, {49152, 576}} {
+			b.Run(fmt.Sprintf("%s/%dx%d", dt, shape[0], shape[1]), func(b *testing.B) {
+				m := randMatrix(b, dt, shape[0], shape[1], 1)
+				x := randFloats(2, m.Cols, 1)
+				out := make([]float32, m.Rows)
+				b.SetBytes(int64(len(m.Data)))
+				for b.Loop() {
+					m.MulRowsQ8(out, QuantizeQ8(x, 1, m.Cols, false), 0, m.Rows)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkSmolLM2DecodeQ8 is BenchmarkSmolLM2Decode with int8
+// activations (one quantization per matrix).
+func BenchmarkSmolLM2DecodeQ8(b *testing.B) {
+	needVNNIBench(b)
+	r := rand.New(rand.NewPCG(1, 2))
+	var ms []*Matrix
+	for range 30 {
+		for _, s := range [][2]int{{576, 576}, {192, 576}, {192, 576}, {576, 576}, {1536, 576}, {1536, 576}, {576, 1536}} {
+			ms = append(ms, fakeMatrix(Q4_1, s[0], s[1], r))
+		}
+	}
+	ms = append(ms, fakeMatrix(Q8_0, 49152, 576, r))
+	var total int64
+	for _, m := range ms {
+		total += int64(len(m.Data))
+	}
+	x := randFloats(3, 1536, 1)
+	out := make([]float32, 49152)
+	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
+			b.SetBytes(total)
+			for b.Loop() {
+				for _, m := range ms {
+					xq := QuantizeQ8(x[:m.Cols], 1, m.Cols, false)
+					var wg sync.WaitGroup
+					step := (m.Rows + workers - 1) / workers
+					for r0 := 0; r0 < m.Rows; r0 += step {
+						wg.Go(func() { m.MulRowsQ8(out, xq, r0, min(r0+step, m.Rows)) })
+					}
+					wg.Wait()
+				}
+			}
+		})
+	}
+}
+
+func needVNNIBench(b *testing.B) {
+	if !Q8Supported(Q4_1) {
+		b.Skip("no int8 kernels on this CPU or in this build")
+	}
+}

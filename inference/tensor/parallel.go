@@ -18,3 +18,27 @@ func Parallel(workers, n, minChunk int, fn func(lo, hi int)) {
 	}
 	wg.Wait()
 }
+
+// Cores is a fixed number of compute slots that several models share, so that however many
+// models answer at once, no more goroutines compute than there are cores. The rest wait on a
+// channel instead of queueing as runnable goroutines, which keeps a server's request goroutines
+// from waiting behind model arithmetic for the Go scheduler's time slices.
+type Cores struct {
+	slots chan struct{}
+}
+
+// NewCores returns n compute slots (at least one).
+func NewCores(n int) *Cores { return &Cores{slots: make(chan struct{}, max(1, n))} }
+
+// N is the number of slots.
+func (c *Cores) N() int { return cap(c.slots) }
+
+// Parallel is Parallel over the slots: [0,n) in at most N chunks of at least minChunk, each chunk
+// run while it holds a slot. fn must not call Parallel on the same Cores.
+func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
+	Parallel(c.N(), n, minChunk, func(lo, hi int) {
+		c.slots <- struct{}{}
+		defer func() { <-c.slots }()
+		fn(lo, hi)
+	})
+}

@@ -1,7 +1,8 @@
 // Blind arena battle: both answers stream from /arena/{id}/stream/{a|b} over EventSources (plain
 // text appended as text; only the server's sanitized HTML of a finished answer goes in as HTML).
 // The vote buttons open once both answers have finished; keys 1/a, 2/b, 3/t, 4/x vote. After the
-// vote the page shows the two models' names. A "busy" event (no generation slot, or a rate limit)
+// vote the page shows the two models' names and each answer's compiler badge (the server's
+// placeholder, which HTMX replaces with the badge). A "busy" event (no generation slot, or a rate limit)
 // shows its message in that side with a Retry button.
 "use strict";
 (() => {
@@ -106,6 +107,11 @@
     ["a", "b"].forEach((side, i) => {
       const name = battle.querySelector(`[data-model-name="${side}"]`);
       if (name) name.textContent = d.models[i];
+      const slot = battle.querySelector(`[data-side="${side}"] [data-answer-check]`);
+      if (slot && d.checks?.[i]) {
+        slot.innerHTML = d.checks[i]; // rendered by the server
+        window.htmx?.process(slot);
+      }
     });
     buttons.forEach((b) => b.classList.toggle("chosen", b.dataset.vote === d.vote));
     status.textContent = `Your vote: ${d.label}.` + (d.dropped ? ` This battle does not count: ${d.dropped}.` : "");

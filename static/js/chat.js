@@ -4,7 +4,8 @@
 // A "busy" event (the server's generation slots or the reader's rate limit are used up) shows its
 // message in the column with a Retry button.
 // Model output arrives as plain text and is appended as text; only the server's sanitized HTML of
-// the finished answer is put in as HTML.
+// the finished answer is put in as HTML, with the server's compiler badge placeholder, which HTMX
+// then replaces with the badge (GET /chat/{id}/turns/{seq}/check).
 "use strict";
 (() => {
   const thread = document.getElementById("chat-thread");
@@ -89,9 +90,19 @@
     const q = new URLSearchParams();
     const t = head?.querySelector("[data-temperature]")?.value;
     const m = head?.querySelector("[data-max-tokens]")?.value;
+    const p = head?.querySelector("[data-top-p]")?.value;
     if (t) q.set("temperature", t);
+    if (p) q.set("top_p", p);
     if (m) q.set("max_tokens", m);
     return `${thread.dataset.chatUrl}/stream/${encodeURIComponent(col)}?${q}`;
+  }
+
+  // showCheck puts the server's badge (or its placeholder, which asks for the badge) under the answer.
+  function showCheck(answer, html) {
+    const slot = answer.querySelector("[data-answer-check]");
+    if (!slot) return;
+    slot.innerHTML = html || ""; // rendered by the server
+    if (html && window.htmx) window.htmx.process(slot);
   }
 
   // stream fills one answer from its column's event stream.
@@ -104,6 +115,7 @@
     text.className = "streaming-text";
     body.replaceChildren(text);
     meta.textContent = "writing…";
+    showCheck(answer, "");
     answer.removeAttribute("data-pending");
     answer.removeAttribute("data-busy");
     answer.dataset.streaming = "";
@@ -129,6 +141,9 @@
       body.innerHTML = d.html; // rendered and sanitized by the server
       addCopyButtons(answer);
       markCited(answer);
+      showCheck(answer, d.check);
+      const sampling = columnHead(col)?.querySelector("[data-column-sampling]");
+      if (sampling && d.sampling) sampling.textContent = d.sampling;
       end(`${d.finish_reason} · ${d.tokens} tokens`);
     });
     es.addEventListener("failed", (ev) => { end(ev.data); });

@@ -1,0 +1,64 @@
+package llama
+
+import (
+	"fmt"
+
+	"rustexpert/inference/tensor"
+)
+
+// Activations says in which form the matrix multiplies take their input
+// vectors.
+type Activations string
+
+const (
+	// ActivationsF32 multiplies float32 vectors: the exact path, the one
+	// the goldens from transformers check.
+	ActivationsF32 Activations = "f32"
+	// ActivationsQ8 quantizes the vectors to int8 blocks once per matrix
+	// multiply and runs the int8 kernels (AVX-512 VNNI) for Q4_1 and Q8_0
+	// weights, as llama.cpp does; other weights, and CPUs without VNNI,
+	// keep the float32 path.
+	ActivationsQ8 Activations = "q8"
+)
+
+// ParseActivations reads "f32" or "q8".
+func ParseActivations(s string) (Activations, error) {
+	switch a := Activations(s); a {
+	case ActivationsF32, ActivationsQ8:
+		return a, nil
+	}
+	return "", fmt.Errorf("activations %q: want f32 or q8", s)
+}
+
+// SetActivations selects the form of the matrix multiplies' inputs. Call it
+// before the model is used, not while Forward or Prompt run.
+func (m *Model) SetActivations(a Activations) { m.q8 = a == ActivationsQ8 }
+
+// Activations is the form SetActivations selected.
+func (m *Model) Activations() Activations {
+	if m.q8 {
+		return ActivationsQ8
+	}
+	return ActivationsF32
+}
+
+// input is the input vectors of one or more matrix multiplies (q, k and v
+// share theirs, so do gate and up), quantized on first use when the int8
+// path applies.
+type input struct {
+	x  []float32
+	n  int
+	q8 *tensor.Q8Vectors
+}
+
+// quantized returns in's vectors quantized for w, or nil when w takes
+// float32 vectors.
+func (m *Model) quantized(in *input, w *tensor.Matrix, prompt bool) *tensor.Q8Vectors {
+	if !m.q8 || !tensor.Q8Supported(w.Type) || w.Cols%tensor.QK != 0 {
+		return nil
+	}
+	if in.q8 == nil {
+		in.q8 = tensor.QuantizeQ8(in.x, in.n, w.Cols, prompt)
+	}
+	return in.q8
+}

@@ -1,0 +1,281 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+// Int8 activations. The matrix multiplies of Q4_1 and Q8_0 weights can take
+// their input vectors quantized, as llama.cpp does: each run of QK values
+// becomes QK int8 values q and a float32 scale d (value ≈ d·q), plus
+// s = d·Σq for Q4_1's offset term. A block's product is then an exact int32
+// dot product of the weight and activation bytes (AVX-512 VNNI, VPDPBUSD)
+// times the two scales, instead of float32 multiply-adds. The results
+// differ from the float32 path by the rounding of the activations
+// (relative error ≈ 1/254 per value), so the float32 path stays the exact
+// one; these kernels only exist where the CPU has VNNI (Q8Supported).
+
+// q8Pad is how many bytes past the last vector the kernels may read: they
+// load two blocks at a time.
+const q8Pad = QK
+
+// q8Group is the number of vectors interleaved together for MulMatQ8: one
+// per lane of a 16-lane vector.
+const q8Group = 16
+
+// Q8Vectors is n activation vectors of Cols values quantized to Q8 blocks,
+// made by QuantizeQ8 for MulRowsQ8 and MulMatQ8.
+type Q8Vectors struct {
+	N, Cols int
+	q       []int8    // vector b at q[b*Cols:(b+1)*Cols], q8Pad bytes after the last
+	d, s    []float32 // vector b's block scales and d·Σq at [b*stride:], stride sumsLen(Cols/QK)
+	tiled   *q8Tiles  // the interleaved copy for MulMatQ8, when asked for
+}
+
+// q8Tiles holds the vectors in groups of q8Group, interleaved for the
+// prefill kernel: per group, per block, per four columns, the four bytes of
+// every vector of the group (each q+128, as unsigned bytes), then per group
+// and block the 16 vectors' d and s. Lanes past the last vector hold q = 0,
+// d = s = 0.
+type q8Tiles struct {
+	q    []byte
+	d, s []float32
+}
+
+// QuantizeRowQ8 quantizes one vector x (a multiple of QK values) into q
+// (len(x) int8), and per block d[i] = max|x|/127 and s[i] = d[i]·Σq: each
+// q = round(x/d) (to even), clamped to ±127; a block of zeros gets d = 0.
+// It panics when the slices are too short (a programming error).
+func QuantizeRowQ8(x []float32, q []int8, d, s []float32) {
+	nb := len(x) / QK
+	if len(x)%QK != 0 || len(q) < len(x) || len(d) < nb || len(s) < nb {
+		panic(fmt.Sprintf("tensor.QuantizeRowQ8: %d values into %d bytes, %d scales, %d sums", len(x), len(q), len(d), len(s)))
+	}
+	if quantizeRowQ8Vector(x, q, d, s) {
+		return
+	}
+	for i := range nb {
+		d[i], s[i] = quantBlockQ8((*[QK]float32)(x[i*QK:]), (*[QK]int8)(q[i*QK:]))
+	}
+}
+
+// quantBlockQ8 quantizes one block and returns its d and s.
+func quantBlockQ8(x *[QK]float32, q *[QK]int8) (d, s float32) {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	d = amax / 127
+	var id float32
+	if d != 0 {
+		id = 1 / d
+	}
+	var sum int32
+	for j, v := range x {
+		r := math.RoundToEven(float64(v * id))
+		r = max(-127, min(127, r))
+		q[j] = int8(r)
+		sum += int32(r)
+	}
+	return d, d * float32(sum)
+}
+
+// QuantizeQ8 quantizes n vectors of cols values (cols a multiple of QK)
+// from x for MulRowsQ8; with tiled set it also lays them out for MulMatQ8.
+// It panics when x is too short or cols is not a multiple of QK.
+func QuantizeQ8(x []float32, n, cols int, tiled bool) *Q8Vectors {
+	if n < 0 || cols < 0 || cols%QK != 0 || len(x) < n*cols {
+		panic(fmt.Sprintf("tensor.QuantizeQ8: %d floats for %d vectors of %d", len(x), n, cols))
+	}
+	nb := cols / QK
+	stride := sumsLen(nb)
+	v := &Q8Vectors{N: n, Cols: cols, q: make([]int8, n*cols+q8Pad),
+		d: make([]float32, n*stride), s: make([]float32, n*stride)}
+	for b := range n {
+		QuantizeRowQ8(x[b*cols:(b+1)*cols], v.q[b*cols:], v.d[b*stride:], v.s[b*stride:])
+	}
+	if tiled {
+		v.tiled = v.interleave()
+	}
+	return v
+}
+
+// vector returns vector b's bytes, scales and sums.
+func (v *Q8Vectors) vector(b int) (q []int8, d, s []float32) {
+	nb, stride := v.Cols/QK, sumsLen(v.Cols/QK)
+	return v.q[b*v.Cols : (b+1)*v.Cols+q8Pad], v.d[b*stride : b*stride+nb], v.s[b*stride : b*stride+nb]
+}
+
+// interleave builds the MulMatQ8 layout (see q8Tiles).
+func (v *Q8Vectors) interleave() *q8Tiles {
+	nb := v.Cols / QK
+	groups := (v.N + q8Group - 1) / q8Group
+	t := &q8Tiles{q: make([]byte, groups*nb*QK*q8Group),
+		d: make([]float32, groups*nb*q8Group), s: make([]float32, groups*nb*q8Group)}
+	for i := range t.q {
+		t.q[i] = 0x80
+	}
+	for b := range v.N {
+		g, lane := b/q8Group, b%q8Group
+		q, d, s := v.vector(b)
+		qb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(q))), len(q))
+		for i := range nb {
+			blk := (g*nb + i) * QK * q8Group
+			for j := 0; j < QK; j += 4 {
+				o := blk + j*q8Group + 4*lane
+				binary.LittleEndian.PutUint32(t.q[o:], binary.LittleEndian.Uint32(qb[i*QK+j:])^0x80808080)
+			}
+			t.d[(g*nb+i)*q8Group+lane] = d[i]
+			t.s[(g*nb+i)*q8Group+lane] = s[i]
+		}
+	}
+	return t
+}
+
+// Q8Supported reports whether MulRowsQ8 and MulMatQ8 can multiply matrices
+// of type t on this CPU (and in this build).
+func Q8Supported(t DType) bool {
+	return (t == Q4_1 || t == Q8_0) && q8CPU()
+}
+
+// MulRowsQ8 is MulRows with quantized input vectors (decoding): for b in
+// [0,x.N) and r in [r0,r1), out[b*m.Rows+r] = dot(row r, vector b). Each
+// product is the same bits whatever n and the row range. It panics when the
+// arguments do not fit the matrix or Q8Supported(m.Type) is false.
+func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
+	m.checkQ8(out, x, r0, r1, "MulRowsQ8")
+	rb := m.RowBytes()
+	for t := r0; t < r1; t += rowTile {
+		te := min(t+rowTile, r1)
+		for b := range x.N {
+			q, d, s := x.vector(b)
+			q8Rows(m.Type, m.Data[t*rb:te*rb], out[b*m.Rows+t:b*m.Rows+te], q, d, s)
+		}
+	}
+}
+
+func (m *Matrix) checkQ8(out []float32, x *Q8Vectors, r0, r1 int, fn string) {
+	switch {
+	case !Q8Supported(m.Type):
+		panic(fmt.Sprintf("tensor.Matrix.%s: no int8 kernels for %s on this CPU", fn, m.Type))
+	case x.Cols != m.Cols:
+		panic(fmt.Sprintf("tensor.Matrix.%s: vectors of %d for a %d×%d matrix", fn, x.Cols, m.Rows, m.Cols))
+	case r0 < 0 || r1 < r0 || r1 > m.Rows:
+		panic(fmt.Sprintf("tensor.Matrix.%s: rows [%d,%d) of %d", fn, r0, r1, m.Rows))
+	case x.N > 0 && len(out) < (x.N-1)*m.Rows+r1:
+		panic(fmt.Sprintf("tensor.Matrix.%s: out has %d floats, need %d×%d", fn, len(out), x.N, m.Rows))
+	}
+}
+
+// MulMatQ8 is MulMat with quantized input vectors (prefill), x made by
+// QuantizeQ8 with tiled set: tiles of 16 weight rows are unpacked to bytes
+// once and multiplied with 16 vectors at a time. The result for a vector and
+// a row does not depend on n, on the row range or on other vectors; it may
+// differ from MulRowsQ8's in the last bits (another summation order).
+// Callers split [0,Rows) across goroutines, preferably at multiples of 16
+// rows. It panics when the arguments do not fit, like MulRowsQ8, or when x
+// is not tiled.
+func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
+	m.checkQ8(out, x, r0, r1, "MulMatQ8")
+	if x.tiled == nil {
+		panic("tensor.Matrix.MulMatQ8: vectors not quantized with tiled set")
+	}
+	if x.N == 0 || r0 == r1 {
+		return
+	}
+	nb := m.Cols / QK
+	w := newQ8WeightTile(nb)
+	var res [q8Group][q8Group]float32
+	groups := (x.N + q8Group - 1) / q8Group
+	for t := r0; t < r1; t += q8Group {
+		te := min(t+q8Group, r1)
+		w.unpack(m, t, te)
+		for g := range groups {
+			q8TileKernel(w, x.tiled, g, nb, &res)
+			for lane := range min(q8Group, x.N-g*q8Group) {
+				o := out[(g*q8Group+lane)*m.Rows+t : (g*q8Group+lane)*m.Rows+te]
+				for i := range o {
+					o[i] = res[i][lane]
+				}
+			}
+		}
+	}
+}
+
+// q8WeightTile is 16 weight rows unpacked for the prefill kernel: per
+// block, the 16 rows' QK signed bytes (Q4_1 nibbles 0…15, Q8_0 values),
+// and per block the 16 rows' c = -128·Σw (which cancels the +128 of the
+// activation bytes), scale d and offset m (0 for Q8_0). Rows past the
+// matrix's are zero.
+type q8WeightTile struct {
+	w     []byte
+	c     []int32
+	d, mn []float32
+}
+
+func newQ8WeightTile(nb int) *q8WeightTile {
+	return &q8WeightTile{w: make([]byte, nb*QK*q8Group), c: make([]int32, nb*q8Group),
+		d: make([]float32, nb*q8Group), mn: make([]float32, nb*q8Group)}
+}
+
+// unpack fills the tile with rows [t,te) of m.
+func (w *q8WeightTile) unpack(m *Matrix, t, te int) {
+	nb := m.Cols / QK
+	rb := m.RowBytes()
+	for r := range q8Group {
+		if t+r >= te {
+			w.zeroRow(r, nb)
+			continue
+		}
+		row := m.Data[(t+r)*rb : (t+r+1)*rb]
+		for i := range nb {
+			k := i*q8Group + r
+			dst := (*[QK]byte)(w.w[k*QK:])
+			switch m.Type {
+			case Q4_1:
+				w.d[k], w.mn[k], w.c[k] = unpackQ41((*[q41Bytes]byte)(row[i*q41Bytes:]), dst)
+			case Q8_0:
+				w.d[k], w.c[k] = unpackQ80((*[q80Bytes]byte)(row[i*q80Bytes:]), dst)
+				w.mn[k] = 0
+			}
+		}
+	}
+}
+
+func (w *q8WeightTile) zeroRow(r, nb int) {
+	for i := range nb {
+		k := i*q8Group + r
+		clear(w.w[k*QK : (k+1)*QK])
+		w.c[k], w.d[k], w.mn[k] = 0, 0, 0
+	}
+}
+
+// unpackQ41 writes a Q4_1 block's 32 nibbles as bytes (low nibbles first)
+// and returns d, m and -128·Σq.
+func unpackQ41(blk *[q41Bytes]byte, dst *[QK]byte) (d, m float32, c int32) {
+	const low = 0x0f0f0f0f0f0f0f0f
+	a, b := binary.LittleEndian.Uint64(blk[4:]), binary.LittleEndian.Uint64(blk[12:])
+	lo0, lo1 := a&low, b&low
+	hi0, hi1 := (a>>4)&low, (b>>4)&low
+	binary.LittleEndian.PutUint64(dst[0:], lo0)
+	binary.LittleEndian.PutUint64(dst[8:], lo1)
+	binary.LittleEndian.PutUint64(dst[16:], hi0)
+	binary.LittleEndian.PutUint64(dst[24:], hi1)
+	sum := byteSum(lo0) + byteSum(lo1) + byteSum(hi0) + byteSum(hi1)
+	return half(blk[0:]), half(blk[2:]), -128 * int32(sum)
+}
+
+// byteSum adds the eight bytes of v, each at most 31.
+func byteSum(v uint64) uint64 { return (v * 0x0101010101010101) >> 56 }
+
+// unpackQ80 copies a Q8_0 block's values and returns d and -128·Σq.
+func unpackQ80(blk *[q80Bytes]byte, dst *[QK]byte) (d float32, c int32) {
+	copy(dst[:], blk[2:])
+	var sum int32
+	for _, b := range blk[2:] {
+		sum += int32(int8(b))
+	}
+	return half(blk[0:]), -128 * sum
+}

@@ -1,0 +1,18 @@
+//go:build !(goexperiment.simd && amd64)
+
+package tensor
+
+// This build has no int8 kernels: Q8Supported is false and QuantizeRowQ8
+// runs in plain Go.
+
+func q8CPU() bool { return false }
+
+func quantizeRowQ8Vector(x []float32, q []int8, d, s []float32) bool { return false }
+
+func q8Rows(t DType, rows []byte, out []float32, q []int8, d, s []float32) {
+	panic("tensor: no int8 kernels in this build")
+}
+
+func q8TileKernel(w *q8WeightTile, x *q8Tiles, g, nb int, res *[q8Group][q8Group]float32) {
+	panic("tensor: no int8 kernels in this build")
+}
