@@ -278,19 +278,11 @@ func (e *cliEnv) docsRetriever(cfg Config, st *store.Store) (rag.Retriever, func
 	} else {
 		fmt.Fprintln(e.stderr, "note: --rag ranks by BM25 only (no embedder)")
 	}
-	return retrieverFor(st, emb), closeFn
+	return indexRetriever(rag.NewIndex(st), emb), closeFn
 }
 
 // ragContextHits is how many chunks retrieval offers a "+rag" answer (the token budget keeps what fits).
 const ragContextHits = 8
-
-// retrieverFor finds the documentation for a "+rag" answer: hybrid where vectors exist, else BM25.
-func retrieverFor(st *store.Store, emb rag.Embedder) rag.Retriever {
-	return func(ctx context.Context, question string) ([]rag.Hit, error) {
-		hits, _, err := rag.SearchOrBM25(ctx, st, emb, embedderModel, rag.Query{Text: question, K: ragContextHits, Mode: rag.ModeHybrid})
-		return hits, err
-	}
-}
 
 // generateSamples asks the model for n answers to every problem, --gen-workers problems at once. A
 // problem the model fails to answer gets empty answers (scored no_code) and a note on stderr; when it

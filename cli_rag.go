@@ -73,6 +73,10 @@ func (e *cliEnv) ragIngest(ctx context.Context, args []string) error {
 		}
 		e.printIngest(rep, time.Since(start), *verbose)
 	}
+	if sq, ok := st.(sqliteIndex); ok {
+		// One merged full-text index: queries read one segment instead of one per ingested batch.
+		return sq.OptimizeRAGIndex(ctx)
+	}
 	return nil
 }
 
@@ -504,10 +508,10 @@ func (e *cliEnv) qdrantConfig(cfg Config) rag.QdrantConfig {
 
 // serveRAG picks where serve's "+rag" generation jobs retrieve from: the database, or with
 // --rag-backend qdrant the Qdrant collection, returned so the caller closes it after the server.
-func (e *cliEnv) serveRAG(ctx context.Context, cfg Config, st *store.Store, emb rag.Embedder) (*rag.Qdrant, rag.Retriever, error) {
+func (e *cliEnv) serveRAG(ctx context.Context, cfg Config, emb rag.Embedder, docs *rag.Index) (*rag.Qdrant, rag.Retriever, error) {
 	switch cfg.RAGBackend {
 	case ragBackendSQLite, "":
-		return nil, retrieverFor(st, emb), nil
+		return nil, indexRetriever(docs, emb), nil
 	case ragBackendQdrant:
 		q, err := rag.OpenQdrant(ctx, e.qdrantConfig(cfg))
 		if err != nil {

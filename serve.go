@@ -81,7 +81,8 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	e.raiseSchedulerSlots(log)
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
-	qdrantIndex, retrieve, err := e.serveRAG(ctx, cfg, st, embedderOrNil(embedder))
+	docs := rag.NewIndex(st) // one in-memory copy of the vectors for the pages and the runner
+	qdrantIndex, retrieve, err := e.serveRAG(ctx, cfg, embedderOrNil(embedder), docs)
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	trainer := newTrainer(st, hub, log, cfg, nil)
 	checker := newAnswerChecker(log) // one for the background checks and the pages' badges
 	site := handlers.Config{Checker: checker, DataDir: cfg.DataDir, SecureCookies: cfg.SecureCookies, GeneratorFor: generatorFor(e.getenv, engines), Embedder: embedderOrNil(embedder), EmbedderModel: embedderModel, Training: trainer, Limits: cfg.Limits,
-		Public: cfg.Public, TrustedProxies: cfg.TrustedProxies}
+		Public: cfg.Public, TrustedProxies: cfg.TrustedProxies, Docs: docs}
 	if qdrantIndex != nil {
 		site.RAG = qdrantIndex
 	}

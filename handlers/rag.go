@@ -50,14 +50,11 @@ func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 // retrieve runs the query; without an embedder or before any chunk has a vector, dense and hybrid
 // searches fall back to BM25 with a note saying so.
 func (s *Server) retrieve(ctx context.Context, q rag.Query) ([]rag.Hit, string, error) {
-	var hits []rag.Hit
-	var fellBack bool
-	var err error
+	var searcher rag.Searcher = s.cfg.Docs
 	if s.cfg.RAG != nil {
-		hits, fellBack, err = rag.SearchOrBM25With(ctx, s.cfg.RAG, s.cfg.Embedder, s.cfg.EmbedderModel, q)
-	} else {
-		hits, fellBack, err = rag.SearchOrBM25(ctx, s.store, s.cfg.Embedder, s.cfg.EmbedderModel, q)
+		searcher = s.cfg.RAG
 	}
+	hits, fellBack, err := rag.SearchOrBM25With(ctx, searcher, s.cfg.Embedder, s.cfg.EmbedderModel, q)
 	note := ""
 	if fellBack {
 		note = "BM25 only: the chunks have no vectors yet (rustexpert rag embed) or the embedder is not installed (rustexpert models fetch)."

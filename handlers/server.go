@@ -30,6 +30,9 @@ type Config struct {
 	// RAG, when set, is where documentation is kept and searched instead of the database (the
 	// Qdrant backend, rag.Qdrant).
 	RAG RAGIndex
+	// Docs searches the database's documentation index when RAG is not set; nil: one is made (a
+	// rag.Index keeps the vectors in memory, so the server shares one with its generation runner).
+	Docs rag.Searcher
 	// Training runs fine-tuning runs (/runs); nil turns training off.
 	Training *training.Runner
 	// Limits are the rate limits, the generation gate and login throttling (zero values: off).
@@ -66,6 +69,9 @@ type Server struct {
 
 // New returns the app's HTTP handler; md renders every piece of untrusted Markdown it shows.
 func New(log *slog.Logger, st *store.Store, runner *generation.Runner, hub *live.Hub, md *render.Renderer, cfg Config) http.Handler {
+	if cfg.Docs == nil {
+		cfg.Docs = rag.NewIndex(st)
+	}
 	s := &Server{log: log, store: st, runner: runner, hub: hub, md: md, cfg: cfg, limits: newLimits(cfg.Limits), fits: newFitCache()}
 	return s.routes()
 }

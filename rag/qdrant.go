@@ -43,7 +43,8 @@ const (
 )
 
 // qdrantRRFK is Qdrant's RRF constant that matches Fuse: Qdrant adds 1/(k + rank) with ranks
-// from 0, Fuse adds 1/(RRFConstant + rank) with ranks from 1.
+// from 0, Fuse adds 1/(RRFConstant + rank) with ranks from 1. (The SQLite index's hybrid search
+// scores pages by a weighted sum instead; Qdrant's server-side fusion is RRF or DBSF only.)
 const qdrantRRFK = RRFConstant + 1
 
 // upsertBatch is how many points one upsert request carries.

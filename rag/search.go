@@ -435,15 +435,5 @@ func (ix *Index) hits(ctx context.Context, ranked []rankedPage, match string) ([
 // SearchOrBM25 is Search that ranks by BM25 alone when dense retrieval cannot run yet (no embedder,
 // or no chunk embedded by it); fellBack says it did.
 func SearchOrBM25(ctx context.Context, st *store.Store, emb Embedder, model string, q Query) (hits []Hit, fellBack bool, err error) {
-	ix := NewIndex(st)
-	if q.Mode != ModeBM25 && emb != nil {
-		hits, err := ix.Search(ctx, emb, model, q)
-		if !errors.Is(err, ErrNoVectors) {
-			return hits, false, err
-		}
-	}
-	fellBack = q.Mode != ModeBM25
-	q.Mode = ModeBM25
-	hits, err = ix.Search(ctx, nil, model, q)
-	return hits, fellBack, err
+	return SearchOrBM25With(ctx, NewIndex(st), emb, model, q)
 }
