@@ -34,6 +34,7 @@ import (
 type options struct {
 	visitors    int
 	duration    time.Duration
+	warmup      time.Duration
 	solo        time.Duration
 	maxTokens   int
 	thinkMin    time.Duration
@@ -57,6 +58,7 @@ func main() {
 	var serveFlags, serverEnv string
 	flag.IntVar(&o.visitors, "visitors", 200, "concurrent anonymous visitors")
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long visitors start new steps")
+	flag.DurationVar(&o.warmup, "warmup", 0, "first run the same visitors this long, unmeasured, so the measured load meets a server in its steady state (engine caches and the database's page cache filled)")
 	flag.DurationVar(&o.solo, "solo", 0, "first run one visitor alone for this long, on the same server (0: no solo run)")
 	flag.IntVar(&o.maxTokens, "max-tokens", 32, "max tokens of every chat column (the new-chat form's field; the arena has none and answers with up to 512)")
 	flag.DurationVar(&o.thinkMin, "think-min", time.Second, "shortest think time between steps")
@@ -115,6 +117,10 @@ func run(ctx context.Context, o options) error {
 	if o.solo > 0 {
 		solo = newStats()
 		runPhase(ctx, srv.base, o, 1, o.solo, solo, nil)
+	}
+	if o.warmup > 0 {
+		fmt.Printf("warming up: %d visitors for %s, not measured\n", o.visitors, o.warmup)
+		runPhase(ctx, srv.base, o, o.visitors, o.warmup, newStats(), nil)
 	}
 	load := newStats()
 	probe := newStats()
