@@ -4,20 +4,18 @@
 // so the pool is exactly the two stand-ins.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { root, bin, start, launchBrowser } from "./helpers.mjs";
+import { root, bin, start, launchBrowser, watch, startBareApp } from "./helpers.mjs";
 
 let dataDir, model, app, browser, baseURL, modelURL;
 
 before(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-arena-e2e-"));
-  const noModels = path.join(dataDir, "no-models");
-  mkdirSync(noModels);
   model = await start(path.join(root, "bin", "testmodel"), ["-addr", "127.0.0.1:0"], /listening on (\S+)/);
   modelURL = model.match;
-  app = await start(bin, ["serve", "--data", dataDir, "--models", noModels, "--addr", "127.0.0.1:0"], /url=(http:\/\/\S+)/);
+  app = await startBareApp(dataDir);
   baseURL = app.match;
   browser = await launchBrowser();
 });
@@ -28,15 +26,6 @@ after(async () => {
   model?.child.kill("SIGTERM");
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-// watch collects a page's script errors, console errors and failed responses.
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  return errors;
-}
 
 test("battle two stand-in models, vote by key, see the names and the leaderboard", { timeout: 120000 }, async () => {
   const context = await browser.newContext({ baseURL });

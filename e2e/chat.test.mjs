@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startApp, launchBrowser } from "./helpers.mjs";
+import { startApp, launchBrowser, watch } from "./helpers.mjs";
 
 let dataDir, app, browser, baseURL;
 
@@ -43,15 +43,6 @@ after(async () => {
   app?.child.kill("SIGTERM");
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-// watch collects a page's script errors, console errors and failed responses.
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  return errors;
-}
 
 // waitForAnswers waits until the last exchange's answers are written and returns their texts.
 async function waitForAnswers(page, exchanges) {

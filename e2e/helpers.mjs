@@ -1,5 +1,6 @@
 // Shared pieces of the browser tests: starting the app and launching Chromium.
 import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
@@ -38,4 +39,20 @@ export function launchBrowser() {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
+}
+
+// startBareApp serves the app like startApp, but with an empty models folder: no bundled model is registered.
+export function startBareApp(dataDir) {
+  const noModels = path.join(dataDir, "no-models");
+  mkdirSync(noModels, { recursive: true });
+  return start(bin, ["serve", "--data", dataDir, "--models", noModels, "--addr", "127.0.0.1:0"], /url=(http:\/\/\S+)/);
+}
+
+// watch collects a page's script errors, console errors and failed responses.
+export function watch(page) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+  return errors;
 }

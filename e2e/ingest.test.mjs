@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { bin, root, start, launchBrowser } from "./helpers.mjs";
+import { root, launchBrowser, watch, startBareApp } from "./helpers.mjs";
 
 const PAGES = 1200; // Markdown pages of the generated folder
 
@@ -16,9 +16,7 @@ let dataDir, app, browser, baseURL;
 
 before(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-ingest-e2e-"));
-  const noModels = path.join(dataDir, "no-models");
-  mkdirSync(noModels);
-  app = await start(bin, ["serve", "--data", dataDir, "--models", noModels, "--addr", "127.0.0.1:0"], /url=(http:\/\/\S+)/);
+  app = await startBareApp(dataDir);
   baseURL = app.match;
   browser = await launchBrowser();
 });
@@ -28,15 +26,6 @@ after(async () => {
   app?.child.kill("SIGTERM");
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-// watch collects a page's script errors, console errors and failed responses.
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  return errors;
-}
 
 // markdownFolder writes PAGES small Markdown pages, each its own document.
 function markdownFolder() {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startApp, launchBrowser } from "./helpers.mjs";
+import { startApp, launchBrowser, watch } from "./helpers.mjs";
 
 const apps = [];
 const dirs = [];
@@ -31,15 +31,6 @@ async function serve(extraArgs) {
   const app = await startApp(dir, extraArgs);
   apps.push(app);
   return app.match;
-}
-
-// watch collects a page's script errors, console errors and failed responses.
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  return errors;
 }
 
 // askAll opens a new chat with the default columns, each writing at most maxTokens, and sends it.

@@ -11,7 +11,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import path from "node:path";
-import { startApp, launchBrowser } from "./helpers.mjs";
+import { startApp, launchBrowser, watch } from "./helpers.mjs";
 
 // The stand-in trains four steps, a little apart, so the page sees them arrive; an export writes
 // the adapter and the model card.
@@ -60,14 +60,6 @@ after(async () => {
   app?.child.kill("SIGTERM");
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  return errors;
-}
 
 test("start a run, preview its run.json, follow it live to the registered model", { timeout: 120000 }, async () => {
   const context = await browser.newContext({ baseURL });

@@ -6,18 +6,16 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { bin, start, launchBrowser } from "./helpers.mjs";
+import { launchBrowser, watch, startBareApp } from "./helpers.mjs";
 
 let dataDir, app, browser, baseURL;
 
 before(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), "rustexpert-shares-e2e-"));
-  const noModels = path.join(dataDir, "no-models");
-  mkdirSync(noModels);
-  app = await start(bin, ["serve", "--data", dataDir, "--models", noModels, "--addr", "127.0.0.1:0"], /url=(http:\/\/\S+)/);
+  app = await startBareApp(dataDir);
   baseURL = app.match;
   browser = await launchBrowser();
 });
@@ -27,15 +25,6 @@ after(async () => {
   app?.child.kill("SIGTERM");
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-// watch collects a page's script errors, console errors and failed responses.
-function watch(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  return errors;
-}
 
 // seed stores three counted battles (alpha beats beta twice, loses once) and a finished run with a
 // loss curve, as the app would have stored them.
