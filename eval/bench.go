@@ -135,8 +135,9 @@ type Harness struct {
 	cargo   string
 	path    string
 
-	mu       sync.Mutex
-	checkers map[string]*Checker // clippy checkers per edition, made on first use
+	mu        sync.Mutex
+	checkers  map[string]*Checker // clippy checkers per edition, made on first use
+	rustcInfo []byte              // cargo's rustc info cache from the first Exercism build, seeded into later ones
 }
 
 // NewHarness finds the Rust toolchain (rustc and cargo of rustc's sysroot) and probes the sandbox.
@@ -272,6 +273,9 @@ func (h *Harness) environment(dir string) []string {
 		"CARGO_HOME=" + filepath.Join(dir, ".cargo"),
 		"RUSTC=" + h.rustc,
 		"CARGO_INCREMENTAL=0",
+		// Test builds without debug info: the same code and test results, and an Exercism build takes about
+		// a quarter less time (bench/BENCHMARKS.md, "Checker throughput").
+		"CARGO_PROFILE_DEV_DEBUG=0",
 		"CARGO_TERM_COLOR=never",
 		"RUST_BACKTRACE=0",
 		"MALLOC_ARENA_MAX=2", // glibc reserves 64 MiB of address space per arena; the memory limit counts it

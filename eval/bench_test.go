@@ -306,6 +306,37 @@ func TestScoreExercism(t *testing.T) {
 	if r := got["digit-sum#7"]; !strings.Contains(r.Detail, "panicked at") {
 		t.Errorf("test failure detail %q", r.Detail)
 	}
+	// The first build's rustc info cache is kept and goes into every later build's target folder.
+	if !strings.Contains(string(h.rustcInfo), `"rustc_fingerprint"`) {
+		t.Fatalf("rustc info kept: %.200q", h.rustcInfo)
+	}
+	dir := t.TempDir()
+	h.seedRustcInfo(dir)
+	if seeded, err := os.ReadFile(filepath.Join(dir, "target", rustcInfoFile)); err != nil || string(seeded) != string(h.rustcInfo) {
+		t.Errorf("seeded %q, %v", seeded, err)
+	}
+}
+
+// TestExercismStaleRustcInfo seeds a rustc info cache that matches no rustc: cargo asks rustc again and
+// the example still passes.
+func TestExercismStaleRustcInfo(t *testing.T) {
+	h := testHarness(t, HarnessOptions{})
+	if h.cargo == "" {
+		t.Skip("cargo is not installed")
+	}
+	b, err := LoadBench(filepath.Join("testdata", "exercism"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join("testdata", "exercism", "digit-sum", ".meta", "example.rs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.rustcInfo = []byte(`{"rustc_fingerprint":1,"outputs":{}}`)
+	r, err := h.ScoreOne(t.Context(), b.Problems[0], Sample{Problem: "digit-sum", Text: string(example)})
+	if err != nil || r.Status != StatusOK {
+		t.Fatalf("example with a stale rustc info cache: %+v, %v", r, err)
+	}
 }
 
 // TestExercismExamplesPass scores every example solution of a full Exercism Rust track as answers (set

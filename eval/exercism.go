@@ -23,6 +23,11 @@ const (
 	maxExerciseFile      = 1 << 20
 )
 
+// rustcInfoFile is cargo's cache, inside a target folder, of what it asked rustc (`rustc -vV`, the target's
+// file names and cfgs): without it every build starts rustc five times before compiling anything. Cargo
+// checks the cache's fingerprint (the rustc binary and the flags) and asks again when it does not match.
+const rustcInfoFile = ".rustc_info.json"
+
 // cargoEdition reads the edition of a Cargo.toml.
 var cargoEdition = regexp.MustCompile(`(?m)^\s*edition\s*=\s*"(\d{4})"`)
 
@@ -151,7 +156,7 @@ func exercismCode(text string) (string, bool) {
 // the run are separate so that the memory limit applies to the tests and not to the compiler; doc tests of
 // the answer are not run (the exercise's tests are the benchmark). Every sample builds in its own target
 // folder: with no dependencies a shared one saves little and would serialize concurrent samples on
-// cargo's lock.
+// cargo's lock. The first build's rustc info cache is copied into the later ones' target folders.
 func (h *Harness) scoreExercism(ctx context.Context, p Problem, text string, r *SampleResult) error {
 	if h.cargo == "" {
 		return errors.New("eval: cargo is not on PATH; Exercism benches need it")
@@ -169,11 +174,13 @@ func (h *Harness) scoreExercism(ctx context.Context, p Problem, text string, r *
 	if err := copyExercise(p.Dir, dir, code); err != nil {
 		return fmt.Errorf("eval: exercise %s: %w", p.Name, err)
 	}
+	h.seedRustcInfo(dir)
 	built, err := h.sandbox.Run(ctx, dir, h.environment(dir), h.compileLimits(exercismBuildTimeout),
 		h.cargo, "test", "--offline", "--no-run", "--test", "*", "-j", "1", "--message-format=json-diagnostic-short")
 	if err != nil {
 		return err
 	}
+	h.keepRustcInfo(dir)
 	binaries, firstErr := cargoArtifacts(built.Output)
 	if status := compileStatus(built); status != "" || len(binaries) == 0 {
 		if status == "" {
@@ -188,6 +195,31 @@ func (h *Harness) scoreExercism(ctx context.Context, p Problem, text string, r *
 	r.Compiled = true
 	h.lints(ctx, Program{Source: code, Kind: KindLib}, p.Edition, lineRange{}, r)
 	return h.runTests(ctx, dir, binaries, r)
+}
+
+// seedRustcInfo writes the rustc info cache kept from an earlier build into the sample's new target
+// folder, so cargo starts no rustc to learn it again. Failing to write it only loses that saving.
+func (h *Harness) seedRustcInfo(dir string) {
+	h.mu.Lock()
+	info := h.rustcInfo
+	h.mu.Unlock()
+	target := filepath.Join(dir, "target")
+	if info != nil && os.Mkdir(target, 0o700) == nil {
+		_ = os.WriteFile(filepath.Join(target, rustcInfoFile), info, 0o600)
+	}
+}
+
+// keepRustcInfo keeps the rustc info cache that the first build wrote (cargo writes it before compiling,
+// so answer code has not run yet; the tests run later).
+func (h *Harness) keepRustcInfo(dir string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rustcInfo != nil {
+		return
+	}
+	if data, err := readSmall(filepath.Join(dir, "target", rustcInfoFile)); err == nil && json.Valid(data) {
+		h.rustcInfo = data
+	}
 }
 
 // runTests runs the test binaries one after another; the first that fails decides the status.
