@@ -139,7 +139,7 @@ func (e *cliEnv) ragDir(src rag.Source, dir string) (string, error) {
 		return dir, nil
 	}
 	if dir == "" {
-		dir = rustDocsDir(e.getenv)
+		dir = rag.RustDocsDir(e.getenv)
 		if dir == "" {
 			return "", usageError{"no Rust docs found (install with: rustup component add rust-docs), or give --dir"}
 		}
@@ -151,26 +151,6 @@ func (e *cliEnv) ragDir(src rag.Source, dir string) (string, error) {
 		return "", fmt.Errorf("source %s: %s is not a folder", src.Name, dir)
 	}
 	return dir, nil
-}
-
-// rustDocsDir is the first toolchain's html docs folder under RUSTUP_HOME (or ~/.rustup), else
-// the distribution's; "" when there is none.
-func rustDocsDir(getenv func(string) string) string {
-	home := getenv("RUSTUP_HOME")
-	if home == "" && getenv("HOME") != "" {
-		home = filepath.Join(getenv("HOME"), ".rustup")
-	}
-	if home != "" {
-		matches, _ := filepath.Glob(filepath.Join(home, "toolchains", "*", "share", "doc", "rust", "html"))
-		sort.Strings(matches)
-		if len(matches) > 0 {
-			return matches[0]
-		}
-	}
-	if info, err := os.Stat("/usr/share/doc/rust/html"); err == nil && info.IsDir() {
-		return "/usr/share/doc/rust/html"
-	}
-	return ""
 }
 
 // ragSearch prints the best chunks for a query: score, source, title, URL and snippet.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"rustexpert/bundled"
+	"rustexpert/rag"
 	"rustexpert/sftdata"
 )
 
@@ -60,7 +61,7 @@ func (e *cliEnv) sftData(ctx context.Context, args []string) error {
 
 // resolveSFTSources replaces "auto" by the folder found on this machine and "none" by "".
 func (e *cliEnv) resolveSFTSources(o *sftDataOptions, cfg Config, exclude string) {
-	o.RustDocs = sftPick(o.RustDocs, rustDocsDir(e.getenv))
+	o.RustDocs = sftPick(o.RustDocs, rag.RustDocsDir(e.getenv))
 	o.Crates = sftPick(o.Crates, sftFirstDir("/usr/share/cargo/registry"))
 	o.Clippy = sftPick(o.Clippy, sftFirstDir("../shared/data/clippy-ui", "shared/data/clippy-ui"))
 	o.Model = sftPick(o.Model, sftFirstFile(filepath.Join(cfg.ModelsDir, bundled.Base.Path)))

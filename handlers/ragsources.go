@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -450,26 +449,6 @@ func isDir(path string) bool {
 	return err == nil && info.IsDir()
 }
 
-// rustDocsRoot is the first toolchain's html docs folder under RUSTUP_HOME (or ~/.rustup), else
-// the distribution's; "" when there is none (the command line looks in the same places).
-func rustDocsRoot(getenv func(string) string) string {
-	home := getenv("RUSTUP_HOME")
-	if home == "" && getenv("HOME") != "" {
-		home = filepath.Join(getenv("HOME"), ".rustup")
-	}
-	if home != "" {
-		matches, _ := filepath.Glob(filepath.Join(home, "toolchains", "*", "share", "doc", "rust", "html"))
-		sort.Strings(matches)
-		if len(matches) > 0 {
-			return matches[0]
-		}
-	}
-	if isDir("/usr/share/doc/rust/html") {
-		return "/usr/share/doc/rust/html"
-	}
-	return ""
-}
-
 // page builds the sources page: every source ingest knows, then any other stored source.
 func (g *ragTasks) page(r *http.Request) (web.RAGSourcesPage, error) {
 	ctx := r.Context()
@@ -490,7 +469,7 @@ func (g *ragTasks) page(r *http.Request) (web.RAGSourcesPage, error) {
 		return vm, err
 	}
 	task, started, hasTask := g.current()
-	rows := ragRows(stats, reports, vectors, rustDocsRoot(g.getenv))
+	rows := ragRows(stats, reports, vectors, rag.RustDocsDir(g.getenv))
 	for i := range rows {
 		if hasTask && task.Kind == ragTaskIngest && task.Source == rows[i].Name {
 			rows[i].Task = taskView(task, started)
