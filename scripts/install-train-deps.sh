@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates a Python virtual environment for the training worker (training/worker) with the packages
-# pinned in training/worker/requirements.txt, and prints the interpreter to use as
+# pinned in training/worker/requirements.txt and the optional ones of requirements-qlora.txt
+# (bitsandbytes, for lora.quantization nf4), and prints the interpreter to use as
 # RUSTEXPERT_TRAIN_PYTHON (the Go tests of ./training run the worker with it).
 #
 #   scripts/install-train-deps.sh [VENV_DIR]             # from PyPI; VENV_DIR defaults to ~/.venvs/rustexpert-train
@@ -15,14 +16,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQ=training/worker/requirements.txt
+QLORA_REQ=training/worker/requirements-qlora.txt
 PY=${PYTHON:-python3}
 
 if [ "${1:-}" = "--download" ]; then
   dir=${2:?usage: $0 --download WHEEL_DIR}
-  "$PY" -m pip download -r "$REQ" -d "$dir"
+  "$PY" -m pip download -r "$REQ" -r "$QLORA_REQ" -d "$dir"
   echo "wheels in $dir; on the target machine: WHEELS=$dir $0 [VENV_DIR]" >&2
   exit 0
 fi
+
+# install_qlora VENV: the optional QLoRA packages, once per version of requirements-qlora.txt.
+install_qlora() {
+  local stamp="$1/.requirements-qlora.sha256" want
+  want=$(sha256sum "$QLORA_REQ" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$1/bin/python" -c 'import bitsandbytes' 2>/dev/null; then
+    return
+  fi
+  local pip=("$1/bin/python" -m pip install --disable-pip-version-check --no-deps)
+  if [ -n "${WHEELS:-}" ]; then pip+=(--no-index --find-links "$WHEELS"); fi
+  "${pip[@]}" -r "$QLORA_REQ"
+  echo "$want" > "$stamp"
+}
 
 cached=0
 if [ "${1:-}" = "--cached" ]; then
@@ -34,6 +49,7 @@ stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$REQ" | cut -d' ' -f1)
 if [ "$cached" = 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
   "$venv/bin/python" -c 'import torch, transformers, peft, trl, datasets, gguf' 2>/dev/null; then
+  install_qlora "$venv"
   echo "training packages: $venv (up to date)" >&2
   exit 0
 fi
@@ -65,5 +81,6 @@ fi
 "$venv/bin/python" -c 'import torch, transformers, peft, trl, datasets, gguf
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__,
       "peft", peft.__version__, "trl", trl.__version__, "datasets", datasets.__version__)'
+install_qlora "$venv"
 echo "RUSTEXPERT_TRAIN_PYTHON=$venv/bin/python" 
 echo "$want" > "$stamp"

@@ -37,6 +37,9 @@ type Lora struct {
 	Alpha         float64 `json:"alpha"`
 	Dropout       float64 `json:"dropout"`
 	TargetModules any     `json:"target_modules"`
+	// Quantization "nf4" trains on a 4-bit NormalFloat base through bitsandbytes (QLoRA);
+	// "" or "none" keeps the base in bf16/fp32.
+	Quantization string `json:"quantization,omitempty"`
 }
 
 // Hyper is the optimisation settings, mapped by the worker onto TRL's SFTConfig / DPOConfig.
@@ -59,6 +62,9 @@ type Hyper struct {
 	BF16                  any     `json:"bf16"` // "auto", true or false
 	GradientCheckpointing bool    `json:"gradient_checkpointing"`
 	AttnImplementation    string  `json:"attn_implementation,omitempty"`
+	// CompileLayers compiles each decoder layer in place (torch.compile), for the policy and
+	// DPO's reference alike.
+	CompileLayers bool `json:"compile_layers,omitempty"`
 }
 
 // Defaults returns the settings a new run of kind starts from: the LoRA recipes of TRL's
@@ -118,6 +124,9 @@ func (c Config) Check(kind string) []string {
 	}
 	if l.Dropout < 0 || l.Dropout > 0.9 {
 		add("lora.dropout", "%g is outside [0, 0.9]", l.Dropout)
+	}
+	if l.Quantization != "" && l.Quantization != "none" && l.Quantization != "nf4" {
+		add("lora.quantization", "%q is not none or nf4 (4-bit QLoRA)", l.Quantization)
 	}
 	if !validTargets(l.TargetModules) {
 		add("lora.target_modules", `must be "all-linear" or a list of module names`)
@@ -197,9 +206,9 @@ func sectionFields(section string) map[string]bool {
 	var v any
 	switch section {
 	case "hyperparameters":
-		v = Hyper{SaveTotalLimit: 1, EvalSteps: 1, AttnImplementation: "x"}
+		v = Hyper{SaveTotalLimit: 1, EvalSteps: 1, AttnImplementation: "x", CompileLayers: true}
 	case "lora":
-		v = Lora{}
+		v = Lora{Quantization: "x"}
 	default:
 		return map[string]bool{"eval_fraction": true}
 	}

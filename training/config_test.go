@@ -32,6 +32,7 @@ func TestSetAndCheck(t *testing.T) {
 		{"learning_rate", "1e-5"}, {"lora.r", "8"}, {"alpha", "16"}, {"beta", "0.05"}, {"max_steps", "20"},
 		{"hyperparameters.bf16", "false"}, {"target_modules", `["q_proj","v_proj"]`}, {"eval_fraction", "0.1"},
 		{"lr_scheduler", "linear"}, {"trainer_args.report_to", "none"}, {"attn_implementation", "sdpa"},
+		{"quantization", "nf4"},
 	} {
 		if err := c.Set(kv[0], kv[1]); err != nil {
 			t.Fatalf("Set(%s, %s): %v", kv[0], kv[1], err)
@@ -39,7 +40,8 @@ func TestSetAndCheck(t *testing.T) {
 	}
 	h := c.Hyperparameters
 	if h.LearningRate != 1e-5 || c.Lora.R != 8 || h.Beta != 0.05 || h.MaxSteps != 20 || h.BF16 != false ||
-		c.EvalFraction != 0.1 || h.LRScheduler != "linear" || c.TrainerArgs["report_to"] != "none" || h.AttnImplementation != "sdpa" {
+		c.EvalFraction != 0.1 || h.LRScheduler != "linear" || c.TrainerArgs["report_to"] != "none" || h.AttnImplementation != "sdpa" ||
+		c.Lora.Quantization != "nf4" {
 		t.Errorf("after Set: %+v", c)
 	}
 	if p := c.Check("dpo"); len(p) > 0 {
@@ -57,8 +59,10 @@ func TestSetAndCheck(t *testing.T) {
 	bad.Hyperparameters.LearningRate = 0
 	bad.Hyperparameters.LossType = "kto"
 	bad.Lora.TargetModules = []any{}
+	bad.Lora.Quantization = "int4"
 	got := strings.Join(bad.Check("dpo"), "\n")
-	for _, want := range []string{"hyperparameters.learning_rate: 0 must be above 0", `hyperparameters.loss_type: "kto"`, "lora.target_modules"} {
+	for _, want := range []string{"hyperparameters.learning_rate: 0 must be above 0", `hyperparameters.loss_type: "kto"`, "lora.target_modules",
+		`lora.quantization: "int4" is not none or nf4`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Check lacks %q:\n%s", want, got)
 		}

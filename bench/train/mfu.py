@@ -63,6 +63,42 @@ VARIANTS = {
                          trainer_args={"use_liger_kernel": True}),
     "dpo-compile": dict(kind="dpo", batch=2, accum=2, ckpt=False, dropout=0.0,
                         trainer_args={"torch_compile": True}),
+    # Compiled, with only Liger's fused LM head + loss (no 49,152-wide logits tensor); the other
+    # Liger kernels would replace what the compiler fuses.
+    "sft-compile-flce": dict(kind="sft", batch=4, accum=2, ckpt=False, dropout=0.0,
+                             trainer_args={"torch_compile": True, "use_liger_kernel": True, "liger_kernel_config": {
+                                 "fused_linear_cross_entropy": True, "cross_entropy": False, "rms_norm": False,
+                                 "swiglu": False, "rope": False}}),
+    "sft-compile-b8": dict(kind="sft", batch=8, accum=1, ckpt=False, dropout=0.0,
+                           trainer_args={"torch_compile": True}),
+    # Four pairs a micro-batch with the activations kept in host memory until the backward pass.
+    "dpo-liger-b4-offload": dict(kind="dpo", batch=4, accum=1, ckpt=False, dropout=0.0,
+                                 trainer_args={"use_liger_kernel": True, "activation_offloading": True}),
+    "dpo-liger-b4-offload-compile": dict(kind="dpo", batch=4, accum=1, ckpt=False, dropout=0.0,
+                                         trainer_args={"use_liger_kernel": True, "activation_offloading": True,
+                                                       "torch_compile": True}),
+    # Each decoder layer compiled in place (hyperparameters.compile_layers): DPO's reference forward
+    # goes through the same compiled layers as the policy, which whole-model torch_compile breaks.
+    "sft-compile-layers": dict(kind="sft", batch=4, accum=2, ckpt=False, dropout=0.0, hyper={"compile_layers": True}),
+    "dpo-compile-layers": dict(kind="dpo", batch=2, accum=2, ckpt=False, dropout=0.0, hyper={"compile_layers": True}),
+    "dpo-compile-layers-liger": dict(kind="dpo", batch=2, accum=2, ckpt=False, dropout=0.0,
+                                     hyper={"compile_layers": True}, trainer_args={"use_liger_kernel": True}),
+    # Liger's RMSNorm (and RoPE) kernels, the rest of each layer compiled: the compiled RMSNorm
+    # rounds differently in the reference's and the policy's forward.
+    "dpo-compile-layers-liger-norm": dict(kind="dpo", batch=2, accum=2, ckpt=False, dropout=0.0,
+                                          hyper={"compile_layers": True},
+                                          trainer_args={"use_liger_kernel": True, "liger_kernel_config": {
+                                              "rms_norm": True, "swiglu": False, "rope": False}}),
+    "dpo-compile-layers-liger-norm-rope": dict(kind="dpo", batch=2, accum=2, ckpt=False, dropout=0.0,
+                                               hyper={"compile_layers": True},
+                                               trainer_args={"use_liger_kernel": True, "liger_kernel_config": {
+                                                   "rms_norm": True, "swiglu": False, "rope": True}}),
+    "sft-compile-autotune": dict(kind="sft", batch=4, accum=2, ckpt=False, dropout=0.0,
+                                 trainer_args={"torch_compile": True,
+                                               "torch_compile_mode": "max-autotune-no-cudagraphs"}),
+    # QLoRA: the frozen base in 4-bit NF4 (bitsandbytes), computing in bf16.
+    "sft-qlora": dict(kind="sft", batch=4, accum=2, ckpt=False, dropout=0.0, quantization="nf4"),
+    "dpo-qlora": dict(kind="dpo", batch=2, accum=2, ckpt=False, dropout=0.0, quantization="nf4"),
 }
 
 
@@ -125,10 +161,11 @@ def write_config(work, name, v, steps):
         "model": os.path.join(work, "model"),
         "dataset": os.path.join(work, v["kind"] + ".jsonl"),
         "output_dir": os.path.join(work, "out-" + name),
-        "lora": {"r": 16, "alpha": 32, "dropout": v.get("dropout", 0.05)},
+        "lora": {"r": 16, "alpha": 32, "dropout": v.get("dropout", 0.05), "quantization": v.get("quantization", "none")},
         "hyperparameters": {"max_steps": steps, "per_device_batch_size": v["batch"],
                             "gradient_accumulation": v["accum"], "gradient_checkpointing": v["ckpt"],
-                            "max_length": SEQ, "logging_steps": 1, "save_steps": 10**6, "bf16": True},
+                            "max_length": SEQ, "logging_steps": 1, "save_steps": 10**6, "bf16": True,
+                            **v.get("hyper", {})},
         "trainer_args": v.get("trainer_args", {}),
     }
     path = os.path.join(work, name + ".json")
@@ -161,7 +198,8 @@ def run_variant(work, name, v, steps, layers):
 
 def summarize(name, v, arrivals, done, error, layers):
     out = {"variant": name, **{k: v[k] for k in ("kind", "batch", "accum", "ckpt")},
-           "dropout": v.get("dropout", 0.05), "trainer_args": v.get("trainer_args", {}), "error": error}
+           "dropout": v.get("dropout", 0.05), "quantization": v.get("quantization", "none"), "hyper": v.get("hyper", {}),
+           "trainer_args": v.get("trainer_args", {}), "error": error}
     steps = sorted(arrivals)
     if len(steps) < 4:
         return out

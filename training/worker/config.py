@@ -14,11 +14,13 @@ TOP_FIELDS = {
     "model", "tokenizer", "dataset", "eval_fraction", "output_dir", "lora", "hyperparameters",
     "resume_from", "init_adapter", "ref_adapter", "trainer_args", "gpus",
 }
-LORA_FIELDS = {"r", "alpha", "dropout", "target_modules"}
+LORA_FIELDS = {"r", "alpha", "dropout", "target_modules", "quantization"}
+QUANTIZATIONS = ("none", "nf4")
 HYPER_FIELDS = {
     "learning_rate", "epochs", "max_steps", "per_device_batch_size", "gradient_accumulation",
     "warmup_ratio", "lr_scheduler", "max_length", "beta", "loss_type", "logging_steps", "save_steps",
     "save_total_limit", "eval_steps", "seed", "bf16", "gradient_checkpointing", "attn_implementation",
+    "compile_layers",
 }
 
 
@@ -30,6 +32,9 @@ class Lora:
     alpha: int = 32
     dropout: float = 0.05
     target_modules: object = "all-linear"
+    # "nf4" loads the frozen base in 4-bit NormalFloat with bitsandbytes (QLoRA); "none" keeps
+    # it in bf16/fp32.
+    quantization: str = "none"
 
 
 @dataclass
@@ -54,6 +59,9 @@ class Hyper:
     bf16: object = "auto"
     gradient_checkpointing: bool = True
     attn_implementation: str | None = None
+    # torch.compile of each decoder layer in place (regional compilation): the policy's and, for
+    # DPO, the reference's forward run through the same compiled layers.
+    compile_layers: bool = False
 
 
 @dataclass
@@ -150,6 +158,7 @@ def parse_lora(raw, path):
     if not (tm == "all-linear" or (isinstance(tm, list) and tm and all(isinstance(t, str) and t for t in tm))):
         raise ConfigError(f"config {path}: field lora.target_modules must be \"all-linear\" or a list of module names")
     lora.target_modules = tm
+    lora.quantization = choice(raw, "quantization", path, lora.quantization, QUANTIZATIONS, "lora.")
     return lora
 
 
@@ -181,6 +190,7 @@ def parse_hyper(raw, path, kind):
     if h.bf16 not in ("auto", True, False):
         raise ConfigError(f"config {path}: field {p}bf16 must be \"auto\", true or false")
     h.gradient_checkpointing = boolean(raw, "gradient_checkpointing", path, True, p)
+    h.compile_layers = boolean(raw, "compile_layers", path, False, p)
     if "attn_implementation" in raw:
         h.attn_implementation = raw["attn_implementation"]
         if not isinstance(h.attn_implementation, str) or not h.attn_implementation:

@@ -377,6 +377,75 @@ class Serve(WorkerCase):
         self.assertIn("messages", out["error"]["message"])
 
 
+HAVE_BNB = importlib.util.find_spec("bitsandbytes") is not None
+
+
+class QLoRA(WorkerCase):
+    """lora.quantization nf4: the frozen base in 4 bits through bitsandbytes (which also runs on CPU)."""
+
+    @unittest.skipUnless(HAVE_BNB, "bitsandbytes not installed (make train-deps installs it)")
+    def test_sft_on_a_4bit_base(self):
+        top = {"lora": {"r": 8, "alpha": 16, "dropout": 0.0, "quantization": "nf4"}}
+        rc, ev, err = run_worker("sft", self.config("qlora", "sft", "qlora_out", learning_rate=0.05, top=top))
+        self.assertEqual(rc, 0, err[-3000:])
+        start = ev[0]
+        self.assertEqual(start["quantization"], "nf4")
+        self.assertEqual(start["base_4bit_layers"], 14)  # 2 layers x 7 projections; the LM head stays dense
+        losses = [e["metrics"]["loss"] for e in of(ev, "metric") if "loss" in e["metrics"]]
+        self.assertEqual(len(losses), 4)
+        self.assertTrue(all(math.isfinite(x) for x in losses))
+        self.assertEqual(ev[-1]["event"], "done")
+        out = os.path.join(self.tmp, "qlora_out")
+        self.assertTrue(os.path.isfile(os.path.join(out, "adapter_model.safetensors")))
+        self.assertFalse([n for n in os.listdir(out) if n.startswith(".dense-base")])
+
+    def test_plain_lora_has_no_4bit_layers(self):
+        rc, ev, err = run_worker("sft", self.config("plain", "sft", "plain_out", max_steps=1))
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(ev[0]["quantization"], "none")
+        self.assertEqual(ev[0]["base_4bit_layers"], 0)
+
+    def test_refused_without_bitsandbytes(self):
+        fake = os.path.join(self.tmp, "no_bnb_site")
+        os.makedirs(os.path.join(fake, "bitsandbytes"), exist_ok=True)
+        with open(os.path.join(fake, "bitsandbytes", "__init__.py"), "w") as f:
+            f.write("raise ModuleNotFoundError(\"No module named 'bitsandbytes'\", name='bitsandbytes')\n")
+        top = {"lora": {"r": 8, "quantization": "nf4"}}
+        rc, ev, err = run_worker("sft", self.config("nobnb", "sft", "nobnb_out", top=top), extra_path=fake)
+        self.assertEqual(rc, 2, err[-3000:])
+        self.assertEqual([e["event"] for e in ev], ["error"])
+        self.assertIn("lora.quantization is nf4", ev[0]["message"])
+        self.assertIn("pip install bitsandbytes", ev[0]["message"])
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "nobnb_out")))
+
+    def test_unknown_quantization_is_refused(self):
+        top = {"lora": {"r": 8, "quantization": "int3"}}
+        rc, ev, err = run_worker("sft", self.config("int3", "sft", "int3_out", top=top))
+        self.assertEqual(rc, 2, err[-3000:])
+        self.assertIn("lora.quantization must be one of none, nf4", ev[-1]["message"])
+
+
+class CompileLayers(WorkerCase):
+    """hyperparameters.compile_layers: each decoder layer compiled in place."""
+
+    def test_compiles_each_decoder_layer(self):
+        from transformers import AutoModelForCausalLM
+        from worker import config, train
+        model = AutoModelForCausalLM.from_pretrained(os.path.join(self.tmp, "model"))
+        self.assertEqual(train.compile_layers(model), 2)
+        self.assertTrue(all(layer._compiled_call_impl is not None for layer in model.model.layers))
+        with self.assertRaises(config.ConfigError):
+            train.compile_layers(model.lm_head)
+
+    @unittest.skipUnless(HAVE_STACK and importlib.util.find_spec("torch") and __import__("torch").cuda.is_available(),
+                         "compiling on CPU takes minutes: run on a CUDA machine")
+    def test_dpo_reference_equals_policy_when_compiled(self):
+        rc, ev, err = run_worker("dpo", self.config("dpo_cl", "dpo", "dpo_cl_out", max_steps=2, compile_layers=True,
+                                                    gradient_checkpointing=False))
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertAlmostEqual(of(ev, "metric")[0]["sanity"]["first_loss"], LN2, places=4)
+
+
 BUNDLED_GGUF = os.path.join(TRAINING_DIR, "..", "models", "base", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
@@ -400,17 +469,15 @@ class BundledGGUF(unittest.TestCase):
         text = tok.decode(out[0][ids["input_ids"].shape[1]:], skip_special_tokens=True)
         self.assertTrue(text.strip(), "greedy decoding of the bundled model gave no text")
 
-    def test_sft_trains_on_the_gguf(self):
-        """transformers marks a GGUF-loaded model quantized and its Trainer refuses to train one;
-        the worker clears the mark (the weights are dense after loading)."""
+    def gguf_sft(self, lora):
+        """Runs one SFT step on the bundled GGUF with the given lora settings; returns the events."""
         tmp = tempfile.mkdtemp(prefix="worker-gguf-")
         self.addCleanup(shutil.rmtree, tmp, True)
         data = os.path.join(tmp, "sft.jsonl")
         with open(data, "w") as f:
             for row in fixtures.sft_rows(4):
                 f.write(json.dumps(row) + "\n")
-        cfg = {"model": BUNDLED_GGUF, "dataset": data, "output_dir": os.path.join(tmp, "out"),
-               "lora": {"r": 4, "alpha": 8},
+        cfg = {"model": BUNDLED_GGUF, "dataset": data, "output_dir": os.path.join(tmp, "out"), "lora": lora,
                "hyperparameters": {"max_steps": 1, "per_device_batch_size": 2, "logging_steps": 1, "save_steps": 10,
                                    "max_length": 128, "gradient_checkpointing": False}}
         path = os.path.join(tmp, "run.json")
@@ -420,6 +487,20 @@ class BundledGGUF(unittest.TestCase):
         self.assertEqual(rc, 0, err[-3000:])
         self.assertEqual(ev[-1]["event"], "done")
         self.assertTrue(os.path.isfile(os.path.join(tmp, "out", "adapter_model.safetensors")))
+        return ev
+
+    def test_sft_trains_on_the_gguf(self):
+        """transformers marks a GGUF-loaded model quantized and its Trainer refuses to train one;
+        the worker clears the mark (the weights are dense after loading)."""
+        ev = self.gguf_sft({"r": 4, "alpha": 8})
+        self.assertEqual(ev[0]["base_4bit_layers"], 0)
+
+    @unittest.skipUnless(HAVE_BNB, "bitsandbytes not installed (make train-deps installs it)")
+    def test_qlora_on_the_gguf(self):
+        """A GGUF base cannot be quantized while transformers reads it: the worker goes through
+        a dense copy, so QLoRA works on the bundled base too."""
+        ev = self.gguf_sft({"r": 4, "alpha": 8, "quantization": "nf4"})
+        self.assertEqual(ev[0]["base_4bit_layers"], 30 * 7)
 
 
 if __name__ == "__main__":
