@@ -161,6 +161,7 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 	k := fs.Int("k", 10, "how many chunks")
 	source := fs.String("source", "", "only this source")
 	mode := fs.String("mode", rag.ModeHybrid, "bm25, dense or hybrid (dense and hybrid need `rag embed` first)")
+	fusion := fs.String("fusion", rag.FusionWeighted, "how hybrid joins BM25 and dense: weighted (0.4 × normalized BM25 + 0.6 × cosine) or rrf (reciprocal-rank fusion); Qdrant always fuses by RRF")
 	pos, err := e.parse(fs, &cfg, args)
 	if err != nil {
 		return err
@@ -168,12 +169,19 @@ func (e *cliEnv) ragSearch(ctx context.Context, args []string) error {
 	if len(pos) == 0 {
 		return usageError{ragUsage}
 	}
+	if *fusion != rag.FusionWeighted && *fusion != rag.FusionRRF {
+		return usageError{fmt.Sprintf("unknown --fusion %q (want weighted or rrf)", *fusion)}
+	}
 	st, err := e.openRAGIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	q := rag.Query{Text: strings.Join(pos, " "), Source: *source, K: *k, Mode: *mode}
+	if sq, ok := st.(sqliteIndex); ok {
+		// One query: sqlite-vec's KNN, rather than reading every vector into memory first.
+		st = sqliteIndex{Store: sq.Store, ix: rag.NewKNNIndex(sq.Store)}
+	}
+	q := rag.Query{Text: strings.Join(pos, " "), Source: *source, K: *k, Mode: *mode, Fusion: *fusion}
 	hits, err := e.ragRetrieve(ctx, st, cfg, q)
 	if err != nil {
 		return err
@@ -212,7 +220,7 @@ func (e *cliEnv) ragRetrieve(ctx context.Context, st ragIndex, cfg Config, q rag
 	return hits, err
 }
 
-const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid] | rag eval FILE [--k 10] [--modes bm25,dense,hybrid] [--json] [--misses]
+const ragUsage = `usage: rustexpert rag ingest [--source NAMES] [--dir PATH] | rag embed | rag search QUERY [-k 10] [--source NAME] [--mode bm25|dense|hybrid] [--fusion weighted|rrf] | rag eval FILE [--k 10] [--modes bm25,dense,hybrid] [--json] [--misses]
 each takes --rag-backend sqlite|qdrant and, for Qdrant, --qdrant-addr host:port --qdrant-api-key-env NAME --qdrant-tls --qdrant-collection NAME --qdrant-shards N --qdrant-replicas N --qdrant-write-consistency N`
 
 // embedderModel names the bundled embedder's vectors in the database.
@@ -257,7 +265,7 @@ func (e *cliEnv) ragEval(ctx context.Context, args []string) error {
 	fs := e.flags("rag eval", &cfg)
 	e.ragFlags(fs, &cfg)
 	k := fs.Int("k", 10, "chunks retrieved per question (at least 10)")
-	modes := fs.String("modes", "bm25,dense,hybrid", "comma-separated retrieval modes")
+	modes := fs.String("modes", "bm25,dense,hybrid", "comma-separated retrieval modes: bm25, dense, hybrid-weighted, hybrid-rrf, or hybrid for both hybrid rows (Qdrant: hybrid-rrf only)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	misses := fs.Bool("misses", false, "list the questions missed at recall@5 (with --json: include them)")
 	pos, err := e.parse(fs, &cfg, args)
@@ -277,9 +285,13 @@ func (e *cliEnv) ragEval(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	e.checkGoldURLs(ctx, st, qs)
+	rows, err := evalRows(*modes, cfg.RAGBackend == ragBackendQdrant)
+	if err != nil {
+		return err
+	}
 	var results []rag.EvalResult
-	for _, mode := range strings.Split(*modes, ",") {
-		res, err := e.evalMode(ctx, st, cfg, strings.TrimSpace(mode), qs, *k)
+	for _, row := range rows {
+		res, err := e.evalMode(ctx, st, cfg, row, qs, *k)
 		if err != nil {
 			return err
 		}
@@ -334,31 +346,61 @@ func (e *cliEnv) checkGoldURLs(ctx context.Context, st rag.Store, qs []rag.Quest
 	}
 }
 
-// evalMode ranks every question with one mode (dense and hybrid load the bundled embedder once).
-func (e *cliEnv) evalMode(ctx context.Context, st ragIndex, cfg Config, mode string, qs []rag.Question, k int) (rag.EvalResult, error) {
-	switch mode {
-	case rag.ModeBM25, rag.ModeDense, rag.ModeHybrid:
-	default:
-		return rag.EvalResult{}, usageError{fmt.Sprintf("unknown mode %q (want bm25, dense or hybrid)", mode)}
+// evalRow is one row of `rag eval`: a mode and, for hybrid, a fusion.
+type evalRow struct {
+	name, mode, fusion string
+}
+
+// evalRows reads --modes: bm25, dense, hybrid-weighted, hybrid-rrf, and hybrid for both hybrid rows
+// (Qdrant fuses by RRF only, so there hybrid is hybrid-rrf alone).
+func evalRows(modes string, qdrant bool) ([]evalRow, error) {
+	weighted := evalRow{"hybrid-weighted", rag.ModeHybrid, rag.FusionWeighted}
+	rrf := evalRow{"hybrid-rrf", rag.ModeHybrid, rag.FusionRRF}
+	var out []evalRow
+	for _, m := range strings.Split(modes, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case rag.ModeBM25, rag.ModeDense:
+			out = append(out, evalRow{m, m, ""})
+		case rag.ModeHybrid:
+			if !qdrant {
+				out = append(out, weighted)
+			}
+			out = append(out, rrf)
+		case weighted.name:
+			if qdrant {
+				return nil, usageError{"mode hybrid-weighted: Qdrant fuses hybrid searches by RRF only"}
+			}
+			out = append(out, weighted)
+		case rrf.name:
+			out = append(out, rrf)
+		default:
+			return nil, usageError{fmt.Sprintf("unknown mode %q (want bm25, dense, hybrid, hybrid-weighted or hybrid-rrf)", m)}
+		}
 	}
+	return out, nil
+}
+
+// evalMode ranks every question with one row's mode and fusion (dense and hybrid load the bundled
+// embedder once).
+func (e *cliEnv) evalMode(ctx context.Context, st ragIndex, cfg Config, row evalRow, qs []rag.Question, k int) (rag.EvalResult, error) {
 	var emb rag.Embedder
-	if mode != rag.ModeBM25 {
+	if row.mode != rag.ModeBM25 {
 		enc, err := bert.Load(filepath.Join(cfg.ModelsDir, bundled.EmbedderDir))
 		if err != nil {
-			return rag.EvalResult{}, fmt.Errorf("mode %s needs the embedder (rustexpert models fetch): %w", mode, err)
+			return rag.EvalResult{}, fmt.Errorf("mode %s needs the embedder (rustexpert models fetch): %w", row.name, err)
 		}
 		defer enc.Close()
 		emb = enc
 	}
 	rank := func(ctx context.Context, question string) ([]string, error) {
-		hits, err := st.Search(ctx, emb, embedderModel, rag.Query{Text: question, K: max(k, 10), Mode: mode})
+		hits, err := st.Search(ctx, emb, embedderModel, rag.Query{Text: question, K: max(k, 10), Mode: row.mode, Fusion: row.fusion})
 		urls := make([]string, len(hits))
 		for i, h := range hits {
 			urls[i] = h.URL
 		}
 		return urls, err
 	}
-	return rag.Evaluate(ctx, mode, qs, k, rank)
+	return rag.Evaluate(ctx, row.name, qs, k, rank)
 }
 
 func printEval(w io.Writer, file string, n int, results []rag.EvalResult) {
@@ -446,11 +488,15 @@ type ragIndex interface {
 	Close() error
 }
 
-// sqliteIndex is the database as a ragIndex.
-type sqliteIndex struct{ *store.Store }
+// sqliteIndex is the database as a ragIndex: searches go through one rag.Index, which keeps the
+// vectors in memory between the questions of an eval.
+type sqliteIndex struct {
+	*store.Store
+	ix *rag.Index
+}
 
 func (s sqliteIndex) Search(ctx context.Context, emb rag.Embedder, model string, q rag.Query) ([]rag.Hit, error) {
-	return rag.Search(ctx, s.Store, emb, model, q)
+	return s.ix.Search(ctx, emb, model, q)
 }
 
 func (s sqliteIndex) EmbedMissing(ctx context.Context, emb rag.Embedder, model string, progress func(done, total int)) (int, error) {
@@ -466,7 +512,7 @@ func (e *cliEnv) openRAGIndex(ctx context.Context, cfg Config) (ragIndex, error)
 		if err != nil {
 			return nil, err
 		}
-		return sqliteIndex{st}, nil
+		return sqliteIndex{Store: st, ix: rag.NewIndex(st)}, nil
 	case ragBackendQdrant:
 		return rag.OpenQdrant(ctx, e.qdrantConfig(cfg))
 	default:

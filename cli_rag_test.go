@@ -53,6 +53,9 @@ func TestRAGIngestUsage(t *testing.T) {
 	if _, _, err := runIn(t, dir, "rag", "search"); err == nil || exitCode(err) != 2 {
 		t.Errorf("search without a query: %v", err)
 	}
+	if _, _, err := runIn(t, dir, "rag", "search", "--fusion", "max", "E0502"); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `"max"`) {
+		t.Errorf("search with an unknown fusion: %v", err)
+	}
 }
 
 func TestRAGEmbedAndHybridSearch(t *testing.T) {
@@ -70,11 +73,32 @@ func TestRAGEmbedAndHybridSearch(t *testing.T) {
 	if out, _, _ := runIn(t, dir, "rag", "embed"); !strings.Contains(out, "0 chunks embedded") {
 		t.Fatalf("second embed did work again:\n%s", out)
 	}
-	for _, mode := range []string{"dense", "hybrid"} {
-		out, errOut, err := runIn(t, dir, "rag", "search", "--mode", mode, "-k", "1", "two mutable references to the same value at once")
+	for _, args := range [][]string{{"--mode", "dense"}, {"--mode", "hybrid"}, {"--mode", "hybrid", "--fusion", "rrf"}} {
+		out, errOut, err := runIn(t, dir, append(append([]string{"rag", "search"}, args...), "-k", "1", "two mutable references to the same value at once")...)
 		if err != nil || errOut != "" || !strings.Contains(out, "The Book › 4.2 References and Borrowing") {
-			t.Errorf("%s search: %v %q\n%s", mode, err, errOut, out)
+			t.Errorf("search %v: %v %q\n%s", args, err, errOut, out)
 		}
+	}
+	// rag eval reports both fusions of hybrid side by side.
+	gold := filepath.Join(dir, "gold.jsonl")
+	row := `{"id":"a","question":"two mutable references to the same value at once","topic":"borrowing","urls":["https://doc.rust-lang.org/book/ch04-02-references-and-borrowing.html"]}` + "\n"
+	if err := os.WriteFile(gold, []byte(row), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runIn(t, dir, "rag", "eval", gold, "--modes", "bm25,hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| bm25 | ", "| hybrid-weighted | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |", "| hybrid-rrf | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "| hybrid |") {
+		t.Errorf("eval printed a hybrid row without its fusion:\n%s", out)
+	}
+	if out, _, err := runIn(t, dir, "rag", "eval", gold, "--modes", "hybrid-rrf", "--json"); err != nil || !strings.Contains(out, `"mode": "hybrid-rrf"`) || strings.Contains(out, "hybrid-weighted") {
+		t.Errorf("eval of hybrid-rrf alone: %v\n%s", err, out)
 	}
 }
 

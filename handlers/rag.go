@@ -18,9 +18,12 @@ const ragResultLimit = 20
 func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	vm := web.RAGPage{Nav: s.nav(r, "Docs"), Query: strings.TrimSpace(r.URL.Query().Get("q")), Source: r.URL.Query().Get("source"),
-		Mode: r.URL.Query().Get("mode"), Dense: s.cfg.Embedder != nil}
+		Mode: r.URL.Query().Get("mode"), Fusion: r.URL.Query().Get("fusion"), Dense: s.cfg.Embedder != nil}
 	if vm.Mode != rag.ModeBM25 && vm.Mode != rag.ModeDense {
 		vm.Mode = rag.ModeHybrid
+	}
+	if vm.Fusion != rag.FusionRRF {
+		vm.Fusion = rag.FusionWeighted
 	}
 	sources, err := s.ragSources(ctx)
 	if err != nil {
@@ -32,7 +35,7 @@ func (s *Server) handleRAGSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	if vm.Query != "" {
 		vm.Searched = true
-		hits, note, err := s.retrieve(ctx, rag.Query{Text: vm.Query, Source: vm.Source, K: ragResultLimit, Mode: vm.Mode})
+		hits, note, err := s.retrieve(ctx, rag.Query{Text: vm.Query, Source: vm.Source, K: ragResultLimit, Mode: vm.Mode, Fusion: vm.Fusion})
 		if err != nil {
 			s.error(w, r, err)
 			return

@@ -3,9 +3,12 @@ package handlers
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -109,5 +112,48 @@ func TestRAGSearchFallsBackToBM25(t *testing.T) {
 	}
 	if doc := c.page("/rag?mode=bm25&q=" + url.QueryEscape("E0502")); doc.Find(`[data-testid="rag-note"]`).Length() != 0 {
 		t.Fatal("a BM25 search got the fallback note")
+	}
+}
+
+// The fusion select reaches the search: reciprocal-rank fusion scores a page at most 2/61 (first in
+// both rankings), the weighted sum far more for the page BM25 ranks first; an unknown value is
+// the default, weighted.
+func TestRAGSearchFusion(t *testing.T) {
+	a := newTestApp(t)
+	srv := httptest.NewServer(New(slog.New(slog.NewTextHandler(io.Discard, nil)), a.store, a.runner, a.hub, a.md,
+		Config{DataDir: a.dataDir, Embedder: hashEmbedder{}, EmbedderModel: "hash-8"}))
+	t.Cleanup(srv.Close)
+	a.srv = srv
+	c := a.login("ann", "annotator")
+	ingestRAGTestdata(t, a)
+	if _, err := rag.EmbedMissing(context.Background(), a.store, hashEmbedder{}, "hash-8", nil); err != nil {
+		t.Fatal(err)
+	}
+	topScore := func(fusion string) float64 {
+		t.Helper()
+		doc := c.page("/rag?fusion=" + fusion + "&q=" + url.QueryEscape("E0502"))
+		want := fusion
+		if want != rag.FusionRRF {
+			want = rag.FusionWeighted
+		}
+		if got, _ := doc.Find(`[data-testid="rag-fusion"] option[selected]`).Attr("value"); got != want {
+			t.Errorf("fusion %q: %q selected, want %q", fusion, got, want)
+		}
+		if note := doc.Find(`[data-testid="rag-note"]`).Text(); note != "" {
+			t.Errorf("fusion %q: note %q (no hybrid search?)", fusion, note)
+		}
+		score, err := strconv.ParseFloat(doc.Find(`[data-testid="rag-score"]`).First().Text(), 64)
+		if err != nil {
+			t.Fatalf("fusion %q: top score: %v", fusion, err)
+		}
+		return score
+	}
+	if rrf := topScore(rag.FusionRRF); rrf <= 0 || rrf > 2.0/61+1e-4 {
+		t.Errorf("rrf top score %.4f, want in (0, 2/61]", rrf)
+	}
+	for _, fusion := range []string{rag.FusionWeighted, "max"} {
+		if w := topScore(fusion); w < 0.4 {
+			t.Errorf("fusion %q: top score %.4f, want at least 0.4 (BM25's first page)", fusion, w)
+		}
 	}
 }

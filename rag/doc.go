@@ -1,8 +1,9 @@
 // Package rag ingests documentation (the Rust books and the std/core/alloc API docs from rustup's
 // doc folder, the Cargo book, the edition guide, Markdown tutorials) into the app's SQLite database
 // as heading-aware chunks and searches them with FTS5 BM25 (Rust paths and identifiers split so
-// both a whole path and its parts match), by embedding similarity, or both fused; a result list
-// holds the best chunk of each page. Evaluate scores a retriever against a gold set of questions
+// both a whole path and its parts match), by embedding similarity (the vectors in a sqlite-vec
+// table of the same database), or both fused (a weighted sum or reciprocal-rank fusion); a result
+// list holds the best chunk of each page. Evaluate scores a retriever against a gold set of questions
 // (recall@1/5/10, MRR, nDCG@10, at document and section level).
 package rag
 

@@ -135,16 +135,18 @@ func (s *Store) RAGSourceVectors(ctx context.Context, model string) (map[string]
 		source string
 		n      int
 	}
+	out := map[string]int{}
+	if _, current, err := s.hasRAGVectors(ctx, model); err != nil || !current {
+		return out, err
+	}
 	rows, err := queryAll(ctx, s.read, func(row scanner) (count, error) {
 		var c count
 		err := row.Scan(&c.source, &c.n)
 		return c, err
-	}, `SELECT d.source, count(*) FROM rag_vectors v JOIN rag_chunks c ON c.id = v.chunk
-		JOIN rag_documents d ON d.id = c.document WHERE v.model = ? GROUP BY d.source`, model)
+	}, `SELECT source, count(*) FROM rag_vec GROUP BY source`)
 	if err != nil {
 		return nil, fmt.Errorf("rag vectors per source: %w", err)
 	}
-	out := make(map[string]int, len(rows))
 	for _, c := range rows {
 		out[c.source] = c.n
 	}

@@ -108,7 +108,7 @@ func TestRAGSourceVectors(t *testing.T) {
 	if err != nil || len(passages) != 4 {
 		t.Fatalf("passages %+v, %v", passages, err)
 	}
-	// book: both chunks from m1; std: one from m1, one from another model.
+	// book: both chunks from m1; std: one from m1, one without a vector.
 	put := func(model string, ids ...int64) {
 		var vs []RAGVector
 		for _, id := range ids {
@@ -119,12 +119,19 @@ func TestRAGSourceVectors(t *testing.T) {
 		}
 	}
 	put("m1", passages[0].ChunkID, passages[1].ChunkID, passages[2].ChunkID)
-	put("m2", passages[3].ChunkID)
 	got, err := st.RAGSourceVectors(ctx, "m1")
 	if err != nil || !reflect.DeepEqual(got, map[string]int{"book": 2, "std": 1}) {
 		t.Errorf("m1 vectors per source %v, %v", got, err)
 	}
 	if got, err := st.RAGSourceVectors(ctx, "none"); err != nil || len(got) != 0 {
 		t.Errorf("unknown model %v, %v", got, err)
+	}
+	// Another model's vectors replace m1's.
+	put("m2", passages[3].ChunkID)
+	if got, err := st.RAGSourceVectors(ctx, "m1"); err != nil || len(got) != 0 {
+		t.Errorf("m1 vectors after m2's arrived: %v, %v", got, err)
+	}
+	if got, err := st.RAGSourceVectors(ctx, "m2"); err != nil || !reflect.DeepEqual(got, map[string]int{"std": 1}) {
+		t.Errorf("m2 vectors per source %v, %v", got, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	sqlitevec "github.com/asg017/sqlite-vec-go-bindings/cgo"
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver (built with the sqlite_fts5 tag) for the readers
 
 	"rustexpert/migrations"
@@ -43,7 +44,10 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the SQLite database at path and applies pending migrations.
+// Every connection of the process opened from then on has sqlite-vec (the rag_vec table).
 func Open(ctx context.Context, path string) (*Store, error) {
+	// Registers sqlite-vec for every new connection; registering it again is a no-op.
+	sqlitevec.Auto()
 	write := sql.OpenDB(newWriterConnector(dsn(path, false)))
 	// One writer connection: SQLite allows one writer at a time, and queueing in Go is far
 	// cheaper than SQLite's busy-wait sleeps under concurrent writers.
@@ -58,6 +62,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
 	s := &Store{write: write, read: read, path: path, sessions: newSessionCache(), answerIDs: newAnswerIDCache()}
 	if err := s.migrate(ctx); err != nil {
+		errors.Join(read.Close(), write.Close())
+		return nil, err
+	}
+	if err := s.moveRAGVectors(ctx); err != nil {
 		errors.Join(read.Close(), write.Close())
 		return nil, err
 	}

@@ -5,9 +5,11 @@
 // queries as p50/p95 over several rounds of a query set: the store's BM25 ranking with text and
 // snippets (SearchRAG, top 10) and the whole BM25 search (rag.Index.Search: pages, best chunk
 // each, top 10). With --db it searches an index built before instead (no ingest), and with
-// --models also a hybrid search through an Index that keeps the vectors in memory, the query's
-// embedding included. --gold adds the questions of a gold set as a second query set (longer,
-// natural-language questions).
+// --models also hybrid searches (weighted and RRF fusion), the query's embedding included, and
+// hybrid and dense searches with the query vectors embedded beforehand (the retrieval alone),
+// through an Index that keeps the vectors in memory and one that asks sqlite-vec for the nearest
+// chunks (KNN) — --vectors memory, knn or both. --gold adds the questions of a gold set as a
+// second query set (longer, natural-language questions).
 //
 //	GOEXPERIMENT=simd go run -tags sqlite_fts5 ./bench/rag --docs ~/.rustup/toolchains/<toolchain>/share/doc/rust/html [--tokio DIR]
 //	GOEXPERIMENT=simd go run -tags sqlite_fts5 ./bench/rag --db eval.db --models models --gold data/rag-gold.jsonl
@@ -57,6 +59,7 @@ func main() {
 	models := flag.String("models", "", "models folder with the embedder: also time hybrid search (needs vectors: rag embed)")
 	gold := flag.String("gold", "", "a gold set whose questions are a second query set")
 	rounds := flag.Int("rounds", 20, "times each query set is run")
+	vectors := flag.String("vectors", "both", "where hybrid and dense searches take the vectors from: memory (an Index keeping them), knn (sqlite-vec) or both")
 	optimize := flag.Bool("optimize", true, "after a fresh ingest, merge the full-text index into one segment")
 	flag.Parse()
 	ctx := context.Background()
@@ -83,6 +86,10 @@ func main() {
 		emb = enc
 	}
 	ix := rag.NewIndex(st)
+	indexes, err := vectorIndexes(st, *vectors)
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, set := range sets {
 		name, qs := set.name, set.queries
 		measure(name, "store BM25 (SearchRAG, 10)", qs, *rounds, func(q string) (int, error) {
@@ -94,12 +101,77 @@ func main() {
 			return len(hits), err
 		})
 		if emb != nil {
-			measure(name, "search hybrid (Index, k 10, embedding included)", qs, *rounds, func(q string) (int, error) {
-				hits, err := ix.Search(ctx, emb, embedderModel, rag.Query{Text: q, K: 10, Mode: rag.ModeHybrid})
+			measureVectors(ctx, name, qs, *rounds, indexes, emb)
+		}
+	}
+}
+
+// vectorIndex is an Index and how it takes the vectors.
+type vectorIndex struct {
+	name string
+	ix   *rag.Index
+}
+
+func vectorIndexes(st *store.Store, which string) ([]vectorIndex, error) {
+	memory := vectorIndex{"vectors in memory", rag.NewIndex(st)}
+	knn := vectorIndex{"sqlite-vec KNN", rag.NewKNNIndex(st)}
+	switch which {
+	case "memory":
+		return []vectorIndex{memory}, nil
+	case "knn":
+		return []vectorIndex{knn}, nil
+	case "both":
+		return []vectorIndex{memory, knn}, nil
+	}
+	return nil, fmt.Errorf("--vectors %q: want memory, knn or both", which)
+}
+
+// measureVectors times, for each index, hybrid searches (weighted and RRF) with the query's
+// embedding, then hybrid and dense searches with the query vectors embedded beforehand.
+func measureVectors(ctx context.Context, set string, qs []string, rounds int, indexes []vectorIndex, emb rag.Embedder) {
+	cached := newCachedEmbedder(emb)
+	for _, v := range indexes {
+		for _, fusion := range []string{rag.FusionWeighted, rag.FusionRRF} {
+			measure(set, fmt.Sprintf("search hybrid %s (%s, k 10, embedding included)", fusion, v.name), qs, rounds, func(q string) (int, error) {
+				hits, err := v.ix.Search(ctx, emb, embedderModel, rag.Query{Text: q, K: 10, Mode: rag.ModeHybrid, Fusion: fusion})
+				return len(hits), err
+			})
+		}
+		for _, mode := range []string{rag.ModeHybrid, rag.ModeDense} {
+			measure(set, fmt.Sprintf("search %s (%s, k 10, query embedded beforehand)", mode, v.name), qs, rounds, func(q string) (int, error) {
+				hits, err := v.ix.Search(ctx, cached, embedderModel, rag.Query{Text: q, K: 10, Mode: mode})
 				return len(hits), err
 			})
 		}
 	}
+}
+
+// cachedEmbedder embeds each text once (measure's untimed first round) and then returns the
+// vector it kept, so a timing holds the retrieval alone.
+type cachedEmbedder struct {
+	emb  rag.Embedder
+	seen map[string][]float32
+}
+
+func newCachedEmbedder(emb rag.Embedder) *cachedEmbedder {
+	return &cachedEmbedder{emb: emb, seen: map[string][]float32{}}
+}
+
+func (c *cachedEmbedder) Embed(texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		v, ok := c.seen[t]
+		if !ok {
+			vs, err := c.emb.Embed([]string{t})
+			if err != nil {
+				return nil, err
+			}
+			v = vs[0]
+			c.seen[t] = v
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // openIndex opens dbPath, or ingests the docs twice into a fresh database and reports the times
