@@ -67,6 +67,7 @@ func (e *cliEnv) ragIngest(ctx context.Context, args []string) error {
 			return err
 		}
 		start := time.Now()
+		src.OnProgress = ingestProgress(e.stderr)
 		rep, err := rag.Ingest(ctx, st, src, folder, rag.DefaultChunkOptions)
 		if err != nil {
 			return fmt.Errorf("ingest %s from %s: %w", src.Name, folder, err)
@@ -78,6 +79,22 @@ func (e *cliEnv) ragIngest(ctx context.Context, args []string) error {
 		return sq.OptimizeRAGIndex(ctx)
 	}
 	return nil
+}
+
+// ingestProgress prints a line to w when an ingest is listed and at every tenth of its files.
+func ingestProgress(w io.Writer) func(rag.Progress) {
+	last := -1
+	return func(p rag.Progress) {
+		tenth := 10
+		if p.Total > 0 {
+			tenth = p.Done * 10 / p.Total
+		}
+		if tenth == last {
+			return
+		}
+		last = tenth
+		fmt.Fprintf(w, "%s: %d/%d files, %d written, %d chunks, %d skipped\n", p.Source, p.Done, p.Total, p.Written, p.Chunks, p.Skipped)
+	}
 }
 
 func (e *cliEnv) printIngest(rep rag.Report, took time.Duration, verbose bool) {

@@ -10,9 +10,16 @@ import (
 func TestRAGIngestAndSearch(t *testing.T) {
 	dir := t.TempDir()
 	docs := filepath.Join("rag", "testdata", "html")
-	out, _, err := runIn(t, dir, "rag", "ingest", "--source", "book,error-codes", "--dir", docs)
+	out, errOut, err := runIn(t, dir, "rag", "ingest", "--source", "book,error-codes", "--dir", docs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Progress on stderr: once the files are listed, then at each tenth of them.
+	for _, want := range []string{"book: 0/2 files, 0 written, 0 chunks, 0 skipped\n", "book: 2/2 files, 1 written, ",
+		"error-codes: 1/1 files, 1 written, 1 chunks, 0 skipped\n"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("ingest progress lacks %q:\n%s", want, errOut)
+		}
 	}
 	for _, want := range []string{
 		"book: 1 new, 0 changed, 0 unchanged, 0 removed, 1 skipped, ",
