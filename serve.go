@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"rustexpert/rag"
 	"rustexpert/render"
 	"rustexpert/store"
+	"rustexpert/tuning"
 )
 
 // serveConfig reads serve's flags, with their environment fallbacks.
@@ -78,7 +78,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	if embedder != nil {
 		defer embedder.Close()
 	}
-	e.raiseSchedulerSlots(log)
+	e.tuneRuntime(log)
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
 	docs := rag.NewIndex(st) // one in-memory copy of the vectors for the pages and the runner
@@ -258,16 +258,12 @@ func embedderOrNil(enc *bert.Encoder) rag.Embedder {
 	return enc
 }
 
-// raiseSchedulerSlots lets request goroutines run while the models compute. The engines keep to
-// their pool's shared compute slots (as many as the cores), so GOMAXPROCS above the cores only gives
-// the other goroutines OS threads of their own, which the kernel schedules beside the arithmetic
-// instead of behind it (with GOMAXPROCS = cores a page waited for the engines' time slices: 190 ms p99
-// under 200 visitors on 2 cores). A GOMAXPROCS set in the environment is kept.
-func (e *cliEnv) raiseSchedulerSlots(log *slog.Logger) {
-	if e.getenv("GOMAXPROCS") != "" {
-		return
-	}
-	cores := runtime.GOMAXPROCS(0)
-	runtime.GOMAXPROCS(max(8, 4*cores))
-	log.Debug("scheduler slots raised", slog.Int("cores", cores), slog.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
+// tuneRuntime lets request goroutines run while the models compute and makes garbage collections
+// rarer (tuning.Server). The engines keep to their pool's shared compute slots (as many as the
+// cores), so GOMAXPROCS above the cores only gives the other goroutines OS threads of their own,
+// which the kernel schedules beside the arithmetic instead of behind it (with GOMAXPROCS = cores a
+// page waited for the engines' time slices: 190 ms p99 under 200 visitors on 2 cores).
+func (e *cliEnv) tuneRuntime(log *slog.Logger) {
+	procs, gc := tuning.Server(e.getenv)
+	log.Debug("runtime tuned", slog.Int("gomaxprocs", procs), slog.Int("gc_percent", gc))
 }

@@ -131,11 +131,12 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		start := time.Now()
 		next.ServeHTTP(ww, r)
+		level := slog.LevelDebug
 		if ww.Status() >= 500 {
-			s.log.Warn("request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", ww.Status()), slog.Duration("took", time.Since(start)))
-		} else {
-			s.log.Debug("request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			level = slog.LevelWarn
+		}
+		if s.log.Enabled(r.Context(), level) { // no attributes built for a level that is off
+			s.log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", ww.Status()), slog.Duration("took", time.Since(start)))
 		}
 	})

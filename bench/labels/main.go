@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -34,6 +35,7 @@ import (
 	"rustexpert/render"
 	"rustexpert/sheet"
 	"rustexpert/store"
+	"rustexpert/tuning"
 )
 
 type annotator struct {
@@ -53,6 +55,7 @@ func main() {
 	maxRequests := flag.Int("max", 200_000, "upper bound on requests per phase")
 	rate := flag.Float64("rate", 3000, "offered submissions per second, over all annotators, in the fixed-rate phases")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the server process to this file")
+	untuned := flag.Bool("untuned", false, "leave the server process on Go's default GOMAXPROCS and GC, instead of the tuning `serve` applies (tuning.Server)")
 	flag.Parse()
 	if dbPath := os.Getenv(serveEnv); dbPath != "" {
 		if err := serve(dbPath, os.Getenv(profileEnv)); err != nil {
@@ -61,6 +64,9 @@ func main() {
 		return
 	}
 	profilePath = *cpuProfile
+	if *untuned {
+		serverTuning = "untuned"
+	}
 	if err := run(*users, *prompts, *duration, *maxRequests, *rate); err != nil {
 		log.Fatal(err)
 	}
@@ -138,10 +144,14 @@ func run(users, prompts int, duration time.Duration, maxRequests int, rate float
 // profilePath is where the server's CPU profile goes ("" for none); set once from the flags.
 var profilePath string
 
+// serverTuning is "untuned" to leave the server process on Go's defaults; set once from the flags.
+var serverTuning string
+
 // The server process is this program, told by these variables what to serve.
 const (
 	serveEnv   = "BENCH_LABELS_SERVE"
 	profileEnv = "BENCH_LABELS_PROFILE"
+	tuningEnv  = "BENCH_LABELS_TUNING"
 )
 
 // seed creates the annotators and comparisons in the database file.
@@ -163,7 +173,7 @@ func seed(ctx context.Context, dbPath string, users, prompts int) ([]annotator, 
 // that shuts it down and waits for it.
 func startServerProcess(dbPath, profile string) (string, func() error, error) {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), serveEnv+"="+dbPath, profileEnv+"="+profile)
+	cmd.Env = append(os.Environ(), serveEnv+"="+dbPath, profileEnv+"="+profile, tuningEnv+"="+serverTuning)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -195,6 +205,12 @@ func startServerProcess(dbPath, profile string) (string, func() error, error) {
 
 // serve runs the app on the database until standard input closes (the server process).
 func serve(dbPath, profile string) error {
+	if os.Getenv(tuningEnv) != "untuned" {
+		procs, gc := tuning.Server(os.Getenv)
+		fmt.Fprintf(os.Stderr, "server: GOMAXPROCS %d, GC percent %d (-2: GOGC kept)\n", procs, gc)
+	} else {
+		fmt.Fprintf(os.Stderr, "server: untuned, GOMAXPROCS %d\n", runtime.GOMAXPROCS(0))
+	}
 	if profile != "" {
 		f, err := os.Create(profile)
 		if err != nil {
