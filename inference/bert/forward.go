@@ -62,111 +62,151 @@ func newBatch(seqs [][]int) batch {
 func (e *Encoder) forward(seqs [][]int, out [][]float32) {
 	c := e.cfg
 	b := newBatch(seqs)
-	x := make([]float32, b.n*c.Hidden)
-	e.embed(x, b)
-	s := scratch{
-		qkv:  make([]float32, b.n*3*c.Hidden),
-		ctx:  make([]float32, b.n*c.Hidden),
-		tmp:  make([]float32, b.n*c.Hidden),
-		up:   make([]float32, b.n*c.Intermediate),
-		gelu: make([]float32, b.n*c.Intermediate),
+	s, _ := e.scratch.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
 	}
+	defer e.scratch.Put(s)
+	s.size(b.n, c, e.workers)
+	e.embed(s, b)
 	for i := range e.layers {
-		e.layer(&e.layers[i], x, b, &s)
+		e.layer(&e.layers[i], b, s)
 	}
 	for i := range seqs {
-		out[i] = e.pool(x[b.offs[i]*c.Hidden : (b.offs[i]+len(seqs[i]))*c.Hidden])
+		out[i] = e.pool(s.x[b.offs[i]*c.Hidden : (b.offs[i]+len(seqs[i]))*c.Hidden])
 	}
 }
 
-// scratch is the working memory of one forward pass.
+// scratch is the working memory of one forward pass, kept between calls
+// in Encoder.scratch.
 type scratch struct {
-	qkv, ctx, tmp, up, gelu []float32
+	x, qkv, ctx, tmp, up []float32
+	workers              []worker
+}
+
+// worker is the working memory of one of the goroutines of a forward pass.
+type worker struct {
+	panels tensor.PanelScratch
+	attn   attnScratch
+	pos    []float32
+}
+
+// size makes room for n tokens and workers goroutines.
+func (s *scratch) size(n int, c Config, workers int) {
+	s.x = grow(s.x, n*c.Hidden)
+	s.qkv = grow(s.qkv, n*3*c.Hidden)
+	s.ctx = grow(s.ctx, n*c.Hidden)
+	s.tmp = grow(s.tmp, n*c.Hidden)
+	s.up = grow(s.up, n*c.Intermediate)
+	if len(s.workers) < workers {
+		s.workers = make([]worker, workers)
+	}
 }
 
 // embed writes word + position + token type (0) embeddings, normalized, for
-// every token of b into x.
-func (e *Encoder) embed(x []float32, b batch) {
+// every token of b into s.x.
+func (e *Encoder) embed(s *scratch, b batch) {
 	h := e.cfg.Hidden
-	e.parallel(len(b.seqs), 1, func(lo, hi int) {
-		pos := make([]float32, h)
+	e.parallel(s, len(b.seqs), 1, func(w *worker, lo, hi int) {
+		w.pos = grow(w.pos, h)
 		for i := lo; i < hi; i++ {
 			for j, id := range b.seqs[i] {
-				row := x[(b.offs[i]+j)*h : (b.offs[i]+j+1)*h]
+				row := s.x[(b.offs[i]+j)*h : (b.offs[i]+j+1)*h]
 				e.word.Row(id, row)
-				e.position.Row(j, pos)
-				addTo(row, pos)
+				e.position.Row(j, w.pos)
+				addTo(row, w.pos)
 				addTo(row, e.tokenType)
-				e.embNorm.apply(row, float32(e.cfg.LayerNormEps))
 			}
 		}
+		x := s.x[b.offs[lo]*h : (b.offs[hi-1]+len(b.seqs[hi-1]))*h]
+		tensor.AddLayerNorm(x, nil, e.embNorm.weight, e.embNorm.bias, float32(e.cfg.LayerNormEps))
 	})
 }
 
-// layer runs one transformer block on x in place.
-func (e *Encoder) layer(l *layer, x []float32, b batch, s *scratch) {
-	n, eps := b.n, float32(e.cfg.LayerNormEps)
-	e.apply(&l.qkv, s.qkv, x, n)
-	e.attention(s.qkv, s.ctx, b)
-	e.apply(&l.out, s.tmp, s.ctx, n)
-	e.addNorm(x, s.tmp, l.attnNorm, n, eps)
-	e.apply(&l.up, s.up, x, n)
-	e.parallel(len(s.up), 4096, func(lo, hi int) { gelu(s.up[lo:hi], s.gelu[lo:hi]) })
-	e.apply(&l.down, s.tmp, s.up, n)
-	e.addNorm(x, s.tmp, l.ffnNorm, n, eps)
-}
-
-// apply computes out = x·Wᵀ + bias for n vectors, the weight rows split
-// across workers in tiles of 16.
-func (e *Encoder) apply(l *linear, out, x []float32, n int) {
-	rows := l.w.Rows
-	tiles := (rows + 15) / 16
-	e.parallel(tiles, 1, func(lo, hi int) {
-		r0, r1 := lo*16, min(hi*16, rows)
-		l.w.MulMat(out, x, n, r0, r1)
-		for t := range n {
-			addTo(out[t*rows+r0:t*rows+r1], l.bias[r0:r1])
-		}
+// layer runs one transformer block on s.x in place.
+func (e *Encoder) layer(l *layer, b batch, s *scratch) {
+	eps := float32(e.cfg.LayerNormEps)
+	h, inter := e.cfg.Hidden, e.cfg.Intermediate
+	x := s.x
+	e.apply(s, &l.qkv, s.qkv, x, b.n, nil)
+	e.attention(s, b)
+	e.apply(s, &l.out, s.tmp, s.ctx, b.n, func(t0, t1 int) {
+		tensor.AddLayerNorm(x[t0*h:t1*h], s.tmp[t0*h:t1*h], l.attnNorm.weight, l.attnNorm.bias, eps)
+	})
+	e.apply(s, &l.up, s.up, x, b.n, func(t0, t1 int) { tensor.GELU(s.up[t0*inter : t1*inter]) })
+	e.apply(s, &l.down, s.tmp, s.up, b.n, func(t0, t1 int) {
+		tensor.AddLayerNorm(x[t0*h:t1*h], s.tmp[t0*h:t1*h], l.ffnNorm.weight, l.ffnNorm.bias, eps)
 	})
 }
 
-// addNorm sets x to LayerNorm(x + y) for each of n vectors.
-func (e *Encoder) addNorm(x, y []float32, ln layerNorm, n int, eps float32) {
-	h := len(ln.weight)
-	e.parallel(n, 16, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			row := x[t*h : (t+1)*h]
-			addTo(row, y[t*h:(t+1)*h])
-			ln.apply(row, eps)
-		}
+// blockTokens is the number of tokens that go through a layer together
+// (a multiple of tensor.PanelGroup): their inputs stay in the core's cache
+// while every weight panel passes.
+const blockTokens = 8 * tensor.PanelGroup
+
+// apply computes out = x·Wᵀ + bias for n vectors and then runs then (when
+// not nil) on the finished vectors [t0,t1), possibly several times on
+// disjoint ranges. Batches of several blocks are split by blocks of tokens,
+// each finished while it is in its core's cache; smaller ones by weight
+// panels.
+func (e *Encoder) apply(s *scratch, l *linear, out, x []float32, n int, then func(t0, t1 int)) {
+	rows, cols := l.w.Rows, l.w.Cols
+	if n >= 2*e.workers*blockTokens {
+		e.parallel(s, n, blockTokens, func(w *worker, t0, t1 int) {
+			l.w.Mul(out[t0*rows:], rows, x[t0*cols:], cols, t1-t0, 0, rows, l.bias, &w.panels)
+			if then != nil {
+				then(t0, t1)
+			}
+		})
+		return
+	}
+	// About four pieces per worker: each pads the last group of vectors.
+	panels := (rows + tensor.PanelRows - 1) / tensor.PanelRows
+	step := max(1, panels/(4*e.workers)) * tensor.PanelRows
+	e.parallel(s, rows, step, func(w *worker, r0, r1 int) {
+		l.w.Mul(out, rows, x, cols, n, r0, r1, l.bias, &w.panels)
 	})
+	if then != nil {
+		e.parallel(s, n, 16, func(_ *worker, t0, t1 int) { then(t0, t1) })
+	}
 }
 
-// attention computes, for each sequence and head, softmax(q·kᵀ/√d)·v into
-// ctx. qkv holds each token's query, key and value vectors one after the
-// other.
-func (e *Encoder) attention(qkv, ctx []float32, b batch) {
+// attention computes, for each sequence and head, softmax(q·kᵀ/√d)·v from
+// s.qkv (each token's query, key and value vectors one after the other)
+// into s.ctx.
+func (e *Encoder) attention(s *scratch, b batch) {
 	heads := e.cfg.Heads
-	e.parallel(len(b.seqs)*heads, 1, func(lo, hi int) {
-		var a attnScratch
+	e.parallel(s, len(b.seqs)*heads, 1, func(w *worker, lo, hi int) {
 		for job := lo; job < hi; job++ {
-			s := job / heads
-			e.attendHead(qkv, ctx, b.offs[s], len(b.seqs[s]), job%heads, &a)
+			q := job / heads
+			e.attendHead(s.qkv, s.ctx, b.offs[q], len(b.seqs[q]), job%heads, &w.attn, &w.panels)
 		}
 	})
 }
 
 // attnScratch is one worker's attention buffers.
 type attnScratch struct {
-	q, k, vt, scores, out []float32
+	scores []float32
+	k, v   tensor.Panels
 }
 
-func (a *attnScratch) size(l, d int) {
-	a.q = grow(a.q, l*d)
-	a.k = grow(a.k, l*d)
-	a.vt = grow(a.vt, l*d)
+// attendHead runs head h over the l tokens from off: the queries times the
+// keys, packed, then the probabilities times the values, packed from their
+// transpose, straight into ctx.
+func (e *Encoder) attendHead(qkv, ctx []float32, off, l, h int, a *attnScratch, ps *tensor.PanelScratch) {
+	if l == 0 {
+		return
+	}
+	hid := e.cfg.Hidden
+	d := hid / e.cfg.Heads
 	a.scores = grow(a.scores, l*l)
-	a.out = grow(a.out, l*d)
+	scale := float32(1 / math.Sqrt(float64(d)))
+	base := qkv[off*3*hid:]
+	a.k.Pack(l, d, base[hid+h*d:], 3*hid, 1)
+	a.k.Mul(a.scores, l, base[h*d:], 3*hid, l, 0, l, nil, ps)
+	tensor.ScaledSoftmax(a.scores, l, scale)
+	a.v.Pack(d, l, base[2*hid+h*d:], 1, 3*hid)
+	a.v.Mul(ctx[off*hid+h*d:], hid, a.scores, l, l, 0, d, nil, ps)
 }
 
 func grow(v []float32, n int) []float32 {
@@ -174,32 +214,6 @@ func grow(v []float32, n int) []float32 {
 		return make([]float32, n)
 	}
 	return v[:n]
-}
-
-// attendHead runs head h over the l tokens from off: both products go
-// through the blocked multiply, keys and transposed values as matrices.
-func (e *Encoder) attendHead(qkv, ctx []float32, off, l, h int, a *attnScratch) {
-	hid := e.cfg.Hidden
-	d := hid / e.cfg.Heads
-	a.size(l, d)
-	scale := float32(1 / math.Sqrt(float64(d)))
-	for i := range l {
-		row := qkv[(off+i)*3*hid:]
-		q, k, v := row[h*d:(h+1)*d], row[hid+h*d:hid+(h+1)*d], row[2*hid+h*d:2*hid+(h+1)*d]
-		for j := range d {
-			a.q[i*d+j] = q[j] * scale
-			a.vt[j*l+i] = v[j]
-		}
-		copy(a.k[i*d:(i+1)*d], k)
-	}
-	tensor.F32Matrix(l, d, a.k).MulMat(a.scores, a.q, l, 0, l)
-	for i := range l {
-		tensor.Softmax(a.scores[i*l : (i+1)*l])
-	}
-	tensor.F32Matrix(d, l, a.vt).MulMat(a.out, a.scores, l, 0, d)
-	for i := range l {
-		copy(ctx[(off+i)*hid+h*d:(off+i)*hid+(h+1)*d], a.out[i*d:(i+1)*d])
-	}
 }
 
 // pool averages the token vectors x (Hidden floats each) and normalizes the
@@ -229,52 +243,9 @@ func (e *Encoder) pool(x []float32) []float32 {
 	return out
 }
 
-// apply normalizes x in place: (x - mean) / √(var + eps) · weight + bias.
-func (ln layerNorm) apply(x []float32, eps float32) {
-	var sum, sq float64
-	for _, v := range x {
-		sum += float64(v)
-	}
-	mean := sum / float64(len(x))
-	for _, v := range x {
-		d := float64(v) - mean
-		sq += d * d
-	}
-	inv := 1 / math.Sqrt(sq/float64(len(x))+float64(eps))
-	for i, v := range x {
-		x[i] = float32((float64(v)-mean)*inv)*ln.weight[i] + ln.bias[i]
-	}
-}
-
-// gelu applies x·Φ(x) = x/2·(1 + erf(x/√2)) in place, the exact GELU, with
-// erf from Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7) and
-// its exponential from tensor.Exp. buf is scratch of len(x) floats.
-func gelu(x, buf []float32) {
-	buf = buf[:len(x)]
-	for i, v := range x {
-		buf[i] = -0.5 * v * v
-	}
-	tensor.Exp(buf)
-	for i, v := range x {
-		bits := math.Float32bits(v)
-		z := math.Float32frombits(bits&^signBit) * (1 / math.Sqrt2)
-		t := 1 / (1 + 0.3275911*z)
-		p := t * (0.254829592 + t*(-0.284496736+t*(1.421413741+t*(-1.453152027+t*1.061405429))))
-		erf := math.Float32frombits(math.Float32bits(1-p*buf[i]) | bits&signBit) // erf(|z|) with v's sign
-		x[i] = 0.5 * v * (1 + erf)
-	}
-}
-
-const signBit = 1 << 31
-
 func addTo(dst, src []float32) {
 	src = src[:len(dst)]
 	for i := range dst {
 		dst[i] += src[i]
 	}
-}
-
-// parallel runs fn over [0,n) on up to e.workers goroutines.
-func (e *Encoder) parallel(n, minChunk int, fn func(lo, hi int)) {
-	tensor.Parallel(e.workers, n, minChunk, fn)
 }

@@ -28,6 +28,8 @@ type Encoder struct {
 	embNorm        layerNorm
 	layers         []layer
 
+	scratch sync.Pool // *scratch of finished forward passes
+
 	mu     sync.RWMutex // Close waits for running Embed calls
 	closed bool
 }
@@ -41,8 +43,10 @@ type layer struct {
 	ffnNorm  layerNorm
 }
 
+// linear is a dense layer, out = W·x + bias, its weights packed for
+// tensor.Panels.Mul.
 type linear struct {
-	w    *tensor.Matrix
+	w    *tensor.Panels
 	bias []float32
 }
 
@@ -151,8 +155,19 @@ func (l *loader) vector(name string, n int) []float32 {
 	return v
 }
 
-func (l *loader) linear(name string, rows, cols int) linear {
-	return linear{w: l.matrix(name+".weight", rows, cols), bias: l.vector(name+".bias", rows)}
+// linear takes the dense layers name… (rows×cols each) and packs them as one
+// layer, their rows one after the other.
+func (l *loader) linear(rows, cols int, names ...string) linear {
+	var w, b []float32
+	for _, name := range names {
+		m, bias := l.matrix(name+".weight", rows, cols), l.vector(name+".bias", rows)
+		if l.err != nil {
+			return linear{}
+		}
+		w = append(w, m.Float32()...)
+		b = append(b, bias...)
+	}
+	return linear{w: tensor.PackPanels(len(b), cols, w, cols, 1), bias: b}
 }
 
 func (l *loader) norm(name string, n int) layerNorm {
@@ -160,36 +175,18 @@ func (l *loader) norm(name string, n int) layerNorm {
 }
 
 // layer takes one transformer block's tensors, stacking the query, key and
-// value projections into one matrix.
+// value projections into one layer.
 func (l *loader) layer(p string, c Config) layer {
 	h := c.Hidden
-	q := l.linear(p+"attention.self.query", h, h)
-	k := l.linear(p+"attention.self.key", h, h)
-	v := l.linear(p+"attention.self.value", h, h)
-	ly := layer{
-		out:      l.linear(p+"attention.output.dense", h, h),
+	self := p + "attention.self."
+	return layer{
+		qkv:      l.linear(h, h, self+"query", self+"key", self+"value"),
+		out:      l.linear(h, h, p+"attention.output.dense"),
 		attnNorm: l.norm(p+"attention.output.LayerNorm", h),
-		up:       l.linear(p+"intermediate.dense", c.Intermediate, h),
-		down:     l.linear(p+"output.dense", h, c.Intermediate),
+		up:       l.linear(c.Intermediate, h, p+"intermediate.dense"),
+		down:     l.linear(h, c.Intermediate, p+"output.dense"),
 		ffnNorm:  l.norm(p+"output.LayerNorm", h),
 	}
-	if l.err == nil {
-		ly.qkv = stack(q, k, v)
-	}
-	return ly
-}
-
-// stack puts the rows of several linear maps with the same columns one
-// after the other, as float32.
-func stack(parts ...linear) linear {
-	var w, b []float32
-	rows := 0
-	for _, p := range parts {
-		w = append(w, p.w.Float32()...)
-		b = append(b, p.bias...)
-		rows += p.w.Rows
-	}
-	return linear{w: tensor.F32Matrix(rows, parts[0].w.Cols, w), bias: b}
 }
 
 // Dim is the length of the embeddings.

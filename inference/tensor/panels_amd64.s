@@ -1,0 +1,185 @@
+//go:build goexperiment.simd && amd64
+
+#include "textflag.h"
+
+// STEP multiplies column xo/4 of the 14 vectors (broadcast, one at a time
+// into Z2 or Z3) with the panel column at w0(SI) and w1(SI) (Z0, Z1) and
+// adds the products to the accumulators: vector t, rows 0–15 in Z(4+2t),
+// rows 16–31 in Z(5+2t). Vector rows are at AX, BX, CX plus 0, 1, 2, 3, 4
+// strides (DX, R8 = 3·DX).
+#define STEP(xo, w0, w1) \
+	VMOVUPS w0(SI), Z0 \
+	VMOVUPS w1(SI), Z1 \
+	VBROADCASTSS xo(AX), Z2 \
+	VFMADD231PS Z2, Z0, Z4 \
+	VFMADD231PS Z2, Z1, Z5 \
+	VBROADCASTSS xo(AX)(DX*1), Z3 \
+	VFMADD231PS Z3, Z0, Z6 \
+	VFMADD231PS Z3, Z1, Z7 \
+	VBROADCASTSS xo(AX)(DX*2), Z2 \
+	VFMADD231PS Z2, Z0, Z8 \
+	VFMADD231PS Z2, Z1, Z9 \
+	VBROADCASTSS xo(AX)(R8*1), Z3 \
+	VFMADD231PS Z3, Z0, Z10 \
+	VFMADD231PS Z3, Z1, Z11 \
+	VBROADCASTSS xo(AX)(DX*4), Z2 \
+	VFMADD231PS Z2, Z0, Z12 \
+	VFMADD231PS Z2, Z1, Z13 \
+	VBROADCASTSS xo(BX), Z3 \
+	VFMADD231PS Z3, Z0, Z14 \
+	VFMADD231PS Z3, Z1, Z15 \
+	VBROADCASTSS xo(BX)(DX*1), Z2 \
+	VFMADD231PS Z2, Z0, Z16 \
+	VFMADD231PS Z2, Z1, Z17 \
+	VBROADCASTSS xo(BX)(DX*2), Z3 \
+	VFMADD231PS Z3, Z0, Z18 \
+	VFMADD231PS Z3, Z1, Z19 \
+	VBROADCASTSS xo(BX)(R8*1), Z2 \
+	VFMADD231PS Z2, Z0, Z20 \
+	VFMADD231PS Z2, Z1, Z21 \
+	VBROADCASTSS xo(BX)(DX*4), Z3 \
+	VFMADD231PS Z3, Z0, Z22 \
+	VFMADD231PS Z3, Z1, Z23 \
+	VBROADCASTSS xo(CX), Z2 \
+	VFMADD231PS Z2, Z0, Z24 \
+	VFMADD231PS Z2, Z1, Z25 \
+	VBROADCASTSS xo(CX)(DX*1), Z3 \
+	VFMADD231PS Z3, Z0, Z26 \
+	VFMADD231PS Z3, Z1, Z27 \
+	VBROADCASTSS xo(CX)(DX*2), Z2 \
+	VFMADD231PS Z2, Z0, Z28 \
+	VFMADD231PS Z2, Z1, Z29 \
+	VBROADCASTSS xo(CX)(R8*1), Z3 \
+	VFMADD231PS Z3, Z0, Z30 \
+	VFMADD231PS Z3, Z1, Z31 
+
+// func panelAsm(x *float32, xs int, w *float32, k int, b *float32, out *float32, os int)
+//
+// For the 14 vectors x+t·xs (k floats each) and the panel w (k columns of
+// 32 rows), it sets out[t·os+i] = b[i] + Σ_j x[t·xs+j]·w[32j+i], adding
+// the products in the order j = 0, 1, … with one fused multiply-add each.
+// k ≥ 1.
+TEXT ·panelAsm(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), AX
+	MOVQ xs+8(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R8
+	LEAQ (DX)(DX*4), R9
+	LEAQ (AX)(R9*1), BX
+	LEAQ (BX)(R9*1), CX
+	MOVQ w+16(FP), SI
+	MOVQ k+24(FP), DI
+	MOVQ b+32(FP), R9
+	VMOVUPS (R9), Z4
+	VMOVUPS 64(R9), Z5
+	VMOVAPS Z4, Z6
+	VMOVAPS Z5, Z7
+	VMOVAPS Z4, Z8
+	VMOVAPS Z5, Z9
+	VMOVAPS Z4, Z10
+	VMOVAPS Z5, Z11
+	VMOVAPS Z4, Z12
+	VMOVAPS Z5, Z13
+	VMOVAPS Z4, Z14
+	VMOVAPS Z5, Z15
+	VMOVAPS Z4, Z16
+	VMOVAPS Z5, Z17
+	VMOVAPS Z4, Z18
+	VMOVAPS Z5, Z19
+	VMOVAPS Z4, Z20
+	VMOVAPS Z5, Z21
+	VMOVAPS Z4, Z22
+	VMOVAPS Z5, Z23
+	VMOVAPS Z4, Z24
+	VMOVAPS Z5, Z25
+	VMOVAPS Z4, Z26
+	VMOVAPS Z5, Z27
+	VMOVAPS Z4, Z28
+	VMOVAPS Z5, Z29
+	VMOVAPS Z4, Z30
+	VMOVAPS Z5, Z31
+	CMPQ DI, $4
+	JLT  tail
+
+loop4:
+	STEP(0, 0, 64)
+	STEP(4, 128, 192)
+	STEP(8, 256, 320)
+	STEP(12, 384, 448)
+	ADDQ $16, AX
+	ADDQ $16, BX
+	ADDQ $16, CX
+	ADDQ $512, SI
+	SUBQ $4, DI
+	CMPQ DI, $4
+	JGE  loop4
+
+tail:
+	TESTQ DI, DI
+	JZ    store
+
+loop1:
+	STEP(0, 0, 64)
+	ADDQ $4, AX
+	ADDQ $4, BX
+	ADDQ $4, CX
+	ADDQ $128, SI
+	DECQ DI
+	JNZ  loop1
+
+store:
+	MOVQ out+40(FP), AX
+	MOVQ os+48(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R8
+	LEAQ (DX)(DX*4), R9
+	LEAQ (AX)(R9*1), BX
+	LEAQ (BX)(R9*1), CX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, (AX)(DX*1)
+	VMOVUPS Z7, 64(AX)(DX*1)
+	VMOVUPS Z8, (AX)(DX*2)
+	VMOVUPS Z9, 64(AX)(DX*2)
+	VMOVUPS Z10, (AX)(R8*1)
+	VMOVUPS Z11, 64(AX)(R8*1)
+	VMOVUPS Z12, (AX)(DX*4)
+	VMOVUPS Z13, 64(AX)(DX*4)
+	VMOVUPS Z14, (BX)
+	VMOVUPS Z15, 64(BX)
+	VMOVUPS Z16, (BX)(DX*1)
+	VMOVUPS Z17, 64(BX)(DX*1)
+	VMOVUPS Z18, (BX)(DX*2)
+	VMOVUPS Z19, 64(BX)(DX*2)
+	VMOVUPS Z20, (BX)(R8*1)
+	VMOVUPS Z21, 64(BX)(R8*1)
+	VMOVUPS Z22, (BX)(DX*4)
+	VMOVUPS Z23, 64(BX)(DX*4)
+	VMOVUPS Z24, (CX)
+	VMOVUPS Z25, 64(CX)
+	VMOVUPS Z26, (CX)(DX*1)
+	VMOVUPS Z27, 64(CX)(DX*1)
+	VMOVUPS Z28, (CX)(DX*2)
+	VMOVUPS Z29, 64(CX)(DX*2)
+	VMOVUPS Z30, (CX)(R8*1)
+	VMOVUPS Z31, 64(CX)(R8*1)
+
+	// Leave no dirty upper register state (see mulmat_amd64.s).
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	VZEROUPPER
+	RET
