@@ -17,10 +17,12 @@ import (
 	"rustexpert/bundled"
 	"rustexpert/inference/bert"
 	"rustexpert/rag"
+	"rustexpert/rag/cratedocs"
 	"rustexpert/store"
 )
 
-// defaultRAGSources are the rustup documentation sources ingested when --source is not given.
+// defaultRAGSources are the rustup documentation sources ingested when --source is not given
+// (and crates, from the crate registry found, when there is one).
 const defaultRAGSources = "book,error-codes,nomicon,rust-by-example,reference,std,core,alloc,cargo,edition-guide"
 
 func (e *cliEnv) rag(ctx context.Context, args []string) error {
@@ -46,11 +48,16 @@ func (e *cliEnv) ragIngest(ctx context.Context, args []string) error {
 	var cfg Config
 	fs := e.flags("rag ingest", &cfg)
 	e.ragFlags(fs, &cfg)
-	names := fs.String("source", defaultRAGSources, "comma-separated sources: "+ragSourceNames())
-	dir := fs.String("dir", "", "the rustup html docs folder (default: the first ~/.rustup/toolchains/*/share/doc/rust/html), or for tokio its Markdown folder")
+	names := fs.String("source", defaultRAGSources, "comma-separated sources: "+ragSourceNames()+" (default: the rustup sources, and crates when a crate registry is found)")
+	dir := fs.String("dir", "", "the rustup html docs folder (default: the first ~/.rustup/toolchains/*/share/doc/rust/html), for tokio its Markdown folder, for crates a crate registry folder (default: /usr/share/cargo/registry, else ~/.cargo/registry/src/*)")
 	verbose := fs.Bool("v", false, "list every skipped file (default: 5 per reason)")
 	if err := e.parseNoArgs(fs, &cfg, args); err != nil {
 		return err
+	}
+	chosen := false
+	fs.Visit(func(f *flag.Flag) { chosen = chosen || f.Name == "source" })
+	if !chosen {
+		*names = e.defaultRAGSourceList()
 	}
 	sources, err := ragSources(*names)
 	if err != nil {
@@ -62,7 +69,11 @@ func (e *cliEnv) ragIngest(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	for _, src := range sources {
-		folder, err := e.ragDir(src, *dir)
+		folderArg := *dir
+		if src.Format == rag.CrateDocs && !chosen {
+			folderArg = "" // the default set: --dir is the rustup folder, crates come from the registry found
+		}
+		folder, err := e.ragDir(src, folderArg)
 		if err != nil {
 			return err
 		}
@@ -135,6 +146,16 @@ func ragSourceNames() string {
 	return strings.Join(names, ", ")
 }
 
+// defaultRAGSourceList is the rustup sources, and crates when a crate registry folder is found
+// (else a note on stderr).
+func (e *cliEnv) defaultRAGSourceList() string {
+	if rag.CrateRegistryDir(e.getenv) == "" {
+		fmt.Fprintln(e.stderr, "note: no crate registry found (/usr/share/cargo/registry or ~/.cargo/registry/src/*): crates left out")
+		return defaultRAGSources
+	}
+	return defaultRAGSources + ",crates"
+}
+
 func ragSources(names string) ([]rag.Source, error) {
 	var out []rag.Source
 	for _, n := range strings.Split(names, ",") {
@@ -142,13 +163,26 @@ func ragSources(names string) ([]rag.Source, error) {
 		if !ok {
 			return nil, fmt.Errorf("unknown source %q (want %s)", n, ragSourceNames())
 		}
-		out = append(out, src)
+		out = append(out, cratedocs.Attach(src))
 	}
 	return out, nil
 }
 
-// ragDir finds a source's folder: dir/SUBDIR, or dir itself when it is the source's own folder.
+// ragDir finds a source's folder: dir/SUBDIR, or dir itself when it is the source's own folder;
+// for crates dir or the crate registry found.
 func (e *cliEnv) ragDir(src rag.Source, dir string) (string, error) {
+	if src.Format == rag.CrateDocs {
+		if dir == "" {
+			dir = rag.CrateRegistryDir(e.getenv)
+		}
+		if dir == "" {
+			return "", usageError{"no crate registry found (install Debian's librust-*-dev packages: scripts/install-crate-sources.sh), or give --dir"}
+		}
+		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+			return "", fmt.Errorf("source %s: %s is not a folder", src.Name, dir)
+		}
+		return dir, nil
+	}
 	if src.Subdir == "" {
 		if dir == "" {
 			return "", usageError{fmt.Sprintf("source %s needs --dir (its Markdown folder)", src.Name)}

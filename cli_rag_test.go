@@ -147,3 +147,27 @@ func TestRAGEvalPrintsMetricsPerMode(t *testing.T) {
 		t.Errorf("eval without a file: %v", err)
 	}
 }
+
+func TestRAGIngestCrates(t *testing.T) {
+	dir := t.TempDir()
+	reg := filepath.Join("sftdata", "testdata", "registry")
+	out, _, err := runIn(t, dir, "rag", "ingest", "--source", "crates", "--dir", reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "crates: 9 new, 0 changed, 0 unchanged, 0 removed, 0 skipped, ") {
+		t.Errorf("ingest output:\n%s", out)
+	}
+	out, _, err = runIn(t, dir, "rag", "search", "--mode", "bm25", "-k", "1", "Counter::bump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(out, "\n"); len(lines) < 2 || !strings.Contains(lines[0], "Crate docs › fakecrate::Counter › fakecrate::Counter::bump") ||
+		lines[1] != "    https://docs.rs/fakecrate/0.2.1/fakecrate/struct.Counter.html#method.bump" {
+		t.Errorf("search output:\n%s", out)
+	}
+	if _, _, err := runIn(t, dir, "rag", "ingest", "--source", "crates", "--dir", filepath.Join(dir, "nope")); err == nil ||
+		!strings.Contains(err.Error(), "is not a folder") {
+		t.Errorf("missing registry: %v", err)
+	}
+}

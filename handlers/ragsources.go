@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"rustexpert/rag"
+	"rustexpert/rag/cratedocs"
 	"rustexpert/store"
 	"rustexpert/web"
 )
@@ -83,7 +84,7 @@ type ragTasks struct {
 
 func newRAGTasks(s *Server) *ragTasks {
 	return &ragTasks{s: s, getenv: os.Getenv, ingest: func(ctx context.Context, st rag.Store, src rag.Source, dir string) (rag.Report, error) {
-		return rag.Ingest(ctx, st, src, dir, rag.DefaultChunkOptions)
+		return rag.Ingest(ctx, st, cratedocs.Attach(src), dir, rag.DefaultChunkOptions)
 	}}
 }
 
@@ -440,6 +441,8 @@ func pagesOf(src rag.Source) string {
 		return "Markdown (.md) files"
 	case rag.Rustdoc:
 		return "rustdoc .html pages"
+	case rag.CrateDocs:
+		return "crate folders (NAME-VERSION/src/*.rs)"
 	}
 	return "mdBook .html pages"
 }
@@ -469,7 +472,7 @@ func (g *ragTasks) page(r *http.Request) (web.RAGSourcesPage, error) {
 		return vm, err
 	}
 	task, started, hasTask := g.current()
-	rows := ragRows(stats, reports, vectors, rag.RustDocsDir(g.getenv))
+	rows := ragRows(stats, reports, vectors, rag.RustDocsDir(g.getenv), rag.CrateRegistryDir(g.getenv))
 	for i := range rows {
 		if hasTask && task.Kind == ragTaskIngest && task.Source == rows[i].Name {
 			rows[i].Task = taskView(task, started)
@@ -511,7 +514,7 @@ func (g *ragTasks) embedBox(ctx context.Context, task ragTaskState, started time
 }
 
 // ragRows is one row per known source, then one per stored source ingest does not know.
-func ragRows(stats []store.RAGSourceStats, reports []store.RAGIngestReport, vectors map[string]int, docsRoot string) []web.RAGSourceRow {
+func ragRows(stats []store.RAGSourceStats, reports []store.RAGIngestReport, vectors map[string]int, docsRoot, registry string) []web.RAGSourceRow {
 	byName := map[string]store.RAGSourceStats{}
 	for _, st := range stats {
 		byName[st.Source] = st
@@ -526,6 +529,9 @@ func ragRows(stats []store.RAGSourceStats, reports []store.RAGIngestReport, vect
 		known[src.Name] = true
 		row := web.RAGSourceRow{Name: src.Name, Label: src.Label, Licence: src.Licence, Known: true}
 		row.Folder, row.FolderNote = folderFor(src, last, docsRoot)
+		if _, ingested := last[src.Name]; !ingested && src.Format == rag.CrateDocs {
+			row.Folder, row.FolderNote = registryFolder(registry)
+		}
 		rows = append(rows, fillRow(row, byName[src.Name], last, vectors))
 	}
 	for _, st := range stats {
@@ -534,6 +540,14 @@ func ragRows(stats []store.RAGSourceStats, reports []store.RAGIngestReport, vect
 		}
 	}
 	return rows
+}
+
+// registryFolder is the crates source's folder before its first ingest, and where it comes from.
+func registryFolder(registry string) (string, string) {
+	if registry == "" {
+		return "", "no crate registry found (Debian's librust-*-dev packages or ~/.cargo/registry/src): give a folder"
+	}
+	return registry, "the crate registry found"
 }
 
 // folderFor is the folder a source's form starts with, and where it comes from.

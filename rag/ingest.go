@@ -25,7 +25,8 @@ type Format int
 const (
 	MdBookHTML Format = iota // mdBook HTML pages (<main> holds the content)
 	Markdown
-	Rustdoc // rustdoc API pages (std, core, alloc): one section per item member
+	Rustdoc   // rustdoc API pages (std, core, alloc): one section per item member
+	CrateDocs // a crate registry folder: the doc comments of the most used crates' sources (crates.go)
 )
 
 // Source is one documentation collection.
@@ -40,6 +41,8 @@ type Source struct {
 	// ShadowedBy names a sibling folder whose page at the same path supersedes this source's
 	// (core and alloc items that std re-exports are ingested once, from std).
 	ShadowedBy string
+	// Crates reads the crate sources of a CrateDocs source (rag/cratedocs.Attach sets it).
+	Crates CrateReader
 	// OnProgress, when set, is called by Ingest on its own goroutine once the files are listed
 	// and after each file.
 	OnProgress func(Progress)
@@ -69,6 +72,7 @@ var Sources = []Source{
 	{Name: "cargo", Label: "The Cargo Book", Subdir: "cargo", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/cargo/", Licence: rustLicence},
 	{Name: "edition-guide", Label: "The Edition Guide", Subdir: "edition-guide", Match: mdBookPage, BaseURL: "https://doc.rust-lang.org/edition-guide/", Licence: rustLicence},
 	{Name: "tokio", Label: "Tokio tutorial", Match: markdownPage, Format: Markdown, BaseURL: "https://tokio.rs/tokio/", Licence: "MIT"},
+	{Name: "crates", Label: "Crate docs", Match: crateSourceFile, Format: CrateDocs, BaseURL: "https://docs.rs/", Licence: "each crate's (Cargo.toml)"},
 }
 
 const rustLicence = "MIT OR Apache-2.0"
@@ -165,6 +169,9 @@ type Report struct {
 // (binary, not UTF-8, too big, no content) is skipped with its reason; only database and
 // folder errors stop the ingest.
 func Ingest(ctx context.Context, st Store, src Source, dir string, opt ChunkOptions) (Report, error) {
+	if src.Format == CrateDocs {
+		return ingestCrates(ctx, st, src, dir, opt)
+	}
 	rep := Report{Source: src.Name}
 	files, err := listFiles(dir, src.Match)
 	if err != nil {
