@@ -223,19 +223,8 @@ func storeCratePage(ctx context.Context, st Store, src Source, p *cratePage, kno
 		rep.Unchanged++
 		return nil
 	}
-	chunks := ChunkPage(page, src.Label, opt)
-	doc := store.RAGDocument{Source: src.Name, Path: p.path, URL: src.BaseURL + p.path, Title: joinTitle(src.Label, []string{page.Title}),
-		Licence: p.licence, SHA256: hash}
-	if err := st.PutRAGDocument(ctx, doc, storeChunks(chunks)); err != nil {
-		return err
-	}
-	if had {
-		rep.Changed++
-	} else {
-		rep.New++
-	}
-	rep.Chunks += len(chunks)
-	return nil
+	doc := store.RAGDocument{Source: src.Name, Path: p.path, URL: src.BaseURL + p.path, Licence: p.licence, SHA256: hash}
+	return storePage(ctx, st, src, page, doc, had, opt, rep)
 }
 
 // pageHash is the sha256 of everything stored of a page.

@@ -245,9 +245,14 @@ func ingestFile(ctx context.Context, st Store, src Source, dir, rel string, know
 		rep.Skipped = append(rep.Skipped, Skip{Path: rel, Reason: err.Error()})
 		return nil
 	}
+	doc := store.RAGDocument{Source: src.Name, Path: rel, URL: pageURL(src, rel), Licence: src.Licence, SHA256: hash}
+	return storePage(ctx, st, src, page, doc, had, opt, rep)
+}
+
+// storePage chunks a new or changed page, writes it as doc (its title made here) and counts it.
+func storePage(ctx context.Context, st Store, src Source, page Page, doc store.RAGDocument, had bool, opt ChunkOptions, rep *Report) error {
 	chunks := ChunkPage(page, src.Label, opt)
-	doc := store.RAGDocument{Source: src.Name, Path: rel, URL: pageURL(src, rel), Title: joinTitle(src.Label, []string{page.Title}),
-		Licence: src.Licence, SHA256: hash}
+	doc.Title = joinTitle(src.Label, []string{page.Title})
 	if err := st.PutRAGDocument(ctx, doc, storeChunks(chunks)); err != nil {
 		return err
 	}
@@ -299,12 +304,13 @@ func readPage(path string) ([]byte, error) {
 		return nil, fmt.Errorf("binary file (NUL byte at offset %d)", i)
 	}
 	if !utf8.Valid(data) {
-		return nil, fmt.Errorf("not UTF-8 (first invalid byte at offset %d)", firstInvalidUTF8(data))
+		return nil, fmt.Errorf("not UTF-8 (first invalid byte at offset %d)", FirstInvalidUTF8(data))
 	}
 	return data, nil
 }
 
-func firstInvalidUTF8(data []byte) int {
+// FirstInvalidUTF8 returns the offset of the first byte of data that is not valid UTF-8, or -1.
+func FirstInvalidUTF8(data []byte) int {
 	for i := 0; i < len(data); {
 		r, n := utf8.DecodeRune(data[i:])
 		if r == utf8.RuneError && n <= 1 {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"rustexpert/rag"
 )
 
 // ModuleDoc is the documentation one source file of a crate gives: its //! doc and its
@@ -131,20 +133,9 @@ func readSource(path string) (string, string) {
 		return "", fmt.Sprintf("binary file (NUL byte at offset %d)", i)
 	}
 	if !utf8.Valid(data) {
-		return "", fmt.Sprintf("not UTF-8 (first invalid byte at offset %d)", invalidUTF8Offset(data))
+		return "", fmt.Sprintf("not UTF-8 (first invalid byte at offset %d)", rag.FirstInvalidUTF8(data))
 	}
 	return string(data), ""
-}
-
-func invalidUTF8Offset(data []byte) int {
-	for i := 0; i < len(data); {
-		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return -1
 }
 
 // scopedItem is an item with the containers (mods, traits, impls) it is written in, outermost first.
