@@ -46,20 +46,10 @@ func (e *cliEnv) modelsExport(ctx context.Context, args []string) error {
 	return nil
 }
 
-// exportRequest gathers a model's lineage from the registry; the bundled base's hub id is
+// exportRequest gathers a model's lineage from the registry (training.Lineage); the bundled base's hub id is
 // filled in when the model stands on it.
 func exportRequest(ctx context.Context, st *store.Store, m store.Model, modelsDir string) training.ExportRequest {
-	req := training.ExportRequest{Model: m}
-	if m.ParentID != 0 {
-		if p, err := st.Model(ctx, m.ParentID); err == nil {
-			req.Parent = p.Name
-		}
-	}
-	if m.DatasetID != 0 {
-		if d, err := st.Dataset(ctx, m.DatasetID); err == nil {
-			req.Dataset = &d
-		}
-	}
+	req := training.Lineage(ctx, st, m)
 	if abs, err := filepath.Abs(filepath.Join(modelsDir, filepath.FromSlash(bundled.Base.Path))); err == nil && abs == m.Base {
 		req.BaseModelID = bundled.Base.HubID
 	}

@@ -83,3 +83,23 @@ func TestModelCardNamesLineageAndData(t *testing.T) {
 		}
 	}
 }
+
+func TestModelCardGivesTheRunsRecipeAndFigures(t *testing.T) {
+	cfg := training.Defaults("dpo")
+	cfg.Lora.Quantization = "nf4"
+	cfg.Hyperparameters.Beta = 0.2
+	run := store.Run{ID: 7, Kind: "dpo", Device: "cuda (NVIDIA H100)", Step: 40, ConfigJSON: string(cfg.JSON()),
+		MetricsJSON: `{"train_loss":0.61,"rewards/accuracies":0.75}`}
+	card := training.ModelCard(training.ExportRequest{Model: store.Model{Name: "v2", Base: "/m/base.gguf"}, Run: &run})
+	for _, want := range []string{"## Training", "DPO LoRA, run 7 on cuda (NVIDIA H100), 40 steps.",
+		`- LoRA: r 32, α 16, dropout 0.05, target modules "all-linear", base quantization nf4`,
+		"learning rate 5e-06 (cosine, warm-up 0.1), 2 × 8 sequences per step, max length 1024, seed 42",
+		"- DPO: β 0.2, loss sigmoid", "| rewards/accuracies | 0.75 |", "| train_loss | 0.61 |"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("card lacks %q:\n%s", want, card)
+		}
+	}
+	if strings.Index(card, "rewards/accuracies") > strings.Index(card, "train_loss") {
+		t.Errorf("metrics not sorted by name:\n%s", card)
+	}
+}

@@ -151,20 +151,10 @@ func (s *Server) exportTarget(w http.ResponseWriter, r *http.Request) (*training
 	return tr, run, model, true
 }
 
-// exportRequest gathers a model's lineage for its card; the bundled base's hub id is filled in
+// exportRequest gathers a model's lineage for its card (training.Lineage); the bundled base's hub id is filled in
 // when the model stands on it.
 func (s *Server) exportRequest(ctx context.Context, m store.Model) training.ExportRequest {
-	req := training.ExportRequest{Model: m}
-	if m.ParentID != 0 {
-		if p, err := s.store.Model(ctx, m.ParentID); err == nil {
-			req.Parent = p.Name
-		}
-	}
-	if m.DatasetID != 0 {
-		if d, err := s.store.Dataset(ctx, m.DatasetID); err == nil {
-			req.Dataset = &d
-		}
-	}
+	req := training.Lineage(ctx, s.store, m)
 	if strings.HasSuffix(filepath.ToSlash(m.Base), "/"+bundled.Base.Path) {
 		req.BaseModelID = bundled.Base.HubID
 	}

@@ -83,7 +83,7 @@ func TestRunExportWritesAFolderAndDownloadsIt(t *testing.T) {
 		t.Errorf("archive entries %v", files)
 	}
 	card := files[name+"/README.md"]
-	for _, want := range []string{"library_name: peft", "# v1", "trained from: base", "SFT snapshot 1, 1 rows"} {
+	for _, want := range []string{"library_name: peft", "# v1", "trained from: base", "SFT snapshot 1, 1 rows", "## Training", "SFT LoRA, run 1"} {
 		if !strings.Contains(card, want) {
 			t.Errorf("model card lacks %q:\n%s", want, card)
 		}

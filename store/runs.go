@@ -157,6 +157,15 @@ func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
 	return r, err
 }
 
+// RunOfModel returns the finished run that produced the model (ErrNotFound for a model no run made).
+func (s *Store) RunOfModel(ctx context.Context, modelID int64) (Run, error) {
+	r, err := scanRun(s.read.QueryRowContext(ctx, `SELECT `+runColumns+runFrom+` WHERE r.output_model_id = ? ORDER BY r.id DESC LIMIT 1`, modelID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("run of model %d: %w", modelID, ErrNotFound)
+	}
+	return r, err
+}
+
 // ListRuns returns the newest runs first.
 func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
 	return queryAll(ctx, s.read, scanRun, `SELECT `+runColumns+runFrom+` ORDER BY r.id DESC LIMIT ?`, limit)

@@ -168,6 +168,12 @@ func TestFinishRunRegistersUniqueModel(t *testing.T) {
 	if err := st.FinishRun(ctx, r.ID, RunEnd{Status: RunFailed}); !errors.Is(err, ErrConflict) {
 		t.Errorf("finishing a finished run: err = %v, want ErrConflict", err)
 	}
+	if of, err := st.RunOfModel(ctx, r.ModelID); err != nil || of.ID != r.ID || of.MetricsJSON != `{"train_loss":1.5}` {
+		t.Errorf("RunOfModel(%d) = run %d, %v", r.ModelID, of.ID, err)
+	}
+	if _, err := st.RunOfModel(ctx, model); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RunOfModel of a model no run made: err = %v, want ErrNotFound", err)
+	}
 }
 
 func TestResumeAndInterrupt(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,27 @@ type ExportRequest struct {
 	Merged      bool           // merge the adapter into the base weights
 	DType       string         // bfloat16 (default), float16 or float32
 	BaseModelID string         // hub id written as the adapter's base (default: the registry's base path)
+	Run         *store.Run     // the run that trained it, when known: its recipe and final figures go in the card
+}
+
+// Lineage is an export request for m with what the registry knows of its making: the parent's
+// name, the dataset and the run that trained it.
+func Lineage(ctx context.Context, st *store.Store, m store.Model) ExportRequest {
+	req := ExportRequest{Model: m}
+	if m.ParentID != 0 {
+		if p, err := st.Model(ctx, m.ParentID); err == nil {
+			req.Parent = p.Name
+		}
+	}
+	if m.DatasetID != 0 {
+		if d, err := st.Dataset(ctx, m.DatasetID); err == nil {
+			req.Dataset = &d
+		}
+	}
+	if r, err := st.RunOfModel(ctx, m.ID); err == nil {
+		req.Run = &r
+	}
+	return req
 }
 
 // exportConfig is export.json, read by `python3 -m worker export`.
@@ -179,6 +201,9 @@ func ModelCard(req ExportRequest) string {
 	if m.Notes != "" {
 		fmt.Fprintf(&b, "- notes: %s\n", m.Notes)
 	}
+	if req.Run != nil {
+		writeRecipe(&b, *req.Run)
+	}
 	if m.Adapter != "" {
 		if own, err := os.ReadFile(filepath.Join(m.Adapter, "README.md")); err == nil {
 			b.WriteString("\n")
@@ -186,4 +211,40 @@ func ModelCard(req ExportRequest) string {
 		}
 	}
 	return b.String()
+}
+
+// writeRecipe adds the run's recipe (its run.json settings) and final figures to a card.
+func writeRecipe(b *strings.Builder, run store.Run) {
+	fmt.Fprintf(b, "\n## Training\n\n%s LoRA, run %d", strings.ToUpper(run.Kind), run.ID)
+	if run.Device != "" {
+		fmt.Fprintf(b, " on %s", run.Device)
+	}
+	fmt.Fprintf(b, ", %d steps.\n\n", run.Step)
+	if cfg, err := ParseConfig([]byte(run.ConfigJSON)); err == nil {
+		l, h := cfg.Lora, cfg.Hyperparameters
+		quant := "none"
+		if l.Quantization != "" {
+			quant = l.Quantization
+		}
+		targets, _ := json.Marshal(l.TargetModules)
+		fmt.Fprintf(b, "- LoRA: r %d, α %g, dropout %g, target modules %s, base quantization %s\n", l.R, l.Alpha, l.Dropout, targets, quant)
+		fmt.Fprintf(b, "- optimisation: learning rate %g (%s, warm-up %g), %d × %d sequences per step, max length %d, seed %d\n",
+			h.LearningRate, h.LRScheduler, h.WarmupRatio, h.PerDeviceBatchSize, h.GradientAccumulation, h.MaxLength, h.Seed)
+		if run.Kind == store.RunDPO {
+			fmt.Fprintf(b, "- DPO: β %g, loss %s\n", h.Beta, h.LossType)
+		}
+	}
+	var metrics map[string]any
+	if json.Unmarshal([]byte(run.MetricsJSON), &metrics) != nil || len(metrics) == 0 {
+		return
+	}
+	names := make([]string, 0, len(metrics))
+	for k := range metrics {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	b.WriteString("\nFinal figures:\n\n| metric | value |\n|---|---|\n")
+	for _, k := range names {
+		fmt.Fprintf(b, "| %s | %v |\n", k, metrics[k])
+	}
 }
