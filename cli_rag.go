@@ -326,7 +326,7 @@ func (e *cliEnv) ragEval(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usageError{ragUsage}
 	}
-	qs, err := readGoldFile(pos[0])
+	qs, err := rag.ReadGoldFile(pos[0])
 	if err != nil {
 		return err
 	}
@@ -358,22 +358,6 @@ func (e *cliEnv) ragEval(ctx context.Context, args []string) error {
 	}
 	printEval(e.stdout, pos[0], len(qs), results)
 	return nil
-}
-
-func readGoldFile(path string) ([]rag.Question, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	qs, err := rag.ReadGold(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(qs) == 0 {
-		return nil, fmt.Errorf("%s: no questions", path)
-	}
-	return qs, nil
 }
 
 // checkGoldURLs warns on stderr about gold URLs whose document is not in the index.

@@ -401,7 +401,7 @@ func ingestFolder(src rag.Source, typed string) (string, error) {
 	case !info.IsDir():
 		return "", fmt.Errorf("%w: %s is not a folder", store.ErrInvalid, folder)
 	}
-	found, err := hasPage(folder, src.Match)
+	found, err := rag.HasFile(folder, src.Match)
 	if err != nil {
 		return "", fmt.Errorf("%w: folder %s cannot be read: %v", store.ErrInvalid, folder, err)
 	}
@@ -409,29 +409,6 @@ func ingestFolder(src rag.Source, typed string) (string, error) {
 		return "", fmt.Errorf("%w: nothing to ingest in %s: it holds no %s of %s", store.ErrInvalid, folder, pagesOf(src), src.Name)
 	}
 	return folder, nil
-}
-
-// hasPage reports whether dir holds a file that match accepts; it stops at the first.
-func hasPage(dir string, match func(string) bool) (bool, error) {
-	found := false
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil {
-			return err
-		}
-		if match(filepath.ToSlash(rel)) {
-			found = true
-			return fs.SkipAll
-		}
-		return nil
-	})
-	return found, err
 }
 
 // pagesOf names the files a source reads.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -28,6 +29,24 @@ const (
 	MinGoldURLs = 1
 	MaxGoldURLs = 3
 )
+
+// ReadGoldFile reads and checks the gold set in the file at path (ReadGold); errors name the
+// file, and a file without questions is an error.
+func ReadGoldFile(path string) ([]Question, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	qs, err := ReadGold(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(qs) == 0 {
+		return nil, fmt.Errorf("%s: no questions", path)
+	}
+	return qs, nil
+}
 
 // ReadGold reads and checks a gold set: every row has an id, a question, a topic and 1–3
 // well-formed https URLs; ids and questions (case and spacing ignored) are unique. Errors name

@@ -324,7 +324,26 @@ func FirstInvalidUTF8(data []byte) int {
 // listFiles returns the paths under dir (slash-separated, sorted) that match.
 func listFiles(dir string, match func(string) bool) ([]string, error) {
 	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := walkFiles(dir, match, func(rel string) bool { out = append(out, rel); return true })
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// HasFile reports whether dir holds a regular file whose slash-separated path match accepts; it
+// stops at the first.
+func HasFile(dir string, match func(string) bool) (bool, error) {
+	found := false
+	err := walkFiles(dir, match, func(string) bool { found = true; return false })
+	return found, err
+}
+
+// walkFiles calls visit with the path under dir (slash-separated) of each regular file that match
+// accepts, until visit returns false.
+func walkFiles(dir string, match func(string) bool, visit func(rel string) bool) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -335,16 +354,11 @@ func listFiles(dir string, match func(string) bool) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if rel = filepath.ToSlash(rel); match(rel) {
-			out = append(out, rel)
+		if rel = filepath.ToSlash(rel); match(rel) && !visit(rel) {
+			return fs.SkipAll
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // pageURL is the canonical URL of a page.

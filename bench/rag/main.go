@@ -232,14 +232,9 @@ func ingestAll(ctx context.Context, st *store.Store, docs, tokio string) time.Du
 }
 
 func goldQuestions(path string) ([]string, error) {
-	f, err := os.Open(path)
+	qs, err := rag.ReadGoldFile(path)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	qs, err := rag.ReadGold(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	out := make([]string, len(qs))
 	for i, q := range qs {
