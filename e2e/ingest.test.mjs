@@ -105,7 +105,8 @@ test("ingest the Book test pages, re-ingest them unchanged, watch a bigger inges
   await page.waitForURL(/\/rag\/sources$/);
   const running = tokio.locator("[data-testid=rag-task][data-running=true]");
   if (await running.count() > 0) {
-    const first = Number(await text(running.locator("[data-field=done]")));
+    // The box may be replaced by the finished one at any moment: read it whichever it is by now.
+    const first = Number(await text(tokio.locator("[data-testid=rag-task] [data-field=done]")));
     await page.waitForFunction((n) => {
       const t = document.querySelector('[data-source="tokio"] [data-testid=rag-task]');
       return t && (Number(t.querySelector("[data-field=done]").textContent) > n || t.dataset.running === "false");
