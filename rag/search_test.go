@@ -341,8 +341,8 @@ func TestSearchRejectsAnUnknownFusion(t *testing.T) {
 	}
 }
 
-// The KNN index (sqlite-vec) ranks as the one that keeps the vectors in memory, for every mode,
-// fusion and source filter.
+// The KNN index (sqlite-vec, and FTS5's bm25()) ranks as the one that keeps the vectors and the
+// full-text index in memory, for every mode, fusion and source filter.
 func TestKNNIndexRanksAsTheMemoryIndex(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
@@ -357,8 +357,9 @@ func TestKNNIndexRanksAsTheMemoryIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	memory, knn := NewIndex(st), NewKNNIndex(st)
-	for _, text := range []string{"borrow a vector mutably", "tokio::spawn a task", "E0502", "retain elements of a Vec", "quick brown fox"} {
-		for _, mode := range []string{ModeDense, ModeHybrid} {
+	for _, text := range []string{"borrow a vector mutably", "tokio::spawn a task", "E0502", "retain elements of a Vec", "quick brown fox",
+		"why can't I borrow the vector as mutable while a reference to its first element is still used later in the loop"} {
+		for _, mode := range []string{ModeBM25, ModeDense, ModeHybrid} {
 			for _, fusion := range []string{FusionWeighted, FusionRRF} {
 				for _, source := range []string{"", "book"} {
 					q := Query{Text: text, Mode: mode, Fusion: fusion, Source: source, K: 10}
@@ -369,6 +370,9 @@ func TestKNNIndexRanksAsTheMemoryIndex(t *testing.T) {
 					got, err := knn.Search(ctx, emb, "hash", q)
 					if err != nil {
 						t.Fatalf("%+v by KNN: %v", q, err)
+					}
+					if mode == ModeBM25 && len(want) == 0 && len(got) == 0 {
+						continue // no chunk of the source has a word of the query
 					}
 					sameHits(t, fmt.Sprintf("%+v", q), got, want)
 				}

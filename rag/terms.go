@@ -135,6 +135,17 @@ func isStopWord(t string) bool {
 // plain words), joined by OR, plus the whole token sequence as one phrase so chunks that have the
 // words in order rank first. It returns "" when the text has no searchable token.
 func MatchQuery(text string) string {
+	phrases := queryPhrases(text)
+	quoted := make([]string, len(phrases))
+	for i, p := range phrases {
+		quoted[i] = quote(p)
+	}
+	return strings.Join(quoted, " OR ")
+}
+
+// queryPhrases returns what MatchQuery ORs together, unquoted: the text's words as one phrase
+// (when it has 2 to 8), then every term.
+func queryPhrases(text string) []string {
 	if !utf8.ValidString(text) {
 		text = strings.ToValidUTF8(text, " ")
 	}
@@ -168,16 +179,13 @@ func MatchQuery(text string) string {
 		terms = stopped
 	}
 	if len(terms) == 0 {
-		return ""
+		return nil
 	}
-	quoted := make([]string, 0, len(terms)+1)
+	out := make([]string, 0, len(terms)+1)
 	if len(phrase) > 1 && len(phrase) <= 8 {
-		quoted = append(quoted, quote(strings.Join(phrase, " ")))
+		out = append(out, strings.Join(phrase, " "))
 	}
-	for _, t := range terms {
-		quoted = append(quoted, quote(t))
-	}
-	return strings.Join(quoted, " OR ")
+	return append(out, terms...)
 }
 
 // quote makes s one FTS5 string: wrapped in double quotes, inner quotes doubled.

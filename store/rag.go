@@ -126,9 +126,12 @@ func (s *Store) DeleteRAGDocuments(ctx context.Context, source string, paths []s
 	return nil
 }
 
-// BM25 weights of the rag_fts columns: a word of the section path (title) counts ten times one
-// of the text, a word of the identifier parts (terms) half.
-const ragWeights = "10.0, 1.0, 0.5"
+// RAGColumnWeights are the BM25 weights of the rag_fts columns (title, text, terms): a word of the
+// section path counts ten times one of the text, a word of the identifier parts half.
+var RAGColumnWeights = [3]float64{10, 1, 0.5}
+
+// ragWeights is RAGColumnWeights as the arguments of FTS5's bm25().
+var ragWeights = fmt.Sprintf("%g, %g, %g", RAGColumnWeights[0], RAGColumnWeights[1], RAGColumnWeights[2])
 
 // RAGRanked is one chunk of a BM25 ranking: its id, its document and its score (higher is better).
 type RAGRanked struct {
@@ -167,6 +170,69 @@ func (s *Store) RankRAG(ctx context.Context, q RAGSearch) ([]RAGRanked, error) {
 		return nil, fmt.Errorf("rank rag chunks: %w", err)
 	}
 	return out, nil
+}
+
+// RAGMatchScores returns the BM25 score (higher is better) of every chunk that match finds, by
+// chunk id, with no limit: for a match of one rare phrase, whose score a caller adds to its own.
+func (s *Store) RAGMatchScores(ctx context.Context, match string) (map[int64]float64, error) {
+	out := map[int64]float64{}
+	if strings.TrimSpace(match) == "" {
+		return out, nil
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT rowid, -bm25(rag_fts, `+ragWeights+`) FROM rag_fts WHERE rag_fts MATCH ?`, match)
+	if err != nil {
+		return nil, fmt.Errorf("rag match scores: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var score float64
+		if err := rows.Scan(&id, &score); err != nil {
+			return nil, fmt.Errorf("rag match scores: %w", err)
+		}
+		out[id] = score
+	}
+	return out, rows.Err()
+}
+
+// RAGChunkText is what the full-text index holds of one chunk.
+type RAGChunkText struct {
+	ID       int64
+	Document int64
+	Source   string
+	Title    string
+	Text     string
+	Terms    string
+}
+
+// EachRAGChunkText calls fn with every chunk, by ascending id, until fn returns an error.
+func (s *Store) EachRAGChunkText(ctx context.Context, fn func(RAGChunkText) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT c.id, c.document, d.source, c.title, c.text, c.terms
+		FROM rag_chunks c JOIN rag_documents d ON d.id = c.document ORDER BY c.id`)
+	if err != nil {
+		return fmt.Errorf("rag chunk texts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c RAGChunkText
+		if err := rows.Scan(&c.ID, &c.Document, &c.Source, &c.Title, &c.Text, &c.Terms); err != nil {
+			return fmt.Errorf("rag chunk texts: %w", err)
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// RAGChunkGeneration returns a number that changes whenever a chunk is added, changed or deleted
+// (a trigger counts them), so a copy of the index in memory can tell it is stale.
+func (s *Store) RAGChunkGeneration(ctx context.Context) (int64, error) {
+	var g int64
+	if err := s.read.QueryRowContext(ctx, `SELECT generation FROM rag_chunk_generation WHERE id = 1`).Scan(&g); err != nil {
+		return 0, fmt.Errorf("rag chunk generation: %w", err)
+	}
+	return g, nil
 }
 
 // SearchRAG returns the best chunks for the query by BM25 (RankRAG), with their text and snippet.

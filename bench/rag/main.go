@@ -86,9 +86,19 @@ func main() {
 		emb = enc
 	}
 	ix := rag.NewIndex(st)
+	start := time.Now()
+	if err := ix.Warm(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("full-text index read into memory (Index.Warm): %.2f s\n", time.Since(start).Seconds())
 	indexes, err := vectorIndexes(st, *vectors)
 	if err != nil {
 		log.Fatal(err)
+	}
+	for _, v := range indexes {
+		if err := v.ix.Warm(ctx); err != nil {
+			log.Fatal(err)
+		}
 	}
 	for _, set := range sets {
 		name, qs := set.name, set.queries
