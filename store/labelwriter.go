@@ -102,30 +102,44 @@ func (w *labelWriter) write(batch []labelRequest) {
 	}
 }
 
+// Label upserts. Both insert only when the comparison has two answers or more and every answer
+// the label names is one of them: a label without a ranking names at most its chosen and rejected
+// answers, checked by their ids (a third cheaper per label than the ranking's check by json_each).
+const (
+	labelInsert = `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id,
+			ranking_json, rationale, ms_spent, created_at, updated_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10
+		WHERE (SELECT count(*) FROM responses WHERE job_id = ?2 AND prompt_id = ?1) >= 2`
+	labelPairCheck = `
+		AND (?5 IS NULL OR EXISTS (SELECT 1 FROM responses WHERE id = ?5 AND job_id = ?2 AND prompt_id = ?1))
+		AND (?6 IS NULL OR EXISTS (SELECT 1 FROM responses WHERE id = ?6 AND job_id = ?2 AND prompt_id = ?1))`
+	labelRankingCheck = `
+		AND NOT EXISTS (SELECT 1 FROM json_each(?11) AS n
+			WHERE n.value NOT IN (SELECT id FROM responses WHERE job_id = ?2 AND prompt_id = ?1))`
+	labelUpsert = `
+		ON CONFLICT (prompt_id, job_id, annotator_id) DO UPDATE SET verdict = excluded.verdict, chosen_id = excluded.chosen_id,
+			rejected_id = excluded.rejected_id, ranking_json = excluded.ranking_json, rationale = excluded.rationale,
+			ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at
+		RETURNING created_at = updated_at`
+	labelPairSQL    = labelInsert + labelPairCheck + labelUpsert
+	labelRankingSQL = labelInsert + labelRankingCheck + labelUpsert
+)
+
 // writeLabel stores one label with a single statement, which checks that every answer it names
 // belongs to its comparison. A statement that fails is undone by SQLite alone; the batch goes on.
 // Only when the label is refused does it look up why.
 func writeLabel(tx *sql.Tx, in LabelInput) labelResult {
 	ctx := context.Background()
-	ranking, _ := json.Marshal(in.Ranking)
-	if in.Ranking == nil {
-		ranking = []byte("[]")
+	query, ranking, named := labelPairSQL, []byte("[]"), []byte("[]")
+	if len(in.Ranking) > 0 {
+		query = labelRankingSQL
+		ranking, _ = json.Marshal(in.Ranking)
+		named, _ = json.Marshal(namedAnswers(in))
 	}
-	named, _ := json.Marshal(namedAnswers(in))
-	t := now()
 	var created bool
-	err := tx.QueryRowContext(ctx, `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id,
-			ranking_json, rationale, ms_spent, created_at, updated_at)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10
-		WHERE (SELECT count(*) FROM responses WHERE job_id = ?2 AND prompt_id = ?1) >= 2
-		AND NOT EXISTS (SELECT 1 FROM json_each(?11) AS n
-			WHERE n.value NOT IN (SELECT id FROM responses WHERE job_id = ?2 AND prompt_id = ?1))
-		ON CONFLICT (prompt_id, job_id, annotator_id) DO UPDATE SET verdict = excluded.verdict, chosen_id = excluded.chosen_id,
-			rejected_id = excluded.rejected_id, ranking_json = excluded.ranking_json, rationale = excluded.rationale,
-			ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at
-		RETURNING created_at = updated_at`,
+	err := tx.QueryRowContext(ctx, query,
 		in.PromptID, in.JobID, in.AnnotatorID, in.Verdict, nullID(in.ChosenID), nullID(in.RejectedID), string(ranking),
-		in.Rationale, in.MSSpent, t, string(named)).Scan(&created)
+		in.Rationale, in.MSSpent, now(), string(named)).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = checkLabelAnswers(ctx, tx, in)
 		if err == nil {

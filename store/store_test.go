@@ -223,6 +223,42 @@ func TestLabelMustNameAnswersOfItsItem(t *testing.T) {
 	if _, err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("same answer twice: %v", err)
 	}
+	// An answer that exists, but to another prompt, in either place or in a ranking.
+	other := otherPromptAnswer(t, st, job, resps[0].ModelID)
+	for _, in := range []LabelInput{
+		{Item: in.Item, AnnotatorID: u.ID, Verdict: VerdictPair, ChosenID: resps[0].ID, RejectedID: other},
+		{Item: in.Item, AnnotatorID: u.ID, Verdict: VerdictPair, ChosenID: other, RejectedID: resps[1].ID},
+		{Item: in.Item, AnnotatorID: u.ID, Verdict: VerdictPair, ChosenID: resps[0].ID, RejectedID: resps[1].ID,
+			Ranking: []int64{resps[0].ID, other, resps[1].ID}},
+	} {
+		if _, err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("answer %d of another prompt in %+v: %v", other, in, err)
+		}
+	}
+	if labels, _ := st.ListLabels(t.Context(), LabelFilter{}); len(labels) != 0 {
+		t.Fatalf("%d labels stored", len(labels))
+	}
+	in = LabelInput{Item: in.Item, AnnotatorID: u.ID, Verdict: VerdictPair, ChosenID: resps[1].ID, RejectedID: resps[0].ID}
+	if _, err := st.SubmitLabel(t.Context(), in); err != nil {
+		t.Fatalf("a valid label after the refused ones: %v", err)
+	}
+}
+
+// otherPromptAnswer saves an answer of the job to a second prompt and returns its id.
+func otherPromptAnswer(t *testing.T, st *Store, job Job, model int64) int64 {
+	t.Helper()
+	p, err := st.CreatePrompt(t.Context(), PromptInput{Text: "Explain traits"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveResponse(t.Context(), Response{PromptID: p.ID, ModelID: model, JobID: job.ID, Slot: 0, Text: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	resps, err := st.ItemResponses(t.Context(), job.ID, p.ID)
+	if err != nil || len(resps) != 1 {
+		t.Fatalf("answers of the second prompt: %v, %v", resps, err)
+	}
+	return resps[0].ID
 }
 
 func TestQueueHonoursOverlap(t *testing.T) {
