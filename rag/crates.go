@@ -48,7 +48,8 @@ type CrateItem struct {
 	Parent     string // methods: the type or trait
 	ParentKind string // methods: struct, enum, union or trait
 	Signature  string
-	Doc        string // Markdown
+	Doc        string   // Markdown
+	Aliases    []string // the other public paths it is re-exported under: serde_json::from_str
 }
 
 // CrateReader lists and reads a registry's crates for the crates source.
@@ -326,11 +327,13 @@ func (b *crateBook) module(m CrateModule) {
 
 // item adds an item's page, or a method's section to its type's or trait's page.
 func (b *crateBook) item(it CrateItem, licence string) {
-	blocks := append([]Block{{Kind: CodeBlock, Text: it.Signature, Lang: "rust"}}, docBlocks(it.Doc)...)
+	blocks := append(aliasBlocks(it.Aliases), Block{Kind: CodeBlock, Text: it.Signature, Lang: "rust"})
+	blocks = append(blocks, docBlocks(it.Doc)...)
+	heading := aliasHeading(it.Path, it.Aliases)
 	if it.Parent == "" {
 		p := b.get(b.moduleDir(it.Module)+pageKind(it.Kind)+"."+it.Name+".html", it.Path, licence)
 		if len(p.head) == 0 { // the first of several definitions (under different cfgs) stands
-			p.head = []Section{{Path: []string{it.Path}, Blocks: blocks}}
+			p.head = []Section{{Path: []string{heading}, Blocks: blocks}}
 		}
 		return
 	}
@@ -341,7 +344,26 @@ func (b *crateBook) item(it CrateItem, licence string) {
 		return
 	}
 	b.members[p.path+"#"+anchor] = true
-	p.members = append(p.members, Section{Path: []string{parentPath, it.Path}, Anchor: anchor, Blocks: blocks})
+	p.members = append(p.members, Section{Path: []string{parentPath, heading}, Anchor: anchor, Blocks: blocks})
+}
+
+// aliasHeading is an item's section heading: its path, then the paths it is re-exported under
+// in parentheses ("serde_json::de::from_str (serde_json::from_str)"). In the chunk's title each
+// path is one token of the title column, so BM25 finds the item by an alias as by its own path,
+// and Terms puts the parts and sub-paths of both in the terms column.
+func aliasHeading(path string, aliases []string) string {
+	if len(aliases) == 0 {
+		return path
+	}
+	return path + " (" + strings.Join(aliases, ", ") + ")"
+}
+
+// aliasBlocks says under which other paths an item is re-exported: "Re-exported as `a::b`."
+func aliasBlocks(aliases []string) []Block {
+	if len(aliases) == 0 {
+		return nil
+	}
+	return []Block{{Kind: TextBlock, Text: "Re-exported as `" + strings.Join(aliases, "`, `") + "`."}}
 }
 
 // pageKind is the prefix docs.rs gives an item's page.

@@ -37,6 +37,11 @@ type ItemDoc struct {
 	ParentKind string // methods: struct, enum, union or trait (a type not found is taken as a struct)
 	Signature  string // the declaration, whitespace collapsed (a short struct or enum: as written)
 	Doc        string // the /// doc as Markdown
+	// Aliases are the other public paths the crate re-exports the item under (`pub use`), sorted:
+	// serde_json::from_str for serde_json::de::from_str; a method's come from its type's.
+	Aliases []string
+
+	defined string // the module the item is written in, private modules included
 }
 
 // Crate licence is read as MineCrate reads it; files are read with these limits.
@@ -63,7 +68,7 @@ func CrateDocs(c CrateDir) ([]ModuleDoc, []Skip, error) {
 		return nil, skips, err
 	}
 	crate := crateKey(c.Name)
-	vis := moduleVisibility{private: map[string]bool{}, test: map[string]bool{}}
+	vis := newModuleVisibility()
 	parsed := make([]parsedFile, len(files))
 	for i, f := range files {
 		parsed[i] = parseDocFile(crate, f.rel, f.src)
@@ -79,6 +84,15 @@ func CrateDocs(c CrateDir) ([]ModuleDoc, []Skip, error) {
 		docs = append(docs, m)
 	}
 	resolveParentKinds(docs)
+	var uses []pubUse
+	for _, p := range parsed {
+		for _, u := range p.uses {
+			if !vis.inTest(u.module) {
+				uses = append(uses, u)
+			}
+		}
+	}
+	addAliases(docs, uses, vis)
 	return docs, skips, nil
 }
 
@@ -150,6 +164,7 @@ type scopedItem struct {
 type parsedFile struct {
 	rel, module, doc string
 	items            []scopedItem
+	uses             []pubUse
 }
 
 func parseDocFile(crate, rel, src string) parsedFile {
@@ -161,12 +176,17 @@ func parseDocFile(crate, rel, src string) parsedFile {
 		p.items = append(p.items, scopedItem{item: it, scopes: slices.Clone(parents[:len(parents)-1])})
 	}
 	p.items = append(p.items, bodilessItems(src)...)
+	p.uses = pubUses(crate, p.module, src)
 	return p
 }
 
-// moduleVisibility records the modules that are private or test-only, by module path.
+// moduleVisibility records the modules that are private, test-only or #[doc(hidden)], by module path.
 type moduleVisibility struct {
-	private, test map[string]bool
+	private, test, hidden map[string]bool
+}
+
+func newModuleVisibility() moduleVisibility {
+	return moduleVisibility{private: map[string]bool{}, test: map[string]bool{}, hidden: map[string]bool{}}
 }
 
 func (v moduleVisibility) add(p parsedFile) {
@@ -180,6 +200,8 @@ func (v moduleVisibility) add(p parsedFile) {
 		v.private[path] = (private || !seen) && !strings.HasPrefix(s.item.Signature, "pub ")
 		test, seen := v.test[path]
 		v.test[path] = (test || !seen) && (testOnly(s.item.Attrs) || s.item.Name == "tests")
+		hidden, seen := v.hidden[path]
+		v.hidden[path] = (hidden || !seen) && slices.ContainsFunc(s.item.Attrs, func(a string) bool { return strings.Contains(a, "doc(hidden)") })
 	}
 }
 
@@ -197,10 +219,15 @@ func (v moduleVisibility) public(module string) string {
 
 func (v moduleVisibility) isPrivate(module string) bool { return v.public(module) != module }
 
-func (v moduleVisibility) inTest(module string) bool {
+func (v moduleVisibility) inTest(module string) bool { return within(v.test, module) }
+
+func (v moduleVisibility) inHidden(module string) bool { return within(v.hidden, module) }
+
+// within reports whether a module or a module above it (the crate root left out) is in set.
+func within(set map[string]bool, module string) bool {
 	segs := strings.Split(module, "::")
 	for i := 1; i < len(segs); i++ {
-		if v.test[strings.Join(segs[:i+1], "::")] {
+		if set[strings.Join(segs[:i+1], "::")] {
 			return true
 		}
 	}
@@ -246,13 +273,14 @@ func itemDoc(crate, module string, vis moduleVisibility, s scopedItem) (ItemDoc,
 	if vis.inTest(full) {
 		return ItemDoc{}, false
 	}
-	d := ItemDoc{Kind: it.Kind, Name: it.Name, Module: vis.public(full), Signature: signature(s), Doc: rustdocMarkdown(it.Doc)}
+	d := ItemDoc{Kind: it.Kind, Name: it.Name, Module: vis.public(full), Signature: signature(s), Doc: rustdocMarkdown(it.Doc),
+		defined: full}
 	if parent != nil {
 		return memberDoc(d, it, *parent, s.bodiless)
 	}
 	switch {
 	case it.Kind == "macro" && slices.ContainsFunc(it.Attrs, func(a string) bool { return strings.HasPrefix(a, "#[macro_export") }):
-		d.Module = crate
+		d.Module, d.defined = crate, crate
 	case it.Kind == "mod" || it.Kind == "impl" || it.Kind == "macro" || !strings.HasPrefix(it.Signature, "pub "):
 		return ItemDoc{}, false
 	}

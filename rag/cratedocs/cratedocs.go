@@ -39,7 +39,7 @@ func read(c rag.CrateFolder) ([]rag.CrateModule, []rag.Skip, error) {
 		out[i] = rag.CrateModule{File: m.File, Public: m.Public, Private: m.Private, Doc: m.Doc, Licence: m.Licence}
 		for _, it := range m.Items {
 			out[i].Items = append(out[i].Items, rag.CrateItem{Kind: it.Kind, Name: it.Name, Path: it.Path, Module: it.Module,
-				Parent: it.Parent, ParentKind: it.ParentKind, Signature: it.Signature, Doc: it.Doc})
+				Parent: it.Parent, ParentKind: it.ParentKind, Signature: it.Signature, Doc: it.Doc, Aliases: it.Aliases})
 		}
 	}
 	rs := make([]rag.Skip, len(skips))

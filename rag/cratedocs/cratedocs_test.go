@@ -15,7 +15,13 @@ import (
 // registry copies the fake crate of sftdata's testdata into a fresh registry folder.
 func registry(t *testing.T) string {
 	t.Helper()
-	src := filepath.Join("..", "..", "sftdata", "testdata", "registry")
+	return copyRegistry(t, "registry")
+}
+
+// copyRegistry copies a registry folder of sftdata's testdata into a fresh folder.
+func copyRegistry(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "sftdata", "testdata", name)
 	dst := t.TempDir()
 	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -175,5 +181,47 @@ func TestIngestNeedsCrates(t *testing.T) {
 	if _, err := rag.Ingest(context.Background(), st, Attach(src), empty, rag.DefaultChunkOptions); err == nil ||
 		!strings.Contains(err.Error(), "no crate folders") || !strings.Contains(err.Error(), empty) {
 		t.Errorf("an empty folder: %v", err)
+	}
+}
+
+func TestIngestFindsReexportPaths(t *testing.T) {
+	st := openStore(t)
+	if rep := ingest(t, st, copyRegistry(t, "reexports")); rep.New != 19 || len(rep.Skipped) != 0 {
+		t.Fatalf("ingest: %+v", rep)
+	}
+	const io = "https://docs.rs/fakeio/0.3.0/fakeio/"
+	for q, wantURL := range map[string]string{
+		"fakeio::spawn":                io + "task/fn.spawn.html",
+		"fakeio::unpack":               io + "codec/fn.decode.html",
+		"fakeio::Datagram":             io + "codec/struct.Frame.html",
+		"fakeio::prelude::Datagram":    io + "codec/struct.Frame.html",
+		"fakeio::Datagram::len":        io + "codec/struct.Frame.html#method.len",
+		"fakeio::Figure::double_area":  io + "shapes/trait.Shape.html#method.double_area",
+		"fakeio::util::twice":          io + "fn.double.html",
+		"fakeio::thread_rng":           io + "fn.thread_rng.html",
+		"fakeio::Matcher::find":        io + "struct.Matcher.html#method.find",
+		"fakeio::bytes::Matcher::find": io + "bytes/struct.Matcher.html#method.find",
+		"fakeio::prelude::perimeter":   io + "shapes/fn.perimeter.html",
+	} {
+		hits := search(t, st, q)
+		if len(hits) == 0 || hits[0].URL != wantURL {
+			var got []string
+			for _, h := range hits {
+				got = append(got, h.URL)
+			}
+			t.Errorf("%q: hits %v, want %s first", q, got, wantURL)
+		}
+	}
+	hits := search(t, st, "fakeio::Datagram")
+	if len(hits) == 0 || hits[0].Title != "Crate docs › fakeio::codec::Frame (fakeio::Datagram, fakeio::Frame, fakeio::prelude::Datagram)" ||
+		!strings.Contains(hits[0].Text, "Re-exported as `fakeio::Datagram`, `fakeio::Frame`, `fakeio::prelude::Datagram`.") {
+		t.Errorf("Frame's chunk: %+v", hits)
+	}
+	for _, q := range []string{"perim", "around", "around_block", "SecretKind", "TestKind", "InnerKind", "StringKind", "raw_encode", "WireFrame"} {
+		for _, h := range search(t, st, q) {
+			if strings.Contains(h.Title, q) || strings.Contains(h.Text, q) {
+				t.Errorf("%q: not a public re-export, found in %s", q, h.URL)
+			}
+		}
 	}
 }

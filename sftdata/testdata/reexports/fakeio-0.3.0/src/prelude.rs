@@ -1,0 +1,4 @@
+//! The usual imports: `use fakeio::prelude::*;`.
+
+pub use crate::shapes::*;
+pub use crate::Datagram;

@@ -1,0 +1,4 @@
+/// The thread's own generator.
+pub fn thread_rng() -> u32 {
+    4
+}

@@ -1,0 +1,5 @@
+//! Tasks.
+
+mod spawn;
+
+pub use spawn::spawn;
