@@ -106,15 +106,81 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 		copy(s.Seq.k[l][pos[i]*kv:], b.k[i*kv:(i+1)*kv])
 		copy(s.Seq.v[l][pos[i]*kv:], b.v[i*kv:(i+1)*kv])
 	}
-	m.parallel(n*m.Heads, 1, func(lo, hi int) {
-		scores := make([]float32, 0, 256)
-		for t := lo; t < hi; t++ {
-			i, head := t/m.Heads, t%m.Heads
-			scores = m.attend(b.att, b.q, steps[i].Seq, l, i, head, pos[i], scores)
-		}
-	})
+	if b.prompt {
+		m.attendPrompt(b, steps, pos, l)
+	} else {
+		m.parallel(n*m.Heads, 1, func(lo, hi int) {
+			scores := make([]float32, 0, 256)
+			for t := lo; t < hi; t++ {
+				i, head := t/m.Heads, t%m.Heads
+				scores = m.attend(b.att, b.q, steps[i].Seq, l, i, head, pos[i], scores)
+			}
+		})
+	}
 	m.apply(&ly.o, b.proj, &input{x: b.att, n: n}, b.prompt)
 	addTo(x, b.proj)
+}
+
+// attendPrompt computes the attention of prompt steps: each run of steps of one sequence at
+// consecutive positions as matrix products (attendRun), one head at a time.
+func (m *Model) attendPrompt(b *buffers, steps []Step, pos []int, l int) {
+	i0 := 0
+	for i := 1; i <= len(steps); i++ {
+		if i < len(steps) && steps[i].Seq == steps[i0].Seq && pos[i] == pos[i-1]+1 {
+			continue
+		}
+		run := promptRun{seq: steps[i0].Seq, i0: i0, n: i - i0, p0: pos[i0]}
+		m.parallel(m.Heads, 1, func(lo, hi int) {
+			var a attnScratch
+			for head := lo; head < hi; head++ {
+				m.attendRun(b.att, b.q, run, l, head, &a)
+			}
+		})
+		i0 = i
+	}
+}
+
+// promptRun is n steps of seq, from step i0 of the batch, at positions p0, p0+1, ….
+type promptRun struct {
+	seq       *Sequence
+	i0, n, p0 int
+}
+
+// attnScratch is one worker's buffers for attendRun.
+type attnScratch struct {
+	scores []float32
+	k, v   tensor.Panels
+	ps     tensor.PanelScratch
+}
+
+// attendRun writes one head's attention output for a run of prompt steps: the queries times
+// the cached keys up to the run's last position (packed), a softmax of each step's scores up to
+// its own position, then the probabilities times the values (packed from their transpose). Each
+// step's output depends only on its own query and the keys and values up to its position, not on
+// the other steps of the batch, as the matrix multiplies guarantee (tensor.Panels).
+func (m *Model) attendRun(out, q []float32, r promptRun, l, head int, a *attnScratch) {
+	d, kv, qd := m.HeadDim, m.kvDim(), m.qDim()
+	kvHead := head / (m.Heads / m.KVHeads)
+	keys := r.p0 + r.n
+	a.scores = grow(a.scores, r.n*keys)
+	a.k.Pack(keys, d, r.seq.k[l][kvHead*d:], kv, 1)
+	a.k.Mul(a.scores, keys, q[r.i0*qd+head*d:], qd, r.n, 0, keys, nil, &a.ps)
+	scale := float32(1 / math.Sqrt(float64(d)))
+	for t := range r.n {
+		row := a.scores[t*keys : (t+1)*keys]
+		seen := r.p0 + t + 1
+		tensor.ScaledSoftmax(row[:seen], seen, scale)
+		clear(row[seen:])
+	}
+	a.v.Pack(d, keys, r.seq.v[l][kvHead*d:], 1, kv)
+	a.v.Mul(out[r.i0*qd+head*d:], qd, a.scores, keys, r.n, 0, d, nil, &a.ps)
+}
+
+func grow(v []float32, n int) []float32 {
+	if cap(v) < n {
+		return make([]float32, n)
+	}
+	return v[:n]
 }
 
 // attend writes one head's attention output for step i.
