@@ -33,6 +33,7 @@ func (m *Model) forward(steps []Step, prompt bool) ([][]float32, error) {
 	}
 	b := m.newBuffers(n)
 	b.prompt = prompt
+	b.rope, b.steps = m.ropeAngles(pos), n
 	for l := range m.layers {
 		m.attentionBlock(l, steps, pos, x, b)
 		m.feedForwardBlock(l, x, b, n)
@@ -79,6 +80,8 @@ func (s *Sequence) grow(m *Model, n int) {
 
 type buffers struct {
 	norm, q, k, v, att, proj, gate, up []float32
+	rope                               []float32 // each step's rotary cosines and sines (ropeAngles)
+	steps                              int
 	prompt                             bool // prompt tokens: blocked matrix multiply
 }
 
@@ -101,8 +104,8 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	m.apply(&ly.v, b.v, in, b.prompt)
 	kv := m.kvDim()
 	for i, s := range steps {
-		m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], pos[i])
-		m.rope(b.k[i*kv:(i+1)*kv], pos[i])
+		m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], b.angles(i))
+		m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
 		copy(s.Seq.k[l][pos[i]*kv:], b.k[i*kv:(i+1)*kv])
 		copy(s.Seq.v[l][pos[i]*kv:], b.v[i*kv:(i+1)*kv])
 	}
@@ -261,13 +264,32 @@ func (m *Model) rmsNorm(out, x, w []float32, n int) {
 	}
 }
 
-// rope rotates every head of v (heads × HeadDim) by the angles of position pos.
-func (m *Model) rope(v []float32, pos int) {
+// ropeAngles returns the cosine and sine of every rotary angle of each position, n × HeadDim/2
+// pairs, computed once for all layers.
+func (m *Model) ropeAngles(pos []int) []float32 {
+	half := m.HeadDim / 2
+	out := make([]float32, 2*len(pos)*half)
+	for j, p := range pos {
+		row := out[2*j*half : 2*(j+1)*half]
+		for i := range half {
+			sin, cos := math.Sincos(float64(float32(p) * m.invFreq[i]))
+			row[2*i], row[2*i+1] = float32(cos), float32(sin)
+		}
+	}
+	return out
+}
+
+// angles returns step i's cosines and sines (interleaved).
+func (b *buffers) angles(i int) []float32 {
+	n := len(b.rope) / b.steps
+	return b.rope[i*n : (i+1)*n]
+}
+
+// rope rotates every head of v (heads × HeadDim) by the angles of one position (ropeAngles).
+func (m *Model) rope(v, angles []float32) {
 	d, half := m.HeadDim, m.HeadDim/2
 	for i := range half {
-		angle := float32(pos) * m.invFreq[i]
-		sin, cos := math.Sincos(float64(angle))
-		s, c := float32(sin), float32(cos)
+		c, s := angles[2*i], angles[2*i+1]
 		for h := 0; h < len(v); h += d {
 			a, b := h+i, h+i+half
 			if m.RopePairs {
