@@ -107,13 +107,8 @@ func TestIngestCrateRegistry(t *testing.T) {
 		"greet macro":                 base + "macro.greet.html",
 		"Shapes measure":              base + "sub/index.html",
 	} {
-		hits := search(t, st, q)
-		if len(hits) == 0 || hits[0].URL != wantURL {
-			var got []string
-			for _, h := range hits {
-				got = append(got, h.URL)
-			}
-			t.Errorf("%q: first hit of %v, want %s", q, got, wantURL)
+		hits, ok := firstHit(t, st, q, wantURL)
+		if !ok {
 			continue
 		}
 		if hits[0].Licence != "MIT OR Apache-2.0" {
@@ -203,14 +198,7 @@ func TestIngestFindsReexportPaths(t *testing.T) {
 		"fakeio::bytes::Matcher::find": io + "bytes/struct.Matcher.html#method.find",
 		"fakeio::prelude::perimeter":   io + "shapes/fn.perimeter.html",
 	} {
-		hits := search(t, st, q)
-		if len(hits) == 0 || hits[0].URL != wantURL {
-			var got []string
-			for _, h := range hits {
-				got = append(got, h.URL)
-			}
-			t.Errorf("%q: hits %v, want %s first", q, got, wantURL)
-		}
+		firstHit(t, st, q, wantURL)
 	}
 	hits := search(t, st, "fakeio::Datagram")
 	if len(hits) == 0 || hits[0].Title != "Crate docs › fakeio::codec::Frame (fakeio::Datagram, fakeio::Frame, fakeio::prelude::Datagram)" ||
@@ -224,4 +212,19 @@ func TestIngestFindsReexportPaths(t *testing.T) {
 			}
 		}
 	}
+}
+
+// firstHit searches q and reports (as a test error) unless wantURL is the first hit.
+func firstHit(t *testing.T, st *store.Store, q, wantURL string) ([]rag.Hit, bool) {
+	t.Helper()
+	hits := search(t, st, q)
+	if len(hits) == 0 || hits[0].URL != wantURL {
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.URL)
+		}
+		t.Errorf("%q: hits %v, want %s first", q, got, wantURL)
+		return hits, false
+	}
+	return hits, true
 }
