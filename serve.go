@@ -83,8 +83,12 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
 	docs := rag.NewIndex(st) // one in-memory copy of the vectors and the BM25 index for the pages and the runner
 	go func() {
-		if err := docs.Warm(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("reading the docs' full-text index into memory", slog.Any("err", err))
+		model := ""
+		if embedder != nil {
+			model = embedderModel
+		}
+		if err := docs.Warm(ctx, model); err != nil && ctx.Err() == nil {
+			log.Warn("reading the docs' index into memory", slog.Any("err", err))
 		}
 	}()
 	qdrantIndex, retrieve, err := e.serveRAG(ctx, cfg, embedderOrNil(embedder), docs)

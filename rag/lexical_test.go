@@ -146,7 +146,7 @@ func TestMemoryBM25SeesNewChunks(t *testing.T) {
 	st := openStore(t)
 	ingest(t, st, "book", copyTree(t, "html/book"))
 	ix := NewIndex(st)
-	if err := ix.Warm(ctx); err != nil {
+	if err := ix.Warm(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	q := Query{Text: "spawn task number", Mode: ModeBM25, K: 5}
@@ -161,5 +161,30 @@ func TestMemoryBM25SeesNewChunks(t *testing.T) {
 	}
 	if len(after) == 0 || after[0].Source != "tokio" {
 		t.Fatalf("after the ingest the best hit is %+v (before: %d hits), want a tokio page", after, len(before))
+	}
+}
+
+// Warm reads the full-text index and the model's vectors, so the first search reads nothing more;
+// a model without vectors is no error.
+func TestWarmReadsIndexAndVectors(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	ingest(t, st, "book", copyTree(t, "html/book"))
+	ix := NewIndex(st)
+	if err := ix.Warm(ctx, "hash"); err != nil {
+		t.Fatalf("before any vector: %v", err)
+	}
+	if ix.lex == nil || len(ix.lex.chunks) == 0 || len(ix.vectors) != 0 {
+		t.Fatalf("after Warm without vectors: index %v, vector sets %d", ix.lex != nil, len(ix.vectors))
+	}
+	if _, err := EmbedMissing(ctx, st, hashEmbedder{}, "hash", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Warm(ctx, "hash"); err != nil {
+		t.Fatal(err)
+	}
+	set := ix.vectors[vectorKey{"hash", ""}]
+	if set == nil || len(set.ids) != len(ix.lex.chunks) {
+		t.Fatalf("vectors after Warm: %v (chunks %d)", set, len(ix.lex.chunks))
 	}
 }

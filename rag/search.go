@@ -192,13 +192,22 @@ func (ix *Index) addPhrase(ctx context.Context, lex *lexIndex, scores []float64,
 }
 
 // Warm reads the full-text index into memory ahead of the first search (about a second for the
-// 18,000 chunks of every source); nothing for an Index from NewKNNIndex.
-func (ix *Index) Warm(ctx context.Context) error {
+// 18,000 chunks of every source), and the vectors of model (all sources) when model is not "" and
+// has any; nothing for an Index from NewKNNIndex.
+func (ix *Index) Warm(ctx context.Context, model string) error {
 	if ix.knn {
 		return nil
 	}
-	_, err := ix.lexical(ctx)
-	return err
+	if _, err := ix.lexical(ctx); err != nil {
+		return err
+	}
+	if model == "" {
+		return nil
+	}
+	if _, err := ix.vectorSet(ctx, model, ""); err != nil && !errors.Is(err, ErrNoVectors) {
+		return err
+	}
+	return nil
 }
 
 // lexical returns the full-text index in memory, read again from the store when its chunks changed.

@@ -87,7 +87,7 @@ func main() {
 	}
 	ix := rag.NewIndex(st)
 	start := time.Now()
-	if err := ix.Warm(ctx); err != nil {
+	if err := ix.Warm(ctx, ""); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("full-text index read into memory (Index.Warm): %.2f s\n", time.Since(start).Seconds())
@@ -96,7 +96,7 @@ func main() {
 		log.Fatal(err)
 	}
 	for _, v := range indexes {
-		if err := v.ix.Warm(ctx); err != nil {
+		if err := v.ix.Warm(ctx, embedderModel); err != nil {
 			log.Fatal(err)
 		}
 	}
