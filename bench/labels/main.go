@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"rustexpert/generation"
@@ -85,10 +86,11 @@ func run(users, prompts, rounds int, duration time.Duration, maxRequests int, ra
 	if err != nil {
 		return err
 	}
-	base, stop, err := startServerProcess(dbPath, profilePath)
+	base, pid, stop, err := startServerProcess(dbPath, profilePath)
 	if err != nil {
 		return err
 	}
+	cpu := cpuMeter{server: pid}
 	defer stop()
 	client := &http.Client{
 		Transport:     &http.Transport{MaxIdleConns: users * 2, MaxIdleConnsPerHost: users * 2, IdleConnTimeout: time.Minute},
@@ -113,19 +115,25 @@ func run(users, prompts, rounds int, duration time.Duration, maxRequests int, ra
 	fmt.Printf("saturation: closed loops, no pause between requests; %d rounds of the three phases\n", rounds)
 	var toTrivial, toHealth []float64
 	for round := 1; round <= rounds; round++ {
-		trivial := phase(users, duration, maxRequests, func(u, i int) error {
-			return expect(client.Get(base + "/__trivial"))(http.StatusOK)
+		trivial := cpu.measured(func() result {
+			return phase(users, duration, maxRequests, func(u, i int) error {
+				return expect(client.Get(base + "/__trivial"))(http.StatusOK)
+			})
 		})
 		report(fmt.Sprintf("trivial handler, round %d", round), trivial)
 		// A second baseline: the app's own health check, behind the app's router and common
 		// middleware (request logging, recovery, security headers, body limit) and one database ping.
-		health := phase(users, duration, maxRequests, func(u, i int) error {
-			return expect(client.Get(base + "/healthz"))(http.StatusOK)
+		health := cpu.measured(func() result {
+			return phase(users, duration, maxRequests, func(u, i int) error {
+				return expect(client.Get(base + "/healthz"))(http.StatusOK)
+			})
 		})
 		report(fmt.Sprintf("app /healthz, round %d", round), health)
-		submit := phase(users, duration, maxRequests, func(u, i int) error {
-			it := items[(u*7+i+round*131)%len(items)]
-			return postLabel(client, base, anns[u], it, i)
+		submit := cpu.measured(func() result {
+			return phase(users, duration, maxRequests, func(u, i int) error {
+				it := items[(u*7+i+round*131)%len(items)]
+				return postLabel(client, base, anns[u], it, i)
+			})
 		})
 		report(fmt.Sprintf("label submission, round %d", round), submit)
 		toTrivial = append(toTrivial, submit.rate()/trivial.rate())
@@ -180,25 +188,25 @@ func seed(ctx context.Context, dbPath string, users, prompts int) ([]annotator, 
 
 // startServerProcess starts this program as the server and returns its base URL and a stop function
 // that shuts it down and waits for it.
-func startServerProcess(dbPath, profile string) (string, func() error, error) {
+func startServerProcess(dbPath, profile string) (string, int, func() error, error) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), serveEnv+"="+dbPath, profileEnv+"="+profile, tuningEnv+"="+serverTuning)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	base, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		cmd.Process.Kill()
-		return "", nil, fmt.Errorf("server did not start: %w", err)
+		return "", 0, nil, fmt.Errorf("server did not start: %w", err)
 	}
 	var once sync.Once
 	var waitErr error
@@ -209,7 +217,45 @@ func startServerProcess(dbPath, profile string) (string, func() error, error) {
 		})
 		return waitErr
 	}
-	return strings.TrimSpace(base), stop, nil
+	return strings.TrimSpace(base), cmd.Process.Pid, stop, nil
+}
+
+// cpuMeter reads the CPU time (user + system) the server process and this load generator have
+// used, so a phase can report each one's CPU per request.
+type cpuMeter struct{ server int }
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/PID/stat's CPU times (100 on every common
+// kernel configuration).
+const clockTicks = 100
+
+func (c cpuMeter) sample() (server, client time.Duration) {
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.server)); err == nil {
+		// Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
+		if i := strings.LastIndexByte(string(data), ')'); i >= 0 {
+			f := strings.Fields(string(data[i+1:]))
+			if len(f) > 12 {
+				ut, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				server = time.Duration(ut+st) * time.Second / clockTicks
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		client = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return server, client
+}
+
+// measured runs a phase and adds the server's and this program's CPU per request to its result.
+func (c cpuMeter) measured(run func() result) result {
+	s0, c0 := c.sample()
+	r := run()
+	s1, c1 := c.sample()
+	if n := len(r.latencies) + r.errors; n > 0 {
+		r.serverCPU, r.clientCPU = (s1-s0)/time.Duration(n), (c1-c0)/time.Duration(n)
+	}
+	return r
 }
 
 // serve runs the app on the database until standard input closes (the server process).
@@ -276,6 +322,8 @@ type result struct {
 	errors    int
 	firstErr  error
 	elapsed   time.Duration
+	// CPU time per request of the server process and of the load generator (cpuMeter)
+	serverCPU, clientCPU time.Duration
 }
 
 func (r result) rate() float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
@@ -380,6 +428,10 @@ func report(name string, r result) {
 	fmt.Printf("%-30s n=%d errors=%d  %.0f req/s  p50=%s p90=%s p99=%s max=%s\n", name, len(r.latencies), r.errors,
 		r.rate(), q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond),
 		q(1).Round(10*time.Microsecond))
+	if r.serverCPU > 0 || r.clientCPU > 0 {
+		fmt.Printf("  CPU per request: server %.1f µs, load generator %.1f µs\n",
+			float64(r.serverCPU.Nanoseconds())/1e3, float64(r.clientCPU.Nanoseconds())/1e3)
+	}
 	if r.firstErr != nil {
 		fmt.Printf("  first error: %v\n", r.firstErr)
 	}
