@@ -284,15 +284,8 @@ func isWorst(id int64, p labelPicks, answers int) bool {
 // itemAfter returns the comparison after it in the annotator's queue, wrapping around to the start;
 // zero when it is the only one left.
 func (s *Server) itemAfter(ctx context.Context, annotatorID int64, it store.Item) (store.Item, error) {
-	next, ok, err := s.store.NextItem(ctx, annotatorID, it)
-	if err != nil || ok {
-		return next, err
-	}
-	first, ok, err := s.store.NextItem(ctx, annotatorID, store.Item{})
-	if err != nil || !ok || first == it {
-		return store.Item{}, err
-	}
-	return first, nil
+	next, _, err := s.store.ItemAfter(ctx, annotatorID, it)
+	return next, err
 }
 
 func (s *Server) annotateProgress(ctx context.Context, annotatorID int64) (web.AnnotateProgress, error) {

@@ -146,6 +146,29 @@ func (s *Store) NextItem(ctx context.Context, annotatorID int64, after Item) (It
 	return it, err == nil, err
 }
 
+// nextItemQuery is one comparison of the annotator's queue (open, not labelled by them) in
+// (job, prompt) order, from the condition cond on.
+func nextItemQuery(cond string) string {
+	return `SELECT c.job_id, c.prompt_id FROM comparisons c
+		WHERE c.open = 1 AND ` + cond + `
+		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.prompt_id = c.prompt_id AND l.job_id = c.job_id AND l.annotator_id = ?3)
+		ORDER BY c.job_id, c.prompt_id LIMIT 1`
+}
+
+// ItemAfter returns the comparison of the annotator's queue after the given one, or, when none is
+// after it, the first of the queue unless that is the given one: where the focus view goes after
+// a label. One statement: the second part runs only when the first finds nothing.
+func (s *Store) ItemAfter(ctx context.Context, annotatorID int64, current Item) (Item, bool, error) {
+	var it Item
+	err := s.read.QueryRowContext(ctx, `SELECT job_id, prompt_id FROM (`+nextItemQuery(`(c.job_id, c.prompt_id) > (?1, ?2)`)+`)
+		UNION ALL SELECT job_id, prompt_id FROM (`+nextItemQuery(`(c.job_id, c.prompt_id) <> (?1, ?2)`)+`)
+		LIMIT 1`, current.JobID, current.PromptID, annotatorID).Scan(&it.JobID, &it.PromptID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Item{}, false, nil
+	}
+	return it, err == nil, err
+}
+
 // PreviousItem returns the comparison the annotator labelled just before the given one
 // (or the most recent one when the given one has no label of theirs).
 func (s *Store) PreviousItem(ctx context.Context, annotatorID int64, current Item) (Item, bool, error) {

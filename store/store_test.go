@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -454,5 +456,70 @@ func TestCachedAnswerIDsFollowNewAnswersAndDeletes(t *testing.T) {
 	}
 	if ids, _ := st.ItemAnswerIDs(ctx, it); len(ids) != 0 {
 		t.Fatalf("after deleting the prompt: %d ids, want 0", len(ids))
+	}
+}
+
+// ItemAfter walks the annotator's queue in order, wraps around to its start, skips what the
+// annotator labelled, and gives nothing when only the current comparison is left.
+func TestItemAfterWrapsAround(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	m, err := st.CreateModel(ctx, ModelInput{Name: "m", Endpoint: "http://127.0.0.1:1/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []Item
+	for _, text := range []string{"Explain lifetimes", "Explain traits", "Explain closures"} {
+		if _, err := st.CreatePrompt(ctx, PromptInput{Text: text}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	params := []Sampling{{Temperature: 0.2, TopP: 0.9, MaxTokens: 64}, {Temperature: 1, TopP: 0.9, MaxTokens: 64}}
+	job, err := st.CreateJob(ctx, NewJob{ModelID: m.ID, Filter: PromptFilter{}, Params: params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := st.PendingTasks(ctx, job)
+	if err != nil || len(tasks) != 6 {
+		t.Fatalf("tasks %v, %v", tasks, err)
+	}
+	for _, tk := range tasks {
+		if err := st.SaveResponse(ctx, Response{PromptID: tk.PromptID, ModelID: m.ID, JobID: job.ID, Slot: tk.Slot, Text: "answer", Params: params[tk.Slot]}); err != nil {
+			t.Fatal(err)
+		}
+		if tk.Slot == 0 {
+			items = append(items, Item{JobID: job.ID, PromptID: tk.PromptID})
+		}
+	}
+	slices.SortFunc(items, func(a, b Item) int { return cmp.Compare(a.PromptID, b.PromptID) })
+	u, _ := st.CreateUser(ctx, "ann", "password123", RoleAnnotator)
+	after := func(it Item) Item {
+		t.Helper()
+		next, ok, err := st.ItemAfter(ctx, u.ID, it)
+		if err != nil || ok != (next != Item{}) {
+			t.Fatalf("after %v: %v, %v, %v", it, next, ok, err)
+		}
+		return next
+	}
+	if got := after(items[0]); got != items[1] {
+		t.Errorf("after the first: %v, want %v", got, items[1])
+	}
+	if got := after(items[2]); got != items[0] {
+		t.Errorf("after the last: %v, want the first again, %v", got, items[0])
+	}
+	if _, err := st.SubmitLabel(ctx, LabelInput{Item: items[0], AnnotatorID: u.ID, Verdict: VerdictSkip}); err != nil {
+		t.Fatal(err)
+	}
+	if got := after(items[2]); got != items[1] {
+		t.Errorf("after the last, the first labelled: %v, want %v", got, items[1])
+	}
+	if _, err := st.SubmitLabel(ctx, LabelInput{Item: items[2], AnnotatorID: u.ID, Verdict: VerdictTie}); err != nil {
+		t.Fatal(err)
+	}
+	if got := after(items[1]); got != (Item{}) {
+		t.Errorf("only the current one left: %v, want none", got)
+	}
+	if got := after(Item{}); got != items[1] {
+		t.Errorf("from the start: %v, want %v", got, items[1])
 	}
 }
