@@ -169,7 +169,7 @@ func (s *Server) focusPage(r *http.Request, it store.Item, answers []store.Respo
 	if err != nil {
 		return web.AnnotatePage{}, store.Item{}, err
 	}
-	next, err := s.itemAfter(ctx, me.ID, it)
+	next, _, err := s.store.ItemAfter(ctx, me.ID, it)
 	if err != nil {
 		return web.AnnotatePage{}, store.Item{}, err
 	}
@@ -281,13 +281,6 @@ func isWorst(id int64, p labelPicks, answers int) bool {
 	return id == p.worst
 }
 
-// itemAfter returns the comparison after it in the annotator's queue, wrapping around to the start;
-// zero when it is the only one left.
-func (s *Server) itemAfter(ctx context.Context, annotatorID int64, it store.Item) (store.Item, error) {
-	next, _, err := s.store.ItemAfter(ctx, annotatorID, it)
-	return next, err
-}
-
 func (s *Server) annotateProgress(ctx context.Context, annotatorID int64) (web.AnnotateProgress, error) {
 	p, err := s.store.LabelProgress(ctx, annotatorID)
 	if err != nil {
@@ -380,7 +373,7 @@ func (s *Server) handleAnnotateSubmit(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	next, err := s.itemAfter(ctx, me.ID, it)
+	next, _, err := s.store.ItemAfter(ctx, me.ID, it)
 	if err != nil {
 		s.error(w, r, err)
 		return

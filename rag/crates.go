@@ -204,15 +204,7 @@ func ingestCrates(ctx context.Context, st Store, src Source, dir string, opt Chu
 		done += counts[i]
 		progress(src, &rep, done, total, filepath.Base(c.Dir))
 	}
-	var gone []string
-	for path := range known {
-		if !seen[path] {
-			gone = append(gone, path)
-		}
-	}
-	sort.Strings(gone)
-	rep.Removed = len(gone)
-	return rep, st.DeleteRAGDocuments(ctx, src.Name, gone)
+	return rep, removeGone(ctx, st, src, known, seen, &rep)
 }
 
 // storeCratePage writes a page when it is new or its content changed.

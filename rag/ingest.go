@@ -199,15 +199,21 @@ func Ingest(ctx context.Context, st Store, src Source, dir string, opt ChunkOpti
 		seen[rel] = len(rep.Skipped) == skips
 		progress(src, &rep, i+1, len(files), rel)
 	}
+	return rep, removeGone(ctx, st, src, known, seen, &rep)
+}
+
+// removeGone deletes the stored documents of src (known, by path) that this ingest did not see,
+// and counts them in rep.
+func removeGone(ctx context.Context, st Store, src Source, known map[string]string, seen map[string]bool, rep *Report) error {
 	var gone []string
-	for rel := range known {
-		if !seen[rel] {
-			gone = append(gone, rel)
+	for path := range known {
+		if !seen[path] {
+			gone = append(gone, path)
 		}
 	}
 	sort.Strings(gone)
 	rep.Removed = len(gone)
-	return rep, st.DeleteRAGDocuments(ctx, src.Name, gone)
+	return st.DeleteRAGDocuments(ctx, src.Name, gone)
 }
 
 // progress tells src.OnProgress, when set, how far the ingest has got.

@@ -3,6 +3,7 @@ package rag
 import (
 	"context"
 	"math"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -148,16 +149,8 @@ func (ix *lexIndex) addTerm(scores []float64, term string) {
 
 // doc returns the doc number of a chunk id.
 func (ix *lexIndex) doc(chunk int64) (uint32, bool) {
-	lo, hi := 0, len(ix.chunks)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if ix.chunks[m] < chunk {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return uint32(lo), lo < len(ix.chunks) && ix.chunks[lo] == chunk
+	i, ok := slices.BinarySearch(ix.chunks, chunk)
+	return uint32(i), ok
 }
 
 // top returns the best limit chunks of scores (docs with no score are not matched), of source

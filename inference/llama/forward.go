@@ -3,6 +3,7 @@ package llama
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"rustexpert/inference/tensor"
 )
@@ -165,7 +166,7 @@ func (m *Model) attendRun(out, q []float32, r promptRun, l, head int, a *attnScr
 	d, kv, qd := m.HeadDim, m.kvDim(), m.qDim()
 	kvHead := head / (m.Heads / m.KVHeads)
 	keys := r.p0 + r.n
-	a.scores = grow(a.scores, r.n*keys)
+	a.scores = slices.Grow(a.scores[:0], r.n*keys)[:r.n*keys]
 	a.k.Pack(keys, d, r.seq.k[l][kvHead*d:], kv, 1)
 	a.k.Mul(a.scores, keys, q[r.i0*qd+head*d:], qd, r.n, 0, keys, nil, &a.ps)
 	scale := float32(1 / math.Sqrt(float64(d)))
@@ -177,13 +178,6 @@ func (m *Model) attendRun(out, q []float32, r promptRun, l, head int, a *attnScr
 	}
 	a.v.Pack(d, keys, r.seq.v[l][kvHead*d:], 1, kv)
 	a.v.Mul(out[r.i0*qd+head*d:], qd, a.scores, keys, r.n, 0, d, nil, &a.ps)
-}
-
-func grow(v []float32, n int) []float32 {
-	if cap(v) < n {
-		return make([]float32, n)
-	}
-	return v[:n]
 }
 
 // attend writes one head's attention output for step i.
