@@ -135,19 +135,12 @@ func (s *Store) UndoLastLabel(ctx context.Context, annotatorID int64) (Item, err
 // from the start). A comparison is queued while it is open: all its answers are written and it has
 // fewer labels than the overlap setting (kept up to date by the comparisons triggers).
 func (s *Store) NextItem(ctx context.Context, annotatorID int64, after Item) (Item, bool, error) {
-	var it Item
-	err := s.read.QueryRowContext(ctx, `SELECT c.job_id, c.prompt_id FROM comparisons c
-		WHERE c.open = 1 AND (c.job_id, c.prompt_id) > (?, ?)
-		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.prompt_id = c.prompt_id AND l.job_id = c.job_id AND l.annotator_id = ?)
-		ORDER BY c.job_id, c.prompt_id LIMIT 1`, after.JobID, after.PromptID, annotatorID).Scan(&it.JobID, &it.PromptID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Item{}, false, nil
-	}
-	return it, err == nil, err
+	return s.queueItem(ctx, nextItemQuery(`(c.job_id, c.prompt_id) > (?1, ?2)`), annotatorID, after)
 }
 
 // nextItemQuery is one comparison of the annotator's queue (open, not labelled by them) in
-// (job, prompt) order, from the condition cond on.
+// (job, prompt) order, from the condition cond on; ?1, ?2 are a comparison's job and prompt, ?3
+// the annotator.
 func nextItemQuery(cond string) string {
 	return `SELECT c.job_id, c.prompt_id FROM comparisons c
 		WHERE c.open = 1 AND ` + cond + `
@@ -159,10 +152,15 @@ func nextItemQuery(cond string) string {
 // after it, the first of the queue unless that is the given one: where the focus view goes after
 // a label. One statement: the second part runs only when the first finds nothing.
 func (s *Store) ItemAfter(ctx context.Context, annotatorID int64, current Item) (Item, bool, error) {
-	var it Item
-	err := s.read.QueryRowContext(ctx, `SELECT job_id, prompt_id FROM (`+nextItemQuery(`(c.job_id, c.prompt_id) > (?1, ?2)`)+`)
+	return s.queueItem(ctx, `SELECT job_id, prompt_id FROM (`+nextItemQuery(`(c.job_id, c.prompt_id) > (?1, ?2)`)+`)
 		UNION ALL SELECT job_id, prompt_id FROM (`+nextItemQuery(`(c.job_id, c.prompt_id) <> (?1, ?2)`)+`)
-		LIMIT 1`, current.JobID, current.PromptID, annotatorID).Scan(&it.JobID, &it.PromptID)
+		LIMIT 1`, annotatorID, current)
+}
+
+// queueItem runs a query of the annotator's queue (nextItemQuery's parameters) for one comparison.
+func (s *Store) queueItem(ctx context.Context, query string, annotatorID int64, from Item) (Item, bool, error) {
+	var it Item
+	err := s.read.QueryRowContext(ctx, query, from.JobID, from.PromptID, annotatorID).Scan(&it.JobID, &it.PromptID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, false, nil
 	}
