@@ -4,7 +4,7 @@
 // fraction of the bound it sets, and llama.cpp's decode speed on the same GGUF
 // and prompt (through llama-cpp-python, when installed) for the ratio.
 //
-//	go run -tags sqlite_fts5 ./bench/engine [-model models/base/...gguf] [-activations f32|q8] [-python python3]
+//	go run -tags sqlite_fts5 ./bench/engine [-model models/base/...gguf] [-activations f32|q8] [-amx=false] [-python python3]
 package main
 
 import (
@@ -30,22 +30,23 @@ func main() {
 	runs := flag.Int("runs", 3, "measurements (the best is reported)")
 	python := flag.String("python", "python3", "Python with llama-cpp-python for the reference ('' to skip)")
 	activations := flag.String("activations", "", "matrix multiply inputs: f32 or q8 (default: the engine's)")
+	amx := flag.Bool("amx", true, "prompt multiplies on the AMX tiles where the CPU has them")
 	flag.Parse()
-	if err := run(*model, *activations, *promptLen, *decode, *runs, *python); err != nil {
+	if err := run(*model, *activations, !*amx, *promptLen, *decode, *runs, *python); err != nil {
 		fmt.Fprintln(os.Stderr, "engine bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path, activations string, promptLen, decode, runs int, python string) error {
-	e, err := builtin.Load(builtin.Spec{Base: path, Activations: activations})
+func run(path, activations string, noAMX bool, promptLen, decode, runs int, python string) error {
+	e, err := builtin.Load(builtin.Spec{Base: path, Activations: activations, NoAMX: noAMX})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
 	m := e.Model()
 	prompt := promptTokens(e, promptLen)
-	fmt.Printf("model %s: %s; activations %s\n", path, m.WeightTypes(), m.Activations())
+	fmt.Printf("model %s: %s; activations %s; AMX tiles %v\n", path, m.WeightTypes(), m.Activations(), m.AMX())
 	fmt.Printf("machine: %d cores (GOMAXPROCS %d), %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 
 	bw := bandwidth()

@@ -14,6 +14,7 @@ import (
 
 	"rustexpert/inference"
 	"rustexpert/inference/llama"
+	"rustexpert/inference/tensor"
 )
 
 // bundledModel loads the bundled base model once per test binary, or skips.
@@ -320,5 +321,30 @@ func TestLongPromptIsPrefilledInChunks(t *testing.T) {
 	}
 	if want := e.tok.Decode(ids); res.Choices[0].Text != want {
 		t.Fatalf("chunked: %q, in one piece: %q", res.Choices[0].Text, want)
+	}
+}
+
+// TestAMXSwitch checks that Spec.NoAMX and RUSTEXPERT_ENGINE_AMX=off turn
+// the AMX prompt path off, and that it is on by default where the CPU has it.
+func TestAMXSwitch(t *testing.T) {
+	engine(t) // skips without the bundled model
+	if !tensor.AMXSupported(tensor.Q4_1) {
+		t.Skip("no AMX tiles on this CPU")
+	}
+	for _, c := range []struct {
+		spec Spec
+		env  string
+		want bool
+	}{{Spec{}, "", true}, {Spec{NoAMX: true}, "", false}, {Spec{}, "off", false}} {
+		t.Setenv(amxEnv, c.env)
+		c.spec.Base = bundledPath()
+		e, err := Load(c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.model.AMX(); got != c.want {
+			t.Errorf("NoAMX %v, %s=%q: AMX %v, want %v", c.spec.NoAMX, amxEnv, c.env, got, c.want)
+		}
+		e.Close()
 	}
 }

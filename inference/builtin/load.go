@@ -34,11 +34,17 @@ type Spec struct {
 	// "q8" (see llama.Activations). Empty means the RUSTEXPERT_ENGINE_ACTIVATIONS
 	// environment variable's value, or the default when that is unset.
 	Activations string
+	// NoAMX turns off the AMX tile path of prompt multiplies (see
+	// llama.Model.SetAMX); so does RUSTEXPERT_ENGINE_AMX=off.
+	NoAMX bool
 }
 
 // activationsEnv names the environment variable that selects the
 // activations when Spec.Activations is empty.
 const activationsEnv = "RUSTEXPERT_ENGINE_ACTIVATIONS"
+
+// amxEnv names the environment variable that turns the AMX path off ("off").
+const amxEnv = "RUSTEXPERT_ENGINE_AMX"
 
 // defaultActivations is the form used when neither Spec.Activations nor the
 // environment names one.
@@ -84,6 +90,7 @@ func load(spec Spec, cores *tensor.Cores) (*Engine, error) {
 }
 
 func (e *Engine) configure(spec Spec) error {
+	e.setAMX(spec)
 	if err := e.setActivations(spec.Activations); err != nil {
 		return err
 	}
@@ -133,6 +140,11 @@ func (e *Engine) setActivations(name string) error {
 	}
 	e.model.SetActivations(a)
 	return nil
+}
+
+// setAMX turns the AMX path off when spec or the environment says so.
+func (e *Engine) setAMX(spec Spec) {
+	e.model.SetAMX(!spec.NoAMX && os.Getenv(amxEnv) != "off")
 }
 
 func (e *Engine) addStop(id int) {

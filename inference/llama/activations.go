@@ -46,9 +46,13 @@ func (m *Model) Activations() Activations {
 // share theirs, so do gate and up), quantized on first use when the int8
 // path applies.
 type input struct {
-	x  []float32
-	n  int
-	q8 *tensor.Q8Vectors
+	x   []float32
+	n   int
+	q8  *tensor.Q8Vectors
+	amx *tensor.AMXVectors
+	// amxMem, when set, is memory for amx that the next input may reuse:
+	// an input's AMX form lives only until the next input is made.
+	amxMem *tensor.AMXVectors
 }
 
 // quantized returns in's vectors quantized for w, or nil when w takes
@@ -61,4 +65,32 @@ func (m *Model) quantized(in *input, w *tensor.Matrix, prompt bool) *tensor.Q8Ve
 		in.q8 = tensor.QuantizeQ8(in.x, in.n, w.Cols, prompt)
 	}
 	return in.q8
+}
+
+// SetAMX turns the AMX tile path of float32 prompt multiplies on or off
+// (on by default where the CPU has it; see tensor.MulMatAMX). Its results
+// are as exact as the vector path's. Call it before the model is used.
+func (m *Model) SetAMX(on bool) { m.noAMX = !on }
+
+// AMX reports whether prompts of this model's weights use the AMX tiles:
+// the path is on and the CPU has it for some of its matrices.
+func (m *Model) AMX() bool {
+	return !m.noAMX && !m.q8 && len(m.layers) > 0 && tensor.AMXSupported(m.layers[0].gate.w.Type)
+}
+
+// tiled returns in's vectors prepared for w's AMX multiply, or nil when
+// that path does not apply (decoding, int8 activations, other weights, no
+// AMX).
+func (m *Model) tiled(in *input, w *tensor.Matrix, prompt bool) *tensor.AMXVectors {
+	if !prompt || m.q8 || m.noAMX || !tensor.AMXSupported(w.Type) || w.Cols%tensor.QK != 0 {
+		return nil
+	}
+	if in.amx == nil || in.amx.Cols != w.Cols {
+		if in.amxMem == nil {
+			in.amxMem = new(tensor.AMXVectors)
+		}
+		in.amxMem.Prepare(in.x, in.n, w.Cols)
+		in.amx = in.amxMem
+	}
+	return in.amx
 }

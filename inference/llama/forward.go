@@ -83,7 +83,8 @@ type buffers struct {
 	norm, q, k, v, att, proj, gate, up []float32
 	rope                               []float32 // each step's rotary cosines and sines (ropeAngles)
 	steps                              int
-	prompt                             bool // prompt tokens: blocked matrix multiply
+	prompt                             bool              // prompt tokens: blocked matrix multiply
+	amx                                tensor.AMXVectors // memory of the inputs' AMX forms, one input at a time
 }
 
 func (m *Model) newBuffers(n int) *buffers {
@@ -99,7 +100,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	ly := &m.layers[l]
 	n := len(steps)
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
-	in := &input{x: b.norm, n: n}
+	in := &input{x: b.norm, n: n, amxMem: &b.amx}
 	m.apply(&ly.q, b.q, in, b.prompt)
 	m.apply(&ly.k, b.k, in, b.prompt)
 	m.apply(&ly.v, b.v, in, b.prompt)
@@ -121,7 +122,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 			}
 		})
 	}
-	m.apply(&ly.o, b.proj, &input{x: b.att, n: n}, b.prompt)
+	m.apply(&ly.o, b.proj, &input{x: b.att, n: n, amxMem: &b.amx}, b.prompt)
 	addTo(x, b.proj)
 }
 
@@ -204,11 +205,11 @@ func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, sco
 func (m *Model) feedForwardBlock(l int, x []float32, b *buffers, n int) {
 	ly := &m.layers[l]
 	m.rmsNorm(b.norm, x, ly.ffnNorm, n)
-	in := &input{x: b.norm, n: n}
+	in := &input{x: b.norm, n: n, amxMem: &b.amx}
 	m.apply(&ly.gate, b.gate, in, b.prompt)
 	m.apply(&ly.up, b.up, in, b.prompt)
 	tensor.SiLUMul(b.gate, b.up)
-	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n}, b.prompt)
+	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n, amxMem: &b.amx}, b.prompt)
 	addTo(x, b.proj)
 }
 

@@ -147,3 +147,43 @@ func TestGoldensBundledGGUF(t *testing.T) {
 	defer m.Close()
 	checkGoldens(t, m, filepath.Join("testdata", "smollm2"), 1e-3)
 }
+
+// TestGoldensBundledGGUFNoAMX checks the AVX-512 prompt path against the
+// goldens too, on machines where prompts otherwise run on the AMX tiles.
+func TestGoldensBundledGGUFNoAMX(t *testing.T) {
+	m, _, err := LoadGGUF(bundledGGUF(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.AMX() {
+		t.Skip("prompts do not use AMX tiles here; TestGoldensBundledGGUF covers the vector path")
+	}
+	m.SetAMX(false)
+	checkGoldens(t, m, filepath.Join("testdata", "smollm2"), 1e-3)
+}
+
+// TestPromptAMXMatchesVectorPath compares a prompt's logits through the AMX
+// tiles with the AVX-512 path's: both sum exact products in float32, so
+// they agree to float32 rounding, far inside the goldens' tolerance.
+func TestPromptAMXMatchesVectorPath(t *testing.T) {
+	m, _, err := LoadGGUF(bundledGGUF(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.AMX() {
+		t.Skip("no AMX tiles on this CPU")
+	}
+	for i, c := range readCases(t, filepath.Join("testdata", "smollm2")) {
+		m.SetAMX(true)
+		_, amx := runPrompt(t, m, c.Prompt)
+		m.SetAMX(false)
+		_, vec := runPrompt(t, m, c.Prompt)
+		if e := relErr(amx, vec); e > 2e-5 {
+			t.Errorf("case %d: AMX logits differ from the vector path's by %.2e of their scale", i, e)
+		} else {
+			t.Logf("case %d: AMX and vector paths differ by %.2e of the logits' scale", i, e)
+		}
+	}
+}

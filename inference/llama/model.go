@@ -22,6 +22,7 @@ type Model struct {
 	invFreq []float32
 	cores   *tensor.Cores // compute slots, possibly shared with other models
 	q8      bool          // int8 activations (see SetActivations)
+	noAMX   bool          // AMX tiles off for prompts (see SetAMX)
 	closers []io.Closer
 }
 
@@ -113,7 +114,8 @@ func (m *Model) ShareCores(c *tensor.Cores) { m.cores = c }
 // through the row-by-row one (MulRows): each gives the same bits for a vector
 // whatever else is in the batch, so cached prompts and batched answers
 // reproduce what a request alone computes. With int8 activations the same
-// holds for MulMatQ8 and MulRowsQ8.
+// holds for MulMatQ8 and MulRowsQ8, and for MulMatAMX, which prompts use
+// instead of MulMat where the CPU has AMX tiles.
 func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) {
 	x, n := in.x, in.n
 	if xq := m.quantized(in, w, prompt); xq != nil {
@@ -123,6 +125,11 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 			return
 		}
 		m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRowsQ8(out, xq, lo, hi) })
+		return
+	}
+	if xa := m.tiled(in, w, prompt); xa != nil {
+		pairs := (w.Rows + 31) / 32
+		m.parallel(pairs, 1, func(lo, hi int) { w.MulMatAMX(out, xa, lo*32, min(hi*32, w.Rows)) })
 		return
 	}
 	if prompt {

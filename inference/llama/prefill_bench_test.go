@@ -4,6 +4,12 @@ import "testing"
 
 func BenchmarkPromptBundled(b *testing.B)   { benchPrompt(b, ActivationsF32) }
 func BenchmarkPromptBundledQ8(b *testing.B) { benchPrompt(b, ActivationsQ8) }
+
+// BenchmarkPromptBundledNoAMX is BenchmarkPromptBundled with the AMX tile
+// path off: the AVX-512 MulMat it replaces.
+func BenchmarkPromptBundledNoAMX(b *testing.B) {
+	benchPromptWith(b, func(m *Model) { m.SetAMX(false) })
+}
 func BenchmarkDecodeBundled(b *testing.B)   { benchDecode(b, ActivationsF32) }
 func BenchmarkDecodeBundledQ8(b *testing.B) { benchDecode(b, ActivationsQ8) }
 
@@ -17,8 +23,13 @@ func benchModel(b *testing.B, a Activations) *Model {
 }
 
 func benchPrompt(b *testing.B, a Activations) {
-	m := benchModel(b, a)
+	benchPromptWith(b, func(m *Model) { m.SetActivations(a) })
+}
+
+func benchPromptWith(b *testing.B, set func(*Model)) {
+	m := benchModel(b, ActivationsF32)
 	defer m.Close()
+	set(m)
 	steps := make([]Step, 200)
 	for b.Loop() {
 		seq := m.NewSequence()

@@ -1,0 +1,198 @@
+//go:build goexperiment.simd && amd64
+
+package tensor
+
+import (
+	"math"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+	"golang.org/x/sys/unix"
+)
+
+// AMX prefill. Intel's Advanced Matrix Extensions multiply 16×32 bfloat16
+// tiles in one instruction (TDPBF16PS), summing exact products in float32.
+// Q4_0 and Q4_1 weights are small integers times a block scale, and
+// integers up to 256 are exact in bfloat16; an activation vector splits
+// exactly into three bfloat16 pieces (8 significant bits each). So a
+// block's dot product Σq·x is computed from exact products, summed in
+// float32 as the float32 path does, and scaled as d·Σq·x + m·Σx: the same
+// accuracy as MulMat's dequantize-then-multiply, at the tile units' speed.
+// The kernels are in amx_amd64.s.
+
+// amxReady reports whether the CPU has AMX tiles with bfloat16 and the
+// kernel lets this process use them (Linux asks each process to request
+// the tile state: arch_prctl ARCH_REQ_XCOMP_PERM).
+var amxReady = sync.OnceValue(func() bool {
+	if !cpu.X86.HasAMXTile || !cpu.X86.HasAMXBF16 || !cpu.X86.HasAVX512BW {
+		return false
+	}
+	const archReqXcompPerm, xfeatureXtiledata = 0x1023, 18
+	_, _, errno := unix.Syscall(unix.SYS_ARCH_PRCTL, archReqXcompPerm, xfeatureXtiledata, 0)
+	return errno == 0
+})
+
+// amxConfig is the tile configuration every kernel call loads: palette 1,
+// eight tiles of 16 rows × 64 bytes.
+var amxConfig = func() (c [64]byte) {
+	c[0] = 1
+	for t := range 8 {
+		c[16+2*t] = 64
+		c[48+t] = 16
+	}
+	return c
+}()
+
+// amxBF16Ints holds the bfloat16 bits of 0…15, the nibble lookup table.
+var amxBF16Ints = func() (t [32]uint16) {
+	for i := 1; i < 16; i++ {
+		t[i] = uint16(math.Float32bits(float32(i)) >> 16)
+	}
+	return t
+}()
+
+// amxJob is one kernel call; the layout is known to amxMul.
+type amxJob struct {
+	cfg  *[64]byte
+	w    *uint32  // per block: two weight tiles (rows t…t+15, t+16…t+31)
+	dm   *float32 // per block: d and m of the first tile's rows, then the second's
+	xa   *uint16  // per block, per group: the three pieces' tiles
+	sx   *float32 // per block, per group: the 16 vectors' Σx
+	nb   int
+	ng   int
+	c    *float32   // scratch for the two result tiles, twice (one group's while the next computes)
+	outs *amxOutput // per group: where its 16 vectors' 32 results go
+}
+
+// amxOutput is where one group's results go: the first vector's 32 floats
+// at ptr, each next vector's stride bytes on. The layout is known to
+// amxMul.
+type amxOutput struct {
+	ptr    uintptr
+	stride int
+}
+
+// amxUnpack is one weight tile's unpack; the layout is known to
+// amxUnpackQ4.
+type amxUnpack struct {
+	rows  *[amxGroup]uintptr // each row's first byte (a zero row past the matrix)
+	nb    int
+	bb    int // bytes of a block
+	qoff  int // offset of the nibbles in a block
+	w     *uint32
+	dm    *float32
+	kind  int // 1 for Q4_1 (m stored), 0 for Q4_0 (m = −8d)
+	table *[32]uint16
+}
+
+//go:noescape
+func amxMul(j *amxJob)
+
+//go:noescape
+func amxSplit(x *float32, nb int, xa *uint16, bstride int, sx *float32, sstride int)
+
+//go:noescape
+func amxUnpackQ4(j *amxUnpack)
+
+func amxCPU() bool { return amxReady() }
+
+// split fills v's pieces and sums from x (n vectors of cols floats).
+func (v *AMXVectors) split(x []float32) {
+	bstride := v.ng * 3 * amxTileBytes // bytes between one block's pieces and the next's
+	for b := range v.N {
+		g, lane := b/amxGroup, b%amxGroup
+		xa := &v.xa[(g*3*amxTileBytes+lane*64)/2]
+		sx := &v.sx[g*amxGroup+lane]
+		amxSplit(&x[b*v.Cols], v.nb, xa, bstride, sx, v.ng*amxGroup*4)
+	}
+}
+
+// amxScratch is MulMatAMX's per-call memory, kept in amxPool.
+type amxScratch struct {
+	w     []uint32
+	dm    []float32
+	c     [4 * amxGroup * amxGroup]float32
+	acc   []float32   // results of groups that cannot go straight to out
+	outs  []amxOutput // per group
+	zeros []byte
+	rows  [2][amxGroup]uintptr
+}
+
+var amxPool = sync.Pool{New: func() any { return new(amxScratch) }}
+
+func (s *amxScratch) prepare(nb, ng, rowBytes int) {
+	s.w = resize(s.w, nb*2*amxTileBytes/4)
+	s.dm = grow(s.dm, nb*4*amxGroup)
+	s.acc = grow(s.acc, ng*amxGroup*2*amxGroup)
+	if cap(s.outs) < ng {
+		s.outs = make([]amxOutput, ng)
+	}
+	s.outs = s.outs[:ng]
+	if len(s.zeros) < rowBytes+64 {
+		s.zeros = make([]byte, rowBytes+64)
+	}
+}
+
+// mulMatAMX runs rows [r0,r1) of m against x, 32 rows at a time.
+func mulMatAMX(m *Matrix, out []float32, x *AMXVectors, r0, r1 int) {
+	s := amxPool.Get().(*amxScratch)
+	defer amxPool.Put(s)
+	s.prepare(x.nb, x.ng, m.RowBytes())
+	job := amxJob{cfg: &amxConfig, w: &s.w[0], dm: &s.dm[0], xa: &x.xa[0], sx: &x.sx[0],
+		nb: x.nb, ng: x.ng, c: &s.c[0], outs: &s.outs[0]}
+	for t := r0; t < r1; t += 2 * amxGroup {
+		te := min(t+2*amxGroup, r1)
+		s.unpack(m, 0, t, min(t+amxGroup, r1))
+		s.unpack(m, 1, t+amxGroup, te)
+		s.place(out, x.N, m.Rows, t, te)
+		amxMul(&job)
+		s.copyOut(out, x.N, m.Rows, t, te)
+	}
+}
+
+// place points each group's results at out when all 16 vectors and all 32
+// rows are there to take them, else at the scratch accumulators.
+func (s *amxScratch) place(out []float32, n, rows, t, te int) {
+	for g := range s.outs {
+		if te-t == 2*amxGroup && (g+1)*amxGroup <= n {
+			s.outs[g] = amxOutput{uintptr(unsafe.Pointer(&out[g*amxGroup*rows+t])), rows * 4}
+		} else {
+			s.outs[g] = amxOutput{uintptr(unsafe.Pointer(&s.acc[g*amxGroup*2*amxGroup])), 2 * amxGroup * 4}
+		}
+	}
+}
+
+// copyOut copies the results that went to the scratch accumulators into out.
+func (s *amxScratch) copyOut(out []float32, n, rows, t, te int) {
+	for g, o := range s.outs {
+		if o.ptr != uintptr(unsafe.Pointer(&s.acc[g*amxGroup*2*amxGroup])) {
+			continue
+		}
+		for lane := range min(amxGroup, n-g*amxGroup) {
+			b := g*amxGroup + lane
+			acc := s.acc[b*2*amxGroup:]
+			copy(out[b*rows+t:b*rows+te], acc[:te-t])
+		}
+	}
+}
+
+// unpack fills weight tile half (0 or 1) of the scratch with rows [t,te)
+// of m; rows past te read a block of zeros.
+func (s *amxScratch) unpack(m *Matrix, half, t, te int) {
+	rb := m.RowBytes()
+	rows := &s.rows[half]
+	for r := range amxGroup {
+		p := unsafe.Pointer(&s.zeros[0])
+		if t+r < te {
+			p = unsafe.Pointer(&m.Data[(t+r)*rb])
+		}
+		rows[r] = uintptr(p)
+	}
+	j := amxUnpack{rows: rows, nb: m.Cols / QK, bb: q40Bytes, qoff: 2,
+		w: &s.w[half*amxTileBytes/4], dm: &s.dm[half*2*amxGroup], table: &amxBF16Ints}
+	if m.Type == Q4_1 {
+		j.bb, j.qoff, j.kind = q41Bytes, 4, 1
+	}
+	amxUnpackQ4(&j)
+}

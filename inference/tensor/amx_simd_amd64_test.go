@@ -1,0 +1,218 @@
+//go:build goexperiment.simd && amd64
+
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+func needAMX(t testing.TB) {
+	if !amxCPU() {
+		t.Skip("CPU has no AMX bfloat16 tiles, or the kernel does not grant them")
+	}
+}
+
+// TestAMXSplitIsExact checks that the three pieces add up to every value
+// exactly and that the block sums are float32 sums of the values.
+func TestAMXSplitIsExact(t *testing.T) {
+	needAMX(t)
+	const n, cols = 19, 96
+	x := randFloats(3, n*cols, 1)
+	x[5], x[40], x[77] = 0, -1e-20, 3.4e38
+	x[100] = math.Float32frombits(0x3fffffff) // every mantissa bit set
+	v := PrepareAMX(x, n, cols)
+	for b := range n {
+		g, lane := b/amxGroup, b%amxGroup
+		for i := range v.nb {
+			base := ((i*v.ng+g)*3*amxTileBytes + lane*64) / 2
+			var sum float64
+			for j := range QK {
+				var got float64
+				for p := range 3 {
+					got += float64(math.Float32frombits(uint32(v.xa[base+p*amxTileBytes/2+j]) << 16))
+				}
+				want := x[b*cols+i*QK+j]
+				if got != float64(want) {
+					t.Fatalf("vector %d column %d: pieces add to %g, value %g", b, i*QK+j, got, want)
+				}
+				sum += float64(want)
+			}
+			if s := v.sx[(i*v.ng+g)*amxGroup+lane]; math.Abs(float64(s)-sum) > 1e-6*math.Abs(sum)+1e-30 && !math.IsInf(float64(s), 0) {
+				t.Fatalf("vector %d block %d: sum %g, want %g", b, i, s, sum)
+			}
+		}
+	}
+}
+
+func TestMulMatAMXMatchesNaive(t *testing.T) {
+	needAMX(t)
+	const rows = 77
+	for _, dt := range []DType{Q4_0, Q4_1} {
+		for _, cols := range []int{32, 96, 576} {
+			m := randMatrix(t, dt, rows, cols, uint64(dt)+uint64(cols))
+			oddScales(m)
+			var worst float64
+			for _, n := range []int{1, 3, 16, 17, 64, 200} {
+				x := randFloats(uint64(n)+100, n*cols, 1)
+				want, mag := naiveMul(m, x, n)
+				v := PrepareAMX(x, n, cols)
+				for _, rr := range [][2]int{{0, rows}, {3, 20}, {5, 6}, {17, 77}, {9, 9}, {0, 32}, {32, 64}} {
+					out := filled(n * rows)
+					m.MulMatAMX(out, v, rr[0], rr[1])
+					what := fmt.Sprintf("%s cols=%d n=%d rows [%d,%d)", dt, cols, n, rr[0], rr[1])
+					worst = max(worst, checkMulTol(t, what, out, want, mag, rows, rr, mulMatTol))
+				}
+			}
+			t.Logf("%s cols=%d: largest error %.3g of Σ|w·x|", dt, cols, worst)
+		}
+	}
+}
+
+// TestMulMatAMXDeterministic checks that every result is the same bits
+// whatever the row split, the number of goroutines and the batch.
+func TestMulMatAMXDeterministic(t *testing.T) {
+	needAMX(t)
+	const rows, cols, n = 83, 160, 37
+	for _, dt := range []DType{Q4_0, Q4_1} {
+		m := randMatrix(t, dt, rows, cols, 11)
+		x := randFloats(12, n*cols, 1)
+		ref := make([]float32, n*rows)
+		m.MulMatAMX(ref, PrepareAMX(x, n, cols), 0, rows)
+		v := PrepareAMX(x, n, cols)
+		for _, split := range [][]int{{0, 1, rows}, {0, 5, 21, 22, 40, rows}, {0, 32, 64, rows}, {0, 37, rows}} {
+			out := filled(n * rows)
+			var wg sync.WaitGroup
+			for i := 0; i+1 < len(split); i++ {
+				wg.Go(func() { m.MulMatAMX(out, v, split[i], split[i+1]) })
+			}
+			wg.Wait()
+			sameBits(t, fmt.Sprintf("%s split %v", dt, split), out, ref)
+		}
+		for _, sub := range [][2]int{{0, 1}, {5, 6}, {3, 20}, {17, n}} {
+			nb := sub[1] - sub[0]
+			out := make([]float32, nb*rows)
+			m.MulMatAMX(out, PrepareAMX(x[sub[0]*cols:sub[1]*cols], nb, cols), 0, rows)
+			sameBits(t, fmt.Sprintf("%s vectors [%d,%d)", dt, sub[0], sub[1]), out, ref[sub[0]*rows:sub[1]*rows])
+		}
+	}
+}
+
+// TestAMXPrepareReuses checks that vectors prepared into memory that held
+// more vectors give the same results as fresh ones (what the lanes past the
+// last vector hold does not reach the results).
+func TestAMXPrepareReuses(t *testing.T) {
+	needAMX(t)
+	const rows, cols = 64, 96
+	m := randMatrix(t, Q4_1, rows, cols, 5)
+	var v AMXVectors
+	v.Prepare(randFloats(6, 40*cols, 100), 40, cols)
+	for _, n := range []int{37, 5, 16} {
+		x := randFloats(uint64(n), n*cols, 1)
+		v.Prepare(x, n, cols)
+		got, want := make([]float32, n*rows), make([]float32, n*rows)
+		m.MulMatAMX(got, &v, 0, rows)
+		m.MulMatAMX(want, PrepareAMX(x, n, cols), 0, rows)
+		sameBits(t, fmt.Sprintf("n=%d after more vectors", n), got, want)
+	}
+}
+
+func TestMulMatAMXPanicsOnBadArguments(t *testing.T) {
+	needAMX(t)
+	m := randMatrix(t, Q4_1, 40, 64, 1)
+	v := PrepareAMX(randFloats(1, 2*64, 1), 2, 64)
+	for _, c := range []struct {
+		name string
+		call func()
+	}{
+		{"rows past the end", func() { m.MulMatAMX(make([]float32, 80), v, 0, 41) }},
+		{"short out", func() { m.MulMatAMX(make([]float32, 79), v, 0, 40) }},
+		{"other columns", func() { m.MulMatAMX(make([]float32, 80), PrepareAMX(make([]float32, 64), 1, 32), 0, 40) }},
+		{"float weights", func() {
+			randMatrix(t, F32, 40, 64, 1).MulMatAMX(make([]float32, 80), v, 0, 40)
+		}},
+		{"columns not whole blocks", func() { PrepareAMX(make([]float32, 40), 1, 40) }},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", c.name)
+				}
+			}()
+			c.call()
+		}()
+	}
+}
+
+// BenchmarkMulMatAMX is benchMulMat through the AMX tiles (MulMatAMX), the
+// vectors' preparation included, against MulMat in the same run; rows are
+// split at multiples of 32.
+func BenchmarkMulMatAMX(b *testing.B) {
+	needAMX(b)
+	const n = 200
+	for _, dt := range []DType{Q4_1} {
+		for _, shape := range [][2]int{{1536, 576}, {576, 1536}} {
+			m := randMatrix(b, dt, shape[0], shape[1], 1)
+			x := randFloats(2, n*m.Cols, 1)
+			out := make([]float32, n*m.Rows)
+			for _, name := range []string{"MulMatAMX", "MulMat"} {
+				b.Run(fmt.Sprintf("%s/%dx%d/n=%d/%s", dt, m.Rows, m.Cols, n, name), func(b *testing.B) {
+					workers := runtime.GOMAXPROCS(0)
+					step := (m.Rows + 32*workers - 1) / (32 * workers) * 32
+					for b.Loop() {
+						var v *AMXVectors
+						if name == "MulMatAMX" {
+							v = PrepareAMX(x, n, m.Cols)
+						}
+						var wg sync.WaitGroup
+						for r0 := 0; r0 < m.Rows; r0 += step {
+							wg.Go(func() {
+								if v != nil {
+									m.MulMatAMX(out, v, r0, min(r0+step, m.Rows))
+								} else {
+									m.MulMat(out, x, n, r0, min(r0+step, m.Rows))
+								}
+							})
+						}
+						wg.Wait()
+					}
+					flop := 2 * float64(m.Rows) * float64(m.Cols) * n * float64(b.N)
+					b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkAMXKernel runs the tile kernel alone on the shape of a 32-row
+// slice of a 1536×576 matrix and 208 vectors, and reports the time per
+// 16×16×32 block product (the weight scales are zero: timing only).
+func BenchmarkAMXKernel(b *testing.B) {
+	needAMX(b)
+	const nb, ng = 18, 13
+	w := make([]uint32, nb*2*amxTileBytes/4)
+	dm := make([]float32, nb*4*amxGroup)
+	xa := make([]uint16, nb*ng*3*amxTileBytes/2)
+	for i := range xa {
+		xa[i] = 0x3f80
+	}
+	for i := range w {
+		w[i] = 0x3f803f80
+	}
+	sx := make([]float32, nb*ng*amxGroup)
+	var c [1024]float32
+	acc := make([]float32, ng*512)
+	outs := make([]amxOutput, ng)
+	for g := range outs {
+		outs[g] = amxOutput{uintptr(unsafe.Pointer(&acc[g*512])), 128}
+	}
+	job := amxJob{cfg: &amxConfig, w: &w[0], dm: &dm[0], xa: &xa[0], sx: &sx[0], nb: nb, ng: ng, c: &c[0], outs: &outs[0]}
+	for b.Loop() {
+		amxMul(&job)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(nb*ng*2), "ns/blocktile")
+}
