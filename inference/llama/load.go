@@ -57,6 +57,7 @@ func build(cfg Config, w weights, names naming, closer io.Closer) (*Model, error
 		return nil, err
 	}
 	m.init()
+	m.interleave()
 	return m, nil
 }
 

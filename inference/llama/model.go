@@ -67,6 +67,42 @@ func (m *Model) init() {
 	}
 }
 
+// interleave gives the quantized matrices their interleaved copy for
+// decoding (tensor.Matrix.Interleave), the copying spread over the compute
+// slots by groups of 16 rows.
+func (m *Model) interleave() {
+	type part struct {
+		w      *tensor.Matrix
+		g0, g1 int
+	}
+	var parts []part
+	for _, w := range m.matrices() {
+		if !w.AllocInterleaved() {
+			continue
+		}
+		for g := 0; g < w.Groups(); g += 64 {
+			parts = append(parts, part{w, g, min(g+64, w.Groups())})
+		}
+	}
+	m.parallel(len(parts), 1, func(lo, hi int) {
+		for _, p := range parts[lo:hi] {
+			p.w.InterleaveGroups(p.g0, p.g1)
+		}
+	})
+}
+
+// matrices lists the weight matrices the forward pass multiplies with.
+func (m *Model) matrices() []*tensor.Matrix {
+	var ms []*tensor.Matrix
+	for i := range m.layers {
+		ly := &m.layers[i]
+		for _, l := range []*linear{&ly.q, &ly.k, &ly.v, &ly.o, &ly.gate, &ly.up, &ly.down} {
+			ms = append(ms, l.w)
+		}
+	}
+	return append(ms, m.output)
+}
+
 // Sequence is one conversation's key/value cache: the keys and values of every
 // position processed so far, per layer.
 type Sequence struct {

@@ -72,21 +72,30 @@ func BenchmarkSmolLM2Decode(b *testing.B) {
 	}
 	x := randFloats(3, 1536, 1)
 	out := make([]float32, 49152)
-	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
-		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
-			b.SetBytes(total)
-			for b.Loop() {
-				for _, m := range ms {
-					mulParallel(m, out, x, workers)
+	for _, layout := range []string{"rows", "interleaved"} {
+		if layout == "interleaved" {
+			for _, m := range ms {
+				if !m.Interleave() {
+					b.Skip("no interleaved-row kernels")
 				}
 			}
-		})
+		}
+		for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+			b.Run(fmt.Sprintf("%s/goroutines=%d", layout, workers), func(b *testing.B) {
+				b.SetBytes(total)
+				for b.Loop() {
+					for _, m := range ms {
+						mulParallel(m, out, x, workers)
+					}
+				}
+			})
+		}
 	}
 }
 
 func mulParallel(m *Matrix, out, x []float32, workers int) {
 	var wg sync.WaitGroup
-	step := (m.Rows + workers - 1) / workers
+	step := (m.Rows + 16*workers - 1) / (16 * workers) * 16
 	for r0 := 0; r0 < m.Rows; r0 += step {
 		wg.Go(func() { m.MulRows(out, x[:m.Cols], 1, r0, min(r0+step, m.Rows)) })
 	}
@@ -137,7 +146,7 @@ func BenchmarkSmolLM2DecodeQ8(b *testing.B) {
 				for _, m := range ms {
 					xq := QuantizeQ8(x[:m.Cols], 1, m.Cols, false)
 					var wg sync.WaitGroup
-					step := (m.Rows + workers - 1) / workers
+					step := (m.Rows + 16*workers - 1) / (16 * workers) * 16
 					for r0 := 0; r0 < m.Rows; r0 += step {
 						wg.Go(func() { m.MulRowsQ8(out, xq, r0, min(r0+step, m.Rows)) })
 					}

@@ -13,6 +13,7 @@ type Matrix struct {
 	Type       DType
 	Rows, Cols int
 	Data       []byte
+	rows16     []byte // interleaved copy for decoding, when made (Interleave)
 }
 
 // NewMatrix checks that data holds exactly rows×cols elements of type t and
@@ -115,6 +116,8 @@ func (m *Matrix) MulRows(out, x []float32, n, r0, r1 int) {
 		return
 	}
 	switch {
+	case m.rows16 != nil:
+		m.mulRows16(out, x, n, r0, r1)
 	case m.Type == F32:
 		mulFloat(floats(m.Data), m.Rows, m.Cols, out, x, n, r0, r1)
 	case !m.mulQuant(out, x, n, r0, r1):

@@ -1,0 +1,118 @@
+package tensor
+
+// Interleaved rows for decoding. MulRows on a Q4_1 or Q8_0 matrix reads
+// each row separately and sums 16 vector lanes per row; with one vector
+// (decoding a token) that per-row work, not the weights' bytes, sets the
+// speed. Interleave stores a second copy of the weights, 16 rows at a time
+// and block by block: the 16 rows' scales, then for each byte position the
+// 16 rows' bytes. A vector lane is then a row: a block of 16 rows takes one
+// multiply-add per column, and the rows' sums come out in one vector.
+//
+// Per group of 16 rows and block of QK columns:
+//
+//	Q4_1: d (16 fp16), m (16 fp16), then for j in 0…15 the byte j of each
+//	      row (low nibble column j, high nibble column j+16): 320 bytes;
+//	Q8_0: d (16 fp16), then for j in 0…31 the byte j of each row: 544 bytes.
+//
+// Rows past the matrix's last are zeros.
+
+const (
+	q41Rows16Bytes = 2*32 + 16*16
+	q80Rows16Bytes = 32 + 32*16
+)
+
+// rows16Bytes is the size of one interleaved block of 16 rows, 0 for types
+// that are not interleaved.
+func rows16Bytes(t DType) int {
+	switch t {
+	case Q4_1:
+		return q41Rows16Bytes
+	case Q8_0:
+		return q80Rows16Bytes
+	}
+	return 0
+}
+
+// Interleave adds the interleaved copy of the weights that MulRows then
+// decodes with, where this build and CPU have its kernels (AVX-512) and
+// the type is Q4_1 or Q8_0; it reports whether it did. The copy costs as
+// much memory as the weights. Call it before the matrix is shared between
+// goroutines.
+func (m *Matrix) Interleave() bool {
+	if !m.Interleavable() {
+		return false
+	}
+	m.rows16 = make([]byte, m.Groups()*(m.Cols/QK)*rows16Bytes(m.Type))
+	m.InterleaveGroups(0, m.Groups())
+	return true
+}
+
+// Interleavable reports whether Interleave would make an interleaved copy.
+func (m *Matrix) Interleavable() bool {
+	return rows16Bytes(m.Type) != 0 && rows16CPU() && m.Cols%QK == 0 && m.Cols > 0
+}
+
+// Groups is the number of groups of 16 rows, the last one possibly partial.
+func (m *Matrix) Groups() int { return (m.Rows + 15) / 16 }
+
+// InterleaveGroups fills groups [g0,g1) of the interleaved copy. With
+// AllocInterleaved it lets callers spread the copying over goroutines,
+// each on its own groups.
+func (m *Matrix) InterleaveGroups(g0, g1 int) {
+	zeros := make([]byte, m.RowBytes()+16)
+	for g := g0; g < g1; g++ {
+		m.interleaveGroup(g, zeros)
+	}
+}
+
+// AllocInterleaved allocates the interleaved copy for InterleaveGroups to
+// fill; it reports false when the matrix does not interleave.
+func (m *Matrix) AllocInterleaved() bool {
+	if !m.Interleavable() {
+		return false
+	}
+	m.rows16 = make([]byte, m.Groups()*(m.Cols/QK)*rows16Bytes(m.Type))
+	return true
+}
+
+// mulRows16 is MulRows over the interleaved copy: groups of 16 rows, each
+// vector in turn over a few groups while their weights are in cache. A
+// group only partly inside [r0,r1), or past the end of out, is computed
+// whole into a scratch vector and the rows wanted are copied.
+func (m *Matrix) mulRows16(out, x []float32, n, r0, r1 int) {
+	nb := m.Cols / QK
+	sums := blockSums(x, n, m.Cols)
+	stride := sumsLen(nb)
+	const chunk = 4 // groups per pass of the vectors
+	for g0 := r0 / 16; g0*16 < r1; g0 += chunk {
+		g1 := min(g0+chunk, (r1+15)/16)
+		for b := range n {
+			xb, sb := x[b*m.Cols:(b+1)*m.Cols], sums[b*stride:(b+1)*stride]
+			m.rows16Groups(out[b*m.Rows:(b+1)*m.Rows], xb, sb, g0, g1, r0, r1)
+		}
+	}
+}
+
+// rows16Groups computes groups [g0,g1) for one vector into o (that
+// vector's outputs), only rows [r0,r1).
+func (m *Matrix) rows16Groups(o, x, sums []float32, g0, g1, r0, r1 int) {
+	full0, full1 := g0, g1
+	if g0*16 < r0 {
+		full0++
+	}
+	if g1*16 > r1 {
+		full1--
+	}
+	var tmp [16]float32
+	for g := g0; g < g1; g++ {
+		if g >= full0 && g < full1 {
+			continue
+		}
+		m.rows16Kernel(g, 1, x, sums, tmp[:])
+		lo, hi := max(r0, 16*g), min(r1, 16*g+16)
+		copy(o[lo:hi], tmp[lo-16*g:hi-16*g])
+	}
+	if full1 > full0 {
+		m.rows16Kernel(full0, full1-full0, x, sums, o[16*full0:16*full1])
+	}
+}

@@ -1,0 +1,77 @@
+//go:build goexperiment.simd && amd64
+
+package tensor
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// interleaved returns a random matrix with its interleaved copy, or skips
+// where this build or CPU has no interleaved kernels.
+func interleaved(t *testing.T, dt DType, rows, cols int, seed uint64) *Matrix {
+	t.Helper()
+	m := randMatrix(t, dt, rows, cols, seed)
+	oddScales(m)
+	if !m.Interleave() {
+		t.Skip("no interleaved-row kernels in this build or on this CPU")
+	}
+	return m
+}
+
+func TestInterleavedMulRowsMatchesNaive(t *testing.T) {
+	for _, dt := range []DType{Q4_1, Q8_0} {
+		for _, shape := range [][2]int{{37, 96}, {64, 32}, {16, 576}, {5, 64}} {
+			rows, cols := shape[0], shape[1]
+			m := interleaved(t, dt, rows, cols, uint64(dt)+uint64(rows))
+			for _, n := range []int{1, 3, 4, 9} {
+				x := randFloats(uint64(n)+100, n*cols, 1)
+				want, mag := naiveMul(m, x, n)
+				for _, rr := range [][2]int{{0, rows}, {3, 20}, {5, 6}, {17, 37}, {9, 9}, {0, 16}, {16, 32}, {1, rows}} {
+					rr = [2]int{min(rr[0], rows), min(rr[1], rows)}
+					out := filled(n * rows)
+					m.MulRows(out, x, n, rr[0], rr[1])
+					checkMul(t, fmt.Sprintf("%s %dx%d n=%d rows [%d,%d)", dt, rows, cols, n, rr[0], rr[1]), out, want, mag, rows, rr)
+				}
+			}
+		}
+	}
+}
+
+// TestInterleavedMulRowsDeterministic checks that every result is the same
+// bits whatever the row split, the goroutines and the batch.
+func TestInterleavedMulRowsDeterministic(t *testing.T) {
+	const rows, cols, n = 83, 160, 6
+	for _, dt := range []DType{Q4_1, Q8_0} {
+		m := interleaved(t, dt, rows, cols, 3)
+		x := randFloats(4, n*cols, 1)
+		ref := make([]float32, n*rows)
+		m.MulRows(ref, x, n, 0, rows)
+		for _, split := range [][]int{{0, 1, rows}, {0, 5, 21, 22, 40, rows}, {0, 16, 64, rows}, {0, 37, rows}} {
+			out := filled(n * rows)
+			var wg sync.WaitGroup
+			for i := 0; i+1 < len(split); i++ {
+				wg.Go(func() { m.MulRows(out, x, n, split[i], split[i+1]) })
+			}
+			wg.Wait()
+			sameBits(t, fmt.Sprintf("%s split %v", dt, split), out, ref)
+		}
+		for b := range n {
+			one := make([]float32, rows)
+			m.MulRows(one, x[b*cols:(b+1)*cols], 1, 0, rows)
+			sameBits(t, fmt.Sprintf("%s vector %d alone", dt, b), one, ref[b*rows:(b+1)*rows])
+		}
+	}
+}
+
+// TestInterleaveLeavesOtherTypes checks that types without an interleaved
+// layout keep the row kernels.
+func TestInterleaveLeavesOtherTypes(t *testing.T) {
+	for _, dt := range []DType{F32, F16, Q4_0} {
+		m := randMatrix(t, dt, 16, 64, 1)
+		if m.Interleave() || m.rows16 != nil {
+			t.Errorf("%s: interleaved", dt)
+		}
+	}
+}
