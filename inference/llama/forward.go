@@ -187,18 +187,10 @@ func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, sco
 	kvHead := head / (m.Heads / m.KVHeads)
 	qv := q[i*m.qDim()+head*d : i*m.qDim()+(head+1)*d]
 	scale := float32(1 / math.Sqrt(float64(d)))
-	scores = scores[:0]
-	keys, values := seq.k[l], seq.v[l]
-	for j := 0; j <= pos; j++ {
-		k := keys[j*kv+kvHead*d : j*kv+(kvHead+1)*d]
-		scores = append(scores, tensor.Dot(qv, k)*scale)
-	}
+	scores = slices.Grow(scores[:0], pos+1)[:pos+1]
+	tensor.DotRows(scores, qv, seq.k[l][kvHead*d:], kv, scale)
 	tensor.Softmax(scores)
-	o := out[i*m.qDim()+head*d : i*m.qDim()+(head+1)*d]
-	clear(o)
-	for j, w := range scores {
-		tensor.Axpy(o, w, values[j*kv+kvHead*d:j*kv+(kvHead+1)*d])
-	}
+	tensor.AddRows(out[i*m.qDim()+head*d:i*m.qDim()+(head+1)*d], scores, seq.v[l][kvHead*d:], kv)
 	return scores
 }
 

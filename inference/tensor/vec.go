@@ -23,6 +23,35 @@ func Dot(a, b []float32) float32 { return vecDot(a, b[:len(a)]) }
 // as y.
 func Axpy(y []float32, a float32, x []float32) { vecAxpy(y, a, x[:len(y)]) }
 
+// DotRows sets out[j] = Dot(q, rows[j*stride:])·scale for every j <
+// len(out): one query against the keys of an attention cache. Each result
+// is the same bits as that Dot times scale.
+func DotRows(out, q, rows []float32, stride int, scale float32) {
+	if len(out) > 0 {
+		_ = rows[(len(out)-1)*stride+len(q)-1]
+	}
+	if !dotRowsVector(out, q, rows, stride, scale) {
+		for j := range out {
+			out[j] = Dot(q, rows[j*stride:]) * scale
+		}
+	}
+}
+
+// AddRows sets o = Σ w[j]·rows[j*stride : j*stride+len(o)] over j <
+// len(w), added in order from zero: the same bits as clearing o and calling
+// Axpy for each row in turn (an attention's weighted values).
+func AddRows(o, w, rows []float32, stride int) {
+	if len(w) > 0 {
+		_ = rows[(len(w)-1)*stride+len(o)-1]
+	}
+	if !addRowsVector(o, w, rows, stride) {
+		clear(o)
+		for j, a := range w {
+			Axpy(o, a, rows[j*stride:])
+		}
+	}
+}
+
 // Exp replaces every element of v by its exponential.
 func Exp(v []float32) { vecExp(v) }
 

@@ -11,3 +11,7 @@ func vecExp(v []float32) { expSliceGo(v) }
 func vecSoftmax(v []float32) { softmaxGo(v) }
 
 func vecSiLUMul(g, u []float32) { siluMulGo(g, u) }
+
+func dotRowsVector(out, q, rows []float32, stride int, scale float32) bool { return false }
+
+func addRowsVector(o, w, rows []float32, stride int) bool { return false }

@@ -393,3 +393,30 @@ func TestVecDeterministic(t *testing.T) {
 		t.Error("two runs gave different bits")
 	}
 }
+
+// TestDotRowsAndAddRowsMatchDotAndAxpy checks that the attention helpers
+// give the same bits as Dot and Axpy row by row, for the 64-value rows that
+// take the vector path and for other sizes.
+func TestDotRowsAndAddRowsMatchDotAndAxpy(t *testing.T) {
+	for _, c := range []struct{ d, stride, n int }{{64, 192, 37}, {64, 64, 1}, {64, 200, 0}, {48, 96, 9}, {128, 128, 5}} {
+		rows := randFloats(uint64(c.d+c.n), max(1, c.n)*c.stride, 1)
+		q := randFloats(7, c.d, 1)
+		scores := make([]float32, c.n)
+		DotRows(scores, q, rows, c.stride, 0.125)
+		for j := range c.n {
+			if want := Dot(q, rows[j*c.stride:]) * 0.125; math.Float32bits(scores[j]) != math.Float32bits(want) {
+				t.Fatalf("d=%d row %d: DotRows %g, Dot %g", c.d, j, scores[j], want)
+			}
+		}
+		o, want := randFloats(8, c.d, 1), make([]float32, c.d)
+		AddRows(o, scores, rows, c.stride)
+		for j, a := range scores {
+			Axpy(want, a, rows[j*c.stride:])
+		}
+		for i := range want {
+			if math.Float32bits(o[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("d=%d value %d: AddRows %g, Axpy %g", c.d, i, o[i], want[i])
+			}
+		}
+	}
+}

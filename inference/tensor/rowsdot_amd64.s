@@ -1,0 +1,82 @@
+//go:build goexperiment.simd && amd64
+
+#include "textflag.h"
+
+// Attention over a cache of 64-value rows (see vec_simd_amd64.go). Each row's products are
+// summed as dotAVX512 sums them ((s0+s1)+(s2+s3), then the lanes as hsum adds them), and the
+// weighted rows are added as axpyAVX512 adds them, so the results are the bits of Dot and Axpy.
+// Scalars use VEX-encoded instructions only: legacy SSE code between AVX-512 instructions
+// stalls on the upper register state.
+
+// func dotRows64(out, q, rows *float32, stride, n int, scale float32)
+TEXT ·dotRows64(SB), NOSPLIT, $0-44
+	MOVQ out+0(FP), DI
+	MOVQ q+8(FP), AX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), CX
+	VMOVSS scale+40(FP), X9
+	VMOVUPS 0(AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	TESTQ CX, CX
+	JLE dotrowsdone
+
+dotrowsloop:
+	VMULPS 0(SI), Z0, Z5
+	VMULPS 64(SI), Z1, Z6
+	VMULPS 128(SI), Z2, Z7
+	VMULPS 192(SI), Z3, Z8
+	VADDPS Z6, Z5, Z5
+	VADDPS Z8, Z7, Z7
+	VADDPS Z7, Z5, Z5
+	VEXTRACTF64X4 $1, Z5, Y6
+	VADDPS Y6, Y5, Y5
+	VEXTRACTF128 $1, Y5, X6
+	VADDPS X6, X5, X5
+	VHADDPS X5, X5, X5
+	VHADDPS X5, X5, X5
+	VMULSS X9, X5, X5
+	VMOVSS X5, (DI)
+	ADDQ $4, DI
+	ADDQ DX, SI
+	DECQ CX
+	JNZ dotrowsloop
+
+dotrowsdone:
+	VZEROUPPER
+	RET
+
+// func addRows64(o, w, rows *float32, stride, n int)
+TEXT ·addRows64(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ w+8(FP), AX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	TESTQ CX, CX
+	JLE addrowsdone
+
+addrowsloop:
+	VBROADCASTSS (AX), Z4
+	VFMADD231PS 0(SI), Z4, Z0
+	VFMADD231PS 64(SI), Z4, Z1
+	VFMADD231PS 128(SI), Z4, Z2
+	VFMADD231PS 192(SI), Z4, Z3
+	ADDQ $4, AX
+	ADDQ DX, SI
+	DECQ CX
+	JNZ addrowsloop
+
+addrowsdone:
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VZEROUPPER
+	RET
