@@ -101,9 +101,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	n := len(steps)
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
 	in := &input{x: b.norm, n: n, amxMem: &b.amx}
-	m.apply(&ly.q, b.q, in, b.prompt)
-	m.apply(&ly.k, b.k, in, b.prompt)
-	m.apply(&ly.v, b.v, in, b.prompt)
+	m.applyAll([]*linear{&ly.q, &ly.k, &ly.v}, [][]float32{b.q, b.k, b.v}, in, b.prompt)
 	kv := m.kvDim()
 	for i, s := range steps {
 		m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], b.angles(i))
@@ -198,8 +196,7 @@ func (m *Model) feedForwardBlock(l int, x []float32, b *buffers, n int) {
 	ly := &m.layers[l]
 	m.rmsNorm(b.norm, x, ly.ffnNorm, n)
 	in := &input{x: b.norm, n: n, amxMem: &b.amx}
-	m.apply(&ly.gate, b.gate, in, b.prompt)
-	m.apply(&ly.up, b.up, in, b.prompt)
+	m.applyAll([]*linear{&ly.gate, &ly.up}, [][]float32{b.gate, b.up}, in, b.prompt)
 	tensor.SiLUMul(b.gate, b.up)
 	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n, amxMem: &b.amx}, b.prompt)
 	addTo(x, b.proj)

@@ -179,6 +179,43 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 // apply computes out = l(x) for the n vectors of in.
 func (m *Model) apply(l *linear, out []float32, in *input, prompt bool) {
 	m.matmul(l.w, out, in, prompt)
+	m.finish(l, out, in)
+}
+
+// applyAll is apply for several layers on the same input (q, k and v; gate
+// and up). Generated tokens in float32 run all their rows in one parallel
+// call, split at multiples of 16 rows: a decoded token's multiplies are
+// short, and each parallel call costs a wake-up of the other cores.
+func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool) {
+	if prompt || m.q8 {
+		for i, l := range ls {
+			m.apply(l, outs[i], in, prompt)
+		}
+		return
+	}
+	var ends []int // each layer's end, in groups of 16 rows over all layers
+	total := 0
+	for _, l := range ls {
+		total += (l.w.Rows + 15) / 16
+		ends = append(ends, total)
+	}
+	m.parallel(total, 1, func(lo, hi int) {
+		start := 0
+		for i, l := range ls {
+			a, b := max(lo, start)-start, min(hi, ends[i])-start
+			if a < b {
+				l.w.MulRows(outs[i], in.x, in.n, a*16, min(b*16, l.w.Rows))
+			}
+			start = ends[i]
+		}
+	})
+	for i, l := range ls {
+		m.finish(l, outs[i], in)
+	}
+}
+
+// finish adds l's bias and LoRA update to out = W·x.
+func (m *Model) finish(l *linear, out []float32, in *input) {
 	rows, n := l.w.Rows, in.n
 	if l.bias != nil {
 		for b := range n {
