@@ -89,8 +89,10 @@ func (m *Model) tiled(in *input, w *tensor.Matrix, prompt bool) *tensor.AMXVecto
 		if in.amxMem == nil {
 			in.amxMem = new(tensor.AMXVectors)
 		}
-		in.amxMem.Prepare(in.x, in.n, w.Cols)
-		in.amx = in.amxMem
+		v := in.amxMem
+		v.Reset(in.n, w.Cols)
+		m.parallel(in.n, 32, func(lo, hi int) { v.Fill(in.x, lo, hi) })
+		in.amx = v
 	}
 	return in.amx
 }

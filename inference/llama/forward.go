@@ -103,11 +103,18 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	in := &input{x: b.norm, n: n, amxMem: &b.amx}
 	m.applyAll([]*linear{&ly.q, &ly.k, &ly.v}, [][]float32{b.q, b.k, b.v}, in, b.prompt)
 	kv := m.kvDim()
-	for i, s := range steps {
-		m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], b.angles(i))
-		m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
-		copy(s.Seq.k[l][pos[i]*kv:], b.k[i*kv:(i+1)*kv])
-		copy(s.Seq.v[l][pos[i]*kv:], b.v[i*kv:(i+1)*kv])
+	store := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], b.angles(i))
+			m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
+			copy(steps[i].Seq.k[l][pos[i]*kv:], b.k[i*kv:(i+1)*kv])
+			copy(steps[i].Seq.v[l][pos[i]*kv:], b.v[i*kv:(i+1)*kv])
+		}
+	}
+	if b.prompt {
+		m.parallel(n, 32, store) // each step writes its own rows
+	} else {
+		store(0, n)
 	}
 	if b.prompt {
 		m.attendPrompt(b, steps, pos, l)
@@ -236,15 +243,7 @@ func (m *Model) logits(steps []Step, x []float32) [][]float32 {
 func (m *Model) rmsNorm(out, x, w []float32, n int) {
 	h := m.Hidden
 	for b := range n {
-		xs, os := x[b*h:(b+1)*h], out[b*h:(b+1)*h]
-		var sum float32
-		for _, v := range xs {
-			sum += v * v
-		}
-		inv := float32(1 / math.Sqrt(float64(sum/float32(h)+m.NormEps)))
-		for i, v := range xs {
-			os[i] = w[i] * (v * inv)
-		}
+		tensor.RMSNorm(out[b*h:(b+1)*h], x[b*h:(b+1)*h], w, m.NormEps)
 	}
 }
 

@@ -234,11 +234,7 @@ func (m *Model) finish(l *linear, out []float32, in *input) {
 	}
 }
 
-func addTo(dst, src []float32) {
-	for i := range dst {
-		dst[i] += src[i]
-	}
-}
+func addTo(dst, src []float32) { tensor.Add(dst, src) }
 
 func checkSteps(m *Model, steps []Step) error {
 	for i, s := range steps {

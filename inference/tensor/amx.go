@@ -40,14 +40,30 @@ func PrepareAMX(x []float32, n, cols int) *AMXVectors {
 
 // Prepare is PrepareAMX into v, reusing its memory.
 func (v *AMXVectors) Prepare(x []float32, n, cols int) {
-	if !amxCPU() || cols%QK != 0 || n < 0 || len(x) < n*cols {
-		panic(fmt.Sprintf("tensor.PrepareAMX: %d vectors of %d columns, %d floats, AMX %v", n, cols, len(x), amxCPU()))
+	v.Reset(n, cols)
+	v.Fill(x, 0, n)
+}
+
+// Reset sizes v for n vectors of cols values, reusing its memory; Fill then
+// prepares them. It panics when cols is not a multiple of QK or AMX is not
+// supported (a programming error).
+func (v *AMXVectors) Reset(n, cols int) {
+	if !amxCPU() || cols%QK != 0 || n < 0 {
+		panic(fmt.Sprintf("tensor.PrepareAMX: %d vectors of %d columns, AMX %v", n, cols, amxCPU()))
 	}
 	ng := (n + amxGroup - 1) / amxGroup
 	v.N, v.Cols, v.nb, v.ng = n, cols, cols/QK, ng
 	v.xa = resize(v.xa, max(1, v.nb*ng*3*amxGroup*QK))
 	v.sx = resize(v.sx, max(1, v.nb*ng*amxGroup))
-	v.split(x)
+}
+
+// Fill prepares vectors [lo,hi) of x (which holds all v.N vectors, v.Cols
+// values each). Calls on disjoint ranges may run at once.
+func (v *AMXVectors) Fill(x []float32, lo, hi int) {
+	if lo < 0 || hi > v.N || lo > hi || len(x) < v.N*v.Cols {
+		panic(fmt.Sprintf("tensor.AMXVectors.Fill: vectors [%d,%d) of %d, %d floats", lo, hi, v.N, len(x)))
+	}
+	v.split(x, lo, hi)
 }
 
 func resize[T any](s []T, n int) []T {

@@ -6,7 +6,7 @@ package tensor
 
 func amxCPU() bool { return false }
 
-func (v *AMXVectors) split(x []float32) { panic("tensor: no AMX kernels in this build") }
+func (v *AMXVectors) split(x []float32, lo, hi int) { panic("tensor: no AMX kernels in this build") }
 
 func mulMatAMX(m *Matrix, out []float32, x *AMXVectors, r0, r1 int) {
 	panic("tensor: no AMX kernels in this build")

@@ -97,10 +97,10 @@ func amxUnpackQ4(j *amxUnpack)
 
 func amxCPU() bool { return amxReady() }
 
-// split fills v's pieces and sums from x (n vectors of cols floats).
-func (v *AMXVectors) split(x []float32) {
+// split fills the pieces and sums of vectors [lo,hi) from x.
+func (v *AMXVectors) split(x []float32, lo, hi int) {
 	bstride := v.ng * 3 * amxTileBytes // bytes between one block's pieces and the next's
-	for b := range v.N {
+	for b := lo; b < hi; b++ {
 		g, lane := b/amxGroup, b%amxGroup
 		xa := &v.xa[(g*3*amxTileBytes+lane*64)/2]
 		sx := &v.sx[g*amxGroup+lane]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"unsafe"
@@ -118,6 +119,25 @@ func TestAMXPrepareReuses(t *testing.T) {
 		m.MulMatAMX(got, &v, 0, rows)
 		m.MulMatAMX(want, PrepareAMX(x, n, cols), 0, rows)
 		sameBits(t, fmt.Sprintf("n=%d after more vectors", n), got, want)
+	}
+}
+
+// TestAMXFillInParts checks that vectors filled in ranges on several
+// goroutines equal vectors prepared in one call.
+func TestAMXFillInParts(t *testing.T) {
+	needAMX(t)
+	const n, cols = 45, 96
+	x := randFloats(9, n*cols, 1)
+	want := PrepareAMX(x, n, cols)
+	var got AMXVectors
+	got.Reset(n, cols)
+	var wg sync.WaitGroup
+	for _, r := range [][2]int{{0, 7}, {7, 16}, {16, 40}, {40, n}} {
+		wg.Go(func() { got.Fill(x, r[0], r[1]) })
+	}
+	wg.Wait()
+	if !slices.Equal(got.xa, want.xa) || !slices.Equal(got.sx, want.sx) {
+		t.Fatal("vectors filled in parts differ from vectors prepared at once")
 	}
 }
 

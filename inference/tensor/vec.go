@@ -52,6 +52,20 @@ func AddRows(o, w, rows []float32, stride int) {
 	}
 }
 
+// RMSNorm sets out[i] = w[i]·(x[i]·inv) for i < len(x), where inv =
+// 1/√(Σx²/len(x) + eps): the RMS normalization of one row. out and w must
+// be at least as long as x.
+func RMSNorm(out, x, w []float32, eps float32) {
+	out, w = out[:len(x)], w[:len(x)]
+	sum := vecSumSquares(x)
+	inv := float32(1 / math.Sqrt(float64(sum/float32(len(x))+eps)))
+	vecScaleMul(out, x, w, inv)
+}
+
+// Add adds src[i] to dst[i] for every i < len(dst); src must be at least
+// as long as dst.
+func Add(dst, src []float32) { vecAdd(dst, src[:len(dst)]) }
+
 // Exp replaces every element of v by its exponential.
 func Exp(v []float32) { vecExp(v) }
 
@@ -173,5 +187,25 @@ func siluMulGo(g, u []float32) {
 	u = u[:len(g)]
 	for i, x := range g {
 		g[i] = x / (1 + expGo(-x)) * u[i]
+	}
+}
+
+func sumSquaresGo(x []float32) float32 {
+	var sum float32
+	for _, v := range x {
+		sum += v * v
+	}
+	return sum
+}
+
+func scaleMulGo(out, x, w []float32, inv float32) {
+	for i, v := range x {
+		out[i] = w[i] * (v * inv)
+	}
+}
+
+func addGo(dst, src []float32) {
+	for i := range dst {
+		dst[i] += src[i]
 	}
 }

@@ -15,3 +15,9 @@ func vecSiLUMul(g, u []float32) { siluMulGo(g, u) }
 func dotRowsVector(out, q, rows []float32, stride int, scale float32) bool { return false }
 
 func addRowsVector(o, w, rows []float32, stride int) bool { return false }
+
+func vecSumSquares(x []float32) float32 { return sumSquaresGo(x) }
+
+func vecScaleMul(out, x, w []float32, inv float32) { scaleMulGo(out, x, w, inv) }
+
+func vecAdd(dst, src []float32) { addGo(dst, src) }

@@ -266,3 +266,57 @@ func addRowsVector(o, w, rows []float32, stride int) bool {
 	addRows64(&o[0], &w[0], &rows[0], 4*stride, len(w))
 	return true
 }
+
+// vecSumSquares sums x² in four 16-lane accumulators, whole vectors first,
+// then the tail, then the lanes (hsum).
+func vecSumSquares(x []float32) float32 {
+	if !archsimd.X86.AVX512() {
+		return sumSquaresGo(x)
+	}
+	var s0, s1, s2, s3 archsimd.Float32x16
+	for ; len(x) >= 64; x = x[64:] {
+		a, b, c, d := load16(x), load16(x[16:]), load16(x[32:]), load16(x[48:])
+		s0, s1, s2, s3 = a.MulAdd(a, s0), b.MulAdd(b, s1), c.MulAdd(c, s2), d.MulAdd(d, s3)
+	}
+	for ; len(x) >= 16; x = x[16:] {
+		a := load16(x)
+		s0 = a.MulAdd(a, s0)
+	}
+	if len(x) > 0 {
+		a := archsimd.LoadFloat32x16SlicePart(x)
+		s1 = a.MulAdd(a, s1)
+	}
+	sum := hsum(s0.Add(s1).Add(s2.Add(s3))).GetElem(0)
+	archsimd.ClearAVXUpperBits()
+	return sum
+}
+
+func vecScaleMul(out, x, w []float32, inv float32) {
+	if !archsimd.X86.AVX512() {
+		scaleMulGo(out, x, w, inv)
+		return
+	}
+	iv := archsimd.BroadcastUint32x16(math.Float32bits(inv)).AsFloat32x16()
+	for ; len(x) >= 16; x, w, out = x[16:], w[16:], out[16:] {
+		load16(w).Mul(load16(x).Mul(iv)).Store((*[16]float32)(out))
+	}
+	if len(x) > 0 {
+		a := archsimd.LoadFloat32x16SlicePart(x).Mul(iv)
+		archsimd.LoadFloat32x16SlicePart(w).Mul(a).StoreSlicePart(out[:len(x)])
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+func vecAdd(dst, src []float32) {
+	if !archsimd.X86.AVX512() {
+		addGo(dst, src)
+		return
+	}
+	for ; len(dst) >= 16; dst, src = dst[16:], src[16:] {
+		load16(dst).Add(load16(src)).Store((*[16]float32)(dst))
+	}
+	if len(dst) > 0 {
+		archsimd.LoadFloat32x16SlicePart(dst).Add(archsimd.LoadFloat32x16SlicePart(src)).StoreSlicePart(dst)
+	}
+	archsimd.ClearAVXUpperBits()
+}

@@ -420,3 +420,29 @@ func TestDotRowsAndAddRowsMatchDotAndAxpy(t *testing.T) {
 		}
 	}
 }
+
+func TestRMSNormAndAdd(t *testing.T) {
+	for _, n := range []int{1, 15, 16, 64, 100, 576} {
+		x, w := randFloats(uint64(n), n, 3), randFloats(uint64(n)+1, n, 1)
+		out := make([]float32, n)
+		RMSNorm(out, x, w, 1e-5)
+		var sum float64
+		for _, v := range x {
+			sum += float64(v) * float64(v)
+		}
+		inv := 1 / math.Sqrt(sum/float64(n)+1e-5)
+		for i := range x {
+			want := float64(w[i]) * float64(x[i]) * inv
+			if d := math.Abs(float64(out[i]) - want); d > 1e-6*math.Abs(want)+1e-30 {
+				t.Fatalf("n=%d: RMSNorm[%d] = %g, want %g", n, i, out[i], want)
+			}
+		}
+		dst := append([]float32(nil), x...)
+		Add(dst, w)
+		for i := range dst {
+			if dst[i] != x[i]+w[i] {
+				t.Fatalf("n=%d: Add[%d] = %g, want %g", n, i, dst[i], x[i]+w[i])
+			}
+		}
+	}
+}
