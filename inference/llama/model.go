@@ -67,15 +67,29 @@ func (m *Model) init() {
 	}
 }
 
+// maxInterleaved bounds the weights that get an interleaved copy: the copy
+// doubles their memory, which a small model affords and a large one may not.
+const maxInterleaved = 2 << 30
+
 // interleave gives the quantized matrices their interleaved copy for
 // decoding (tensor.Matrix.Interleave), the copying spread over the compute
-// slots by groups of 16 rows.
+// slots by groups of 16 rows. Models whose Q4_1/Q8_0 weights pass
+// maxInterleaved keep the row kernels.
 func (m *Model) interleave() {
 	type part struct {
 		w      *tensor.Matrix
 		g0, g1 int
 	}
 	var parts []part
+	total := 0
+	for _, w := range m.matrices() {
+		if w.Interleavable() {
+			total += len(w.Data)
+		}
+	}
+	if total > maxInterleaved {
+		return
+	}
 	for _, w := range m.matrices() {
 		if !w.AllocInterleaved() {
 			continue
