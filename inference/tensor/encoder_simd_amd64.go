@@ -155,9 +155,10 @@ func vecScaledSoftmax(v []float32, n int, scale float32) {
 		scaledSoftmaxGo(v, n, scale)
 		return
 	}
+	bits := math.Float32bits(scale) // scalar float code before the vector code
 	var c expConsts
 	c.init()
-	sc := splat(math.Float32bits(scale))
+	sc := splat(bits)
 	for ; len(v) > 0; v = v[n:] {
 		softmaxRow(v[:n], sc, &c)
 	}

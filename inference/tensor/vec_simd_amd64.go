@@ -72,18 +72,21 @@ type expConsts struct {
 }
 
 func (c *expConsts) init() {
-	c.lo = splat(math.Float32bits(expLo))
-	c.hi = splat(math.Float32bits(expHi))
-	c.log2e = splat(math.Float32bits(expLog2e))
-	c.negC1 = splat(math.Float32bits(-expC1))
-	c.negC2 = splat(math.Float32bits(-expC2))
-	c.p0 = splat(math.Float32bits(expP0))
-	c.p1 = splat(math.Float32bits(expP1))
-	c.p2 = splat(math.Float32bits(expP2))
-	c.p3 = splat(math.Float32bits(expP3))
-	c.p4 = splat(math.Float32bits(expP4))
-	c.p5 = splat(math.Float32bits(expP5))
-	c.one = splat(math.Float32bits(1))
+	b := &expBits
+	c.lo, c.hi, c.log2e = splat(b[0]), splat(b[1]), splat(b[2])
+	c.negC1, c.negC2 = splat(b[3]), splat(b[4])
+	c.p0, c.p1, c.p2, c.p3, c.p4, c.p5 = splat(b[5]), splat(b[6]), splat(b[7]), splat(b[8]), splat(b[9]), splat(b[10])
+	c.one = splat(b[11])
+}
+
+// expBits holds the bits of exp16's constants, converted once: converting
+// floats to bits is scalar float code, slow between AVX-512 instructions.
+var expBits = [12]uint32{
+	math.Float32bits(expLo), math.Float32bits(expHi), math.Float32bits(expLog2e),
+	math.Float32bits(-expC1), math.Float32bits(-expC2),
+	math.Float32bits(expP0), math.Float32bits(expP1), math.Float32bits(expP2),
+	math.Float32bits(expP3), math.Float32bits(expP4), math.Float32bits(expP5),
+	math.Float32bits(1),
 }
 
 // exp16 is expGo on 16 lanes, with fused multiply-adds.
