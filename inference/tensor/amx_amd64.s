@@ -137,6 +137,18 @@ amxtiles:
 	VZEROUPPER
 	RET
 
+// SPLIT_PIECE stores the high 16 bits of the 32 values in Z0, Z1 as bf16 at lo(DI) and hi(DI)
+// and leaves in Z0, Z1 what remains (exact: the values less those bits).
+#define SPLIT_PIECE(lo, hi) \
+	VPANDD Z31, Z0, Z2; \
+	VPANDD Z31, Z1, Z3; \
+	VSUBPS Z2, Z0, Z0; \
+	VSUBPS Z3, Z1, Z1; \
+	VPSRLD $16, Z2, Z2; \
+	VPSRLD $16, Z3, Z3; \
+	VPMOVDW Z2, lo(DI); \
+	VPMOVDW Z3, hi(DI)
+
 // func amxSplit(x *float32, nb int, xa *uint16, bstride int, sx *float32, sstride int)
 //
 // Per block of 32 values: the sum Σx (a fixed tree), and x = hi + mid + lo exactly, each piece
@@ -167,22 +179,8 @@ amxsplitloop:
 	VPERMILPS $0xb1, X4, X5
 	VADDPS X5, X4, X4
 	VMOVSS X4, (R9)
-	VPANDD Z31, Z0, Z2
-	VPANDD Z31, Z1, Z3
-	VSUBPS Z2, Z0, Z0
-	VSUBPS Z3, Z1, Z1
-	VPSRLD $16, Z2, Z2
-	VPSRLD $16, Z3, Z3
-	VPMOVDW Z2, 0(DI)
-	VPMOVDW Z3, 32(DI)
-	VPANDD Z31, Z0, Z2
-	VPANDD Z31, Z1, Z3
-	VSUBPS Z2, Z0, Z0
-	VSUBPS Z3, Z1, Z1
-	VPSRLD $16, Z2, Z2
-	VPSRLD $16, Z3, Z3
-	VPMOVDW Z2, 1024(DI)
-	VPMOVDW Z3, 1056(DI)
+	SPLIT_PIECE(0, 32)
+	SPLIT_PIECE(1024, 1056)
 	VPSRLD $16, Z0, Z0
 	VPSRLD $16, Z1, Z1
 	VPMOVDW Z0, 2048(DI)
