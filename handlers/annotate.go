@@ -363,7 +363,7 @@ func (s *Server) handleAnnotateSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	in, posted, err := labelFromForm(r, it, me.ID, ids)
 	if err == nil {
-		_, err = s.store.SubmitLabel(ctx, in)
+		err = s.store.SubmitLabel(ctx, in)
 	}
 	if errors.Is(err, store.ErrInvalid) {
 		s.renderInvalidLabel(w, r, it, posted, err)

@@ -74,7 +74,7 @@ func (s *Server) handleReviewLabelUpdate(w http.ResponseWriter, r *http.Request)
 	}
 	in, posted, err := labelFromForm(r, l.Item, l.AnnotatorID, ids)
 	if err == nil {
-		_, err = s.store.SubmitLabel(r.Context(), in)
+		err = s.store.SubmitLabel(r.Context(), in)
 	}
 	if errors.Is(err, store.ErrInvalid) {
 		row, answers, rerr := s.reviewRowOf(r, l)

@@ -77,7 +77,7 @@ func (s reviewSeed) label(annotator, prompt, verdict string, best int, rationale
 	if verdict == store.VerdictPair {
 		in.ChosenID, in.RejectedID = s.answers[pid][best], s.answers[pid][1-best]
 	}
-	if _, err := s.app.store.SubmitLabel(s.t.Context(), in); err != nil {
+	if err := s.app.store.SubmitLabel(s.t.Context(), in); err != nil {
 		s.t.Fatal(err)
 	}
 }

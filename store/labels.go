@@ -62,11 +62,11 @@ type Label struct {
 }
 
 // SubmitLabel stores a label, or replaces the annotator's earlier label of the same comparison,
-// so a double submission is stored once. It reports whether a new label was created. Concurrent
-// submissions are committed together (see labelWriter); each returns after its own commit.
-func (s *Store) SubmitLabel(ctx context.Context, in LabelInput) (created bool, err error) {
+// so a double submission is stored once. Concurrent submissions are committed together (see
+// labelWriter); each returns after its own commit.
+func (s *Store) SubmitLabel(ctx context.Context, in LabelInput) error {
 	if err := in.check(); err != nil {
-		return false, err
+		return err
 	}
 	return s.labels.submit(ctx, in)
 }
@@ -135,32 +135,39 @@ func (s *Store) UndoLastLabel(ctx context.Context, annotatorID int64) (Item, err
 // from the start). A comparison is queued while it is open: all its answers are written and it has
 // fewer labels than the overlap setting (kept up to date by the comparisons triggers).
 func (s *Store) NextItem(ctx context.Context, annotatorID int64, after Item) (Item, bool, error) {
-	return s.queueItem(ctx, nextItemQuery(`(c.job_id, c.prompt_id) > (?1, ?2)`), annotatorID, after)
+	return s.queueItem(ctx, nextItemSQL, annotatorID, after)
 }
 
-// nextItemQuery is one comparison of the annotator's queue (open, not labelled by them) in
-// (job, prompt) order, from the condition cond on; ?1, ?2 are a comparison's job and prompt, ?3
-// the annotator.
-func nextItemQuery(cond string) string {
-	return `SELECT c.job_id, c.prompt_id FROM comparisons c
-		WHERE c.open = 1 AND ` + cond + `
+// queueHead + a condition + queueTail is one comparison of the annotator's queue (open, not labelled
+// by them) in (job, prompt) order, from the condition on; ?1, ?2 are a comparison's job and prompt,
+// ?3 the annotator.
+const (
+	queueHead = `SELECT c.job_id, c.prompt_id FROM comparisons c
+		WHERE c.open = 1 AND `
+	queueTail = `
 		AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.prompt_id = c.prompt_id AND l.job_id = c.job_id AND l.annotator_id = ?3)
 		ORDER BY c.job_id, c.prompt_id LIMIT 1`
-}
+	nextItemSQL = queueHead + `(c.job_id, c.prompt_id) > (?1, ?2)` + queueTail
+	// The second part runs only when the first finds nothing.
+	itemAfterSQL = `SELECT job_id, prompt_id FROM (` + nextItemSQL + `)
+		UNION ALL SELECT job_id, prompt_id FROM (` + queueHead + `(c.job_id, c.prompt_id) <> (?1, ?2)` + queueTail + `)
+		LIMIT 1`
+)
 
 // ItemAfter returns the comparison of the annotator's queue after the given one, or, when none is
 // after it, the first of the queue unless that is the given one: where the focus view goes after
-// a label. One statement: the second part runs only when the first finds nothing.
+// a label. One statement.
 func (s *Store) ItemAfter(ctx context.Context, annotatorID int64, current Item) (Item, bool, error) {
-	return s.queueItem(ctx, `SELECT job_id, prompt_id FROM (`+nextItemQuery(`(c.job_id, c.prompt_id) > (?1, ?2)`)+`)
-		UNION ALL SELECT job_id, prompt_id FROM (`+nextItemQuery(`(c.job_id, c.prompt_id) <> (?1, ?2)`)+`)
-		LIMIT 1`, annotatorID, current)
+	return s.queueItem(ctx, itemAfterSQL, annotatorID, current)
 }
 
-// queueItem runs a query of the annotator's queue (nextItemQuery's parameters) for one comparison.
+// queueItem runs a query of the annotator's queue (the parameters of queueHead) for one comparison.
+// The query is a few index seeks, so it runs to its end even when the request is cancelled: under a
+// context that can be cancelled, database/sql and the driver start a watcher for every query, which
+// costs more than the query itself.
 func (s *Store) queueItem(ctx context.Context, query string, annotatorID int64, from Item) (Item, bool, error) {
 	var it Item
-	err := s.read.QueryRowContext(ctx, query, from.JobID, from.PromptID, annotatorID).Scan(&it.JobID, &it.PromptID)
+	err := s.read.QueryRowContext(context.WithoutCancel(ctx), query, from.JobID, from.PromptID, annotatorID).Scan(&it.JobID, &it.PromptID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, false, nil
 	}

@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strconv"
 	"sync"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // maxLabelBatch caps how many waiting label submissions share one transaction.
@@ -27,12 +30,7 @@ type labelWriter struct {
 
 type labelRequest struct {
 	in     LabelInput
-	result chan labelResult
-}
-
-type labelResult struct {
-	created bool
-	err     error
+	result chan error
 }
 
 func newLabelWriter(db *sql.DB) *labelWriter {
@@ -48,18 +46,17 @@ func (w *labelWriter) close() {
 }
 
 // submit hands a checked label to the writer and waits for its commit.
-func (w *labelWriter) submit(ctx context.Context, in LabelInput) (bool, error) {
-	req := labelRequest{in: in, result: make(chan labelResult, 1)}
+func (w *labelWriter) submit(ctx context.Context, in LabelInput) error {
+	req := labelRequest{in: in, result: make(chan error, 1)}
 	select {
 	case w.reqs <- req:
 	case <-w.stop:
-		return false, fmt.Errorf("store is closed")
+		return fmt.Errorf("store is closed")
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return ctx.Err()
 	}
 	// Once handed over, the label is written whatever the caller does; wait for the outcome.
-	res := <-req.result
-	return res.created, res.err
+	return <-req.result
 }
 
 func (w *labelWriter) run() {
@@ -106,7 +103,7 @@ func (w *labelWriter) drain(batch []labelRequest) []labelRequest {
 
 // write stores a batch in one transaction and answers every request.
 func (w *labelWriter) write(batch []labelRequest) {
-	results := make([]labelResult, len(batch))
+	results := make([]error, len(batch))
 	err := runTx(context.Background(), w.db, func(tx *sql.Tx) error {
 		for i, req := range batch {
 			results[i] = writeLabel(tx, req.in)
@@ -114,57 +111,93 @@ func (w *labelWriter) write(batch []labelRequest) {
 		return nil
 	})
 	for i, req := range batch {
-		if err != nil && results[i].err == nil {
-			results[i] = labelResult{err: err}
+		if err != nil && results[i] == nil {
+			results[i] = err
 		}
-		results[i].err = markDiskFull(results[i].err)
-		req.result <- results[i]
+		req.result <- markDiskFull(results[i])
 	}
 }
 
-// Label upserts. Both insert only when the comparison has two answers or more and every answer
-// the label names is one of them: a label without a ranking names at most its chosen and rejected
-// answers, checked by their ids (a third cheaper per label than the ranking's check by json_each).
+// Label upserts, one statement a label. The prompt id is written only when the comparison has two
+// answers or more and every answer the label names is one of them; otherwise it is NULL, which the
+// NOT NULL constraint refuses (the statement alone is undone). A label that names at most three
+// answers (every two-answer label, with or without its ranking, and a full ranking of three) checks
+// them by id: its chosen (?5), rejected (?6) and one more (?11). A longer ranking checks its list
+// (?11, JSON) through json_each, which costs about a third more. The guard sits in VALUES rather
+// than in the WHERE of an INSERT … SELECT: with a row trigger on labels, SQLite copies the rows of an
+// INSERT … SELECT into a temporary table first, a tenth of the cost of a label.
 const (
-	labelInsert = `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id,
-			ranking_json, rationale, ms_spent, created_at, updated_at)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10
-		WHERE (SELECT count(*) FROM responses WHERE job_id = ?2 AND prompt_id = ?1) >= 2`
-	labelPairCheck = `
+	labelGuard    = `CASE WHEN (SELECT count(*) FROM responses WHERE job_id = ?2 AND prompt_id = ?1) >= 2`
+	labelIDsCheck = `
 		AND (?5 IS NULL OR EXISTS (SELECT 1 FROM responses WHERE id = ?5 AND job_id = ?2 AND prompt_id = ?1))
-		AND (?6 IS NULL OR EXISTS (SELECT 1 FROM responses WHERE id = ?6 AND job_id = ?2 AND prompt_id = ?1))`
+		AND (?6 IS NULL OR EXISTS (SELECT 1 FROM responses WHERE id = ?6 AND job_id = ?2 AND prompt_id = ?1))
+		AND (?11 IS NULL OR EXISTS (SELECT 1 FROM responses WHERE id = ?11 AND job_id = ?2 AND prompt_id = ?1))`
 	labelRankingCheck = `
 		AND NOT EXISTS (SELECT 1 FROM json_each(?11) AS n
 			WHERE n.value NOT IN (SELECT id FROM responses WHERE job_id = ?2 AND prompt_id = ?1))`
-	labelUpsert = `
+	labelInsert = `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, chosen_id, rejected_id,
+			ranking_json, rationale, ms_spent, created_at, updated_at)
+		VALUES (`
+	labelValues = ` THEN ?1 END, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
 		ON CONFLICT (prompt_id, job_id, annotator_id) DO UPDATE SET verdict = excluded.verdict, chosen_id = excluded.chosen_id,
 			rejected_id = excluded.rejected_id, ranking_json = excluded.ranking_json, rationale = excluded.rationale,
-			ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at
-		RETURNING created_at = updated_at`
-	labelPairSQL    = labelInsert + labelPairCheck + labelUpsert
-	labelRankingSQL = labelInsert + labelRankingCheck + labelUpsert
+			ms_spent = labels.ms_spent + excluded.ms_spent, suggested_by = '', updated_at = excluded.updated_at`
+	labelIDsSQL     = labelInsert + labelGuard + labelIDsCheck + labelValues
+	labelRankingSQL = labelInsert + labelGuard + labelRankingCheck + labelValues
 )
 
 // writeLabel stores one label with a single statement, which checks that every answer it names
 // belongs to its comparison. A statement that fails is undone by SQLite alone; the batch goes on.
 // Only when the label is refused does it look up why.
-func writeLabel(tx *sql.Tx, in LabelInput) labelResult {
+func writeLabel(tx *sql.Tx, in LabelInput) error {
 	ctx := context.Background()
-	query, ranking, named := labelPairSQL, []byte("[]"), []byte("[]")
-	if len(in.Ranking) > 0 {
-		query = labelRankingSQL
-		ranking, _ = json.Marshal(in.Ranking)
-		named, _ = json.Marshal(namedAnswers(in))
+	query, others := labelIDsSQL, any(nil)
+	switch extra := extraAnswers(in); {
+	case len(extra) == 1:
+		others = extra[0]
+	case len(extra) > 1:
+		query, others = labelRankingSQL, idList(namedAnswers(in))
 	}
-	var created bool
-	err := tx.QueryRowContext(ctx, query,
-		in.PromptID, in.JobID, in.AnnotatorID, in.Verdict, nullID(in.ChosenID), nullID(in.RejectedID), string(ranking),
-		in.Rationale, in.MSSpent, now(), string(named)).Scan(&created)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = checkLabelAnswers(ctx, tx, in)
-		if err == nil {
-			err = fmt.Errorf("%w: the label does not fit its comparison", ErrInvalid)
+	_, err := tx.ExecContext(ctx, query,
+		in.PromptID, in.JobID, in.AnnotatorID, in.Verdict, nullID(in.ChosenID), nullID(in.RejectedID), idList(in.Ranking),
+		in.Rationale, in.MSSpent, now(), others)
+	if !refused(err) {
+		return err
+	}
+	if err := checkLabelAnswers(ctx, tx, in); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: the label does not fit its comparison", ErrInvalid)
+}
+
+// refused reports whether a label statement failed its guard: every other column it writes is never
+// NULL, so a NOT NULL failure is the prompt id the guard left out.
+func refused(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && e.ExtendedCode == sqlite3.ErrConstraintNotNull
+}
+
+// extraAnswers returns the answers a label's ranking names besides its chosen and rejected ones,
+// each once.
+func extraAnswers(in LabelInput) []int64 {
+	var extra []int64
+	for _, id := range in.Ranking {
+		if id != in.ChosenID && id != in.RejectedID && !slices.Contains(extra, id) {
+			extra = append(extra, id)
 		}
 	}
-	return labelResult{created: created, err: err}
+	return extra
+}
+
+// idList writes ids as a JSON array.
+func idList(ids []int64) string {
+	b := make([]byte, 0, 2+len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
 }

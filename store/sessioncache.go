@@ -6,9 +6,10 @@ import (
 )
 
 // sessionCacheTTL bounds how long a session read from the database is reused without reading it again.
-// Logging out and role changes go through this store and evict at once; the TTL only bounds what
-// could reach the database some other way.
-const sessionCacheTTL = 30 * time.Second
+// Logging out, password and role changes go through this store and evict at once; the TTL bounds
+// what reaches the database some other way (another process on the same file), and costs one read
+// a session every two seconds.
+const sessionCacheTTL = 2 * time.Second
 
 // maxCachedSessions caps the cache; past it the cache starts over.
 const maxCachedSessions = 10_000

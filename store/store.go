@@ -69,7 +69,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		errors.Join(read.Close(), write.Close())
 		return nil, err
 	}
-	s.checkpoints, err = newCheckpointer(path, checkpointInterval)
+	s.checkpoints, err = newCheckpointer(path, write, checkpointInterval)
 	if err != nil {
 		errors.Join(read.Close(), write.Close())
 		return nil, err

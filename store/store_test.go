@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -201,7 +202,7 @@ func TestConcurrentDoubleSubmitStoresOneLabel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := st.SubmitLabel(t.Context(), in); err != nil {
+			if err := st.SubmitLabel(t.Context(), in); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -218,11 +219,11 @@ func TestLabelMustNameAnswersOfItsItem(t *testing.T) {
 	job, resps := seedJob(t, st, 2)
 	u, _ := st.CreateUser(t.Context(), "ann", "password123", RoleAnnotator)
 	in := LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: u.ID, Verdict: VerdictPair, ChosenID: resps[0].ID, RejectedID: 999}
-	if _, err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
+	if err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("foreign answer: %v", err)
 	}
 	in.RejectedID = resps[0].ID
-	if _, err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
+	if err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("same answer twice: %v", err)
 	}
 	// An answer that exists, but to another prompt, in either place or in a ranking.
@@ -233,7 +234,7 @@ func TestLabelMustNameAnswersOfItsItem(t *testing.T) {
 		{Item: in.Item, AnnotatorID: u.ID, Verdict: VerdictPair, ChosenID: resps[0].ID, RejectedID: resps[1].ID,
 			Ranking: []int64{resps[0].ID, other, resps[1].ID}},
 	} {
-		if _, err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
+		if err := st.SubmitLabel(t.Context(), in); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("answer %d of another prompt in %+v: %v", other, in, err)
 		}
 	}
@@ -241,8 +242,116 @@ func TestLabelMustNameAnswersOfItsItem(t *testing.T) {
 		t.Fatalf("%d labels stored", len(labels))
 	}
 	in = LabelInput{Item: in.Item, AnnotatorID: u.ID, Verdict: VerdictPair, ChosenID: resps[1].ID, RejectedID: resps[0].ID}
-	if _, err := st.SubmitLabel(t.Context(), in); err != nil {
+	if err := st.SubmitLabel(t.Context(), in); err != nil {
 		t.Fatalf("a valid label after the refused ones: %v", err)
+	}
+}
+
+// Rankings of every length are checked against their comparison and stored as given: two and
+// three answers are checked by id, four through their JSON list.
+func TestRankedLabelsAreCheckedAndStored(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	job, resps := seedJob(t, st, 4)
+	other := otherPromptAnswer(t, st, job, resps[0].ModelID)
+	ids := make([]int64, len(resps))
+	for i, r := range resps {
+		ids[i] = r.ID
+	}
+	for n := 2; n <= len(ids); n++ {
+		u, err := st.CreateUser(ctx, fmt.Sprintf("ann%d", n), "password123", RoleAnnotator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ranking := slices.Clone(ids[:n])
+		slices.Reverse(ranking)
+		in := LabelInput{Item: Item{JobID: job.ID, PromptID: 1}, AnnotatorID: u.ID, Verdict: VerdictPair,
+			ChosenID: ranking[0], RejectedID: ranking[n-1], Ranking: ranking}
+		for i := range n { // each place in turn holds an answer of another prompt
+			bad := in
+			bad.Ranking = slices.Clone(ranking)
+			bad.Ranking[i] = other
+			if i == 0 {
+				bad.ChosenID = other
+			}
+			if i == n-1 {
+				bad.RejectedID = other
+			}
+			if err := st.SubmitLabel(ctx, bad); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ranking %v of %d answers: %v, want ErrInvalid", bad.Ranking, n, err)
+			}
+		}
+		if err := st.SubmitLabel(ctx, in); err != nil {
+			t.Fatalf("ranking %v: %v", ranking, err)
+		}
+		labels, err := st.ListLabels(ctx, LabelFilter{AnnotatorID: u.ID})
+		if err != nil || len(labels) != 1 {
+			t.Fatalf("labels of %s: %v, %v", u.Name, labels, err)
+		}
+		if l := labels[0]; !slices.Equal(l.Ranking, ranking) || l.ChosenID != ranking[0] || l.RejectedID != ranking[n-1] {
+			t.Fatalf("stored %v (chosen %d, rejected %d), want %v", l.Ranking, l.ChosenID, l.RejectedID, ranking)
+		}
+	}
+}
+
+// Migration 0027 rebuilds the labels table: applied again to a table with labels, it keeps every
+// row, the verdict rule, the unique key and the triggers that keep the queue.
+func TestLabelsRebuildKeepsRowsAndRules(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	job, resps := seedJob(t, st, 2)
+	it := Item{JobID: job.ID, PromptID: 1}
+	var users []User
+	for i, verdict := range []string{VerdictPair, VerdictTie, VerdictSkip} {
+		u, err := st.CreateUser(ctx, fmt.Sprintf("ann%d", i), "password123", RoleAnnotator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+		in := LabelInput{Item: it, AnnotatorID: u.ID, Verdict: verdict, Rationale: "because " + verdict, MSSpent: int64(100 * i)}
+		if verdict == VerdictPair {
+			in.ChosenID, in.RejectedID, in.Ranking = resps[1].ID, resps[0].ID, []int64{resps[1].ID, resps[0].ID}
+		}
+		if err := st.SubmitLabel(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := st.ListLabels(ctx, LabelFilter{})
+	if err != nil || len(before) != 3 {
+		t.Fatalf("labels before: %v, %v", before, err)
+	}
+	const name = "0027_labels_verdict_check.sql"
+	if _, err := st.write.ExecContext(ctx, `DELETE FROM schema_migrations WHERE name = ?`, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.applyMigration(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	after, err := st.ListLabels(ctx, LabelFilter{})
+	if err != nil || !reflect.DeepEqual(after, before) {
+		t.Fatalf("labels after the rebuild:\n%+v\nwant\n%+v (%v)", after, before, err)
+	}
+	var problems int
+	if err := st.read.QueryRowContext(ctx, `SELECT count(*) FROM pragma_foreign_key_check`).Scan(&problems); err != nil || problems != 0 {
+		t.Fatalf("foreign key check: %d problems, %v", problems, err)
+	}
+	if _, err := st.write.ExecContext(ctx, `INSERT INTO labels (prompt_id, job_id, annotator_id, verdict, created_at, updated_at)
+		VALUES (1, ?, ?, 'maybe', '', '')`, job.ID, users[0].ID); err == nil || !strings.Contains(err.Error(), "CHECK constraint failed") {
+		t.Fatalf("a verdict outside the four: %v", err)
+	}
+	// The triggers keep the comparison's label count: three labels, overlap 3 closes it; an undo opens it.
+	if err := st.SetSetting(ctx, SettingOverlap, "3"); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := st.CreateUser(ctx, "other", "password123", RoleAnnotator)
+	if _, ok, _ := st.NextItem(ctx, other.ID, Item{}); ok {
+		t.Fatal("a comparison with three labels is still queued at overlap 3")
+	}
+	if _, err := st.UndoLastLabel(ctx, users[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.NextItem(ctx, other.ID, Item{}); !ok {
+		t.Fatal("undoing a label did not queue the comparison again")
 	}
 }
 
@@ -323,7 +432,7 @@ func TestBatchedLabelsFailAlone(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = st.SubmitLabel(ctx, in)
+			errs[i] = st.SubmitLabel(ctx, in)
 		}()
 	}
 	wg.Wait()
@@ -355,7 +464,7 @@ func TestCloseStopsTheLabelWriter(t *testing.T) {
 	default:
 		t.Fatal("label writer still running after Close")
 	}
-	if _, err := st.SubmitLabel(t.Context(), LabelInput{Verdict: VerdictTie}); err == nil {
+	if err := st.SubmitLabel(t.Context(), LabelInput{Verdict: VerdictTie}); err == nil {
 		t.Fatal("a closed store accepted a label")
 	}
 }
@@ -374,6 +483,61 @@ func TestCheckpointsRunOffTheWriter(t *testing.T) {
 	frames, done, err := st.checkpoints.checkpoint()
 	if err != nil || frames == 0 || done != frames {
 		t.Fatalf("checkpoint: %d of %d frames, %v", done, frames, err)
+	}
+}
+
+// While writes never pause, as at saturation, a checkpoint always ends behind the latest commit and
+// SQLite never starts the WAL over by itself; startOver makes the next write start it over.
+func TestWALStartsOverWhileWritesGoOn(t *testing.T) {
+	st := openTest(t)
+	stop, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := st.CreatePrompt(context.Background(), PromptInput{Text: fmt.Sprintf("prompt %d %s", i, strings.Repeat("x", 2000))}, 0); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}()
+	walFrames := func() int {
+		t.Helper()
+		frames, _, err := st.checkpoints.checkpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frames
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	frames := walFrames()
+	for frames < walRestartFrames && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		frames = walFrames()
+	}
+	if frames < walRestartFrames {
+		t.Fatalf("the WAL reached only %d frames", frames)
+	}
+	if err := st.checkpoints.startOver(frames); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // a few commits after it
+		if _, err := st.CreatePrompt(t.Context(), PromptInput{Text: fmt.Sprintf("after the checkpoint %d", i)}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := walFrames(); after >= frames {
+		t.Fatalf("the WAL has %d frames after starting over, %d before", after, frames)
 	}
 }
 
@@ -433,6 +597,47 @@ func TestCachedSessionsFollowLogoutAndRoleChanges(t *testing.T) {
 	}
 	if _, err := st.SessionByToken(ctx, token); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("session after logout: %v", err)
+	}
+}
+
+// A cached session is read again once sessionCacheTTL has passed, so a change made by another
+// process (here a user deleted with its sessions) shows within that time; one past its expiry is
+// never served from the cache.
+func TestCachedSessionsAreReadAgainAfterTheirTTL(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	u, _ := st.CreateUser(ctx, "ann", "password123", RoleAnnotator)
+	token, err := st.CreateSession(ctx, u.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := st.SessionByToken(ctx, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process deletes the user; this store's cache does not know.
+	if _, err := st.write.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	hash, now := hashToken(token), time.Now()
+	st.sessions.put(hash, sess, now)
+	if _, ok := st.sessions.get(hash, now.Add(sessionCacheTTL-time.Millisecond)); !ok {
+		t.Fatal("the session left the cache before its TTL")
+	}
+	if _, ok := st.sessions.get(hash, now.Add(sessionCacheTTL+time.Millisecond)); ok {
+		t.Fatal("the session is still cached after its TTL")
+	}
+	st.sessions.put(hash, sess, now.Add(-sessionCacheTTL-time.Millisecond)) // as if read a TTL ago
+	if _, err := st.SessionByToken(ctx, token); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("the deleted user's session after the TTL: %v, want ErrUnauthorized", err)
+	}
+	sess.ExpiresAt = now.Add(-time.Second)
+	st.sessions.put(hash, sess, now)
+	if _, ok := st.sessions.get(hash, now); ok {
+		t.Fatal("an expired session came from the cache")
+	}
+	if sessionCacheTTL > 2*time.Second {
+		t.Fatalf("sessions are cached for %s; changes made elsewhere must show within 2 s", sessionCacheTTL)
 	}
 }
 
@@ -507,13 +712,13 @@ func TestItemAfterWrapsAround(t *testing.T) {
 	if got := after(items[2]); got != items[0] {
 		t.Errorf("after the last: %v, want the first again, %v", got, items[0])
 	}
-	if _, err := st.SubmitLabel(ctx, LabelInput{Item: items[0], AnnotatorID: u.ID, Verdict: VerdictSkip}); err != nil {
+	if err := st.SubmitLabel(ctx, LabelInput{Item: items[0], AnnotatorID: u.ID, Verdict: VerdictSkip}); err != nil {
 		t.Fatal(err)
 	}
 	if got := after(items[2]); got != items[1] {
 		t.Errorf("after the last, the first labelled: %v, want %v", got, items[1])
 	}
-	if _, err := st.SubmitLabel(ctx, LabelInput{Item: items[2], AnnotatorID: u.ID, Verdict: VerdictTie}); err != nil {
+	if err := st.SubmitLabel(ctx, LabelInput{Item: items[2], AnnotatorID: u.ID, Verdict: VerdictTie}); err != nil {
 		t.Fatal(err)
 	}
 	if got := after(items[1]); got != (Item{}) {

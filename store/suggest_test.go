@@ -68,7 +68,7 @@ func TestLabelByCompilerIsIdempotentAndLeavesPeopleAlone(t *testing.T) {
 	bob, _ := st.CreateUser(ctx, "bob", "password123", RoleAnnotator)
 	first := Item{JobID: job.ID, PromptID: moved.PromptID}
 	// Ann disagrees with the compiler; her label must stay hers and unchanged.
-	if _, err := st.SubmitLabel(ctx, LabelInput{Item: first, AnnotatorID: ann.ID, Verdict: VerdictPair, ChosenID: moved.ID,
+	if err := st.SubmitLabel(ctx, LabelInput{Item: first, AnnotatorID: ann.ID, Verdict: VerdictPair, ChosenID: moved.ID,
 		RejectedID: fixed.ID, Rationale: "explains the move"}); err != nil {
 		t.Fatal(err)
 	}

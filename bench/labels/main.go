@@ -57,24 +57,26 @@ func main() {
 	rate := flag.Float64("rate", 3000, "offered submissions per second, over all annotators, in the fixed-rate phases")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the server process to this file")
 	rounds := flag.Int("rounds", 3, "rounds of the three saturation phases (trivial, /healthz, labels), interleaved")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the server process to this file")
 	untuned := flag.Bool("untuned", false, "leave the server process on Go's default GOMAXPROCS and GC, instead of the tuning `serve` applies (tuning.Server)")
+	labelsOnly := flag.Bool("labels-only", false, "run only the phases of label submission, fixed rate and saturation (for profiles and CPU per label)")
 	flag.Parse()
 	if dbPath := os.Getenv(serveEnv); dbPath != "" {
-		if err := serve(dbPath, os.Getenv(profileEnv)); err != nil {
+		if err := serve(dbPath, os.Getenv(profileEnv), os.Getenv(memProfileEnv)); err != nil {
 			log.Fatal(err)
 		}
 		return
 	}
-	profilePath = *cpuProfile
+	profilePath, memProfilePath = *cpuProfile, *memProfile
 	if *untuned {
 		serverTuning = "untuned"
 	}
-	if err := run(*users, *prompts, max(*rounds, 1), *duration, *maxRequests, *rate); err != nil {
+	if err := run(*users, *prompts, max(*rounds, 1), *duration, *maxRequests, *rate, *labelsOnly); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(users, prompts, rounds int, duration time.Duration, maxRequests int, rate float64) error {
+func run(users, prompts, rounds int, duration time.Duration, maxRequests int, rate float64, labelsOnly bool) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "bench-labels-")
 	if err != nil {
@@ -86,7 +88,7 @@ func run(users, prompts, rounds int, duration time.Duration, maxRequests int, ra
 	if err != nil {
 		return err
 	}
-	base, pid, stop, err := startServerProcess(dbPath, profilePath)
+	base, pid, stop, err := startServerProcess(dbPath, profilePath, memProfilePath)
 	if err != nil {
 		return err
 	}
@@ -97,17 +99,21 @@ func run(users, prompts, rounds int, duration time.Duration, maxRequests int, ra
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	fmt.Printf("annotators=%d comparisons=%d duration=%s per phase\n", users, prompts, duration)
-
 	// Fixed offered load: latency as annotators see it at a given rate, measured from each request's
 	// scheduled time so that a slow answer also counts against the requests queued behind it.
 	fmt.Printf("fixed rate: %.0f requests/s offered by %d annotators\n", rate, users)
-	report("trivial handler, fixed rate", paced(users, duration, rate, func(u, i int) error {
-		return expect(client.Get(base + "/__trivial"))(http.StatusOK)
-	}))
+	if !labelsOnly {
+		report("trivial handler, fixed rate", paced(users, duration, rate, func(u, i int) error {
+			return expect(client.Get(base + "/__trivial"))(http.StatusOK)
+		}))
+	}
 	report("label submission, fixed rate", paced(users, duration, rate, func(u, i int) error {
 		it := items[(u*13+i+500)%len(items)]
 		return postLabel(client, base, anns[u], it, i)
 	}))
+	if labelsOnly {
+		return labelRounds(client, base, cpu, anns, items, rounds, duration, maxRequests)
+	}
 
 	// Saturation: every annotator submits again as soon as the last answer arrives. The two cores
 	// are shared with this load generator, so one phase can catch a burst of other work: the three
@@ -158,17 +164,37 @@ func run(users, prompts, rounds int, duration time.Duration, maxRequests int, ra
 	return nil
 }
 
-// profilePath is where the server's CPU profile goes ("" for none); set once from the flags.
-var profilePath string
+// labelRounds runs only the saturation phases of label submission and reports each one's CPU per label.
+func labelRounds(client *http.Client, base string, cpu cpuMeter, anns []annotator, items []item, rounds int, duration time.Duration, maxRequests int) error {
+	users := len(anns)
+	var perLabel []float64
+	for round := 1; round <= rounds; round++ {
+		submit := cpu.measured(func() result {
+			return phase(users, duration, maxRequests, func(u, i int) error {
+				it := items[(u*7+i+round*131)%len(items)]
+				return postLabel(client, base, anns[u], it, i)
+			})
+		})
+		report(fmt.Sprintf("label submission, round %d", round), submit)
+		perLabel = append(perLabel, float64(submit.serverCPU.Nanoseconds())/1e3)
+	}
+	fmt.Printf("server CPU per label: median %.1f µs over %d rounds (%s)\n", median(perLabel), rounds, listRatios(perLabel))
+	return nil
+}
+
+// profilePath and memProfilePath are where the server's CPU and allocation profiles go ("" for
+// none); set once from the flags.
+var profilePath, memProfilePath string
 
 // serverTuning is "untuned" to leave the server process on Go's defaults; set once from the flags.
 var serverTuning string
 
 // The server process is this program, told by these variables what to serve.
 const (
-	serveEnv   = "BENCH_LABELS_SERVE"
-	profileEnv = "BENCH_LABELS_PROFILE"
-	tuningEnv  = "BENCH_LABELS_TUNING"
+	serveEnv      = "BENCH_LABELS_SERVE"
+	profileEnv    = "BENCH_LABELS_PROFILE"
+	memProfileEnv = "BENCH_LABELS_MEMPROFILE"
+	tuningEnv     = "BENCH_LABELS_TUNING"
 )
 
 // seed creates the annotators and comparisons in the database file.
@@ -188,9 +214,9 @@ func seed(ctx context.Context, dbPath string, users, prompts int) ([]annotator, 
 
 // startServerProcess starts this program as the server and returns its base URL and a stop function
 // that shuts it down and waits for it.
-func startServerProcess(dbPath, profile string) (string, int, func() error, error) {
+func startServerProcess(dbPath, profile, memProfile string) (string, int, func() error, error) {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), serveEnv+"="+dbPath, profileEnv+"="+profile, tuningEnv+"="+serverTuning)
+	cmd.Env = append(os.Environ(), serveEnv+"="+dbPath, profileEnv+"="+profile, memProfileEnv+"="+memProfile, tuningEnv+"="+serverTuning)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -259,7 +285,7 @@ func (c cpuMeter) measured(run func() result) result {
 }
 
 // serve runs the app on the database until standard input closes (the server process).
-func serve(dbPath, profile string) error {
+func serve(dbPath, profile, memProfile string) error {
 	if os.Getenv(tuningEnv) != "untuned" {
 		procs, gc := tuning.Server(os.Getenv)
 		fmt.Fprintf(os.Stderr, "server: GOMAXPROCS %d, GC percent %d (-2: GOGC kept)\n", procs, gc)
@@ -276,6 +302,9 @@ func serve(dbPath, profile string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	if memProfile != "" {
+		defer writeAllocs(memProfile)
+	}
 	st, err := store.Open(context.Background(), dbPath)
 	if err != nil {
 		return err
@@ -289,6 +318,19 @@ func serve(dbPath, profile string) error {
 	fmt.Println(base)
 	io.Copy(io.Discard, os.Stdin)
 	return nil
+}
+
+// writeAllocs writes the process's allocation profile (every allocation since the start) to path.
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "server: allocation profile: %v\n", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "server: allocation profile %s: %v\n", path, err)
+	}
 }
 
 func postLabel(client *http.Client, base string, a annotator, it item, i int) error {
