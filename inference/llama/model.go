@@ -267,15 +267,12 @@ func checkSteps(m *Model, steps []Step) error {
 func (m *Model) WeightTypes() string {
 	counts := map[string]int{}
 	add := func(w *tensor.Matrix) { counts[w.Type.String()]++ }
-	add(m.embed)
-	if m.output != m.embed {
-		add(m.output)
+	ms := m.matrices()
+	if m.embed != m.output {
+		ms = append(ms, m.embed)
 	}
-	for i := range m.layers {
-		ly := &m.layers[i]
-		for _, l := range []*linear{&ly.q, &ly.k, &ly.v, &ly.o, &ly.gate, &ly.up, &ly.down} {
-			add(l.w)
-		}
+	for _, w := range ms {
+		add(w)
 	}
 	names := make([]string, 0, len(counts))
 	for n := range counts {
@@ -292,12 +289,9 @@ func (m *Model) WeightTypes() string {
 // WeightBytes is how many bytes of weights one decoded token reads: every
 // layer's matrices and the output projection.
 func (m *Model) WeightBytes() int64 {
-	n := int64(len(m.output.Data))
-	for i := range m.layers {
-		ly := &m.layers[i]
-		for _, l := range []*linear{&ly.q, &ly.k, &ly.v, &ly.o, &ly.gate, &ly.up, &ly.down} {
-			n += int64(len(l.w.Data))
-		}
+	var n int64
+	for _, w := range m.matrices() {
+		n += int64(len(w.Data))
 	}
 	return n
 }

@@ -66,13 +66,6 @@ func (v *AMXVectors) Fill(x []float32, lo, hi int) {
 	v.split(x, lo, hi)
 }
 
-func resize[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
-}
-
 // MulMatAMX computes what MulMat does, for the vectors of x and rows
 // [r0,r1): out[b*m.Rows+r] = dot(row r, vector b). Each block's products
 // are exact and summed in float32, then scaled by the block's d and offset

@@ -123,8 +123,8 @@ var amxPool = sync.Pool{New: func() any { return new(amxScratch) }}
 
 func (s *amxScratch) prepare(nb, ng, rowBytes int) {
 	s.w = resize(s.w, nb*2*amxTileBytes/4)
-	s.dm = grow(s.dm, nb*4*amxGroup)
-	s.acc = grow(s.acc, ng*amxGroup*2*amxGroup)
+	s.dm = resize(s.dm, nb*4*amxGroup)
+	s.acc = resize(s.acc, ng*amxGroup*2*amxGroup)
 	if cap(s.outs) < ng {
 		s.outs = make([]amxOutput, ng)
 	}
@@ -151,11 +151,15 @@ func mulMatAMX(m *Matrix, out []float32, x *AMXVectors, r0, r1 int) {
 	}
 }
 
-// place points each group's results at out when all 16 vectors and all 32
-// rows are there to take them, else at the scratch accumulators.
+// direct reports whether group g's results for rows [t,te) go straight to
+// out: all 16 vectors and all 32 rows are there to take them.
+func direct(g, n, t, te int) bool { return te-t == 2*amxGroup && (g+1)*amxGroup <= n }
+
+// place points each group's results at out when they go there directly,
+// else at the scratch accumulators.
 func (s *amxScratch) place(out []float32, n, rows, t, te int) {
 	for g := range s.outs {
-		if te-t == 2*amxGroup && (g+1)*amxGroup <= n {
+		if direct(g, n, t, te) {
 			s.outs[g] = amxOutput{uintptr(unsafe.Pointer(&out[g*amxGroup*rows+t])), rows * 4}
 		} else {
 			s.outs[g] = amxOutput{uintptr(unsafe.Pointer(&s.acc[g*amxGroup*2*amxGroup])), 2 * amxGroup * 4}
@@ -165,8 +169,8 @@ func (s *amxScratch) place(out []float32, n, rows, t, te int) {
 
 // copyOut copies the results that went to the scratch accumulators into out.
 func (s *amxScratch) copyOut(out []float32, n, rows, t, te int) {
-	for g, o := range s.outs {
-		if o.ptr != uintptr(unsafe.Pointer(&s.acc[g*amxGroup*2*amxGroup])) {
+	for g := range s.outs {
+		if direct(g, n, t, te) {
 			continue
 		}
 		for lane := range min(amxGroup, n-g*amxGroup) {
@@ -180,15 +184,8 @@ func (s *amxScratch) copyOut(out []float32, n, rows, t, te int) {
 // unpack fills weight tile half (0 or 1) of the scratch with rows [t,te)
 // of m; rows past te read a block of zeros.
 func (s *amxScratch) unpack(m *Matrix, half, t, te int) {
-	rb := m.RowBytes()
 	rows := &s.rows[half]
-	for r := range amxGroup {
-		p := unsafe.Pointer(&s.zeros[0])
-		if t+r < te {
-			p = unsafe.Pointer(&m.Data[(t+r)*rb])
-		}
-		rows[r] = uintptr(p)
-	}
+	m.rowPointers(rows, t, te, s.zeros)
 	j := amxUnpack{rows: rows, nb: m.Cols / QK, bb: q40Bytes, qoff: 2,
 		w: &s.w[half*amxTileBytes/4], dm: &s.dm[half*2*amxGroup], table: &amxBF16Ints}
 	if m.Type == Q4_1 {

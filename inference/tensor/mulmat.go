@@ -82,9 +82,9 @@ func (m *Matrix) MulMat(out, x []float32, n, r0, r1 int) {
 // prepare sizes the scratch buffers for cols columns and n vectors.
 func (s *matScratch) prepare(cols, n int) {
 	stride := matStride(cols)
-	s.w = grow(s.w, matTile*stride)
+	s.w = resize(s.w, matTile*stride)
 	if stride != cols {
-		s.xp = grow(s.xp, n*stride)
+		s.xp = resize(s.xp, n*stride)
 	}
 	if !s.init {
 		s.fold = foldIndices()
@@ -92,11 +92,12 @@ func (s *matScratch) prepare(cols, n int) {
 	}
 }
 
-func grow(b []float32, n int) []float32 {
-	if cap(b) < n {
-		return make([]float32, n)
+// resize returns s with length n, reusing its memory when it has room.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
-	return b[:n]
+	return s[:n]
 }
 
 // padRows copies rows of cols floats to rows stride floats apart, zeroing

@@ -49,7 +49,7 @@ func (p *Panels) Pack(rows, cols int, w []float32, rs, cs int) {
 	}
 	np := (rows + PanelRows - 1) / PanelRows
 	p.Rows, p.Cols = rows, cols
-	p.data = grow(p.data, np*cols*PanelRows)
+	p.data = resize(p.data, np*cols*PanelRows)
 	if cols == 0 {
 		return
 	}
@@ -123,7 +123,7 @@ func (p *Panels) Mul(out []float32, os int, x []float32, xs, n, r0, r1 int, bias
 	}
 	full := n / PanelGroup
 	if m := n - full*PanelGroup; m > 0 {
-		s.x = grow(s.x, PanelGroup*p.Cols)
+		s.x = resize(s.x, PanelGroup*p.Cols)
 		clear(s.x[m*p.Cols:])
 		for t := range m {
 			copy(s.x[t*p.Cols:(t+1)*p.Cols], x[(full*PanelGroup+t)*xs:])

@@ -1,5 +1,7 @@
 package tensor
 
+import "unsafe"
+
 // Interleaved rows for decoding. MulRows on a Q4_1 or Q8_0 matrix reads
 // each row separately and sums 16 vector lanes per row; with one vector
 // (decoding a token) that per-row work, not the weights' bytes, sets the
@@ -39,10 +41,9 @@ func rows16Bytes(t DType) int {
 // much memory as the weights. Call it before the matrix is shared between
 // goroutines.
 func (m *Matrix) Interleave() bool {
-	if !m.Interleavable() {
+	if !m.AllocInterleaved() {
 		return false
 	}
-	m.rows16 = make([]byte, m.Groups()*(m.Cols/QK)*rows16Bytes(m.Type))
 	m.InterleaveGroups(0, m.Groups())
 	return true
 }
@@ -114,5 +115,18 @@ func (m *Matrix) rows16Groups(o, x, sums []float32, g0, g1, r0, r1 int) {
 	}
 	if full1 > full0 {
 		m.rows16Kernel(full0, full1-full0, x, sums, o[16*full0:16*full1])
+	}
+}
+
+// rowPointers sets dst[r] to the address of row first+r, or of zeros for
+// rows from end on: the row table of the kernels that read 16 rows at once.
+func (m *Matrix) rowPointers(dst *[16]uintptr, first, end int, zeros []byte) {
+	rb := m.RowBytes()
+	for r := range dst {
+		p := unsafe.Pointer(&zeros[0])
+		if first+r < end {
+			p = unsafe.Pointer(&m.Data[(first+r)*rb])
+		}
+		dst[r] = uintptr(p)
 	}
 }

@@ -2,10 +2,7 @@
 
 package tensor
 
-import (
-	"simd/archsimd"
-	"unsafe"
-)
+import "simd/archsimd"
 
 //go:noescape
 func q41Rows16(w *byte, nb, groups int, x, sx, out *float32)
@@ -48,13 +45,7 @@ var interleaveIndex = func() (idx [128]byte) {
 func (m *Matrix) interleaveGroup(g int, zeros []byte) {
 	nb, bb := m.Cols/QK, rows16Bytes(m.Type)
 	var rows [16]uintptr
-	for r := range rows {
-		p := unsafe.Pointer(&zeros[0])
-		if 16*g+r < m.Rows {
-			p = unsafe.Pointer(&m.row(16*g + r)[0])
-		}
-		rows[r] = uintptr(p)
-	}
+	m.rowPointers(&rows, 16*g, m.Rows, zeros)
 	j := interleaveJob{rows: &rows, nb: nb, bb: q80Bytes, dst: &m.rows16[g*nb*bb], idx: &interleaveIndex}
 	if m.Type == Q4_1 {
 		j.bb, j.kind = q41Bytes, 1
