@@ -23,6 +23,7 @@ import (
 // requests it received and those still being answered.
 type modelServer struct {
 	url      string
+	srv      *httptest.Server
 	requests atomic.Int64
 	inFlight atomic.Int64
 }
@@ -42,8 +43,17 @@ func newModelServer(t *testing.T, pause time.Duration) *modelServer {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	ms.url = srv.URL + "/v1"
+	ms.url, ms.srv = srv.URL+"/v1", srv
 	return ms
+}
+
+// settle drops the connections of a stopped runner, so that a request it sent just before it
+// stopped cannot reach the server later and be counted against the next runner, and waits for the
+// requests being answered to end.
+func (ms *modelServer) settle(t *testing.T) {
+	t.Helper()
+	ms.srv.CloseClientConnections()
+	waitFor(t, "the stopped runner's requests to end", func() bool { return ms.inFlight.Load() == 0 })
 }
 
 func openTestStore(t *testing.T) *store.Store {
@@ -135,6 +145,7 @@ func TestRestartFinishesAnInterruptedJob(t *testing.T) {
 		t.Fatalf("job finished (%d/%d) before it could be interrupted", interrupted.Done, interrupted.Total)
 	}
 
+	model.settle(t)
 	asked := model.requests.Load()
 	startRunner(t, newTestRunner(st))
 	waitFor(t, "the resumed job to finish", func() bool { return jobNow().Finished() })
