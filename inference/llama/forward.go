@@ -175,13 +175,7 @@ func (m *Model) attendRun(out, q []float32, r promptRun, l, head int, a *attnScr
 	a.scores = slices.Grow(a.scores[:0], r.n*keys)[:r.n*keys]
 	a.k.Pack(keys, d, r.seq.k[l][kvHead*d:], kv, 1)
 	a.k.Mul(a.scores, keys, q[r.i0*qd+head*d:], qd, r.n, 0, keys, nil, &a.ps)
-	scale := float32(1 / math.Sqrt(float64(d)))
-	for t := range r.n {
-		row := a.scores[t*keys : (t+1)*keys]
-		seen := r.p0 + t + 1
-		tensor.ScaledSoftmax(row[:seen], seen, scale)
-		clear(row[seen:])
-	}
+	tensor.CausalSoftmax(a.scores, keys, r.p0, float32(1/math.Sqrt(float64(d))))
 	a.v.Pack(d, keys, r.seq.v[l][kvHead*d:], 1, kv)
 	a.v.Mul(out[r.i0*qd+head*d:], qd, a.scores, keys, r.n, 0, d, nil, &a.ps)
 }

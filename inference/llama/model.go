@@ -190,16 +190,24 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 	m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRows(out, x, n, lo, hi) })
 }
 
-// apply computes out = l(x) for the n vectors of in.
+// apply computes out = l(x) for the n vectors of in. Generated tokens in
+// float32 multiply vectors prepared once for all the workers (see applyAll).
 func (m *Model) apply(l *linear, out []float32, in *input, prompt bool) {
-	m.matmul(l.w, out, in, prompt)
+	if prompt || m.q8 {
+		m.matmul(l.w, out, in, prompt)
+	} else {
+		v := tensor.PrepareVectors(in.x, in.n, l.w.Cols)
+		m.parallel(l.w.Rows, 16, func(lo, hi int) { l.w.MulVectors(out, v, lo, hi) })
+	}
 	m.finish(l, out, in)
 }
 
 // applyAll is apply for several layers on the same input (q, k and v; gate
 // and up). Generated tokens in float32 run all their rows in one parallel
 // call, split at multiples of 16 rows: a decoded token's multiplies are
-// short, and each parallel call costs a wake-up of the other cores.
+// short, and each parallel call costs a wake-up of the other cores. Their
+// input is prepared once (tensor.PrepareVectors: the block sums of the
+// Q4_1 kernels) for all the layers and workers.
 func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool) {
 	if prompt || m.q8 {
 		for i, l := range ls {
@@ -207,20 +215,20 @@ func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool)
 		}
 		return
 	}
-	var ends []int // each layer's end, in groups of 16 rows over all layers
-	total := 0
+	total := 0 // groups of 16 rows over all layers
 	for _, l := range ls {
 		total += (l.w.Rows + 15) / 16
-		ends = append(ends, total)
 	}
+	v := tensor.PrepareVectors(in.x, in.n, ls[0].w.Cols)
 	m.parallel(total, 1, func(lo, hi int) {
 		start := 0
 		for i, l := range ls {
-			a, b := max(lo, start)-start, min(hi, ends[i])-start
+			end := start + (l.w.Rows+15)/16
+			a, b := max(lo, start)-start, min(hi, end)-start
 			if a < b {
-				l.w.MulRows(outs[i], in.x, in.n, a*16, min(b*16, l.w.Rows))
+				l.w.MulVectors(outs[i], v, a*16, min(b*16, l.w.Rows))
 			}
-			start = ends[i]
+			start = end
 		}
 	})
 	for i, l := range ls {

@@ -111,6 +111,30 @@ func ScaledSoftmax(v []float32, n int, scale float32) {
 	vecScaledSoftmax(v, n, scale)
 }
 
+// CausalSoftmax is ScaledSoftmax over the rows of a causal attention, in
+// one call: v holds rows of keys values; row t keeps its first first+t+1
+// values, set as ScaledSoftmax sets a row of that many (the same bits), and
+// the rest of the row becomes 0. It panics unless keys > 0, len(v) is a
+// multiple of keys, first ≥ 0 and every row's values fit in it (first plus
+// the number of rows at most keys).
+func CausalSoftmax(v []float32, keys, first int, scale float32) {
+	if keys <= 0 || len(v)%keys != 0 {
+		panic(fmt.Sprintf("tensor.CausalSoftmax: %d values in rows of %d", len(v), keys))
+	}
+	if rows := len(v) / keys; first < 0 || first+rows > keys {
+		panic(fmt.Sprintf("tensor.CausalSoftmax: %d rows of %d keys after %d earlier positions", rows, keys, first))
+	}
+	vecCausalSoftmax(v, keys, first, scale)
+}
+
+func causalSoftmaxGo(v []float32, keys, first int, scale float32) {
+	for seen := first + 1; len(v) > 0; seen++ {
+		scaledSoftmaxRow(v[:seen], scale)
+		clear(v[seen:keys])
+		v = v[keys:]
+	}
+}
+
 func scaledSoftmaxGo(v []float32, n int, scale float32) {
 	for ; len(v) > 0; v = v[n:] {
 		scaledSoftmaxRow(v[:n], scale)

@@ -30,3 +30,26 @@ func BenchmarkScaledSoftmax(b *testing.B) {
 		ScaledSoftmax(v, 256, 0.18)
 	}
 }
+
+// The softmax of one head's scores for a prompt of 200 tokens: one call per
+// row, as attention computed it before CausalSoftmax, against one call.
+
+func BenchmarkCausalSoftmaxPerRow(b *testing.B) {
+	const keys = 200
+	v := randFloats(1, keys*keys, 2)
+	for b.Loop() {
+		for t := range keys {
+			row := v[t*keys : (t+1)*keys]
+			ScaledSoftmax(row[:t+1], t+1, 0.125)
+			clear(row[t+1:])
+		}
+	}
+}
+
+func BenchmarkCausalSoftmax(b *testing.B) {
+	const keys = 200
+	v := randFloats(1, keys*keys, 2)
+	for b.Loop() {
+		CausalSoftmax(v, keys, 0, 0.125)
+	}
+}

@@ -9,3 +9,7 @@ func vecAddLayerNorm(x, y, weight, bias []float32, eps float32) {
 }
 
 func vecScaledSoftmax(v []float32, n int, scale float32) { scaledSoftmaxGo(v, n, scale) }
+
+func vecCausalSoftmax(v []float32, keys, first int, scale float32) {
+	causalSoftmaxGo(v, keys, first, scale)
+}

@@ -165,6 +165,34 @@ func vecScaledSoftmax(v []float32, n int, scale float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
+func vecCausalSoftmax(v []float32, keys, first int, scale float32) {
+	if !archsimd.X86.AVX512() {
+		causalSoftmaxGo(v, keys, first, scale)
+		return
+	}
+	bits := math.Float32bits(scale) // scalar float code before the vector code
+	var c expConsts
+	c.init()
+	sc := splat(bits)
+	for seen := first + 1; len(v) > 0; seen++ {
+		softmaxRow(v[:seen], sc, &c)
+		zeroFloats(v[seen:keys])
+		v = v[keys:]
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// zeroFloats sets v to zeros with vector stores.
+func zeroFloats(v []float32) {
+	var zero archsimd.Float32x16
+	for ; len(v) >= 16; v = v[16:] {
+		zero.Store((*[16]float32)(v))
+	}
+	if len(v) > 0 {
+		zero.StoreSlicePart(v)
+	}
+}
+
 // softmaxRow is ScaledSoftmax of one row.
 func softmaxRow(v []float32, sc archsimd.Float32x16, c *expConsts) {
 	top := scaleMax(v, sc)

@@ -117,3 +117,72 @@ func TestScaledSoftmaxMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestCausalSoftmaxMatchesRows checks CausalSoftmax against ScaledSoftmax
+// of each row's first values and a clear of the rest, bit for bit, and the
+// portable version against the portable ScaledSoftmax.
+func TestCausalSoftmaxMatchesRows(t *testing.T) {
+	type pair struct {
+		causal func([]float32, int, int, float32)
+		rows   func([]float32, int, float32)
+	}
+	for name, p := range map[string]pair{"CausalSoftmax": {CausalSoftmax, ScaledSoftmax}, "portable": {causalSoftmaxGo, scaledSoftmaxGo}} {
+		for _, keys := range []int{1, 2, 5, 15, 16, 17, 31, 33, 48, 200, 257} {
+			for _, first := range []int{0, 1, 7, keys / 2, keys - 1} {
+				if first < 0 || first >= keys {
+					continue
+				}
+				rows := keys - first
+				v := causalScores(uint64(keys*1000+first), rows, keys)
+				want := append([]float32(nil), v...)
+				for r := range rows {
+					row := want[r*keys : (r+1)*keys]
+					seen := first + r + 1
+					p.rows(row[:seen], seen, 0.3)
+					clear(row[seen:])
+				}
+				p.causal(v, keys, first, 0.3)
+				for i := range want {
+					if math.Float32bits(v[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s keys=%d first=%d: row %d value %d is %g, row by row %g", name, keys, first, i/keys, i%keys, v[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// causalScores returns rows×keys scores with a few -Inf (masked) scores,
+// one row wholly -Inf where there are several rows, and NaN in the last
+// value of each row that a causal softmax must set to 0.
+func causalScores(seed uint64, rows, keys int) []float32 {
+	v := randFloats(seed, rows*keys, 3)
+	inf := float32(math.Inf(-1))
+	for i := 3; i < len(v); i += 11 {
+		v[i] = inf
+	}
+	if rows > 1 {
+		for i := range keys {
+			v[keys+i] = inf
+		}
+	}
+	for r := range rows {
+		v[(r+1)*keys-1] = float32(math.NaN())
+	}
+	return v
+}
+
+func TestCausalSoftmaxRefusesBadShapes(t *testing.T) {
+	for _, c := range []struct {
+		n, keys, first int
+	}{{6, 0, 0}, {7, 3, 0}, {6, 3, -1}, {6, 3, 2}, {9, 3, 1}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%d values, %d keys, first %d: no panic", c.n, c.keys, c.first)
+				}
+			}()
+			CausalSoftmax(make([]float32, c.n), c.keys, c.first, 1)
+		}()
+	}
+}

@@ -110,17 +110,27 @@ func (m *Matrix) Float32() []float32 {
 // range. Callers split [0,Rows) across goroutines. It panics when the
 // arguments do not fit the matrix (a programming error, like an index out of
 // range).
+//
+// Several matrices or row ranges multiplying the same vectors can share the
+// vectors' preparation through PrepareVectors and MulVectors.
 func (m *Matrix) MulRows(out, x []float32, n, r0, r1 int) {
+	m.mulVectors(out, &Vectors{x: x, n: n, cols: m.Cols}, r0, r1)
+}
+
+// mulVectors checks the arguments and multiplies; v's block sums are
+// computed where the kernels need them unless prepared.
+func (m *Matrix) mulVectors(out []float32, v *Vectors, r0, r1 int) {
+	x, n := v.x, v.n
 	m.checkMul(out, x, n, r0, r1)
 	if n == 0 || r0 == r1 {
 		return
 	}
 	switch {
 	case m.rows16 != nil:
-		m.mulRows16(out, x, n, r0, r1)
+		m.mulRows16(out, v, r0, r1)
 	case m.Type == F32:
 		mulFloat(floats(m.Data), m.Rows, m.Cols, out, x, n, r0, r1)
-	case !m.mulQuant(out, x, n, r0, r1):
+	case !m.mulQuant(out, v, r0, r1):
 		m.mulDecoded(out, x, n, r0, r1)
 	}
 }

@@ -155,20 +155,20 @@ func (m *Matrix) mulDecoded(out, x []float32, n, r0, r1 int) {
 
 // mulQuant runs the row kernels of m's type; it reports false when there
 // are none (float formats without vector kernels).
-func (m *Matrix) mulQuant(out, x []float32, n, r0, r1 int) bool {
+func (m *Matrix) mulQuant(out []float32, in *Vectors, r0, r1 int) bool {
 	k, ok := quantKernelFor(m.Type)
 	if !ok {
 		return false
 	}
-	v := &vecs{x: x, cols: m.Cols}
+	v := &vecs{x: in.x, cols: m.Cols}
 	if k.sums {
-		v.xs, v.nxs = blockSums(x[:n*m.Cols], n, m.Cols), sumsLen(m.Cols/QK)
+		v.xs, v.nxs = in.blockSums(), sumsLen(m.Cols/QK)
 	}
 	src := &quantRows{data: m.Data, rb: m.RowBytes(), k: k}
 	if k.table != nil {
 		src.t = k.table()
 	}
-	drive(src, v, out, m.Rows, n, r0, r1)
+	drive(src, v, out, m.Rows, in.n, r0, r1)
 	return true
 }
 

@@ -80,15 +80,22 @@ func (m *Matrix) AllocInterleaved() bool {
 // vector in turn over a few groups while their weights are in cache. A
 // group only partly inside [r0,r1), or past the end of out, is computed
 // whole into a scratch vector and the rows wanted are copied.
-func (m *Matrix) mulRows16(out, x []float32, n, r0, r1 int) {
-	nb := m.Cols / QK
-	sums := blockSums(x, n, m.Cols)
-	stride := sumsLen(nb)
+func (m *Matrix) mulRows16(out []float32, v *Vectors, r0, r1 int) {
+	x, n := v.x, v.n
+	var sums []float32 // Q8_0 has no use for them
+	if m.Type == Q4_1 {
+		sums = v.blockSums()
+	}
+	stride := sumsLen(m.Cols / QK)
 	const chunk = 4 // groups per pass of the vectors
 	for g0 := r0 / 16; g0*16 < r1; g0 += chunk {
 		g1 := min(g0+chunk, (r1+15)/16)
 		for b := range n {
-			xb, sb := x[b*m.Cols:(b+1)*m.Cols], sums[b*stride:(b+1)*stride]
+			xb := x[b*m.Cols : (b+1)*m.Cols]
+			var sb []float32
+			if sums != nil {
+				sb = sums[b*stride : (b+1)*stride]
+			}
 			m.rows16Groups(out[b*m.Rows:(b+1)*m.Rows], xb, sb, g0, g1, r0, r1)
 		}
 	}
