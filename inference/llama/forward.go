@@ -174,7 +174,14 @@ func (m *Model) attendRun(out, q []float32, r promptRun, l, head int, a *attnScr
 	keys := r.p0 + r.n
 	a.scores = slices.Grow(a.scores[:0], r.n*keys)[:r.n*keys]
 	a.k.Pack(keys, d, r.seq.k[l][kvHead*d:], kv, 1)
-	a.k.Mul(a.scores, keys, q[r.i0*qd+head*d:], qd, r.n, 0, keys, nil, &a.ps)
+	// Queries in chunks, each against the keys its last query sees: the
+	// scores past a query's position are never read (CausalSoftmax zeroes
+	// them), and each score is the same dot product whatever the chunk.
+	const chunk = 2 * tensor.PanelGroup
+	for t0 := 0; t0 < r.n; t0 += chunk {
+		t1 := min(t0+chunk, r.n)
+		a.k.Mul(a.scores[t0*keys:], keys, q[(r.i0+t0)*qd+head*d:], qd, t1-t0, 0, r.p0+t1, nil, &a.ps)
+	}
 	tensor.CausalSoftmax(a.scores, keys, r.p0, float32(1/math.Sqrt(float64(d))))
 	a.v.Pack(d, keys, r.seq.v[l][kvHead*d:], 1, kv)
 	a.v.Mul(out[r.i0*qd+head*d:], qd, a.scores, keys, r.n, 0, d, nil, &a.ps)

@@ -4,7 +4,8 @@ import "sync"
 
 // Parallel splits [0,n) into at most workers chunks of at least minChunk
 // items and runs fn on each, on its own goroutine; it returns when all are
-// done. One chunk runs on the caller's goroutine.
+// done. A single chunk runs on the caller's goroutine. (Running one of
+// several chunks there too made no measurable difference to decoding.)
 func Parallel(workers, n, minChunk int, fn func(lo, hi int)) {
 	chunks := min(workers, (n+minChunk-1)/minChunk)
 	if chunks <= 1 {
