@@ -137,59 +137,109 @@ amxtiles:
 	VZEROUPPER
 	RET
 
-// SPLIT_PIECE stores the high 16 bits of the 32 values in Z0, Z1 as bf16 at lo(DI) and hi(DI)
-// and leaves in Z0, Z1 what remains (exact: the values less those bits).
-#define SPLIT_PIECE(lo, hi) \
+// amxOddWords picks the high 16 bits of each of 32 float32 values in two registers (VPERMT2W's
+// indices 1, 3, …, 63): their bfloat16 bits, in order.
+DATA amxOddWords<>+0(SB)/8, $0x0007000500030001
+DATA amxOddWords<>+8(SB)/8, $0x000f000d000b0009
+DATA amxOddWords<>+16(SB)/8, $0x0017001500130011
+DATA amxOddWords<>+24(SB)/8, $0x001f001d001b0019
+DATA amxOddWords<>+32(SB)/8, $0x0027002500230021
+DATA amxOddWords<>+40(SB)/8, $0x002f002d002b0029
+DATA amxOddWords<>+48(SB)/8, $0x0037003500330031
+DATA amxOddWords<>+56(SB)/8, $0x003f003d003b0039
+GLOBL amxOddWords<>(SB), RODATA|NOPTR, $64
+
+// BLOCK_SUM stores at (R14) the sum of the 32 values in Z0, Z1 (a fixed tree: halves, then
+// quarters, … down to one value).
+#define BLOCK_SUM \
+	VADDPS Z1, Z0, Z4; \
+	VEXTRACTF64X4 $1, Z4, Y5; \
+	VADDPS Y5, Y4, Y4; \
+	VEXTRACTF128 $1, Y4, X5; \
+	VADDPS X5, X4, X4; \
+	VPERMILPS $0x4e, X4, X5; \
+	VADDPS X5, X4, X4; \
+	VPERMILPS $0xb1, X4, X5; \
+	VADDPS X5, X4, X4; \
+	VMOVSS X4, (R14)
+
+// SPLIT_PIECE stores the high 16 bits of the 32 values in Z0, Z1 as bf16 at off(R13) (one
+// 64-byte tile row) and leaves in Z0, Z1 what remains (exact: the values less those bits).
+#define SPLIT_PIECE(off) \
 	VPANDD Z31, Z0, Z2; \
 	VPANDD Z31, Z1, Z3; \
 	VSUBPS Z2, Z0, Z0; \
 	VSUBPS Z3, Z1, Z1; \
-	VPSRLD $16, Z2, Z2; \
-	VPSRLD $16, Z3, Z3; \
-	VPMOVDW Z2, lo(DI); \
-	VPMOVDW Z3, hi(DI)
+	VPERMT2W Z3, Z30, Z2; \
+	VMOVDQU16 Z2, off(R13)
 
-// func amxSplit(x *float32, nb int, xa *uint16, bstride int, sx *float32, sstride int)
+// SPLIT_ROW reads one vector's block of 32 values at (DX) and writes its sum at (R14) and its
+// three pieces' rows at (R13), 1024(R13) and 2048(R13).
+#define SPLIT_ROW \
+	VMOVUPS (DX), Z0; \
+	VMOVUPS 64(DX), Z1; \
+	BLOCK_SUM; \
+	SPLIT_PIECE(0); \
+	SPLIT_PIECE(1024); \
+	VPERMT2W Z1, Z30, Z0; \
+	VMOVDQU16 Z0, 2048(R13)
+
+// PREFETCH_NEXT asks for the three tile rows at (R13) in the next block (R8 bytes on) to be in
+// the cache by the time that block is split: each block's tiles start in another page, where the
+// hardware prefetcher would first have to see misses.
+#define PREFETCH_NEXT \
+	PREFETCHT0 (R13)(R8*1); \
+	PREFETCHT0 1024(R13)(R8*1); \
+	PREFETCHT0 2048(R13)(R8*1)
+
+// func amxSplitGroup(x *float32, xstride, lanes, nb int, xa *uint16, bstride int, sx *float32, sstride int)
 //
-// Per block of 32 values: the sum Σx (a fixed tree), and x = hi + mid + lo exactly, each piece
-// a bfloat16 (hi: x with the low 16 bits cleared; mid: the same of x−hi; lo: x−hi−mid, which
-// has at most 8 significant bits), stored 1024 bytes apart.
-TEXT ·amxSplit(SB), NOSPLIT, $0-48
+// Splits lanes (1…16) consecutive vectors of one group, the first at x and each next xstride
+// bytes on, into the group's tiles: per block of 32 values, the sum Σx (a fixed tree) at sx, and
+// x = hi + mid + lo exactly, each piece a bfloat16 (hi: x with the low 16 bits cleared; mid: the
+// same of x−hi; lo: x−hi−mid, which has at most 8 significant bits), in three tiles 1024 bytes
+// apart at xa, one 64-byte row per vector. Block by block, so that each block's tiles are
+// written in order; the next block's tiles are bstride bytes on (their rows for these vectors
+// are prefetched while this block is split), its sums sstride bytes on.
+// Registers: SI, DI, R9 the block's first vector's values, tile row and sum; DX, R13, R14 the
+// same for the vector at hand; R11 xstride; BX lanes; R12 lanes left; CX blocks left; R8
+// bstride; R10 sstride; Z31 the mask of the high 16 bits; Z30 amxOddWords.
+TEXT ·amxSplitGroup(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
-	MOVQ nb+8(FP), CX
-	MOVQ xa+16(FP), DI
-	MOVQ bstride+24(FP), R8
-	MOVQ sx+32(FP), R9
-	MOVQ sstride+40(FP), R10
+	MOVQ xstride+8(FP), R11
+	MOVQ lanes+16(FP), BX
+	MOVQ nb+24(FP), CX
+	MOVQ xa+32(FP), DI
+	MOVQ bstride+40(FP), R8
+	MOVQ sx+48(FP), R9
+	MOVQ sstride+56(FP), R10
 	MOVL $0xffff0000, AX
 	VPBROADCASTD AX, Z31
-
-amxsplitloop:
+	VMOVDQU16 amxOddWords<>(SB), Z30
 	TESTQ CX, CX
 	JLE amxsplitdone
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VADDPS Z1, Z0, Z4
-	VEXTRACTF64X4 $1, Z4, Y5
-	VADDPS Y5, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPS X5, X4, X4
-	VPERMILPS $0x4e, X4, X5
-	VADDPS X5, X4, X4
-	VPERMILPS $0xb1, X4, X5
-	VADDPS X5, X4, X4
-	VMOVSS X4, (R9)
-	SPLIT_PIECE(0, 32)
-	SPLIT_PIECE(1024, 1056)
-	VPSRLD $16, Z0, Z0
-	VPSRLD $16, Z1, Z1
-	VPMOVDW Z0, 2048(DI)
-	VPMOVDW Z1, 2080(DI)
+	TESTQ BX, BX
+	JLE amxsplitdone
+
+amxsplitblock:
+	MOVQ SI, DX
+	MOVQ DI, R13
+	MOVQ R9, R14
+	MOVQ BX, R12
+
+amxsplitlane:
+	PREFETCH_NEXT
+	SPLIT_ROW
+	ADDQ R11, DX
+	ADDQ $64, R13
+	ADDQ $4, R14
+	DECQ R12
+	JNZ amxsplitlane
 	ADDQ $128, SI
 	ADDQ R8, DI
 	ADDQ R10, R9
 	DECQ CX
-	JMP amxsplitloop
+	JNZ amxsplitblock
 
 amxsplitdone:
 	VZEROUPPER

@@ -90,21 +90,29 @@ type amxUnpack struct {
 func amxMul(j *amxJob)
 
 //go:noescape
-func amxSplit(x *float32, nb int, xa *uint16, bstride int, sx *float32, sstride int)
+func amxSplitGroup(x *float32, xstride, lanes, nb int, xa *uint16, bstride int, sx *float32, sstride int)
 
 //go:noescape
 func amxUnpackQ4(j *amxUnpack)
 
 func amxCPU() bool { return amxReady() }
 
-// split fills the pieces and sums of vectors [lo,hi) from x.
+// split fills the pieces and sums of vectors [lo,hi) from x, one group
+// (or the part of a group in the range) at a time, each block's tiles in
+// order; lanes outside [lo,hi) are not written.
 func (v *AMXVectors) split(x []float32, lo, hi int) {
+	if v.nb == 0 {
+		return
+	}
 	bstride := v.ng * 3 * amxTileBytes // bytes between one block's pieces and the next's
-	for b := lo; b < hi; b++ {
+	sstride := v.ng * amxGroup * 4     // bytes between one block's sums and the next's
+	for b := lo; b < hi; {
 		g, lane := b/amxGroup, b%amxGroup
+		lanes := min(hi-b, amxGroup-lane)
 		xa := &v.xa[(g*3*amxTileBytes+lane*64)/2]
 		sx := &v.sx[g*amxGroup+lane]
-		amxSplit(&x[b*v.Cols], v.nb, xa, bstride, sx, v.ng*amxGroup*4)
+		amxSplitGroup(&x[b*v.Cols], v.Cols*4, lanes, v.nb, xa, bstride, sx, sstride)
+		b += lanes
 	}
 }
 

@@ -123,22 +123,72 @@ func TestAMXPrepareReuses(t *testing.T) {
 }
 
 // TestAMXFillInParts checks that vectors filled in ranges on several
-// goroutines equal vectors prepared in one call.
+// goroutines equal vectors prepared in one call, for ranges that start and
+// end inside groups of 16 and ranges of one vector.
 func TestAMXFillInParts(t *testing.T) {
 	needAMX(t)
 	const n, cols = 45, 96
 	x := randFloats(9, n*cols, 1)
 	want := PrepareAMX(x, n, cols)
-	var got AMXVectors
-	got.Reset(n, cols)
-	var wg sync.WaitGroup
-	for _, r := range [][2]int{{0, 7}, {7, 16}, {16, 40}, {40, n}} {
-		wg.Go(func() { got.Fill(x, r[0], r[1]) })
+	for _, split := range [][]int{{0, 7, 16, 40, n}, {0, 3, 21, 22, n}, {0, 1, 2, 17, 33, 34, 44, n}} {
+		var got AMXVectors
+		got.Reset(n, cols)
+		var wg sync.WaitGroup
+		for i := 0; i+1 < len(split); i++ {
+			wg.Go(func() { got.Fill(x, split[i], split[i+1]) })
+		}
+		wg.Wait()
+		if !slices.Equal(got.xa, want.xa) || !slices.Equal(got.sx, want.sx) {
+			t.Fatalf("vectors filled in parts %v differ from vectors prepared at once", split)
+		}
 	}
-	wg.Wait()
-	if !slices.Equal(got.xa, want.xa) || !slices.Equal(got.sx, want.sx) {
-		t.Fatal("vectors filled in parts differ from vectors prepared at once")
+}
+
+// TestAMXFillLeavesOtherLanes checks that Fill writes the pieces and sums
+// of the vectors in its range, the same bits as a one-call Prepare, and
+// nothing of the other vectors' lanes (which other goroutines may fill at
+// the same time).
+func TestAMXFillLeavesOtherLanes(t *testing.T) {
+	needAMX(t)
+	const n, cols, mark = 45, 96, 0xdead
+	x := randFloats(10, n*cols, 1)
+	want := PrepareAMX(x, n, cols)
+	for _, r := range [][2]int{{3, 21}, {21, 22}, {22, n}, {16, 32}, {17, 18}, {0, n}} {
+		var got AMXVectors
+		got.Reset(n, cols)
+		for i := range got.xa {
+			got.xa[i] = mark
+		}
+		for i := range got.sx {
+			got.sx[i] = mark
+		}
+		got.Fill(x, r[0], r[1])
+		for b := range got.ng * amxGroup {
+			in := b >= r[0] && b < r[1]
+			for i := range got.nb {
+				xa, sx := amxLane(&got, b, i)
+				wxa, wsx := amxLane(want, b, i)
+				switch {
+				case in && (!slices.Equal(xa, wxa) || math.Float32bits(sx) != math.Float32bits(wsx)):
+					t.Fatalf("fill [%d,%d): vector %d block %d differs from a one-call Prepare", r[0], r[1], b, i)
+				case !in && (slices.ContainsFunc(xa, func(u uint16) bool { return u != mark }) || sx != mark):
+					t.Fatalf("fill [%d,%d): lane of vector %d block %d written", r[0], r[1], b, i)
+				}
+			}
+		}
 	}
+}
+
+// amxLane returns the three pieces' rows (3×QK values) and the sum of
+// vector b's block i in v.
+func amxLane(v *AMXVectors, b, i int) ([]uint16, float32) {
+	g, lane := b/amxGroup, b%amxGroup
+	var xa []uint16
+	for p := range 3 {
+		at := ((i*v.ng+g)*3*amxTileBytes + p*amxTileBytes + lane*64) / 2
+		xa = append(xa, v.xa[at:at+QK]...)
+	}
+	return xa, v.sx[(i*v.ng+g)*amxGroup+lane]
 }
 
 func TestMulMatAMXPanicsOnBadArguments(t *testing.T) {
@@ -235,4 +285,22 @@ func BenchmarkAMXKernel(b *testing.B) {
 		amxMul(&job)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(nb*ng*2), "ns/blocktile")
+}
+
+// BenchmarkAMXFill prepares 200 vectors for the tiles in one call
+// (AMXVectors.Prepare into reused memory) and reports the time per vector.
+func BenchmarkAMXFill(b *testing.B) {
+	needAMX(b)
+	const n = 200
+	for _, cols := range []int{576, 1536} {
+		b.Run(fmt.Sprintf("cols=%d", cols), func(b *testing.B) {
+			x := randFloats(3, n*cols, 1)
+			var v AMXVectors
+			v.Prepare(x, n, cols)
+			for b.Loop() {
+				v.Prepare(x, n, cols)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/vector")
+		})
+	}
 }
