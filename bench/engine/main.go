@@ -56,6 +56,7 @@ func run(path, activations string, noAMX bool, promptLen, decode, runs int, pyth
 		bw/1e9, float64(m.WeightBytes())/1e6, bound)
 
 	var first, firstCPU, prefillTPS, tps1, tps3 float64
+	stat0, statErr := readCPUStat()
 	for range runs {
 		c0 := cpuSeconds()
 		f, p := prefill(m, prompt)
@@ -68,6 +69,10 @@ func run(path, activations string, noAMX bool, promptLen, decode, runs int, pyth
 		len(prompt), first*1000, prefillTPS, firstCPU*1000)
 	fmt.Printf("decode batch 1: %.1f tokens/s = %.2f of the bandwidth bound\n", tps1, tps1/bound)
 	fmt.Printf("decode batch 3: %.1f tokens/s in all (%.1f per answer)\n", tps3, tps3/3)
+	if stat1, err := readCPUStat(); statErr == nil && err == nil {
+		fmt.Printf("CPU time the hypervisor took from this machine during the measurements: %.1f%% (figures from runs with more than a few percent are not comparable)\n",
+			100*stat1.stealSince(stat0))
+	}
 	if python == "" {
 		return nil
 	}
