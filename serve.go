@@ -121,6 +121,9 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 	if checker != nil {
 		workers = append(workers, checking.New(st, checker, log, 2*time.Second))
 	}
+	if cfg.Public {
+		workers = append(workers, &handlers.VisitorPruner{Store: st, Log: log})
+	}
 	return serveUntilDone(ctx, log, srv, ln, workers...)
 }
 

@@ -6,6 +6,7 @@ package handlers
 // behind trusted proxies.
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -34,11 +35,12 @@ import (
 	"rustexpert/web"
 )
 
-// A visitor's cookie holds a random 256-bit token for visitorTTL from its first visit.
+// A visitor's cookie holds a random 256-bit token for store.VisitorTTL from its first visit.
 const (
 	visitorCookie = "rx_visitor"
-	visitorTTL    = 30 * 24 * time.Hour
 	visitorKey    = ctxKey(2)
+	// visitorPruneEvery is how often a public server forgets visitors whose cookies have expired.
+	visitorPruneEvery = 6 * time.Hour
 	// maxModelCardBytes bounds the README a model card page reads.
 	maxModelCardBytes = 256 << 10
 	csrfRefusal       = "invalid or missing CSRF token; reload the page and try again"
@@ -110,7 +112,7 @@ func (s *Server) allowVisitors(next http.Handler) http.Handler {
 		case !known:
 			v = visitor{token: newVisitorToken()}
 			http.SetCookie(w, &http.Cookie{Name: visitorCookie, Value: v.token, Path: "/", HttpOnly: true,
-				Secure: s.cfg.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(visitorTTL.Seconds())})
+				Secure: s.cfg.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(store.VisitorTTL.Seconds())})
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), visitorKey, v)))
 	})
@@ -128,6 +130,48 @@ func (s *Server) visitorOf(r *http.Request) (v visitor, known bool, err error) {
 		return v, true, nil
 	}
 	return v, err == nil, err
+}
+
+// VisitorPruner forgets the visitors of a public server whose cookies have expired
+// (store.PruneVisitors with a cutoff of now − store.VisitorTTL): once when it starts, then every
+// Interval. serve runs it in public mode.
+type VisitorPruner struct {
+	Store    *store.Store
+	Log      *slog.Logger
+	Interval time.Duration    // 0: every 6 hours
+	Now      func() time.Time // nil: time.Now
+}
+
+// Run prunes until ctx ends. A failed prune is logged and tried again at the next interval.
+func (p *VisitorPruner) Run(ctx context.Context) error {
+	every := cmp.Or(p.Interval, visitorPruneEvery)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		p.prune(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// prune forgets the expired visitors once and logs one line when there were any.
+func (p *VisitorPruner) prune(ctx context.Context) {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	cutoff := now().Add(-store.VisitorTTL)
+	n, err := p.Store.PruneVisitors(ctx, cutoff)
+	if err != nil && ctx.Err() == nil {
+		p.Log.Warn("pruning expired visitors", slog.Time("cutoff", cutoff), slog.Int("visitors", n.Visitors), slog.Any("error", err))
+		return
+	}
+	if n.Visitors > 0 {
+		p.Log.Info("pruned expired visitors", slog.Int("visitors", n.Visitors), slog.Int("chats", n.Chats), slog.Time("cutoff", cutoff))
+	}
 }
 
 // csrfFrom is the CSRF token a request carries: HTMX's header or a form field.

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,7 +210,7 @@ func TestVisitorCSRF(t *testing.T) {
 		}
 	}
 	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Secure || cookie.Path != "/" ||
-		cookie.MaxAge != int(visitorTTL.Seconds()) || !validVisitorToken(cookie.Value) {
+		cookie.MaxAge != int(store.VisitorTTL.Seconds()) || !validVisitorToken(cookie.Value) {
 		t.Fatalf("visitor cookie %+v", cookie)
 	}
 
@@ -506,5 +507,66 @@ func TestClientAddressBehindProxies(t *testing.T) {
 		if got := addr(tc.cfg, tc.peer, tc.h); got != tc.want {
 			t.Errorf("%s: client %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// logLines is a log destination that hands each record to the test.
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	select {
+	case l <- string(p):
+	default:
+	}
+	return len(p), nil
+}
+
+func TestVisitorPrunerRunsAtStart(t *testing.T) {
+	a := newPublicApp(t, Config{Public: true}, answering(map[string]string{"v1": "one answer", "v2": "two"}))
+	alice := a.visit()
+	v1, _ := a.store.ModelByName(t.Context(), "v1")
+	chat := startChat(t, alice, "a question to forget", 16, v1)
+	first := userIDOfVisitor(t, a, alice)
+
+	// Nothing has expired yet: nothing is pruned, nothing logged.
+	quiet := logLines(make(chan string, 8))
+	(&VisitorPruner{Store: a.store, Log: slog.New(slog.NewTextHandler(quiet, nil))}).prune(t.Context())
+	if len(quiet) != 0 {
+		t.Fatalf("a prune with nothing expired logged %q", <-quiet)
+	}
+	if res := alice.get(fmt.Sprintf("/chat/%d", chat)); res.StatusCode != http.StatusOK {
+		t.Fatalf("alice's chat before it expired: status %d", res.StatusCode)
+	}
+
+	// A server started after alice's cookie expired prunes her at once, long before its interval.
+	lines := logLines(make(chan string, 8))
+	ctx, cancel := context.WithCancel(t.Context())
+	p := &VisitorPruner{Store: a.store, Log: slog.New(slog.NewTextHandler(lines, nil)), Interval: time.Hour,
+		Now: func() time.Time { return time.Now().Add(store.VisitorTTL + time.Minute) }}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var line string
+	select {
+	case line = <-lines:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pruner logged nothing after it started")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v after its context ended", err)
+	}
+	if !strings.Contains(line, "pruned expired visitors") || !strings.Contains(line, "visitors=1") || !strings.Contains(line, "chats=1") {
+		t.Errorf("log line %q, want one visitor and one chat pruned", line)
+	}
+	if res := alice.get(fmt.Sprintf("/chat/%d", chat)); res.StatusCode != http.StatusNotFound {
+		t.Errorf("alice's pruned chat: status %d, want 404", res.StatusCode)
+	}
+	// Her token, presented again, is a new visitor's: its next change makes a new users row.
+	if _, err := a.store.VisitorUser(t.Context(), visitorToken(t, a, alice)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("pruned visitor's token: err = %v, want ErrNotFound", err)
+	}
+	startChat(t, alice, "a new question", 16, v1)
+	if again := userIDOfVisitor(t, a, alice); again == first {
+		t.Errorf("the pruned token got its old users row %d back", first)
 	}
 }
