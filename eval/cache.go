@@ -1,65 +1,34 @@
 package eval
 
 import (
-	"container/list"
 	"slices"
-	"sync"
+
+	"rustexpert/lru"
 )
 
 // resultCache maps a CodeHash to its Result, dropping the least recently used entries beyond maxEntries.
 // Answers are checked again whenever they are shown or scored, and a check costs a rustc run.
 type resultCache struct {
-	mu         sync.Mutex
-	maxEntries int
-	order      *list.List // most recently used at the front; values are *cachedResult
-	entries    map[string]*list.Element
-}
-
-type cachedResult struct {
-	hash   string
-	result Result
+	results *lru.Cache[string, Result]
 }
 
 func newResultCache(maxEntries int) *resultCache {
-	return &resultCache{
-		maxEntries: maxEntries,
-		order:      list.New(),
-		entries:    make(map[string]*list.Element),
-	}
+	return &resultCache{results: lru.New(maxEntries, lru.Count[string, Result])}
 }
 
 // get returns a copy of the Result stored for hash and marks it as recently used.
 func (c *resultCache) get(hash string) (Result, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	element, ok := c.entries[hash]
+	result, ok := c.results.Get(hash)
 	if !ok {
 		return Result{}, false
 	}
-	c.order.MoveToFront(element)
-	return copyResult(element.Value.(*cachedResult).result), true
+	return copyResult(result), true
 }
 
-// put stores result for hash, evicting the least recently used entry when full.
-func (c *resultCache) put(hash string, result Result) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if element, ok := c.entries[hash]; ok {
-		c.order.MoveToFront(element)
-		return
-	}
-	c.entries[hash] = c.order.PushFront(&cachedResult{hash: hash, result: copyResult(result)})
-	for c.order.Len() > c.maxEntries {
-		oldest := c.order.Back()
-		delete(c.entries, c.order.Remove(oldest).(*cachedResult).hash)
-	}
-}
+// put stores a copy of result for hash, evicting the least recently used entry when full.
+func (c *resultCache) put(hash string, result Result) { c.results.Put(hash, copyResult(result)) }
 
-func (c *resultCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
-}
+func (c *resultCache) len() int { return c.results.Len() }
 
 // copyResult gives each caller its own diagnostics, so one caller's changes cannot reach the cache.
 func copyResult(result Result) Result {

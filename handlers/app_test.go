@@ -32,16 +32,22 @@ type testApp struct {
 	dataDir string
 }
 
-func newTestApp(t *testing.T) *testApp {
+// testParts is what every test app starts from: a store in a new temporary directory (closed when
+// the test ends), a logger that discards and a hub.
+func testParts(t *testing.T) (dir string, st *store.Store, log *slog.Logger, hub *live.Hub) {
 	t.Helper()
-	dir := t.TempDir()
+	dir = t.TempDir()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "test.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := live.NewHub(64)
+	return dir, st, slog.New(slog.NewTextHandler(io.Discard, nil)), live.NewHub(64)
+}
+
+func newTestApp(t *testing.T) *testApp {
+	t.Helper()
+	dir, st, log, hub := testParts(t)
 	genFor := func(m store.Model) (inference.Generator, error) {
 		return inference.NewOpenAI(inference.OpenAIConfig{BaseURL: m.Endpoint}), nil
 	}

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -11,7 +9,6 @@ import (
 
 	"rustexpert/generation"
 	"rustexpert/inference"
-	"rustexpert/live"
 	"rustexpert/rag"
 	"rustexpert/rag/qdranttest"
 	"rustexpert/render"
@@ -62,14 +59,7 @@ func TestRAGSearchPageOnQdrant(t *testing.T) {
 // newTestAppWith is newTestApp with more of the handlers' configuration.
 func newTestAppWith(t *testing.T, cfg Config) *testApp {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := live.NewHub(64)
+	dir, st, log, hub := testParts(t)
 	genFor := func(m store.Model) (inference.Generator, error) {
 		return inference.NewOpenAI(inference.OpenAIConfig{BaseURL: m.Endpoint}), nil
 	}

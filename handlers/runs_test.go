@@ -2,11 +2,8 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,7 +19,6 @@ import (
 	"rustexpert/dataset"
 	"rustexpert/generation"
 	"rustexpert/inference"
-	"rustexpert/live"
 	"rustexpert/render"
 	"rustexpert/store"
 	"rustexpert/training"
@@ -53,14 +49,7 @@ type runsApp struct {
 
 func newRunsApp(t *testing.T) *runsApp {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := live.NewHub(64)
+	dir, st, log, hub := testParts(t)
 	genFor := func(m store.Model) (inference.Generator, error) {
 		return nil, errors.New("no generation in these tests")
 	}
@@ -75,6 +64,7 @@ func newRunsApp(t *testing.T) *runsApp {
 	t.Cleanup(srv.Close)
 	a := &runsApp{testApp: &testApp{t: t, srv: srv, store: st, hub: hub, runner: runner, md: md, dataDir: dir}, trainer: trainer}
 	ctx := t.Context()
+	var err error
 	if a.base, err = st.CreateModel(ctx, store.ModelInput{Name: "base", Provider: store.ProviderBuiltin, Base: "/models/base.gguf"}); err != nil {
 		t.Fatal(err)
 	}

@@ -65,13 +65,20 @@ type Server struct {
 	cfg    Config
 	limits *limits
 	fits   *fitCache // leaderboard fits by category
+	// reports are the pages of shared eval reports by link query and data version (nil: none kept).
+	reports *reportCache
 }
 
 // New returns the app's HTTP handler; md renders every piece of untrusted Markdown it shows.
 func New(log *slog.Logger, st *store.Store, runner *generation.Runner, hub *live.Hub, md *render.Renderer, cfg Config) http.Handler {
+	return newServer(log, st, runner, hub, md, cfg).routes()
+}
+
+// newServer builds the Server that New routes to.
+func newServer(log *slog.Logger, st *store.Store, runner *generation.Runner, hub *live.Hub, md *render.Renderer, cfg Config) *Server {
 	if cfg.Docs == nil {
 		cfg.Docs = rag.NewIndex(st)
 	}
-	s := &Server{log: log, store: st, runner: runner, hub: hub, md: md, cfg: cfg, limits: newLimits(cfg.Limits), fits: newFitCache()}
-	return s.routes()
+	return &Server{log: log, store: st, runner: runner, hub: hub, md: md, cfg: cfg, limits: newLimits(cfg.Limits), fits: newFitCache(),
+		reports: newReportCache(reportCacheBytes)}
 }

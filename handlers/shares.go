@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,7 +17,9 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/singleflight"
 
+	"rustexpert/lru"
 	"rustexpert/store"
 	"rustexpert/training"
 	"rustexpert/web"
@@ -427,7 +431,9 @@ func (s *Server) sharedLeaderboard(ctx context.Context, category string) (templ.
 	return web.ArenaLeaderboardView(vm), nil
 }
 
-// sharedEval computes the link's report as /eval would, and shows it alone.
+// sharedEval shows the link's report alone, computed as /eval would. The page of a comparison of
+// finished runs is kept (see reportCache) until the runs or the arena votes change; other reports are
+// computed on every view.
 func (s *Server) sharedEval(ctx context.Context, query string) (templ.Component, error) {
 	q, err := url.ParseQuery(query)
 	if err != nil {
@@ -437,9 +443,113 @@ func (s *Server) sharedEval(ctx context.Context, query string) (templ.Component,
 	if err != nil {
 		return nil, err
 	}
+	version, ok, err := s.evalVersion(ctx, choice)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || s.reports == nil {
+		return s.sharedEvalComponent(ctx, choice)
+	}
+	page, err := s.reports.page(ctx, choice.query(), version, func(ctx context.Context) ([]byte, error) {
+		return s.sharedEvalPage(ctx, choice)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		_, err := w.Write(page)
+		return err
+	}), nil
+}
+
+func (s *Server) sharedEvalComponent(ctx context.Context, choice evalChoice) (templ.Component, error) {
 	rep, err := s.evalReport(ctx, choice)
 	if err != nil {
 		return nil, err
 	}
 	return web.SharedEvalView(web.SharedEvalPage{Report: rep}), nil
+}
+
+// sharedEvalPage renders the shared report's page; it is the same for every visitor (no session,
+// no CSRF token).
+func (s *Server) sharedEvalPage(ctx context.Context, choice evalChoice) ([]byte, error) {
+	view, err := s.sharedEvalComponent(ctx, choice)
+	if err != nil {
+		return nil, err
+	}
+	var page bytes.Buffer
+	if err := view.Render(ctx, &page); err != nil {
+		return nil, fmt.Errorf("render shared eval report %q: %w", choice.query(), err)
+	}
+	return page.Bytes(), nil
+}
+
+// evalVersion stamps what a comparison of eval runs shows: each run's id, status and end, and the
+// counted arena votes (the ratings column). A finished run's results no longer change (results are
+// stored only while it runs), so the stamp changes whenever the report would. ok is false for reports
+// that are not kept: a run still going, or generation jobs, whose answers and compiler checks arrive
+// at any time.
+func (s *Server) evalVersion(ctx context.Context, c evalChoice) (string, bool, error) {
+	if c.mode != web.EvalModeRuns || checkCount(c.ids, evalMaxRuns, "eval runs") != nil {
+		return "", false, nil
+	}
+	var b strings.Builder
+	for _, id := range c.ids {
+		run, err := s.store.EvalRun(ctx, id)
+		if err != nil {
+			return "", false, err
+		}
+		if run.Status == store.EvalRunning {
+			return "", false, nil
+		}
+		fmt.Fprintf(&b, "%d:%s:%s;", run.ID, run.Status, run.Finished.UTC().Format(time.RFC3339Nano))
+	}
+	votes, err := s.store.ArenaVotesStamp(ctx, "")
+	if err != nil {
+		return "", false, err
+	}
+	b.WriteString(votes)
+	return b.String(), true, nil
+}
+
+// reportCacheBytes bounds the pages the shared report cache keeps: a report of 500 problems with long
+// answers renders to about 20 MB of HTML.
+const reportCacheBytes = 96 << 20
+
+// reportCache keeps rendered pages of shared eval reports by the link's normalized query, each with
+// the data version it was built from; a page is served only while the version is unchanged. The
+// least recently used pages go first once they pass their bytes bound. Concurrent views of the same
+// report and version wait for one build.
+type reportCache struct {
+	pages  *lru.Cache[string, reportPage]
+	builds singleflight.Group
+}
+
+type reportPage struct {
+	version string
+	page    []byte
+}
+
+func newReportCache(maxBytes int) *reportCache {
+	return &reportCache{pages: lru.New(maxBytes, func(_ string, p reportPage) int { return len(p.page) })}
+}
+
+// page returns the kept page of key at version, or builds it once for every caller waiting on it.
+// The build runs without the caller's cancellation, since others may be waiting for it; a failed
+// build is not kept.
+func (c *reportCache) page(ctx context.Context, key, version string, build func(context.Context) ([]byte, error)) ([]byte, error) {
+	if p, ok := c.pages.Get(key); ok && p.version == version {
+		return p.page, nil
+	}
+	v, err, _ := c.builds.Do(key+"\x00"+version, func() (any, error) {
+		page, err := build(context.WithoutCancel(ctx))
+		if err == nil {
+			c.pages.Put(key, reportPage{version: version, page: page})
+		}
+		return page, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
 }

@@ -2,10 +2,16 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +19,9 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"rustexpert/generation"
+	"rustexpert/live"
+	"rustexpert/render"
 	"rustexpert/store"
 )
 
@@ -404,5 +413,382 @@ func TestSharePostsNeedTheCSRFToken(t *testing.T) {
 	rows, err := a.store.ListAudit(context.Background(), store.AuditFilter{Action: "share."})
 	if err != nil || len(rows) != 1 || rows[0].Action != "share.create" || rows[0].Actor != "ada" {
 		t.Errorf("audit rows %+v, %v", rows, err)
+	}
+}
+
+// benchRustAnswer is a bare Rust answer of about 40 lines, different for every problem and run.
+func benchRustAnswer(problem string, run int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "/// Solves %s (attempt of run %d).\npub fn %s(items: &[i64], limit: usize) -> Vec<i64> {\n", problem, run, problem)
+	b.WriteString("    let mut seen = std::collections::HashSet::new();\n    let mut out = Vec::with_capacity(items.len());\n")
+	for i := range 16 {
+		fmt.Fprintf(&b, "    if let Some(&x) = items.get(%d) {\n        if seen.insert(x * %d) && out.len() < limit { out.push(x + %d); }\n", i, run+i, i)
+		if i%4 == 3 {
+			b.WriteString("    }\n    // keep the order stable: \"sorted\" by insertion\n")
+			continue
+		}
+		b.WriteString("    }\n")
+	}
+	b.WriteString("    out.sort_unstable();\n    out\n}\n")
+	return b.String()
+}
+
+// benchCompilerOutput is rustc's output for a failed answer.
+func benchCompilerOutput(problem string) string {
+	return fmt.Sprintf("error[E0308]: mismatched types\n --> src/lib.rs:7:31\n  |\n7 |         if seen.insert(x * 3) && out.len() < limit { out.push(x + \"1\"); }\n"+
+		"  |                                                         ^^^ expected `i64`, found `&str`\n  |\n"+
+		"error: aborting due to 1 previous error in %s\n\nFor more information about this error, try `rustc --explain E0308`.\n", problem)
+}
+
+// seedBenchEvalRuns stores two finished eval runs over the same problems, each answer passing,
+// failing its tests or failing to compile with the compiler's output.
+func seedBenchEvalRuns(tb testing.TB, st *store.Store, problems int) (a, b int64) {
+	tb.Helper()
+	ctx := context.Background()
+	var ids [2]int64
+	for i, model := range []string{"v1", "v2"} {
+		run, err := st.CreateEvalRun(ctx, store.EvalRunInput{Model: model, Bench: "humaneval-rs", Format: "multipl-e", N: 1})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for p := range problems {
+			name := fmt.Sprintf("problem_%03d", p)
+			r := store.EvalResult{Problem: name, Category: "lists", Status: "ok", Compiled: true, Passed: true, Lints: p % 3,
+				Seconds: 0.4, Completion: benchRustAnswer(name, i)}
+			switch (p + i) % 5 {
+			case 1:
+				r.Status, r.Compiled, r.Passed, r.Lints, r.Detail = "compile_error", false, false, -1, benchCompilerOutput(name)
+			case 2:
+				r.Status, r.Passed, r.Detail = "test_failed", false, "thread 'main' panicked at src/main.rs:12:5:\nassertion `left == right` failed\n  left: [1, 2]\n right: [2, 1]\n"
+			}
+			if err := st.SaveEvalResult(ctx, run.ID, r); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if err := st.FinishEvalRun(ctx, run.ID, store.EvalDone, "{}", ""); err != nil {
+			tb.Fatal(err)
+		}
+		ids[i] = run.ID
+	}
+	return ids[0], ids[1]
+}
+
+// BenchmarkSharedEvalReport times GET /s/{token} of a shared report of two eval runs over 500
+// problems (answers of ~40 lines of Rust), through the router as a visitor opens it, and reports the
+// server time's p50 and p99 (run with -benchtime=200x or more).
+func BenchmarkSharedEvalReport(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	runA, runB := seedBenchEvalRuns(b, st, 500)
+	u, err := st.CreateUser(ctx, "ada", "password123", store.RoleAdmin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sh, err := st.CreateShare(ctx, store.ShareInput{Kind: store.ShareEvalReport, Target: fmt.Sprintf("run=%d&run=%d", runA, runB), CreatedBy: u.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	md := render.New()
+	for _, cached := range []bool{false, true} {
+		b.Run(map[bool]string{false: "uncached", true: "cached"}[cached], func(b *testing.B) {
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			hub := live.NewHub(16)
+			s := newServer(log, st, generation.New(st, nil, hub, log, 1), hub, md, Config{DataDir: dir})
+			if !cached {
+				s.reports = nil
+			}
+			app := s.routes()
+			get := func() (time.Duration, int) {
+				w := &countingWriter{header: http.Header{}}
+				req := httptest.NewRequest(http.MethodGet, "/s/"+sh.Token, nil)
+				start := time.Now()
+				app.ServeHTTP(w, req)
+				took := time.Since(start)
+				if w.status != http.StatusOK {
+					b.Fatalf("GET /s/%s: status %d", sh.Token, w.status)
+				}
+				return took, w.n
+			}
+			_, size := get() // the first view renders every answer once (the renderer's cache)
+			var times []time.Duration
+			for b.Loop() {
+				took, _ := get()
+				times = append(times, took)
+			}
+			slices.Sort(times)
+			q := func(p float64) float64 {
+				return float64(times[min(len(times)-1, int(p*float64(len(times))))].Microseconds()) / 1000
+			}
+			b.ReportMetric(q(0.5), "p50-ms")
+			b.ReportMetric(q(0.99), "p99-ms")
+			b.ReportMetric(float64(size), "page-bytes")
+		})
+	}
+}
+
+// countingWriter is a response writer that counts the body's bytes and keeps none, so a benchmark
+// times the server and not a buffer growing to the page's size.
+type countingWriter struct {
+	header http.Header
+	status int
+	n      int
+}
+
+func (w *countingWriter) Header() http.Header { return w.header }
+
+func (w *countingWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.n += len(p)
+	return len(p), nil
+}
+
+// newReportApp is the app with its Server at hand, so tests can look into the report cache.
+func newReportApp(t *testing.T) (*testApp, *Server) {
+	t.Helper()
+	dir, st, log, hub := testParts(t)
+	runner := generation.New(st, nil, hub, log, 1)
+	md := render.New()
+	s := newServer(log, st, runner, hub, md, Config{DataDir: dir})
+	srv := httptest.NewServer(s.routes())
+	t.Cleanup(srv.Close)
+	return &testApp{t: t, srv: srv, store: st, hub: hub, runner: runner, md: md, dataDir: dir}, s
+}
+
+// shareEvals makes a never-expiring link of each eval report query and returns their paths.
+func shareEvals(t *testing.T, app *testApp, queries ...string) []string {
+	t.Helper()
+	ctx := t.Context()
+	u, err := app.store.CreateUser(ctx, "maker", "password123", store.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var links []string
+	for _, q := range queries {
+		sh, err := app.store.CreateShare(ctx, store.ShareInput{Kind: store.ShareEvalReport, Target: q, CreatedBy: u.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		links = append(links, "/s/"+sh.Token)
+	}
+	return links
+}
+
+// body GETs a page as an anonymous visitor and returns it, failing on any status but 200.
+func body(t *testing.T, app *testApp, path string) string {
+	t.Helper()
+	res := app.newClient().get(path)
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d: %s", path, res.StatusCode, b)
+	}
+	return string(b)
+}
+
+func parseBody(t *testing.T, page string) *goquery.Document {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// cachedReports is the number of pages in the server's report cache.
+func cachedReports(s *Server) int { return s.reports.pages.Len() }
+
+var generatedStamp = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d UTC`)
+
+func TestSharedEvalReportCacheServesTheSamePage(t *testing.T) {
+	app, s := newReportApp(t)
+	a, b, _ := seedEvalRuns(t, app)
+	query := fmt.Sprintf("run=%d&run=%d", a, b)
+	link := shareEvals(t, app, query)[0]
+
+	first := body(t, app, link)
+	if n := cachedReports(s); n != 1 {
+		t.Fatalf("after the first view the cache holds %d pages, want 1", n)
+	}
+	again := body(t, app, link)
+	if again != first {
+		t.Errorf("the second view differs from the first (%d and %d bytes)", len(again), len(first))
+	}
+	q, _ := url.ParseQuery(query)
+	choice, err := parseEvalChoice(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := s.sharedEvalPage(t.Context(), choice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The uncached page may have been generated in a later minute; everything else must be equal.
+	if got, want := generatedStamp.ReplaceAllString(first, "T"), generatedStamp.ReplaceAllString(string(fresh), "T"); got != want {
+		t.Errorf("the cached page differs from a fresh one:\ncached %.400s\nfresh  %.400s", got, want)
+	}
+	if n := testid(parseBody(t, first), "eval-row").Length(); n != 3 {
+		t.Errorf("the cached report shows %d problems, want 3", n)
+	}
+
+	// The second view came from the cache: a page put there is what visitors get.
+	kept, _ := s.reports.pages.Get(choice.query())
+	kept.page = []byte("kept page")
+	s.reports.pages.Put(choice.query(), kept)
+	if got := body(t, app, link); got != "kept page" {
+		t.Errorf("a view with unchanged data was not served from the cache: %.200s", got)
+	}
+}
+
+func TestSharedEvalReportFollowsArenaVotes(t *testing.T) {
+	app, s := newReportApp(t)
+	a, b, _ := seedEvalRuns(t, app)
+	link := shareEvals(t, app, fmt.Sprintf("run=%d&run=%d", a, b))[0]
+	before := summaryRows(parseBody(t, body(t, app, link)))
+	if before[0][8] != "—" {
+		t.Fatalf("arena rating of v1 before any vote: %q, want —", before[0][8])
+	}
+	seedArena(t, app)
+	after := summaryRows(parseBody(t, body(t, app, link)))
+	if after[0][8] == "—" || after[1][8] == "—" {
+		t.Errorf("after the votes the shared report still shows no ratings: %q", after)
+	}
+	if n := cachedReports(s); n != 1 {
+		t.Errorf("the cache holds %d pages of one link, want 1", n)
+	}
+}
+
+func TestSharedEvalReportOfARunningRunIsNeverStale(t *testing.T) {
+	app, s := newReportApp(t)
+	ctx := t.Context()
+	a, _, _ := seedEvalRuns(t, app)
+	running, err := app.store.CreateEvalRun(ctx, store.EvalRunInput{Model: "v3", Bench: "sample", Format: "multipl-e", N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := store.EvalResult{Problem: "add", Status: "ok", Compiled: true, Passed: true, Lints: 0, Completion: "    a + b + 0\n}\n"}
+	if err := app.store.SaveEvalResult(ctx, running.ID, add); err != nil {
+		t.Fatal(err)
+	}
+	link := shareEvals(t, app, fmt.Sprintf("run=%d&run=%d", a, running.ID))[0]
+	problems := func() string {
+		t.Helper()
+		rows := summaryRows(parseBody(t, body(t, app, link)))
+		return rows[1][2]
+	}
+	if got := problems(); got != "1" {
+		t.Fatalf("the running run's problems: %s, want 1", got)
+	}
+	div := store.EvalResult{Problem: "div", Status: "compile_error", Lints: -1, Detail: "error[E0369]: cannot divide", Completion: "    a / \"2\"\n}\n"}
+	if err := app.store.SaveEvalResult(ctx, running.ID, div); err != nil {
+		t.Fatal(err)
+	}
+	doc := parseBody(t, body(t, app, link))
+	if got := summaryRows(doc)[1][2]; got != "2" {
+		t.Errorf("after a new result the shared report shows %s problems of the running run, want 2", got)
+	}
+	if !strings.Contains(doc.Text(), "cannot divide") {
+		t.Errorf("the new result's compiler output is not on the page")
+	}
+	if n := cachedReports(s); n != 0 {
+		t.Errorf("a report of a running run was kept (%d pages)", n)
+	}
+	if err := app.store.FinishEvalRun(ctx, running.ID, store.EvalDone, "{}", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := problems(); got != "2" {
+		t.Errorf("the finished run's problems: %s, want 2", got)
+	}
+	if got := problems(); got != "2" || cachedReports(s) != 1 {
+		t.Errorf("the finished report again: %s problems, %d pages kept; want 2 and 1", got, cachedReports(s))
+	}
+}
+
+func TestSharedEvalReportLinksDoNotShareEntries(t *testing.T) {
+	app, s := newReportApp(t)
+	a, b, _ := seedEvalRuns(t, app)
+	d := storeEvalRun(t, app, "v3", "sample", 1, []store.EvalResult{
+		{Problem: "add", Status: "ok", Compiled: true, Passed: true, Lints: 0, Completion: "    a.add(b)\n}\n"},
+	})
+	cases := []struct {
+		query string
+		runs  []string
+	}{
+		{fmt.Sprintf("run=%d&run=%d", a, b), []string{fmt.Sprintf("#%d", a), fmt.Sprintf("#%d", b)}},
+		{fmt.Sprintf("run=%d&run=%d", a, d), []string{fmt.Sprintf("#%d", a), fmt.Sprintf("#%d", d)}},
+		{fmt.Sprintf("run=%d&run=%d", b, a), []string{fmt.Sprintf("#%d", b), fmt.Sprintf("#%d", a)}},
+	}
+	var queries []string
+	for _, c := range cases {
+		queries = append(queries, c.query)
+	}
+	links := shareEvals(t, app, queries...)
+	for round := range 2 {
+		for i, c := range cases {
+			rows := summaryRows(parseBody(t, body(t, app, links[i])))
+			var got []string
+			for _, r := range rows {
+				got = append(got, r[0])
+			}
+			if !slices.Equal(got, c.runs) {
+				t.Errorf("view %d of %s: runs %q, want %q", round+1, c.query, got, c.runs)
+			}
+		}
+	}
+	if n := cachedReports(s); n != len(cases) {
+		t.Errorf("the cache holds %d pages for %d links, want one each", n, len(cases))
+	}
+}
+
+func TestReportCacheKeepsPagesByVersion(t *testing.T) {
+	c := newReportCache(10)
+	builds := 0
+	get := func(key, version, page string) string {
+		t.Helper()
+		got, err := c.page(t.Context(), key, version, func(context.Context) ([]byte, error) {
+			builds++
+			return []byte(page), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(got)
+	}
+	get("a", "1", "aaa")
+	get("b", "1", "bbb")
+	if got := get("a", "1", "new"); got != "aaa" || builds != 2 {
+		t.Errorf("a at the same version: %q after %d builds, want the kept aaa after 2", got, builds)
+	}
+	if got := get("b", "2", "b2"); got != "b2" || c.pages.Len() != 2 {
+		t.Errorf("b at a new version: %q with %d pages, want b2 in place of the old page", got, c.pages.Len())
+	}
+	get("e", "1", "eeeeeeeeeeee") // larger than the bound: served, not kept
+	if c.pages.Has("e") {
+		t.Errorf("a page over the byte bound was kept")
+	}
+}
+
+func TestReportCacheKeepsNoFailedBuild(t *testing.T) {
+	c := newReportCache(1 << 20)
+	_, err := c.page(t.Context(), "k", "v", func(context.Context) ([]byte, error) {
+		return nil, fmt.Errorf("eval run 9: %w", store.ErrNotFound)
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("error %v, want the build's", err)
+	}
+	if c.pages.Len() != 0 {
+		t.Errorf("after a failed build: %d pages kept, want none", c.pages.Len())
 	}
 }

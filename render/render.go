@@ -19,6 +19,8 @@ import (
 	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
+
+	"rustexpert/lru"
 )
 
 // defaultLanguage is the fence language assumed when a code block names none: the answers are Rust.
@@ -35,7 +37,7 @@ const linkRel = "nofollow noopener"
 type Renderer struct {
 	markdown goldmark.Markdown
 	policy   *bluemonday.Policy
-	cache    *htmlCache
+	cache    *lru.Cache[string, string] // HTML by Markdown
 	rust     chroma.Lexer
 }
 
@@ -44,18 +46,18 @@ func New() *Renderer {
 	return &Renderer{
 		markdown: newMarkdown(),
 		policy:   newPolicy(),
-		cache:    newHTMLCache(cacheBytes),
+		cache:    lru.New(cacheBytes, func(markdown, html string) int { return len(markdown) + len(html) }),
 		rust:     newRustLexer(),
 	}
 }
 
 // HTML renders markdown to a sanitized HTML fragment. Repeat renders of the same text come from a cache.
 func (r *Renderer) HTML(markdown string) string {
-	if fragment, ok := r.cache.get(markdown); ok {
+	if fragment, ok := r.cache.Get(markdown); ok {
 		return fragment
 	}
 	fragment := r.render(markdown)
-	r.cache.put(markdown, fragment)
+	r.cache.Put(markdown, fragment)
 	return fragment
 }
 
@@ -90,7 +92,7 @@ func (r *Renderer) Component(markdown string) templ.Component {
 }
 
 // Cached reports whether markdown's HTML would be served from the cache.
-func (r *Renderer) Cached(markdown string) bool { return r.cache.has(markdown) }
+func (r *Renderer) Cached(markdown string) bool { return r.cache.Has(markdown) }
 
 // Components renders several Markdown texts at once, each on its own goroutine, so a page of
 // several long answers costs about as much as its slowest answer when there are cores to spare.
