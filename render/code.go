@@ -72,7 +72,7 @@ func (r *Renderer) highlight(language, code string) string {
 	tokens, err := chroma.Coalesce(lexer).Tokenise(nil, code)
 	if err == nil {
 		var b strings.Builder
-		if err = chromahtml.New(formatOptions()...).Format(&b, styles.Get(lightStyle), tokens); err == nil {
+		if err = chromahtml.New(formatOptions()...).Format(&b, styles.Get(lightStyle), unstyled(tokens)); err == nil {
 			return b.String()
 		}
 	}
@@ -87,4 +87,24 @@ func safeClass(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// plainTypes are the token types neither theme colours (names), or whose colour cannot show
+// (whitespace): written as plain text, they spare a span each, about half of a highlighted answer's HTML.
+var plainTypes = map[chroma.TokenType]bool{chroma.Whitespace: true, chroma.Name: true}
+
+// unstyled turns the tokens of plainTypes into plain text and joins neighbouring plain text.
+func unstyled(tokens chroma.Iterator) chroma.Iterator {
+	var out []chroma.Token
+	for t := tokens(); t != chroma.EOF; t = tokens() {
+		if plainTypes[t.Type] {
+			t.Type = chroma.Text
+		}
+		if n := len(out); n > 0 && t.Type == chroma.Text && out[n-1].Type == chroma.Text {
+			out[n-1].Value += t.Value
+			continue
+		}
+		out = append(out, t)
+	}
+	return chroma.Literator(out...)
 }

@@ -445,3 +445,19 @@ func TestNestedCodeBlocksAreHighlighted(t *testing.T) {
 		t.Fatalf("a placeholder is left in the output:\n%s", out)
 	}
 }
+
+// Names and whitespace, which no theme colours visibly, are written as plain (escaped) text, not a span
+// each; everything else keeps its class.
+func TestHighlightWritesNamesAndSpacesPlain(t *testing.T) {
+	out := New().HTML("```rust\nlet a_b = c < d; // <b>\nlet s = \"<script>\";\n```\n")
+	for _, bad := range []string{`class="w"`, `class="n"`, "<script>", "<b>"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("highlighted code holds %q:\n%s", bad, out)
+		}
+	}
+	for _, want := range []string{`<span class="k">let</span> a_b `, `&lt;`, `class="c1"`, `&lt;script&gt;`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("highlighted code lacks %q:\n%s", want, out)
+		}
+	}
+}
