@@ -161,7 +161,7 @@ func (m *Model) ShareCores(c *tensor.Cores) { m.cores = c }
 
 // matmul computes out (n×rows) = x (n×cols) · Wᵀ, rows split across workers.
 // Prompt tokens go through the blocked multiply (MulMat), generated tokens
-// through the row-by-row one (MulRows): each gives the same bits for a vector
+// through the row-by-row one (MulVectors, the bits of MulRows): each gives the same bits for a vector
 // whatever else is in the batch, so cached prompts and batched answers
 // reproduce what a request alone computes. With int8 activations the same
 // holds for MulMatQ8 and MulRowsQ8, and for MulMatAMX, which prompts use
@@ -187,18 +187,13 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 		m.parallel(tiles, 1, func(lo, hi int) { w.MulMat(out, x, n, lo*16, min(hi*16, w.Rows)) })
 		return
 	}
-	m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRows(out, x, n, lo, hi) })
+	v := tensor.PrepareVectors(x, n, w.Cols) // block sums once for all workers
+	m.parallel(w.Rows, 16, func(lo, hi int) { w.MulVectors(out, v, lo, hi) })
 }
 
-// apply computes out = l(x) for the n vectors of in. Generated tokens in
-// float32 multiply vectors prepared once for all the workers (see applyAll).
+// apply computes out = l(x) for the n vectors of in.
 func (m *Model) apply(l *linear, out []float32, in *input, prompt bool) {
-	if prompt || m.q8 {
-		m.matmul(l.w, out, in, prompt)
-	} else {
-		v := tensor.PrepareVectors(in.x, in.n, l.w.Cols)
-		m.parallel(l.w.Rows, 16, func(lo, hi int) { l.w.MulVectors(out, v, lo, hi) })
-	}
+	m.matmul(l.w, out, in, prompt)
 	m.finish(l, out, in)
 }
 
