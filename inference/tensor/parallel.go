@@ -1,6 +1,11 @@
 package tensor
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // Parallel splits [0,n) into at most workers chunks of at least minChunk
 // items and runs fn on each, on its own goroutine; it returns when all are
@@ -21,25 +26,144 @@ func Parallel(workers, n, minChunk int, fn func(lo, hi int)) {
 }
 
 // Cores is a fixed number of compute slots that several models share, so that however many
-// models answer at once, no more goroutines compute than there are cores. The rest wait on a
-// channel instead of queueing as runnable goroutines, which keeps a server's request goroutines
+// models answer at once, no more goroutines compute than there are cores. The slots run one
+// job at a time: the caller takes chunks itself and N−1 helper goroutines take the rest. The
+// helpers stay awake for a while after each job (spinWait) instead of parking at once: waking a
+// parked goroutine on another core costs tens of microseconds on a virtual machine, as much as
+// one of a generated token's matrix multiplies, and a token runs about 150 jobs. Callers wait on
+// a mutex instead of queueing as runnable goroutines, which keeps a server's request goroutines
 // from waiting behind model arithmetic for the Go scheduler's time slices.
 type Cores struct {
-	slots chan struct{}
+	s *coreState // what the helpers share; they stop when the Cores is unreachable
 }
 
+type coreState struct {
+	n        int
+	mu       sync.Mutex // one job at a time
+	start    sync.Once
+	cur      atomic.Pointer[coreJob] // the latest job
+	sleepers atomic.Int32            // helpers parked on wake
+	wake     chan struct{}
+	quit     atomic.Bool
+}
+
+// coreJob is one Parallel call: chunk c is [n·c/chunks, n·(c+1)/chunks).
+type coreJob struct {
+	fn         func(lo, hi int)
+	n, chunks  int
+	next, done atomic.Int64
+}
+
+// spinWait is how long a helper stays awake after a job, looking for the next one.
+const spinWait = 200 * time.Microsecond
+
 // NewCores returns n compute slots (at least one).
-func NewCores(n int) *Cores { return &Cores{slots: make(chan struct{}, max(1, n))} }
+func NewCores(n int) *Cores {
+	n = max(1, n)
+	c := &Cores{s: &coreState{n: n, wake: make(chan struct{}, n)}}
+	runtime.AddCleanup(c, func(s *coreState) { s.stop() }, c.s)
+	return c
+}
 
 // N is the number of slots.
-func (c *Cores) N() int { return cap(c.slots) }
+func (c *Cores) N() int { return c.s.n }
 
 // Parallel is Parallel over the slots: [0,n) in at most N chunks of at least minChunk, each chunk
-// run while it holds a slot. fn must not call Parallel on the same Cores.
+// run by the caller or a helper. fn must not call Parallel on the same Cores.
 func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
-	Parallel(c.N(), n, minChunk, func(lo, hi int) {
-		c.slots <- struct{}{}
-		defer func() { <-c.slots }()
-		fn(lo, hi)
+	s := c.s
+	chunks := min(s.n, (n+minChunk-1)/max(1, minChunk))
+	if chunks <= 1 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		fn(0, n)
+		return
+	}
+	s.start.Do(func() {
+		for range s.n - 1 {
+			go s.helper()
+		}
 	})
+	j := &coreJob{fn: fn, n: n, chunks: chunks}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur.Store(j)
+	for range s.sleepers.Load() {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	j.work()
+	for spins := 0; j.done.Load() < int64(j.chunks); spins++ {
+		if spins%64 == 63 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// work takes and runs the job's chunks until none is left.
+func (j *coreJob) work() {
+	for {
+		c := int(j.next.Add(1) - 1)
+		if c >= j.chunks {
+			return
+		}
+		j.fn(j.n*c/j.chunks, j.n*(c+1)/j.chunks)
+		j.done.Add(1)
+	}
+}
+
+// helper runs jobs' chunks until the Cores is gone.
+func (s *coreState) helper() {
+	var seen *coreJob
+	for {
+		j := s.await(seen)
+		if j == nil {
+			return
+		}
+		seen = j
+		j.work()
+	}
+}
+
+// await returns the first job after seen: it looks for one for spinWait, letting other
+// goroutines run now and then, and then parks until a Parallel call wakes it. It returns nil
+// once the Cores is gone.
+func (s *coreState) await(seen *coreJob) *coreJob {
+	for {
+		deadline := time.Now().Add(spinWait)
+		for spins := 1; ; spins++ {
+			if s.quit.Load() {
+				return nil
+			}
+			if j := s.cur.Load(); j != seen {
+				return j
+			}
+			if spins%256 == 0 {
+				if time.Now().After(deadline) {
+					break
+				}
+				runtime.Gosched()
+			}
+		}
+		s.sleepers.Add(1)
+		if j := s.cur.Load(); j != seen || s.quit.Load() {
+			s.sleepers.Add(-1)
+			continue
+		}
+		<-s.wake
+		s.sleepers.Add(-1)
+	}
+}
+
+// stop ends the helpers (the Cores is unreachable, so no job is running or will).
+func (s *coreState) stop() {
+	s.quit.Store(true)
+	for range s.n {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 }

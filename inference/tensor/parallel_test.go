@@ -1,9 +1,12 @@
 package tensor
 
 import (
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Two models sharing two slots never compute on more than two goroutines at once, and every item
@@ -42,5 +45,83 @@ func TestCoresBoundSharedCompute(t *testing.T) {
 				t.Fatalf("model %d item %d done %d times, want 20", m, i, n)
 			}
 		}
+	}
+}
+
+// A job after the helpers have gone to sleep still runs its chunks at once: each of the two
+// chunks waits for the other to start, which only a woken helper makes possible.
+func TestCoresWakeParkedHelpers(t *testing.T) {
+	cores := NewCores(2)
+	cores.Parallel(2, 1, func(lo, hi int) {}) // starts the helper
+	for round := range 3 {
+		time.Sleep(3 * spinWait) // past the helper's wait: it parks
+		var started sync.WaitGroup
+		started.Add(2)
+		both := make(chan struct{})
+		go func() { started.Wait(); close(both) }()
+		var timedOut atomic.Bool
+		cores.Parallel(2, 1, func(lo, hi int) {
+			started.Done()
+			select {
+			case <-both:
+			case <-time.After(5 * time.Second):
+				timedOut.Store(true)
+			}
+		})
+		if timedOut.Load() {
+			t.Fatalf("round %d: the two chunks did not run at once: the parked helper was not woken", round)
+		}
+	}
+}
+
+// Jobs of every size split [0,n) into the chunks Parallel promises, each run once.
+func TestCoresChunks(t *testing.T) {
+	for _, slots := range []int{1, 2, 3, 8} {
+		cores := NewCores(slots)
+		for _, c := range []struct{ n, minChunk int }{{0, 1}, {1, 1}, {5, 1}, {100, 7}, {100, 60}, {1000, 1}, {16, 16}, {17, 16}} {
+			var mu sync.Mutex
+			var got [][2]int
+			cores.Parallel(c.n, c.minChunk, func(lo, hi int) {
+				mu.Lock()
+				got = append(got, [2]int{lo, hi})
+				mu.Unlock()
+			})
+			chunks := min(slots, (c.n+c.minChunk-1)/c.minChunk)
+			if chunks <= 1 {
+				if len(got) != 1 || got[0] != [2]int{0, c.n} {
+					t.Fatalf("%d slots, n=%d minChunk=%d: chunks %v, want [[0 %d]]", slots, c.n, c.minChunk, got, c.n)
+				}
+				continue
+			}
+			slices.SortFunc(got, func(a, b [2]int) int { return a[0] - b[0] })
+			if len(got) != chunks {
+				t.Fatalf("%d slots, n=%d minChunk=%d: %d chunks %v, want %d", slots, c.n, c.minChunk, len(got), got, chunks)
+			}
+			for i, g := range got {
+				if want := [2]int{c.n * i / chunks, c.n * (i + 1) / chunks}; g != want {
+					t.Fatalf("%d slots, n=%d minChunk=%d: chunk %d is %v, want %v", slots, c.n, c.minChunk, i, g, want)
+				}
+			}
+		}
+	}
+}
+
+// The helpers end once their Cores is unreachable.
+func TestCoresHelpersEnd(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		cores := NewCores(4)
+		cores.Parallel(100, 1, func(lo, hi int) {})
+		if n := runtime.NumGoroutine(); n < before+3 {
+			t.Fatalf("%d goroutines with the helpers running, %d before", n, before)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 10 s after the Cores went away, %d before", runtime.NumGoroutine(), before)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
