@@ -6,14 +6,16 @@ import "unsafe"
 // each row separately and sums 16 vector lanes per row; with one vector
 // (decoding a token) that per-row work, not the weights' bytes, sets the
 // speed. Interleave stores a second copy of the weights, 16 rows at a time
-// and block by block: the 16 rows' scales, then for each byte position the
-// 16 rows' bytes. A vector lane is then a row: a block of 16 rows takes one
-// multiply-add per column, and the rows' sums come out in one vector.
+// and block by block: the 16 rows' scales, then their bytes side by side.
+// A vector lane is then a row, and the rows' sums come out in one vector.
+// Q8_0 takes one multiply-add per column; Q4_1 multiplies four columns a
+// lane per instruction with the vector's int8 pieces (pieces.go).
 //
 // Per group of 16 rows and block of QK columns:
 //
-//	Q4_1: d (16 fp16), m (16 fp16), then for j in 0…15 the byte j of each
-//	      row (low nibble column j, high nibble column j+16): 320 bytes;
+//	Q4_1: d (16 fp16), m (16 fp16), then for c in 0…3 the bytes 4c…4c+3 of
+//	      each row (low nibbles columns 4c…4c+3, high nibbles columns
+//	      16+4c…16+4c+3), one row's four after another's: 320 bytes;
 //	Q8_0: d (16 fp16), then for j in 0…31 the byte j of each row: 544 bytes.
 //
 // Rows past the matrix's last are zeros.
@@ -82,28 +84,30 @@ func (m *Matrix) AllocInterleaved() bool {
 // whole into a scratch vector and the rows wanted are copied.
 func (m *Matrix) mulRows16(out []float32, v *Vectors, r0, r1 int) {
 	x, n := v.x, v.n
-	var sums []float32 // Q8_0 has no use for them
+	var sums, sc []float32 // Q8_0 has no use for them
+	var a []int8
 	if m.Type == Q4_1 {
 		sums = v.blockSums()
+		a, sc = v.pieces()
 	}
-	stride := sumsLen(m.Cols / QK)
+	nb, stride := m.Cols/QK, sumsLen(m.Cols/QK)
 	const chunk = 4 // groups per pass of the vectors
 	for g0 := r0 / 16; g0*16 < r1; g0 += chunk {
 		g1 := min(g0+chunk, (r1+15)/16)
 		for b := range n {
 			xb := x[b*m.Cols : (b+1)*m.Cols]
-			var sb []float32
+			var p vecPieces
 			if sums != nil {
-				sb = sums[b*stride : (b+1)*stride]
+				p = vecPieces{a: a[b*nb*piecesBytes:], sc: sc[b*nb*piecesScales:], sums: sums[b*stride : (b+1)*stride]}
 			}
-			m.rows16Groups(out[b*m.Rows:(b+1)*m.Rows], xb, sb, g0, g1, r0, r1)
+			m.rows16Groups(out[b*m.Rows:(b+1)*m.Rows], xb, p, g0, g1, r0, r1)
 		}
 	}
 }
 
 // rows16Groups computes groups [g0,g1) for one vector into o (that
 // vector's outputs), only rows [r0,r1).
-func (m *Matrix) rows16Groups(o, x, sums []float32, g0, g1, r0, r1 int) {
+func (m *Matrix) rows16Groups(o, x []float32, p vecPieces, g0, g1, r0, r1 int) {
 	full0, full1 := g0, g1
 	if g0*16 < r0 {
 		full0++
@@ -116,12 +120,12 @@ func (m *Matrix) rows16Groups(o, x, sums []float32, g0, g1, r0, r1 int) {
 		if g >= full0 && g < full1 {
 			continue
 		}
-		m.rows16Kernel(g, 1, x, sums, tmp[:])
+		m.rows16Kernel(g, 1, x, p, tmp[:])
 		lo, hi := max(r0, 16*g), min(r1, 16*g+16)
 		copy(o[lo:hi], tmp[lo-16*g:hi-16*g])
 	}
 	if full1 > full0 {
-		m.rows16Kernel(full0, full1-full0, x, sums, o[16*full0:16*full1])
+		m.rows16Kernel(full0, full1-full0, x, p, o[16*full0:16*full1])
 	}
 }
 

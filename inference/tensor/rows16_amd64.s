@@ -9,19 +9,6 @@
 // weights 4 KiB (Q4_1) or 6 KiB (Q8_0) ahead: the out-of-order window alone does not hide
 // the wait for memory (measured: 5 → 7.7 GB/s on one core).
 
-// Q41_COL_MUL/ADD take byte j of the 16 rows (at off(SI): low nibbles column j, high nibbles
-// column j+16), as floats through the table in Z28, times the columns' values at xlo(DI) and
-// xhi(DI) into lo and hi (MUL starts the accumulators, ADD adds to them).
-#define Q41_COL(off, xlo, xhi, lo, hi, op) \
-	VPMOVZXBD off(SI), Z5; \
-	VPERMPS Z28, Z5, Z6; \
-	VPSRLD $4, Z5, Z5; \
-	VPERMPS Z28, Z5, Z5; \
-	op xlo(DI), Z6, lo; \
-	op xhi(DI), Z5, hi
-#define Q41_COL_MUL(off, xlo, xhi, lo, hi) Q41_COL(off, xlo, xhi, lo, hi, VMULPS.BCST)
-#define Q41_COL_ADD(off, xlo, xhi, lo, hi) Q41_COL(off, xlo, xhi, lo, hi, VFMADD231PS.BCST)
-
 // Q80_COL_MUL/ADD take byte j of the 16 rows (at off(SI), signed) as floats times column j's
 // value at x(DI) into acc.
 #define Q80_COL(off, x, acc, op) \
@@ -31,19 +18,43 @@
 #define Q80_COL_MUL(off, x, acc) Q80_COL(off, x, acc, VMULPS.BCST)
 #define Q80_COL_ADD(off, x, acc) Q80_COL(off, x, acc, VFMADD231PS.BCST)
 
-// func q41Rows16(w *byte, nb, groups int, x, sx, out *float32)
-TEXT ·q41Rows16(SB), NOSPLIT, $0-48
+// Q41_CHUNK takes four bytes of each of the 16 rows at off(SI) (lane r: row r's bytes
+// 4c…4c+3, low nibbles columns 4c…4c+3, high nibbles columns 16+4c…16+4c+3) and adds their
+// exact products with the three int8 pieces of those columns (at DI: piece p's 32 bytes at
+// 32p) into Z1…Z6 (piece p's low columns in Z(1+2p), high in Z(2+2p)).
+#define Q41_CHUNK(off, p0lo, p0hi, p1lo, p1hi, p2lo, p2hi) \
+	VMOVDQU64 off(SI), Z7; \
+	VPSRLW $4, Z7, Z8; \
+	VPANDD Z31, Z7, Z7; \
+	VPANDD Z31, Z8, Z8; \
+	VPDPBUSD.BCST p0lo(DI), Z7, Z1; \
+	VPDPBUSD.BCST p0hi(DI), Z8, Z2; \
+	VPDPBUSD.BCST p1lo(DI), Z7, Z3; \
+	VPDPBUSD.BCST p1hi(DI), Z8, Z4; \
+	VPDPBUSD.BCST p2lo(DI), Z7, Z5; \
+	VPDPBUSD.BCST p2hi(DI), Z8, Z6
+
+// func q41Rows16(w *byte, nb, groups int, a *int8, sc, sx, out *float32)
+//
+// Per block of 16 rows: Σq·a for each of the vector's three int8 pieces, exact in int32
+// (VPDPBUSD: the weights' nibbles as unsigned bytes, the pieces' bytes signed), then
+// acc += d·(S₁s₁ + S₂s₂ + S₃s₃) + m·Σx with the pieces' scales s (four floats a block at sc,
+// the last unused) and the block sums Σx (sx).
+TEXT ·q41Rows16(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ nb+8(FP), R8
 	MOVQ groups+16(FP), R9
-	MOVQ x+24(FP), R10
-	MOVQ sx+32(FP), R11
-	MOVQ out+40(FP), R12
-	VCVTDQ2PS ·dotqIota(SB), Z28
+	MOVQ a+24(FP), R10
+	MOVQ sc+32(FP), R11
+	MOVQ sx+40(FP), R13
+	MOVQ out+48(FP), R12
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z31
 q41r16group:
 	VPXORD Z0, Z0, Z0
 	MOVQ R10, DI
-	MOVQ R11, DX
+	MOVQ R11, BX
+	MOVQ R13, DX
 	MOVQ R8, CX
 q41r16block:
 	PREFETCHT0 4096(SI)
@@ -51,31 +62,32 @@ q41r16block:
 	PREFETCHT0 4224(SI)
 	PREFETCHT0 4288(SI)
 	PREFETCHT0 4352(SI)
-	Q41_COL_MUL(64, 0, 64, Z1, Z3)
-	Q41_COL_MUL(80, 4, 68, Z2, Z4)
-	Q41_COL_ADD(96, 8, 72, Z1, Z3)
-	Q41_COL_ADD(112, 12, 76, Z2, Z4)
-	Q41_COL_ADD(128, 16, 80, Z1, Z3)
-	Q41_COL_ADD(144, 20, 84, Z2, Z4)
-	Q41_COL_ADD(160, 24, 88, Z1, Z3)
-	Q41_COL_ADD(176, 28, 92, Z2, Z4)
-	Q41_COL_ADD(192, 32, 96, Z1, Z3)
-	Q41_COL_ADD(208, 36, 100, Z2, Z4)
-	Q41_COL_ADD(224, 40, 104, Z1, Z3)
-	Q41_COL_ADD(240, 44, 108, Z2, Z4)
-	Q41_COL_ADD(256, 48, 112, Z1, Z3)
-	Q41_COL_ADD(272, 52, 116, Z2, Z4)
-	Q41_COL_ADD(288, 56, 120, Z1, Z3)
-	Q41_COL_ADD(304, 60, 124, Z2, Z4)
-	VADDPS Z2, Z1, Z1
-	VADDPS Z4, Z3, Z3
-	VADDPS Z3, Z1, Z1
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	Q41_CHUNK(64, 0, 16, 32, 48, 64, 80)
+	Q41_CHUNK(128, 4, 20, 36, 52, 68, 84)
+	Q41_CHUNK(192, 8, 24, 40, 56, 72, 88)
+	Q41_CHUNK(256, 12, 28, 44, 60, 76, 92)
+	VPADDD Z2, Z1, Z1
+	VPADDD Z4, Z3, Z3
+	VPADDD Z6, Z5, Z5
+	VCVTDQ2PS Z1, Z1
+	VCVTDQ2PS Z3, Z3
+	VCVTDQ2PS Z5, Z5
+	VMULPS.BCST (BX), Z1, Z1
+	VFMADD231PS.BCST 4(BX), Z3, Z1
+	VFMADD231PS.BCST 8(BX), Z5, Z1
 	VCVTPH2PS (SI), Z7
 	VCVTPH2PS 32(SI), Z8
 	VFMADD231PS Z7, Z1, Z0
 	VFMADD231PS.BCST (DX), Z8, Z0
 	ADDQ $320, SI
-	ADDQ $128, DI
+	ADDQ $96, DI
+	ADDQ $16, BX
 	ADDQ $4, DX
 	DECQ CX
 	JNZ q41r16block
@@ -83,6 +95,82 @@ q41r16block:
 	ADDQ $64, R12
 	DECQ R9
 	JNZ q41r16group
+	VZEROUPPER
+	RET
+
+// PIECE8 rounds lo and hi (16 values each) times the inverse scale in inv to int8 (to nearest
+// even, saturating), stores them at off(DI) and off+16(DI), and takes the pieces times the
+// scale in s from lo and hi.
+#define PIECE8(off, inv, s) \
+	VMULPS inv, Z0, Z4; \
+	VMULPS inv, Z1, Z5; \
+	VCVTPS2DQ Z4, Z4; \
+	VCVTPS2DQ Z5, Z5; \
+	VPMOVSDB Z4, off(DI); \
+	VPMOVSDB Z5, off+16(DI); \
+	VPMOVSDB Z4, X6; \
+	VPMOVSDB Z5, X7; \
+	VPMOVSXBD X6, Z4; \
+	VPMOVSXBD X7, Z5; \
+	VCVTDQ2PS Z4, Z4; \
+	VCVTDQ2PS Z5, Z5; \
+	VFNMADD231PS s, Z4, Z0; \
+	VFNMADD231PS s, Z5, Z1
+
+// func splitPiecesAsm(x *float32, nb int, a *int8, sc *float32)
+//
+// Splits nb blocks of 32 values into three int8 pieces each (see pieces.go): per block, the
+// pieces' 96 bytes at a and their scales s₁, s₂, s₃ (and a zero) at sc.
+TEXT ·splitPiecesAsm(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ a+16(FP), DI
+	MOVQ sc+24(FP), R9
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z31
+	MOVL $0x00800000, AX
+	VPBROADCASTD AX, Z30
+	MOVL $0x42fe0000, AX
+	VPBROADCASTD AX, Z29
+	MOVL $0x437e0000, AX
+	VPBROADCASTD AX, Z28
+	VXORPS X27, X27, X27
+	TESTQ CX, CX
+	JLE i8pdone
+i8ploop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VANDPS Z31, Z0, Z2
+	VANDPS Z31, Z1, Z3
+	VMAXPS Z3, Z2, Z2
+	VSHUFF32X4 $0x4e, Z2, Z2, Z3
+	VMAXPS Z3, Z2, Z2
+	VSHUFF32X4 $0xb1, Z2, Z2, Z3
+	VMAXPS Z3, Z2, Z2
+	VPERMILPS $0x4e, Z2, Z3
+	VMAXPS Z3, Z2, Z2
+	VPERMILPS $0xb1, Z2, Z3
+	VMAXPS Z3, Z2, Z2
+	VMAXPS Z30, Z2, Z2
+	VDIVPS Z29, Z2, Z8
+	VDIVPS Z2, Z29, Z9
+	VDIVPS Z28, Z8, Z10
+	VMULPS Z28, Z9, Z11
+	VDIVPS Z28, Z10, Z12
+	VMULPS Z28, Z11, Z13
+	PIECE8(0, Z9, Z8)
+	PIECE8(32, Z11, Z10)
+	PIECE8(64, Z13, Z12)
+	VMOVSS X8, (R9)
+	VMOVSS X10, 4(R9)
+	VMOVSS X12, 8(R9)
+	VMOVSS X27, 12(R9)
+	ADDQ $128, SI
+	ADDQ $96, DI
+	ADDQ $16, R9
+	DECQ CX
+	JNZ i8ploop
+i8pdone:
 	VZEROUPPER
 	RET
 

@@ -12,6 +12,8 @@ type Vectors struct {
 	x       []float32
 	n, cols int
 	sums    []float32 // sumsLen(cols/QK) per vector; nil until prepared
+	a       []int8    // int8 pieces for the interleaved Q4_1 kernel (pieces.go); nil until prepared
+	sc      []float32 // their scales
 }
 
 // PrepareVectors prepares the n vectors of cols values at the start of x.
@@ -24,6 +26,9 @@ func PrepareVectors(x []float32, n, cols int) Vectors {
 	v := Vectors{x: x[:n*cols], n: n, cols: cols}
 	if n > 0 && cols > 0 && cols%QK == 0 {
 		v.sums = blockSums(v.x, n, cols)
+		if rows16CPU() {
+			v.a, v.sc = int8Pieces(v.x, n, cols)
+		}
 	}
 	return v
 }
@@ -37,6 +42,15 @@ func (m *Matrix) MulVectors(out []float32, v Vectors, r0, r1 int) {
 		panic(fmt.Sprintf("tensor.Matrix.MulVectors: vectors of %d values for a matrix of %d columns", v.cols, m.Cols))
 	}
 	m.mulVectors(out, &v, r0, r1)
+}
+
+// pieces returns the vectors' int8 pieces and their scales: the prepared
+// ones, else made now.
+func (v *Vectors) pieces() ([]int8, []float32) {
+	if v.a != nil {
+		return v.a, v.sc
+	}
+	return int8Pieces(v.x[:v.n*v.cols], v.n, v.cols)
 }
 
 // blockSums returns the vectors' block sums (see blockSums): the prepared
