@@ -32,14 +32,83 @@ func (m *Model) forward(steps []Step, prompt bool) ([][]float32, error) {
 	for i, s := range steps {
 		m.embed.Row(s.Token, x[i*h:(i+1)*h])
 	}
-	b := m.newBuffers(n)
-	b.prompt = prompt
-	b.rope, b.steps = m.ropeAngles(pos), n
-	for l := range m.layers {
+	b := m.newBuffers(n, prompt, pos)
+	last := len(m.layers) - 1
+	for l := range last {
 		m.attentionBlock(l, steps, pos, x, b)
 		m.feedForwardBlock(l, x, b, n)
 	}
-	return m.logits(steps, x), nil
+	return m.lastLayer(last, steps, pos, x, b), nil
+}
+
+// lastLayer runs the last layer and returns the logits. Past the keys and values that join the
+// caches, the last layer's work only feeds logits: the steps that ask for none (most of a
+// prompt) stop after their keys and values, and the rest runs on the others alone. Each
+// step's results are the bits it would get in any batch, so those are unchanged.
+func (m *Model) lastLayer(l int, steps []Step, pos []int, x []float32, b *buffers) [][]float32 {
+	var keep, rest []int
+	for i, s := range steps {
+		if s.Logits {
+			keep = append(keep, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) == 0 {
+		m.attentionBlock(l, steps, pos, x, b)
+		m.feedForwardBlock(l, x, b, len(steps))
+		return m.logits(steps, x)
+	}
+	m.storeKeys(l, pick(steps, rest), pick(pos, rest), m.pickRows(x, rest), b.prompt)
+	out := make([][]float32, len(steps))
+	if len(keep) == 0 {
+		return out
+	}
+	ks, kp, kx := pick(steps, keep), pick(pos, keep), m.pickRows(x, keep)
+	kb := m.newBuffers(len(keep), b.prompt, kp)
+	m.attentionBlock(l, ks, kp, kx, kb)
+	m.feedForwardBlock(l, kx, kb, len(keep))
+	for j, lg := range m.logits(ks, kx) {
+		out[keep[j]] = lg
+	}
+	return out
+}
+
+// storeKeys is the part of attentionBlock that puts the steps' keys and values of layer l in
+// their caches, with the same bits.
+func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, prompt bool) {
+	ly := &m.layers[l]
+	n, kv := len(steps), m.kvDim()
+	norm, k, v := make([]float32, n*m.Hidden), make([]float32, n*kv), make([]float32, n*kv)
+	m.rmsNorm(norm, x, ly.attnNorm, n)
+	var amx tensor.AMXVectors
+	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{k, v}, &input{x: norm, n: n, amxMem: &amx}, prompt)
+	angles := m.ropeAngles(pos)
+	half := m.HeadDim / 2
+	for i := range n {
+		m.rope(k[i*kv:(i+1)*kv], angles[2*i*half:2*(i+1)*half])
+		copy(steps[i].Seq.k[l][pos[i]*kv:], k[i*kv:(i+1)*kv])
+		copy(steps[i].Seq.v[l][pos[i]*kv:], v[i*kv:(i+1)*kv])
+	}
+}
+
+// pick returns the elements of s at the indices idx.
+func pick[T any](s []T, idx []int) []T {
+	out := make([]T, len(idx))
+	for j, i := range idx {
+		out[j] = s[i]
+	}
+	return out
+}
+
+// pickRows returns the hidden-state rows of x at the indices idx.
+func (m *Model) pickRows(x []float32, idx []int) []float32 {
+	h := m.Hidden
+	out := make([]float32, 0, len(idx)*h)
+	for _, i := range idx {
+		out = append(out, x[i*h:(i+1)*h]...)
+	}
+	return out
 }
 
 // positions gives each step its position and grows the caches; it refuses a
@@ -87,12 +156,13 @@ type buffers struct {
 	amx                                tensor.AMXVectors // memory of the inputs' AMX forms, one input at a time
 }
 
-func (m *Model) newBuffers(n int) *buffers {
+func (m *Model) newBuffers(n int, prompt bool, pos []int) *buffers {
 	return &buffers{
 		norm: make([]float32, n*m.Hidden), q: make([]float32, n*m.qDim()),
 		k: make([]float32, n*m.kvDim()), v: make([]float32, n*m.kvDim()),
 		att: make([]float32, n*m.qDim()), proj: make([]float32, n*m.Hidden),
 		gate: make([]float32, n*m.FFN), up: make([]float32, n*m.FFN),
+		prompt: prompt, rope: m.ropeAngles(pos), steps: n,
 	}
 }
 

@@ -57,6 +57,11 @@ type coreJob struct {
 // spinWait is how long a helper stays awake after a job, looking for the next one.
 const spinWait = 200 * time.Microsecond
 
+// yieldSpins is how many pauses a waiting goroutine spins between two yields to the scheduler
+// (a few tens of microseconds): often enough for other goroutines to run, rarely enough that the
+// scheduler's locks are not a cost.
+const yieldSpins = 1024
+
 // NewCores returns n compute slots (at least one).
 func NewCores(n int) *Cores {
 	n = max(1, n)
@@ -95,8 +100,9 @@ func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
 		}
 	}
 	j.work()
-	for spins := 0; j.done.Load() < int64(j.chunks); spins++ {
-		if spins%64 == 63 {
+	for spins := 1; j.done.Load() < int64(j.chunks); spins++ {
+		spinPause()
+		if spins%yieldSpins == 0 {
 			runtime.Gosched()
 		}
 	}
@@ -140,7 +146,8 @@ func (s *coreState) await(seen *coreJob) *coreJob {
 			if j := s.cur.Load(); j != seen {
 				return j
 			}
-			if spins%256 == 0 {
+			spinPause()
+			if spins%yieldSpins == 0 {
 				if time.Now().After(deadline) {
 					break
 				}
