@@ -403,3 +403,26 @@ amxunpackrows:
 	JNZ amxunpackloop
 	VZEROUPPER
 	RET
+
+// func amxCopyOut(dst *float32, stride int, src *float32, n int)
+//
+// Copies n runs of 32 floats, one after another at src, to dst, each next run stride bytes on.
+TEXT ·amxCopyOut(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ stride+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JLE amxcopydone
+amxcopyloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ $128, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ amxcopyloop
+amxcopydone:
+	VZEROUPPER
+	RET

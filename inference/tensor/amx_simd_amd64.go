@@ -95,6 +95,9 @@ func amxSplitGroup(x *float32, xstride, lanes, nb int, xa *uint16, bstride int, 
 //go:noescape
 func amxUnpackQ4(j *amxUnpack)
 
+//go:noescape
+func amxCopyOut(dst *float32, stride int, src *float32, n int)
+
 func amxCPU() bool { return amxReady() }
 
 // split fills the pieces and sums of vectors [lo,hi) from x, one group
@@ -171,6 +174,11 @@ func (s *amxScratch) place() {
 
 // copyOut copies the accumulated results of rows [t,te) into out.
 func (s *amxScratch) copyOut(out []float32, n, rows, t, te int) {
+	if te-t == 2*amxGroup {
+		_ = out[(n-1)*rows+te-1] // the kernel's last write
+		amxCopyOut(&out[t], rows*4, &s.acc[0], n)
+		return
+	}
 	for b := range n {
 		copy(out[b*rows+t:b*rows+te], s.acc[b*2*amxGroup:][:te-t])
 	}
