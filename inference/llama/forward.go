@@ -198,7 +198,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 		})
 	}
 	m.apply(&ly.o, b.proj, &input{x: b.att, n: n, amxMem: &b.amx}, b.prompt)
-	addTo(x, b.proj)
+	m.addRows(x, b.proj, n)
 }
 
 // attendPrompt computes the attention of prompt steps: each run of steps of one sequence at
@@ -275,9 +275,9 @@ func (m *Model) feedForwardBlock(l int, x []float32, b *buffers, n int) {
 	m.rmsNorm(b.norm, x, ly.ffnNorm, n)
 	in := &input{x: b.norm, n: n, amxMem: &b.amx}
 	m.applyAll([]*linear{&ly.gate, &ly.up}, [][]float32{b.gate, b.up}, in, b.prompt)
-	tensor.SiLUMul(b.gate, b.up)
+	m.byRows(n, func(lo, hi int) { tensor.SiLUMul(b.gate[lo*m.FFN:hi*m.FFN], b.up[lo*m.FFN:hi*m.FFN]) })
 	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n, amxMem: &b.amx}, b.prompt)
-	addTo(x, b.proj)
+	m.addRows(x, b.proj, n)
 }
 
 // logits applies the final norm and the output projection to the steps that
@@ -313,9 +313,28 @@ func (m *Model) logits(steps []Step, x []float32) [][]float32 {
 
 func (m *Model) rmsNorm(out, x, w []float32, n int) {
 	h := m.Hidden
-	for b := range n {
-		tensor.RMSNorm(out[b*h:(b+1)*h], x[b*h:(b+1)*h], w, m.NormEps)
+	m.byRows(n, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			tensor.RMSNorm(out[b*h:(b+1)*h], x[b*h:(b+1)*h], w, m.NormEps)
+		}
+	})
+}
+
+// addRows adds the n hidden-state rows of src to those of dst.
+func (m *Model) addRows(dst, src []float32, n int) {
+	h := m.Hidden
+	m.byRows(n, func(lo, hi int) { addTo(dst[lo*h:hi*h], src[lo*h:hi*h]) })
+}
+
+// byRows runs fn over rows [0,n): split across the cores for a prompt's many rows, on the
+// caller for a few. The work is row by row, so the split does not change a bit.
+func (m *Model) byRows(n int, fn func(lo, hi int)) {
+	const minRows = 32
+	if n < 2*minRows {
+		fn(0, n)
+		return
 	}
+	m.parallel(n, minRows, fn)
 }
 
 // ropeAngles returns the cosine and sine of every rotary angle of each position, n × HeadDim/2
