@@ -1,7 +1,6 @@
 package builtin
 
 import (
-	"runtime"
 	"sync"
 
 	"rustexpert/inference/tensor"
@@ -9,7 +8,8 @@ import (
 
 // Pool keeps one engine per distinct Spec, loaded on first use and shared by
 // every request for it. Its engines compute on one shared set of slots, as many
-// as GOMAXPROCS when the pool was made, however many of them answer at once.
+// as the cores (tensor.CPUs) when the pool was made, however many of them answer
+// at once.
 type Pool struct {
 	mu      sync.Mutex
 	entries map[Spec]*poolEntry
@@ -25,7 +25,7 @@ type poolEntry struct {
 
 // NewPool returns an empty pool.
 func NewPool() *Pool {
-	return &Pool{entries: map[Spec]*poolEntry{}, cores: tensor.NewCores(runtime.GOMAXPROCS(0))}
+	return &Pool{entries: map[Spec]*poolEntry{}, cores: tensor.NewCores(tensor.CPUs())}
 }
 
 // Get returns the engine for spec, loading it the first time. A failed load

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -58,7 +57,7 @@ func (m *Model) Close() error {
 }
 
 func (m *Model) init() {
-	m.cores = tensor.NewCores(runtime.GOMAXPROCS(0))
+	m.cores = tensor.NewCores(tensor.CPUs())
 	half := m.HeadDim / 2
 	m.invFreq = make([]float32, half)
 	for i := range half {

@@ -62,6 +62,11 @@ const spinWait = 200 * time.Microsecond
 // scheduler's locks are not a cost.
 const yieldSpins = 1024
 
+// CPUs is the number of compute slots a model should use: the cores this process may run on,
+// fewer if GOMAXPROCS is lower. (A server raises GOMAXPROCS above the cores for its other
+// goroutines; more slots than cores would only have helpers spin beside each other.)
+func CPUs() int { return min(runtime.GOMAXPROCS(0), runtime.NumCPU()) }
+
 // NewCores returns n compute slots (at least one).
 func NewCores(n int) *Cores {
 	n = max(1, n)
