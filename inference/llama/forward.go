@@ -3,6 +3,7 @@ package llama
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 
 	"rustexpert/inference/tensor"
@@ -20,6 +21,7 @@ func (m *Model) Forward(steps []Step) ([][]float32, error) { return m.forward(st
 func (m *Model) Prompt(steps []Step) ([][]float32, error) { return m.forward(steps, true) }
 
 func (m *Model) forward(steps []Step, prompt bool) ([][]float32, error) {
+	defer runtime.KeepAlive(m) // its weights' arena (ownArena) must outlive the last kernel
 	if err := checkSteps(m, steps); err != nil {
 		return nil, err
 	}

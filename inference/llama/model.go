@@ -89,9 +89,17 @@ func (m *Model) interleave() {
 	if total > maxInterleaved {
 		return
 	}
+	mem := m.interleavedMemory()
 	for _, w := range m.matrices() {
-		if !w.AllocInterleaved() {
+		n := w.InterleavedBytes()
+		if n == 0 {
 			continue
+		}
+		if mem != nil {
+			w.UseInterleaved(mem[:n:n])
+			mem = mem[(n+63)/64*64:]
+		} else {
+			w.AllocInterleaved()
 		}
 		for g := 0; g < w.Groups(); g += 64 {
 			parts = append(parts, part{w, g, min(g+64, w.Groups())})
@@ -102,6 +110,25 @@ func (m *Model) interleave() {
 			p.w.InterleaveGroups(p.g0, p.g1)
 		}
 	})
+}
+
+// interleavedMemory maps the memory of all the interleaved copies, each at a multiple of 64
+// bytes, in an arena the model owns (see arena), or returns nil to leave them on the Go heap
+// when it cannot.
+func (m *Model) interleavedMemory() []byte {
+	size := 0
+	for _, w := range m.matrices() {
+		size += (w.InterleavedBytes() + 63) / 64 * 64
+	}
+	if size == 0 {
+		return nil
+	}
+	a, err := newArena(size)
+	if err != nil {
+		return nil
+	}
+	m.ownArena(a)
+	return a.data
 }
 
 // matrices lists the weight matrices the forward pass multiplies with.

@@ -71,10 +71,27 @@ func (m *Matrix) InterleaveGroups(g0, g1 int) {
 // AllocInterleaved allocates the interleaved copy for InterleaveGroups to
 // fill; it reports false when the matrix does not interleave.
 func (m *Matrix) AllocInterleaved() bool {
+	return m.UseInterleaved(make([]byte, m.InterleavedBytes()))
+}
+
+// InterleavedBytes is the size of the interleaved copy, 0 when the matrix
+// does not interleave.
+func (m *Matrix) InterleavedBytes() int {
 	if !m.Interleavable() {
+		return 0
+	}
+	return m.Groups() * (m.Cols / QK) * rows16Bytes(m.Type)
+}
+
+// UseInterleaved is AllocInterleaved into buf, InterleavedBytes long and
+// zeroed, which the caller allocated (outside the Go heap, say) and must
+// keep until the matrix is no longer used. It reports false, and keeps
+// nothing, when the matrix does not interleave or buf has another length.
+func (m *Matrix) UseInterleaved(buf []byte) bool {
+	if n := m.InterleavedBytes(); n == 0 || len(buf) != n {
 		return false
 	}
-	m.rows16 = make([]byte, m.Groups()*(m.Cols/QK)*rows16Bytes(m.Type))
+	m.rows16 = buf
 	return true
 }
 
