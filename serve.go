@@ -79,6 +79,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 		defer embedder.Close()
 	}
 	e.tuneRuntime(log)
+	go tuning.AdaptGC(ctx, e.getenv, 2*time.Second)
 	hub := live.NewHub(64)
 	runner := generation.New(st, generatorFor(e.getenv, engines), hub, log, cfg.Workers)
 	docs := rag.NewIndex(st) // one in-memory copy of the vectors and the BM25 index for the pages and the runner
@@ -271,7 +272,8 @@ func embedderOrNil(enc *bert.Encoder) rag.Embedder {
 }
 
 // tuneRuntime lets request goroutines run while the models compute and makes garbage collections
-// rarer (tuning.Server). The engines keep to their pool's shared compute slots (as many as the
+// rarer (tuning.Server; tuning.AdaptGC then keeps the garbage within tuning.Headroom once the
+// engines' caches make the live heap large). The engines keep to their pool's shared compute slots (as many as the
 // cores), so GOMAXPROCS above the cores only gives the other goroutines OS threads of their own,
 // which the kernel schedules beside the arithmetic instead of behind it (with GOMAXPROCS = cores a
 // page waited for the engines' time slices: 190 ms p99 under 200 visitors on 2 cores).
