@@ -146,18 +146,13 @@ func TestLastLayerOnlyForLogits(t *testing.T) {
 	}
 }
 
-func prompt(t *testing.T, m *Model, steps []Step) [][]float32 {
-	t.Helper()
-	out, err := m.Prompt(steps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// prompt and forward run steps through m.Prompt and m.Forward, failing the test on an error.
+func prompt(t *testing.T, m *Model, steps []Step) [][]float32  { return must(t, m.Prompt, steps) }
+func forward(t *testing.T, m *Model, steps []Step) [][]float32 { return must(t, m.Forward, steps) }
 
-func forward(t *testing.T, m *Model, steps []Step) [][]float32 {
+func must(t *testing.T, run func([]Step) ([][]float32, error), steps []Step) [][]float32 {
 	t.Helper()
-	out, err := m.Forward(steps)
+	out, err := run(steps)
 	if err != nil {
 		t.Fatal(err)
 	}
