@@ -111,6 +111,7 @@ func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
 			runtime.Gosched()
 		}
 	}
+	j.fn = nil // the job stays the latest one: it must not keep what fn refers to alive
 }
 
 // work takes and runs the job's chunks until none is left.

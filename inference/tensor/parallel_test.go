@@ -125,3 +125,27 @@ func TestCoresHelpersEnd(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A finished job does not keep what its function refers to alive.
+func TestCoresReleaseTheLastJob(t *testing.T) {
+	cores := NewCores(2)
+	freed := make(chan struct{})
+	func() {
+		big := make([]byte, 1<<20)
+		runtime.AddCleanup(&big[0], func(ch chan struct{}) { close(ch) }, freed)
+		cores.Parallel(2, 1, func(lo, hi int) { big[lo] = 1 })
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-freed:
+			runtime.KeepAlive(cores)
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the last job's function still holds its memory 10 s later")
+		}
+	}
+}
