@@ -426,3 +426,67 @@ amxcopyloop:
 amxcopydone:
 	VZEROUPPER
 	RET
+
+// ROWS16_PAIRS writes the four tile rows of one 64-byte piece of a Q4_1 interleaved block (lane
+// r: row r's bytes 4c…4c+3) whose nibbles are in z (low or high, as bytes 0…15): pairs (bytes
+// 0, 1) of every lane at o0(R8) and (bytes 2, 3) at o1(R8), as bfloat16 through the table in Z30.
+#define ROWS16_PAIRS(z, o0, o1) \
+	VPMOVDW z, Y2; \
+	VPMOVZXBW Y2, Z2; \
+	VPERMW Z30, Z2, Z2; \
+	VMOVDQU16 Z2, o0(R8); \
+	VPSRLD $16, z, Z3; \
+	VPMOVDW Z3, Y3; \
+	VPMOVZXBW Y3, Z3; \
+	VPERMW Z30, Z3, Z3; \
+	VMOVDQU16 Z3, o1(R8)
+
+// ROWS16_CHUNK unpacks piece c of the block at SI (64 bytes at off): its low nibbles are the
+// columns 4c…4c+3 (tile rows 2c, 2c+1), its high nibbles 16+4c… (tile rows 8+2c, 9+2c).
+#define ROWS16_CHUNK(off, lo0, lo1, hi0, hi1) \
+	VMOVDQU64 off(SI), Z0; \
+	VPSRLW $4, Z0, Z1; \
+	VPANDD Z31, Z0, Z0; \
+	VPANDD Z31, Z1, Z1; \
+	ROWS16_PAIRS(Z0, lo0, lo1); \
+	ROWS16_PAIRS(Z1, hi0, hi1)
+
+// func amxUnpackRows16(src *byte, nb int, w *uint32, dm *float32, table *[32]uint16)
+//
+// amxUnpackQ4's output for 16 Q4_1 rows, read from their interleaved copy (rows16.go) instead of
+// the rows: per block the rows' d and m as float32 at dm (the next block's 256 bytes on), and the
+// tile of bfloat16 pairs at w (the next block's 2048 bytes on): tile row p holds columns 2p and
+// 2p+1 of every row, 4 bytes a row.
+TEXT ·amxUnpackRows16(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ dm+24(FP), R9
+	MOVQ table+32(FP), AX
+	VMOVDQU16 (AX), Z30
+	MOVL $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z31
+	TESTQ CX, CX
+	JLE amxrows16done
+amxrows16loop:
+	PREFETCHT0 1280(SI)
+	PREFETCHT0 1344(SI)
+	PREFETCHT0 1408(SI)
+	PREFETCHT0 1472(SI)
+	PREFETCHT0 1536(SI)
+	VCVTPH2PS (SI), Z4
+	VCVTPH2PS 32(SI), Z5
+	VMOVUPS Z4, (R9)
+	VMOVUPS Z5, 64(R9)
+	ROWS16_CHUNK(64, 0, 64, 512, 576)
+	ROWS16_CHUNK(128, 128, 192, 640, 704)
+	ROWS16_CHUNK(192, 256, 320, 768, 832)
+	ROWS16_CHUNK(256, 384, 448, 896, 960)
+	ADDQ $320, SI
+	ADDQ $2048, R8
+	ADDQ $256, R9
+	DECQ CX
+	JNZ amxrows16loop
+amxrows16done:
+	VZEROUPPER
+	RET

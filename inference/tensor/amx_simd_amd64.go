@@ -98,6 +98,9 @@ func amxUnpackQ4(j *amxUnpack)
 //go:noescape
 func amxCopyOut(dst *float32, stride int, src *float32, n int)
 
+//go:noescape
+func amxUnpackRows16(src *byte, nb int, w *uint32, dm *float32, table *[32]uint16)
+
 func amxCPU() bool { return amxReady() }
 
 // split fills the pieces and sums of vectors [lo,hi) from x, one group
@@ -185,8 +188,16 @@ func (s *amxScratch) copyOut(out []float32, n, rows, t, te int) {
 }
 
 // unpack fills weight tile half (0 or 1) of the scratch with rows [t,te)
-// of m; rows past te read a block of zeros.
+// of m; rows past te read a block of zeros. A Q4_1 matrix's 16 rows that
+// are one group of its interleaved copy are read from there: one stream
+// of 320-byte blocks instead of 16 rows, no gathers, no transposes.
 func (s *amxScratch) unpack(m *Matrix, half, t, te int) {
+	if m.rows16 != nil && m.Type == Q4_1 && t%amxGroup == 0 && t < m.Rows && te == min(t+amxGroup, m.Rows) {
+		nb := m.Cols / QK
+		src := m.rows16[t/amxGroup*nb*q41Rows16Bytes:]
+		amxUnpackRows16(&src[0], nb, &s.w[half*amxTileBytes/4], &s.dm[half*2*amxGroup], &amxBF16Ints)
+		return
+	}
 	rows := &s.rows[half]
 	m.rowPointers(rows, t, te, s.zeros)
 	j := amxUnpack{rows: rows, nb: m.Cols / QK, bb: q40Bytes, qoff: 2,

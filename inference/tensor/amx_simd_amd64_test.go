@@ -304,3 +304,31 @@ func BenchmarkAMXFill(b *testing.B) {
 		})
 	}
 }
+
+// A Q4_1 matrix with an interleaved copy unpacks its tiles from there (amxUnpackRows16): the
+// results are the same bits as from its rows, for every shape and row range.
+func TestMulMatAMXFromInterleavedCopy(t *testing.T) {
+	needAMX(t)
+	for _, shape := range [][2]int{{64, 64}, {37, 96}, {48, 576}, {200, 160}, {16, 32}, {5, 64}} {
+		rows, cols := shape[0], shape[1]
+		plain := randMatrix(t, Q4_1, rows, cols, uint64(rows*cols))
+		oddScales(plain)
+		copied := &Matrix{Type: plain.Type, Rows: rows, Cols: cols, Data: plain.Data}
+		if !copied.Interleave() {
+			t.Skip("no interleaved-row kernels in this build or on this CPU")
+		}
+		for _, n := range []int{1, 17, 40} {
+			x := PrepareAMX(randFloats(uint64(n), n*cols, 1), n, cols)
+			for _, rr := range [][2]int{{0, rows}, {0, min(32, rows)}, {min(32, rows), rows}, {3, rows}, {0, rows - 1}} {
+				want, got := filled(n*rows), filled(n*rows)
+				plain.MulMatAMX(want, x, rr[0], rr[1])
+				copied.MulMatAMX(got, x, rr[0], rr[1])
+				for i := range want {
+					if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+						t.Fatalf("%dx%d, %d vectors, rows [%d,%d): out[%d] = %g from the copy, %g from the rows", rows, cols, n, rr[0], rr[1], i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
