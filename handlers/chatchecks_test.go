@@ -107,21 +107,13 @@ func fragment(t *testing.T, c *client, path string) (*goquery.Document, string) 
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: status %d: %s", path, res.StatusCode, body)
 	}
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc, body
+	return parseBody(t, body), body
 }
 
 // placeholderURL is the address a badge placeholder fetches, or "" when html holds none.
 func placeholderURL(t *testing.T, html string) string {
 	t.Helper()
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(html))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := doc.Find(`[data-testid="chat-check"][hx-trigger="load"]`).Attr("hx-get")
+	u, _ := parseBody(t, html).Find(`[data-testid="chat-check"][hx-trigger="load"]`).Attr("hx-get")
 	return u
 }
 

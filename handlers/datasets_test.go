@@ -176,7 +176,7 @@ func TestDatasetValidateUploadListsProblems(t *testing.T) {
 	if strings.Contains(string(body), "<script>x") {
 		t.Fatal("a problem message reached the page unescaped")
 	}
-	doc := reviewParse(t, string(body))
+	doc := parseBody(t, string(body))
 	if testid(doc, "validate-problems").Length() != 1 || testid(doc, "validate-ok").Length() != 0 {
 		t.Fatal("want the problems section")
 	}

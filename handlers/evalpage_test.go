@@ -265,10 +265,7 @@ func TestEvalReportExports(t *testing.T) {
 	}
 
 	page := download(t, cl, "/eval/report.html?"+query, "text/html")
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(page))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := parseBody(t, page)
 	if style := doc.Find("head style").Text(); !strings.Contains(style, ".eval-chart .bar.s0") || !strings.Contains(style, ".chroma") {
 		t.Error("report.html does not carry the stylesheets inline")
 	}

@@ -441,10 +441,7 @@ func TestRAGSourcesEscapesSkippedNames(t *testing.T) {
 	if strings.Contains(string(raw), "<img src=x") {
 		t.Fatal("the skipped file's name reached the page as markup")
 	}
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(string(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := parseBody(t, string(raw))
 	if doc.Find("img").Length() != 0 {
 		t.Error("an <img> element is on the page")
 	}

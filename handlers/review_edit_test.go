@@ -66,11 +66,7 @@ func parseRow(t *testing.T, res *http.Response) *goquery.Document {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader("<table><tbody>" + string(body) + "</tbody></table>"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
+	return parseBody(t, "<table><tbody>"+string(body)+"</tbody></table>")
 }
 
 func TestOnlyAdminsEditOtherPeoplesLabels(t *testing.T) {

@@ -119,7 +119,7 @@ func TestReviewListsLabelsWithFilters(t *testing.T) {
 	if strings.Contains(string(body), `<script>alert`) {
 		t.Fatal("the rationale's <script> reached the page unescaped")
 	}
-	doc := reviewParse(t, string(body))
+	doc := parseBody(t, string(body))
 	if n := testid(doc, "review-row").Length(); n != 4 {
 		t.Fatalf("%d rows, want 4", n)
 	}
@@ -165,7 +165,7 @@ func TestReviewListsLabelsWithFilters(t *testing.T) {
 	if res.StatusCode != http.StatusOK || strings.Contains(string(fragment), "<html") || !strings.Contains(string(fragment), `id="review-labels"`) {
 		t.Fatalf("HTMX filter: status %d, body %.200s", res.StatusCode, fragment)
 	}
-	if n := testid(reviewParse(t, string(fragment)), "review-row").Length(); n != 1 {
+	if n := testid(parseBody(t, string(fragment)), "review-row").Length(); n != 1 {
 		t.Fatalf("HTMX filter: %d rows, want 1", n)
 	}
 }
@@ -232,11 +232,3 @@ func TestReviewAgreementOfTwoAnnotators(t *testing.T) {
 	}
 }
 
-func reviewParse(t *testing.T, body string) *goquery.Document {
-	t.Helper()
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
