@@ -231,4 +231,3 @@ func TestReviewAgreementOfTwoAnnotators(t *testing.T) {
 		t.Errorf("conflict link = %q", href)
 	}
 }
-
