@@ -273,10 +273,11 @@ func embedderOrNil(enc *bert.Encoder) rag.Embedder {
 
 // tuneRuntime lets request goroutines run while the models compute and makes garbage collections
 // rarer (tuning.Server; tuning.AdaptGC then keeps the garbage within tuning.Headroom once the
-// engines' caches make the live heap large). The engines keep to their pool's shared compute slots (as many as the
-// cores), so GOMAXPROCS above the cores only gives the other goroutines OS threads of their own,
-// which the kernel schedules beside the arithmetic instead of behind it (with GOMAXPROCS = cores a
-// page waited for the engines' time slices: 190 ms p99 under 200 visitors on 2 cores).
+// engines' caches make the live heap large). The engines keep to their pool's shared compute
+// slots (as many as the cores), so GOMAXPROCS above the cores only gives the other goroutines OS
+// threads of their own, which the kernel schedules beside the arithmetic instead of behind it
+// (with GOMAXPROCS = cores a page waited for the engines' time slices: 190 ms p99 under 200
+// visitors on 2 cores).
 func (e *cliEnv) tuneRuntime(log *slog.Logger) {
 	procs, gc := tuning.Server(e.getenv)
 	log.Debug("runtime tuned", slog.Int("gomaxprocs", procs), slog.Int("gc_percent", gc))

@@ -61,7 +61,7 @@ func (m *Model) lastLayer(l int, steps []Step, pos []int, x []float32, b *buffer
 		m.feedForwardBlock(l, x, b, len(steps))
 		return m.logits(steps, x)
 	}
-	m.storeKeys(l, pick(steps, rest), pick(pos, rest), m.pickRows(x, rest), b.prompt)
+	m.storeKeys(l, pick(steps, rest), pick(pos, rest), m.pickRows(x, rest), b)
 	out := make([][]float32, len(steps))
 	if len(keep) == 0 {
 		return out
@@ -77,21 +77,26 @@ func (m *Model) lastLayer(l int, steps []Step, pos []int, x []float32, b *buffer
 }
 
 // storeKeys is the part of attentionBlock that puts the steps' keys and values of layer l in
-// their caches, with the same bits.
-func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, prompt bool) {
+// their caches, with the same bits, on b's buffers (sized for at least these steps).
+func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, b *buffers) {
 	ly := &m.layers[l]
 	n, kv := len(steps), m.kvDim()
-	norm, k, v := make([]float32, n*m.Hidden), make([]float32, n*kv), make([]float32, n*kv)
+	norm, k, v := b.norm[:n*m.Hidden], b.k[:n*kv], b.v[:n*kv]
 	m.rmsNorm(norm, x, ly.attnNorm, n)
-	var amx tensor.AMXVectors
-	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{k, v}, &input{x: norm, n: n, amxMem: &amx}, prompt)
+	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{k, v}, &input{x: norm, n: n, amxMem: &b.amx}, b.prompt)
 	angles := m.ropeAngles(pos)
-	half := m.HeadDim / 2
 	for i := range n {
-		m.rope(k[i*kv:(i+1)*kv], angles[2*i*half:2*(i+1)*half])
-		copy(steps[i].Seq.k[l][pos[i]*kv:], k[i*kv:(i+1)*kv])
-		copy(steps[i].Seq.v[l][pos[i]*kv:], v[i*kv:(i+1)*kv])
+		m.rope(k[i*kv:(i+1)*kv], stepAngles(angles, n, i))
+		m.cache(l, steps[i], pos[i], k[i*kv:], v[i*kv:])
 	}
+}
+
+// cache writes one step's key and value (kvDim values each, at the start of k and v) into its
+// sequence's cache for layer l, at position p.
+func (m *Model) cache(l int, s Step, p int, k, v []float32) {
+	kv := m.kvDim()
+	copy(s.Seq.k[l][p*kv:(p+1)*kv], k[:kv])
+	copy(s.Seq.v[l][p*kv:(p+1)*kv], v[:kv])
 }
 
 // pick returns the elements of s at the indices idx.
@@ -179,8 +184,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 		for i := lo; i < hi; i++ {
 			m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], b.angles(i))
 			m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
-			copy(steps[i].Seq.k[l][pos[i]*kv:], b.k[i*kv:(i+1)*kv])
-			copy(steps[i].Seq.v[l][pos[i]*kv:], b.v[i*kv:(i+1)*kv])
+			m.cache(l, steps[i], pos[i], b.k[i*kv:], b.v[i*kv:])
 		}
 	}
 	if b.prompt {
@@ -355,9 +359,12 @@ func (m *Model) ropeAngles(pos []int) []float32 {
 }
 
 // angles returns step i's cosines and sines (interleaved).
-func (b *buffers) angles(i int) []float32 {
-	n := len(b.rope) / b.steps
-	return b.rope[i*n : (i+1)*n]
+func (b *buffers) angles(i int) []float32 { return stepAngles(b.rope, b.steps, i) }
+
+// stepAngles is step i's part of the rotary angles of n steps (ropeAngles).
+func stepAngles(rope []float32, n, i int) []float32 {
+	w := len(rope) / n
+	return rope[i*w : (i+1)*w]
 }
 
 // rope rotates every head of v (heads × HeadDim) by the angles of one position (ropeAngles).

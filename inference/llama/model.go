@@ -213,7 +213,7 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 		m.parallel(tiles, 1, func(lo, hi int) { w.MulMat(out, x, n, lo*16, min(hi*16, w.Rows)) })
 		return
 	}
-	v := tensor.PrepareVectors(x, n, w.Cols) // block sums once for all workers
+	v := tensor.PrepareVectors(x, n, w.Cols, w) // once for all workers
 	m.parallel(w.Rows, 16, func(lo, hi int) { w.MulVectors(out, v, lo, hi) })
 }
 
@@ -240,7 +240,11 @@ func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool)
 	for _, l := range ls {
 		total += (l.w.Rows + 15) / 16
 	}
-	v := tensor.PrepareVectors(in.x, in.n, ls[0].w.Cols)
+	ms := make([]*tensor.Matrix, len(ls))
+	for i, l := range ls {
+		ms[i] = l.w
+	}
+	v := tensor.PrepareVectors(in.x, in.n, ls[0].w.Cols, ms...)
 	m.parallel(total, 1, func(lo, hi int) {
 		start := 0
 		for i, l := range ls {

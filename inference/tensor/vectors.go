@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Vectors is n activation vectors of cols values prepared for MulVectors:
 // their per-block sums, which the Q4_1 kernels need, are computed once, so
@@ -16,22 +19,27 @@ type Vectors struct {
 	sc      []float32 // their scales
 }
 
-// PrepareVectors prepares the n vectors of cols values at the start of x.
+// PrepareVectors prepares the n vectors of cols values at the start of x for
+// the matrices ms, or for any matrix when none is named: the int8 pieces
+// only Q4_1's interleaved kernel reads are made only where it is among them.
 // It panics when n or cols is negative or x holds fewer than n·cols values
 // (a programming error).
-func PrepareVectors(x []float32, n, cols int) Vectors {
+func PrepareVectors(x []float32, n, cols int, ms ...*Matrix) Vectors {
 	if n < 0 || cols < 0 || len(x) < n*cols {
 		panic(fmt.Sprintf("tensor.PrepareVectors: %d floats for %d vectors of %d", len(x), n, cols))
 	}
 	v := Vectors{x: x[:n*cols], n: n, cols: cols}
 	if n > 0 && cols > 0 && cols%QK == 0 {
 		v.sums = blockSums(v.x, n, cols)
-		if rows16CPU() {
+		if rows16CPU() && (len(ms) == 0 || slices.ContainsFunc(ms, readsPieces)) {
 			v.a, v.sc = int8Pieces(v.x, n, cols)
 		}
 	}
 	return v
 }
+
+// readsPieces reports whether m's kernel reads the vectors' int8 pieces.
+func readsPieces(m *Matrix) bool { return m.Type == Q4_1 && m.rows16 != nil }
 
 // MulVectors is MulRows of prepared vectors, with the same bits: for b in
 // [0,n) and r in [r0,r1), out[b*m.Rows+r] = dot(row r, vector b). It

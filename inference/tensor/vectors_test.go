@@ -115,3 +115,21 @@ func TestMulVectorsRefusesOtherShapes(t *testing.T) {
 		}()
 	}
 }
+
+// The int8 pieces are made only for matrices whose kernel reads them (Q4_1 with an interleaved
+// copy), or for any matrix when none is named.
+func TestPrepareVectorsMakesPiecesOnlyWhereRead(t *testing.T) {
+	q41, q80 := randMatrix(t, Q4_1, 32, 64, 1), randMatrix(t, Q8_0, 32, 64, 2)
+	if !q41.Interleave() || !q80.Interleave() {
+		t.Skip("no interleaved-row kernels in this build or on this CPU")
+	}
+	x := randFloats(3, 2*64, 1)
+	for _, c := range []struct {
+		ms   []*Matrix
+		want bool
+	}{{nil, true}, {[]*Matrix{q80}, false}, {[]*Matrix{q80, q41}, true}, {[]*Matrix{randMatrix(t, Q4_1, 32, 64, 4)}, false}} {
+		if v := PrepareVectors(x, 2, 64, c.ms...); (v.a != nil) != c.want {
+			t.Errorf("%d matrices: pieces made %v, want %v", len(c.ms), v.a != nil, c.want)
+		}
+	}
+}
