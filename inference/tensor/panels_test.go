@@ -179,6 +179,7 @@ func TestPanelsMulPanicsOnBadArguments(t *testing.T) {
 // the encoder does.
 func BenchmarkPanelsMul(b *testing.B) {
 	workers := runtime.GOMAXPROCS(0)
+	cores := NewCores(workers)
 	for _, n := range []int{224, 28} {
 		for _, shape := range [][2]int{{1152, 384}, {1536, 384}, {384, 1536}} {
 			rows, cols := shape[0], shape[1]
@@ -189,14 +190,14 @@ func BenchmarkPanelsMul(b *testing.B) {
 			b.Run(fmt.Sprintf("%dx%d/n=%d", rows, cols, n), func(b *testing.B) {
 				for b.Loop() {
 					if n >= 4*PanelGroup*workers {
-						Parallel(workers, n/PanelGroup, 1, func(lo, hi int) {
+						cores.Parallel(n/PanelGroup, 1, func(lo, hi int) {
 							var s PanelScratch
 							t0, t1 := lo*PanelGroup, hi*PanelGroup
 							p.Mul(out[t0*rows:], rows, x[t0*cols:], cols, t1-t0, 0, rows, bias, &s)
 						})
 						continue
 					}
-					Parallel(workers, rows/PanelRows, 1, func(lo, hi int) {
+					cores.Parallel(rows/PanelRows, 1, func(lo, hi int) {
 						var s PanelScratch
 						p.Mul(out, rows, x, cols, n, lo*PanelRows, hi*PanelRows, bias, &s)
 					})

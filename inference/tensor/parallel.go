@@ -7,24 +7,6 @@ import (
 	"time"
 )
 
-// Parallel splits [0,n) into at most workers chunks of at least minChunk
-// items and runs fn on each, on its own goroutine; it returns when all are
-// done. A single chunk runs on the caller's goroutine. (Running one of
-// several chunks there too made no measurable difference to decoding.)
-func Parallel(workers, n, minChunk int, fn func(lo, hi int)) {
-	chunks := min(workers, (n+minChunk-1)/minChunk)
-	if chunks <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for c := range chunks {
-		lo, hi := n*c/chunks, n*(c+1)/chunks
-		wg.Go(func() { fn(lo, hi) })
-	}
-	wg.Wait()
-}
-
 // Cores is a fixed number of compute slots that several models share, so that however many
 // models answer at once, no more goroutines compute than there are cores. The slots run one
 // job at a time: the caller takes chunks itself and N−1 helper goroutines take the rest. The
@@ -78,8 +60,8 @@ func NewCores(n int) *Cores {
 // N is the number of slots.
 func (c *Cores) N() int { return c.s.n }
 
-// Parallel is Parallel over the slots: [0,n) in at most N chunks of at least minChunk, each chunk
-// run by the caller or a helper. fn must not call Parallel on the same Cores.
+// Parallel splits [0,n) into at most N chunks of at least minChunk items, each run by the caller
+// or a helper, and returns when all are done. fn must not call Parallel on the same Cores.
 func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
 	s := c.s
 	chunks := min(s.n, (n+minChunk-1)/max(1, minChunk))
