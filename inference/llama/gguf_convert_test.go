@@ -133,14 +133,16 @@ func quantizedValues(t *testing.T, typ tensor.DType, values []float32) []float32
 	return out
 }
 
-// promptLogits runs a golden case's prompt and returns the last position's logits.
-func promptLogits(t *testing.T, path string, prompt []int) []float32 {
+// promptLogits runs a golden case's prompt and returns the last position's logits; amx turns
+// the AMX tiles on or off for the prompt (see SetAMX).
+func promptLogits(t *testing.T, path string, prompt []int, amx bool) []float32 {
 	t.Helper()
 	m, _, err := LoadGGUF(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	m.SetAMX(amx)
 	seq := m.NewSequence()
 	steps := make([]Step, len(prompt))
 	for i, tok := range prompt {
@@ -154,16 +156,21 @@ func promptLogits(t *testing.T, path string, prompt []int) []float32 {
 }
 
 // A quantized GGUF file computes what float32 weights holding its dequantized values compute: the
-// only error is the quantization's own.
+// only error is the quantization's own, and with the AMX tiles (Q4_0, Q4_1 prompts) their
+// products' (2.5·10⁻⁵ of a dot product's scale, see tensor.MulMatAMX, grown through the layers).
 func TestGGUFQuantizedTinyModel(t *testing.T) {
 	prompt := readCases(t, filepath.Join("testdata", "tiny-llama"))[3].Prompt
 	float := readF32(t, filepath.Join("testdata", "tiny-llama", "logits_3.f32"))
 	for _, typ := range []tensor.DType{tensor.Q8_0, tensor.Q4_0, tensor.Q4_1} {
 		dir := filepath.Join("testdata", "tiny-llama")
-		got := promptLogits(t, toGGUF(t, dir, "llama", typ, false), prompt)
-		want := promptLogits(t, toGGUF(t, dir, "llama", typ, true), prompt)
+		quantized, dequantized := toGGUF(t, dir, "llama", typ, false), toGGUF(t, dir, "llama", typ, true)
+		want := promptLogits(t, dequantized, prompt, false)
+		got := promptLogits(t, quantized, prompt, false)
 		if e := relErr(got, want); e > 1e-5 {
 			t.Errorf("%v: logits differ from the dequantized float model's by %.2e of their scale", typ, e)
+		}
+		if e := relErr(promptLogits(t, quantized, prompt, true), want); e > 1e-4 {
+			t.Errorf("%v with AMX tiles: logits differ from the dequantized float model's by %.2e of their scale", typ, e)
 		}
 		if e := relErr(got, float); e == 0 || e > 1 {
 			t.Errorf("%v: the quantized model's logits differ from the float model's by %.2e", typ, e)

@@ -2,19 +2,18 @@
 
 #include "textflag.h"
 
-// AMX kernels (see amx_simd_amd64.go). The Go assembler has no AMX mnemonics, so the tile
-// instructions are spelled as bytes, each after a comment with its AT&T form; their registers
-// are fixed: weights' tiles at R8, activations' at R9, results at R10, row stride in R11.
+// AMX kernels (see amx_simd_amd64.go). The Go assembler has no AMX or AVX-512 BF16 mnemonics, so
+// those instructions are spelled as bytes, each after a comment with its AT&T form; the tiles'
+// registers are fixed: weights' tiles at R8, activations' at R9, results at R10, row stride in R11.
 
 #define LDTILECFG_AX BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00
 #define TILERELEASE BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0
 // tileloadd (%r8,%r11,1), %tmm3 and 1024(%r8,%r11,1), %tmm4: the two weight tiles
 #define LOAD_B0 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x1c; BYTE $0x18
 #define LOAD_B1 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0xa4; BYTE $0x18; BYTE $0x00; BYTE $0x04; BYTE $0x00; BYTE $0x00
-// tileloadd (%r9,%r11,1), %tmm0; 1024(…), %tmm1; 2048(…), %tmm2: the three activation pieces
+// tileloadd (%r9,%r11,1), %tmm0; 1024(…), %tmm1: the two activation pieces
 #define LOAD_A0 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x04; BYTE $0x19
 #define LOAD_A1 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x8c; BYTE $0x19; BYTE $0x00; BYTE $0x04; BYTE $0x00; BYTE $0x00
-#define LOAD_A2 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x94; BYTE $0x19; BYTE $0x00; BYTE $0x08; BYTE $0x00; BYTE $0x00
 // tilezero %tmm5, %tmm6: the two result tiles
 #define ZERO_C0 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xe8
 #define ZERO_C1 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xf0
@@ -23,58 +22,89 @@
 #define DP_A0_B1 BYTE $0xc4; BYTE $0xe2; BYTE $0x5a; BYTE $0x5c; BYTE $0xf0
 #define DP_A1_B0 BYTE $0xc4; BYTE $0xe2; BYTE $0x62; BYTE $0x5c; BYTE $0xe9
 #define DP_A1_B1 BYTE $0xc4; BYTE $0xe2; BYTE $0x5a; BYTE $0x5c; BYTE $0xf1
-#define DP_A2_B0 BYTE $0xc4; BYTE $0xe2; BYTE $0x62; BYTE $0x5c; BYTE $0xea
-#define DP_A2_B1 BYTE $0xc4; BYTE $0xe2; BYTE $0x5a; BYTE $0x5c; BYTE $0xf2
 // tilestored %tmm5, (%r10,%r11,1) and %tmm6, 1024(%r10,%r11,1)
 #define STORE_C0 BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x2c; BYTE $0x1a
 #define STORE_C1 BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0xb4; BYTE $0x1a; BYTE $0x00; BYTE $0x04; BYTE $0x00; BYTE $0x00
+// vcvtne2ps2bf16 %zmm0, %zmm1, %zmm2: Z2 = Z0's 16 floats as bfloat16, then Z1's (to nearest, ties to even)
+#define CVT_Z0Z1_Z2 BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
+// vcvtne2ps2bf16 %zmm0, %zmm1, %zmm5
+#define CVT_Z0Z1_Z5 BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xe8
 
-// SCALE_PREV scales the previous group's two result tiles (at R14) into its outputs: with the
-// rows' d in Z28 (first tile) and Z30 (second), m in Z29 and Z31, each vector's 32 results become
-// C·d + Σx·m (first block: label first) or grow by it (later blocks: label add). The group's
-// output place and stride are the entry before DX, its vectors' sums Σx 64 bytes before R13.
-// One vector a turn, 16 turns (R12 counts).
+// SCALE_FIRST and SCALE_ADD scale one vector's 32 results of the previous group's two result tiles
+// (its row c0 of the first, at R14, and c1 of the second) into its place at a0(SI) and a1(SI): with
+// the rows' d in Z28 (first tile) and Z30 (second), m in Z29 and Z31 and the vector's Σx at x(AX),
+// they become C·d + Σx·m (the first block) or grow by it (later blocks).
+#define SCALE_FIRST(c0, c1, a0, a1, x) \
+	VMOVUPS c0(R14), Z0; \
+	VMOVUPS c1(R14), Z1; \
+	VMULPS Z28, Z0, Z0; \
+	VMULPS Z30, Z1, Z1; \
+	VFMADD231PS.BCST x(AX), Z29, Z0; \
+	VFMADD231PS.BCST x(AX), Z31, Z1; \
+	VMOVUPS Z0, a0(SI); \
+	VMOVUPS Z1, a1(SI)
+
+#define SCALE_ADD(c0, c1, a0, a1, x) \
+	VMOVUPS c0(R14), Z0; \
+	VMOVUPS c1(R14), Z1; \
+	VFMADD213PS a0(SI), Z28, Z0; \
+	VFMADD213PS a1(SI), Z30, Z1; \
+	VFMADD231PS.BCST x(AX), Z29, Z0; \
+	VFMADD231PS.BCST x(AX), Z31, Z1; \
+	VMOVUPS Z0, a0(SI); \
+	VMOVUPS Z1, a1(SI)
+
+// SCALE_PREV scales the previous group's 16 vectors (SCALE_FIRST, SCALE_ADD; unrolled, no loop):
+// their results are the 2048 bytes before DX (32 floats a vector), their sums Σx the 64 bytes
+// before R13.
 #define SCALE_PREV(first, add, done) \
-	MOVQ -16(DX), SI; \
+	LEAQ -2048(DX), SI; \
 	LEAQ -64(R13), AX; \
-	MOVQ $16, R12; \
 	CMPQ CX, 40(DI); \
 	JNE add; \
 first: \
-	VMOVUPS (R14), Z0; \
-	VMOVUPS 1024(R14), Z1; \
-	VMULPS Z28, Z0, Z0; \
-	VMULPS Z30, Z1, Z1; \
-	SCALE_REST(first); \
+	SCALE_FIRST(0, 1024, 0, 64, 0); \
+	SCALE_FIRST(64, 1088, 128, 192, 4); \
+	SCALE_FIRST(128, 1152, 256, 320, 8); \
+	SCALE_FIRST(192, 1216, 384, 448, 12); \
+	SCALE_FIRST(256, 1280, 512, 576, 16); \
+	SCALE_FIRST(320, 1344, 640, 704, 20); \
+	SCALE_FIRST(384, 1408, 768, 832, 24); \
+	SCALE_FIRST(448, 1472, 896, 960, 28); \
+	SCALE_FIRST(512, 1536, 1024, 1088, 32); \
+	SCALE_FIRST(576, 1600, 1152, 1216, 36); \
+	SCALE_FIRST(640, 1664, 1280, 1344, 40); \
+	SCALE_FIRST(704, 1728, 1408, 1472, 44); \
+	SCALE_FIRST(768, 1792, 1536, 1600, 48); \
+	SCALE_FIRST(832, 1856, 1664, 1728, 52); \
+	SCALE_FIRST(896, 1920, 1792, 1856, 56); \
+	SCALE_FIRST(960, 1984, 1920, 1984, 60); \
 	JMP done; \
 add: \
-	VMOVUPS (R14), Z0; \
-	VMOVUPS 1024(R14), Z1; \
-	VFMADD213PS (SI), Z28, Z0; \
-	VFMADD213PS 64(SI), Z30, Z1; \
-	SCALE_REST(add); \
-done: \
-	SUBQ $1024, R14
-
-// SCALE_REST adds Σx·m to a vector's results in Z0 and Z1, stores them and moves to the next
-// vector, looping back to label for 16 vectors.
-#define SCALE_REST(label) \
-	VFMADD231PS.BCST (AX), Z29, Z0; \
-	VFMADD231PS.BCST (AX), Z31, Z1; \
-	VMOVUPS Z0, (SI); \
-	VMOVUPS Z1, 64(SI); \
-	ADDQ -8(DX), SI; \
-	ADDQ $64, R14; \
-	ADDQ $4, AX; \
-	DECQ R12; \
-	JNZ label
+	SCALE_ADD(0, 1024, 0, 64, 0); \
+	SCALE_ADD(64, 1088, 128, 192, 4); \
+	SCALE_ADD(128, 1152, 256, 320, 8); \
+	SCALE_ADD(192, 1216, 384, 448, 12); \
+	SCALE_ADD(256, 1280, 512, 576, 16); \
+	SCALE_ADD(320, 1344, 640, 704, 20); \
+	SCALE_ADD(384, 1408, 768, 832, 24); \
+	SCALE_ADD(448, 1472, 896, 960, 28); \
+	SCALE_ADD(512, 1536, 1024, 1088, 32); \
+	SCALE_ADD(576, 1600, 1152, 1216, 36); \
+	SCALE_ADD(640, 1664, 1280, 1344, 40); \
+	SCALE_ADD(704, 1728, 1408, 1472, 44); \
+	SCALE_ADD(768, 1792, 1536, 1600, 48); \
+	SCALE_ADD(832, 1856, 1664, 1728, 52); \
+	SCALE_ADD(896, 1920, 1792, 1856, 56); \
+	SCALE_ADD(960, 1984, 1920, 1984, 60); \
+done:
 
 // func amxMul(j *amxJob)
 //
 // For each block (32 columns): the two weight tiles (rows t…t+15 and t+16…t+31, bf16 pairs of
-// the blocks' integer values) stay loaded while every group of 16 vectors passes: its three
-// bf16 pieces are multiplied with both (six tile products, exact products summed in float32).
-// The vector units scale each group's results into its outputs (SCALE_PREV) while the tile
+// the blocks' integer values) stay loaded while every group of 16 vectors passes: its two
+// bf16 pieces are multiplied with both (four tile products, exact products summed in float32).
+// The vector units scale each group's results into its accumulators (SCALE_PREV) while the tile
 // units compute the next group; the result tiles alternate between two scratch buffers.
 TEXT ·amxMul(SB), NOSPLIT, $0-8
 	MOVQ j+0(FP), DI
@@ -103,13 +133,11 @@ amxblock:
 	MOVQ 64(DI), DX
 	LOAD_A0
 	LOAD_A1
-	LOAD_A2
 	JMP amxtiles
 
 amxgroup:
 	LOAD_A0
 	LOAD_A1
-	LOAD_A2
 	SCALE_PREV(amxs1first, amxs1add, amxs1done)
 
 amxtiles:
@@ -119,14 +147,12 @@ amxtiles:
 	DP_A0_B1
 	DP_A1_B0
 	DP_A1_B1
-	DP_A2_B0
-	DP_A2_B1
 	STORE_C0
 	STORE_C1
 	XCHGQ R10, R14
-	ADDQ $3072, R9
+	ADDQ $2048, R9
 	ADDQ $64, R13
-	ADDQ $16, DX
+	ADDQ $2048, DX
 	DECQ BX
 	JNZ amxgroup
 	SCALE_PREV(amxs2first, amxs2add, amxs2done)
@@ -136,18 +162,6 @@ amxtiles:
 	TILERELEASE
 	VZEROUPPER
 	RET
-
-// amxOddWords picks the high 16 bits of each of 32 float32 values in two registers (VPERMT2W's
-// indices 1, 3, …, 63): their bfloat16 bits, in order.
-DATA amxOddWords<>+0(SB)/8, $0x0007000500030001
-DATA amxOddWords<>+8(SB)/8, $0x000f000d000b0009
-DATA amxOddWords<>+16(SB)/8, $0x0017001500130011
-DATA amxOddWords<>+24(SB)/8, $0x001f001d001b0019
-DATA amxOddWords<>+32(SB)/8, $0x0027002500230021
-DATA amxOddWords<>+40(SB)/8, $0x002f002d002b0029
-DATA amxOddWords<>+48(SB)/8, $0x0037003500330031
-DATA amxOddWords<>+56(SB)/8, $0x003f003d003b0039
-GLOBL amxOddWords<>(SB), RODATA|NOPTR, $64
 
 // BLOCK_SUM stores at (R14) the sum of the 32 values in Z0, Z1 (a fixed tree: halves, then
 // quarters, … down to one value).
@@ -163,47 +177,43 @@ GLOBL amxOddWords<>(SB), RODATA|NOPTR, $64
 	VADDPS X5, X4, X4; \
 	VMOVSS X4, (R14)
 
-// SPLIT_PIECE stores the high 16 bits of the 32 values in Z0, Z1 as bf16 at off(R13) (one
-// 64-byte tile row) and leaves in Z0, Z1 what remains (exact: the values less those bits).
-#define SPLIT_PIECE(off) \
-	VPANDD Z31, Z0, Z2; \
-	VPANDD Z31, Z1, Z3; \
-	VSUBPS Z2, Z0, Z0; \
-	VSUBPS Z3, Z1, Z1; \
-	VPERMT2W Z3, Z30, Z2; \
-	VMOVDQU16 Z2, off(R13)
-
 // SPLIT_ROW reads one vector's block of 32 values at (DX) and writes its sum at (R14) and its
-// three pieces' rows at (R13), 1024(R13) and 2048(R13).
+// two pieces' rows at (R13) and 1024(R13): hi, the values rounded to bfloat16 (to nearest, ties
+// to even), and lo, what remains (exact in float32) rounded the same way.
 #define SPLIT_ROW \
 	VMOVUPS (DX), Z0; \
 	VMOVUPS 64(DX), Z1; \
 	BLOCK_SUM; \
-	SPLIT_PIECE(0); \
-	SPLIT_PIECE(1024); \
-	VPERMT2W Z1, Z30, Z0; \
-	VMOVDQU16 Z0, 2048(R13)
+	CVT_Z0Z1_Z2; \
+	VMOVDQU16 Z2, (R13); \
+	VPMOVZXWD Y2, Z3; \
+	VPSLLD $16, Z3, Z3; \
+	VEXTRACTI64X4 $1, Z2, Y4; \
+	VPMOVZXWD Y4, Z4; \
+	VPSLLD $16, Z4, Z4; \
+	VSUBPS Z3, Z0, Z0; \
+	VSUBPS Z4, Z1, Z1; \
+	CVT_Z0Z1_Z5; \
+	VMOVDQU16 Z5, 1024(R13)
 
-// PREFETCH_NEXT asks for the three tile rows at (R13) in the next block (R8 bytes on) to be in
+// PREFETCH_NEXT asks for the two tile rows at (R13) in the next block (R8 bytes on) to be in
 // the cache by the time that block is split: each block's tiles start in another page, where the
 // hardware prefetcher would first have to see misses.
 #define PREFETCH_NEXT \
 	PREFETCHT0 (R13)(R8*1); \
-	PREFETCHT0 1024(R13)(R8*1); \
-	PREFETCHT0 2048(R13)(R8*1)
+	PREFETCHT0 1024(R13)(R8*1)
 
 // func amxSplitGroup(x *float32, xstride, lanes, nb int, xa *uint16, bstride int, sx *float32, sstride int)
 //
 // Splits lanes (1…16) consecutive vectors of one group, the first at x and each next xstride
 // bytes on, into the group's tiles: per block of 32 values, the sum Σx (a fixed tree) at sx, and
-// x = hi + mid + lo exactly, each piece a bfloat16 (hi: x with the low 16 bits cleared; mid: the
-// same of x−hi; lo: x−hi−mid, which has at most 8 significant bits), in three tiles 1024 bytes
-// apart at xa, one 64-byte row per vector. Block by block, so that each block's tiles are
-// written in order; the next block's tiles are bstride bytes on (their rows for these vectors
-// are prefetched while this block is split), its sums sstride bytes on.
+// x ≈ hi + lo (SPLIT_ROW) in two tiles 1024 bytes apart at xa, one 64-byte row per vector. Block
+// by block, so that each block's tiles are written in order; the next block's tiles are bstride
+// bytes on (their rows for these vectors are prefetched while this block is split), its sums
+// sstride bytes on.
 // Registers: SI, DI, R9 the block's first vector's values, tile row and sum; DX, R13, R14 the
 // same for the vector at hand; R11 xstride; BX lanes; R12 lanes left; CX blocks left; R8
-// bstride; R10 sstride; Z31 the mask of the high 16 bits; Z30 amxOddWords.
+// bstride; R10 sstride.
 TEXT ·amxSplitGroup(SB), NOSPLIT, $0-64
 	MOVQ x+0(FP), SI
 	MOVQ xstride+8(FP), R11
@@ -213,9 +223,6 @@ TEXT ·amxSplitGroup(SB), NOSPLIT, $0-64
 	MOVQ bstride+40(FP), R8
 	MOVQ sx+48(FP), R9
 	MOVQ sstride+56(FP), R10
-	MOVL $0xffff0000, AX
-	VPBROADCASTD AX, Z31
-	VMOVDQU16 amxOddWords<>(SB), Z30
 	TESTQ CX, CX
 	JLE amxsplitdone
 	TESTQ BX, BX

@@ -5,7 +5,6 @@ package tensor
 import (
 	"math"
 	"sync"
-	"unsafe"
 
 	"golang.org/x/sys/cpu"
 	"golang.org/x/sys/unix"
@@ -14,18 +13,19 @@ import (
 // AMX prefill. Intel's Advanced Matrix Extensions multiply 16×32 bfloat16
 // tiles in one instruction (TDPBF16PS), summing exact products in float32.
 // Q4_0 and Q4_1 weights are small integers times a block scale, and
-// integers up to 256 are exact in bfloat16; an activation vector splits
-// exactly into three bfloat16 pieces (8 significant bits each). So a
-// block's dot product Σq·x is computed from exact products, summed in
-// float32 as the float32 path does, and scaled as d·Σq·x + m·Σx: the same
-// accuracy as MulMat's dequantize-then-multiply, at the tile units' speed.
-// The kernels are in amx_amd64.s.
+// integers up to 256 are exact in bfloat16; an activation is split into
+// two bfloat16 pieces, hi (rounded to nearest) and lo (the rest, rounded
+// again), within 2⁻¹⁷ of it. So a block's dot product Σq·x is computed from
+// exact products of the pieces, summed in float32, and scaled as
+// d·Σq·x + m·Σx: within about 2⁻¹⁷ of MulMat's dequantize-then-multiply
+// (the activations' 16 bits against float32's 24; llama.cpp rounds them to
+// 8), at the tile units' speed. The kernels are in amx_amd64.s.
 
 // amxReady reports whether the CPU has AMX tiles with bfloat16 and the
 // kernel lets this process use them (Linux asks each process to request
 // the tile state: arch_prctl ARCH_REQ_XCOMP_PERM).
 var amxReady = sync.OnceValue(func() bool {
-	if !cpu.X86.HasAMXTile || !cpu.X86.HasAMXBF16 || !cpu.X86.HasAVX512BW {
+	if !cpu.X86.HasAMXTile || !cpu.X86.HasAMXBF16 || !cpu.X86.HasAVX512BW || !cpu.X86.HasAVX512BF16 {
 		return false
 	}
 	const archReqXcompPerm, xfeatureXtiledata = 0x1023, 18
@@ -54,23 +54,15 @@ var amxBF16Ints = func() (t [32]uint16) {
 
 // amxJob is one kernel call; the layout is known to amxMul.
 type amxJob struct {
-	cfg  *[64]byte
-	w    *uint32  // per block: two weight tiles (rows t…t+15, t+16…t+31)
-	dm   *float32 // per block: d and m of the first tile's rows, then the second's
-	xa   *uint16  // per block, per group: the three pieces' tiles
-	sx   *float32 // per block, per group: the 16 vectors' Σx
-	nb   int
-	ng   int
-	c    *float32   // scratch for the two result tiles, twice (one group's while the next computes)
-	outs *amxOutput // per group: where its 16 vectors' 32 results go
-}
-
-// amxOutput is where one group's results go: the first vector's 32 floats
-// at ptr, each next vector's stride bytes on. The layout is known to
-// amxMul.
-type amxOutput struct {
-	ptr    uintptr
-	stride int
+	cfg *[64]byte
+	w   *uint32  // per block: two weight tiles (rows t…t+15, t+16…t+31)
+	dm  *float32 // per block: d and m of the first tile's rows, then the second's
+	xa  *uint16  // per block, per group: the two pieces' tiles
+	sx  *float32 // per block, per group: the 16 vectors' Σx
+	nb  int
+	ng  int
+	c   *float32 // scratch for the two result tiles, twice (one group's while the next computes)
+	acc *float32 // per group: its 16 vectors' 32 results, one vector after another
 }
 
 // amxUnpack is one weight tile's unpack; the layout is known to
@@ -110,12 +102,12 @@ func (v *AMXVectors) split(x []float32, lo, hi int) {
 	if v.nb == 0 {
 		return
 	}
-	bstride := v.ng * 3 * amxTileBytes // bytes between one block's pieces and the next's
+	bstride := v.ng * 2 * amxTileBytes // bytes between one block's pieces and the next's
 	sstride := v.ng * amxGroup * 4     // bytes between one block's sums and the next's
 	for b := lo; b < hi; {
 		g, lane := b/amxGroup, b%amxGroup
 		lanes := min(hi-b, amxGroup-lane)
-		xa := &v.xa[(g*3*amxTileBytes+lane*64)/2]
+		xa := &v.xa[(g*2*amxTileBytes+lane*64)/2]
 		sx := &v.sx[g*amxGroup+lane]
 		amxSplitGroup(&x[b*v.Cols], v.Cols*4, lanes, v.nb, xa, bstride, sx, sstride)
 		b += lanes
@@ -127,8 +119,7 @@ type amxScratch struct {
 	w     []uint32
 	dm    []float32
 	c     [4 * amxGroup * amxGroup]float32
-	acc   []float32   // per group: its 16 vectors' results for 32 rows, copied to out after each pass
-	outs  []amxOutput // per group
+	acc   []float32 // per group: its 16 vectors' results for 32 rows, copied to out after each pass
 	zeros []byte
 	rows  [2][amxGroup]uintptr
 }
@@ -139,10 +130,6 @@ func (s *amxScratch) prepare(nb, ng, rowBytes int) {
 	s.w = resize(s.w, nb*2*amxTileBytes/4)
 	s.dm = resize(s.dm, nb*4*amxGroup)
 	s.acc = resize(s.acc, ng*amxGroup*2*amxGroup)
-	if cap(s.outs) < ng {
-		s.outs = make([]amxOutput, ng)
-	}
-	s.outs = s.outs[:ng]
 	if len(s.zeros) < rowBytes+64 {
 		s.zeros = make([]byte, rowBytes+64)
 	}
@@ -153,9 +140,8 @@ func mulMatAMX(m *Matrix, out []float32, x *AMXVectors, r0, r1 int) {
 	s := amxPool.Get().(*amxScratch)
 	defer amxPool.Put(s)
 	s.prepare(x.nb, x.ng, m.RowBytes())
-	s.place()
 	job := amxJob{cfg: &amxConfig, w: &s.w[0], dm: &s.dm[0], xa: &x.xa[0], sx: &x.sx[0],
-		nb: x.nb, ng: x.ng, c: &s.c[0], outs: &s.outs[0]}
+		nb: x.nb, ng: x.ng, c: &s.c[0], acc: &s.acc[0]}
 	for t := r0; t < r1; t += 2 * amxGroup {
 		te := min(t+2*amxGroup, r1)
 		s.unpack(m, 0, t, min(t+amxGroup, r1))
@@ -165,17 +151,12 @@ func mulMatAMX(m *Matrix, out []float32, x *AMXVectors, r0, r1 int) {
 	}
 }
 
-// place points each group's results at its scratch accumulators. Writing them straight into
-// out, vector by vector, would put the 16 vectors' rows a whole output row apart: for 1536 rows
-// (6 KiB) every vector's lines fall in the same few first-level cache sets, and a block's
-// read-modify-writes evicted each other (measured: 1536×576 multiplies 1.1–1.6× faster this way, 576×1536 1.0–1.2×).
-func (s *amxScratch) place() {
-	for g := range s.outs {
-		s.outs[g] = amxOutput{uintptr(unsafe.Pointer(&s.acc[g*amxGroup*2*amxGroup])), 2 * amxGroup * 4}
-	}
-}
-
-// copyOut copies the accumulated results of rows [t,te) into out.
+// copyOut copies the accumulated results of rows [t,te) into out. The
+// kernel accumulates in acc, not in out: there the 16 vectors' rows would
+// be a whole output row apart, and for 1536 rows (6 KiB) every vector's
+// lines fall in the same few first-level cache sets, where a block's
+// read-modify-writes evicted each other (measured: 1536×576 multiplies
+// 1.1–1.6× faster this way, 576×1536 1.0–1.2×).
 func (s *amxScratch) copyOut(out []float32, n, rows, t, te int) {
 	if te-t == 2*amxGroup {
 		_ = out[(n-1)*rows+te-1] // the kernel's last write

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"unsafe"
 )
 
 func needAMX(t testing.TB) {
@@ -18,37 +17,57 @@ func needAMX(t testing.TB) {
 	}
 }
 
-// TestAMXSplitIsExact checks that the three pieces add up to every value
-// exactly and that the block sums are float32 sums of the values.
-func TestAMXSplitIsExact(t *testing.T) {
+// bf16Nearest is x rounded to bfloat16, to nearest with ties to even
+// (finite x whose rounding does not overflow).
+func bf16Nearest(x float32) float32 {
+	u := math.Float32bits(x)
+	u += 0x7fff + (u>>16)&1
+	return math.Float32frombits(u &^ 0xffff)
+}
+
+// TestAMXSplitPieces checks each vector's two pieces against a Go
+// reference (hi is the value rounded to bfloat16, to nearest with ties to
+// even, lo the rest rounded the same way, so hi + lo is within 2⁻¹⁷ of the
+// value) and that the block sums are float32 sums of the values.
+func TestAMXSplitPieces(t *testing.T) {
 	needAMX(t)
 	const n, cols = 19, 96
 	x := randFloats(3, n*cols, 1)
-	x[5], x[40], x[77] = 0, -1e-20, 3.4e38
+	x[5], x[40], x[77] = 0, -1e-20, 3e38
 	x[100] = math.Float32frombits(0x3fffffff) // every mantissa bit set
+	x[101] = math.Float32frombits(0x3f808000) // a tie, rounded down to even
+	x[102] = math.Float32frombits(0x3f818000) // a tie, rounded up to even
 	v := PrepareAMX(x, n, cols)
 	for b := range n {
-		g, lane := b/amxGroup, b%amxGroup
 		for i := range v.nb {
-			base := ((i*v.ng+g)*3*amxTileBytes + lane*64) / 2
+			pieces, s := amxLane(v, b, i)
 			var sum float64
 			for j := range QK {
-				var got float64
-				for p := range 3 {
-					got += float64(math.Float32frombits(uint32(v.xa[base+p*amxTileBytes/2+j]) << 16))
-				}
 				want := x[b*cols+i*QK+j]
-				if got != float64(want) {
-					t.Fatalf("vector %d column %d: pieces add to %g, value %g", b, i*QK+j, got, want)
+				hi := math.Float32frombits(uint32(pieces[j]) << 16)
+				lo := math.Float32frombits(uint32(pieces[QK+j]) << 16)
+				if hi != bf16Nearest(want) || lo != bf16Nearest(want-hi) {
+					t.Fatalf("vector %d column %d: pieces %g + %g, want %g + %g (value %g)",
+						b, i*QK+j, hi, lo, bf16Nearest(want), bf16Nearest(want-hi), want)
+				}
+				if d := math.Abs(float64(hi) + float64(lo) - float64(want)); d > math.Abs(float64(want))/(1<<17) {
+					t.Fatalf("vector %d column %d: pieces add to %g, value %g", b, i*QK+j, float64(hi)+float64(lo), want)
 				}
 				sum += float64(want)
 			}
-			if s := v.sx[(i*v.ng+g)*amxGroup+lane]; math.Abs(float64(s)-sum) > 1e-6*math.Abs(sum)+1e-30 && !math.IsInf(float64(s), 0) {
+			if math.Abs(float64(s)-sum) > 1e-6*math.Abs(sum)+1e-30 && !math.IsInf(float64(s), 0) {
 				t.Fatalf("vector %d block %d: sum %g, want %g", b, i, s, sum)
 			}
 		}
 	}
 }
+
+// amxTol is the allowed error of MulMatAMX relative to Σ|w·x|: each
+// activation's pieces are within 2⁻¹⁷ ≈ 7.6·10⁻⁶ of it, and that error is
+// multiplied by d·q (Σ|d·q·x| is up to a few times Σ|w·x| where m = −8d
+// cancels); the rest is float32 rounding. Leaving out the lo pieces breaks
+// it by far (up to 2⁻⁹).
+const amxTol = 3e-5
 
 func TestMulMatAMXMatchesNaive(t *testing.T) {
 	needAMX(t)
@@ -66,7 +85,7 @@ func TestMulMatAMXMatchesNaive(t *testing.T) {
 					out := filled(n * rows)
 					m.MulMatAMX(out, v, rr[0], rr[1])
 					what := fmt.Sprintf("%s cols=%d n=%d rows [%d,%d)", dt, cols, n, rr[0], rr[1])
-					worst = max(worst, checkMulTol(t, what, out, want, mag, rows, rr, mulMatTol))
+					worst = max(worst, checkMulTol(t, what, out, want, mag, rows, rr, amxTol))
 				}
 			}
 			t.Logf("%s cols=%d: largest error %.3g of Σ|w·x|", dt, cols, worst)
@@ -179,13 +198,13 @@ func TestAMXFillLeavesOtherLanes(t *testing.T) {
 	}
 }
 
-// amxLane returns the three pieces' rows (3×QK values) and the sum of
+// amxLane returns the two pieces' rows (2×QK values) and the sum of
 // vector b's block i in v.
 func amxLane(v *AMXVectors, b, i int) ([]uint16, float32) {
 	g, lane := b/amxGroup, b%amxGroup
 	var xa []uint16
-	for p := range 3 {
-		at := ((i*v.ng+g)*3*amxTileBytes + p*amxTileBytes + lane*64) / 2
+	for p := range 2 {
+		at := ((i*v.ng+g)*2*amxTileBytes + p*amxTileBytes + lane*64) / 2
 		xa = append(xa, v.xa[at:at+QK]...)
 	}
 	return xa, v.sx[(i*v.ng+g)*amxGroup+lane]
@@ -266,7 +285,7 @@ func BenchmarkAMXKernel(b *testing.B) {
 	const nb, ng = 18, 13
 	w := make([]uint32, nb*2*amxTileBytes/4)
 	dm := make([]float32, nb*4*amxGroup)
-	xa := make([]uint16, nb*ng*3*amxTileBytes/2)
+	xa := make([]uint16, nb*ng*2*amxTileBytes/2)
 	for i := range xa {
 		xa[i] = 0x3f80
 	}
@@ -276,11 +295,7 @@ func BenchmarkAMXKernel(b *testing.B) {
 	sx := make([]float32, nb*ng*amxGroup)
 	var c [1024]float32
 	acc := make([]float32, ng*512)
-	outs := make([]amxOutput, ng)
-	for g := range outs {
-		outs[g] = amxOutput{uintptr(unsafe.Pointer(&acc[g*512])), 128}
-	}
-	job := amxJob{cfg: &amxConfig, w: &w[0], dm: &dm[0], xa: &xa[0], sx: &sx[0], nb: nb, ng: ng, c: &c[0], outs: &outs[0]}
+	job := amxJob{cfg: &amxConfig, w: &w[0], dm: &dm[0], xa: &xa[0], sx: &sx[0], nb: nb, ng: ng, c: &c[0], acc: &acc[0]}
 	for b.Loop() {
 		amxMul(&job)
 	}
