@@ -13,7 +13,7 @@ import (
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	ragTasks := newRAGTasks(s) // the docs sources page's background ingests (ragsources.go)
-	r.Use(s.clientAddress, s.recoverer, s.logRequests, securityHeaders, limitBody)
+	r.Use(s.clientAddress, s.recoverer, s.logRequests, securityHeaders, limitBody, compressResponses)
 
 	staticFS, _ := fs.Sub(static.FS, ".")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(staticFS))))

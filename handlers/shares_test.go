@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -474,8 +476,9 @@ func seedBenchEvalRuns(tb testing.TB, st *store.Store, problems int) (a, b int64
 }
 
 // BenchmarkSharedEvalReport times GET /s/{token} of a shared report of two eval runs over 500
-// problems (answers of ~40 lines of Rust), through the router as a visitor opens it, and reports the
-// server time's p50 and p99 (run with -benchtime=200x or more).
+// problems (answers of ~40 lines of Rust), through the router as a visitor's browser opens it
+// (accepting compressed pages), and reports the server time's p50 and p99 and the bytes sent (run
+// with -benchtime=200x or more).
 func BenchmarkSharedEvalReport(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -506,6 +509,7 @@ func BenchmarkSharedEvalReport(b *testing.B) {
 			get := func() (time.Duration, int) {
 				w := &countingWriter{header: http.Header{}}
 				req := httptest.NewRequest(http.MethodGet, "/s/"+sh.Token, nil)
+				req.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd") // as browsers send it
 				start := time.Now()
 				app.ServeHTTP(w, req)
 				took := time.Since(start)
@@ -636,7 +640,7 @@ func TestSharedEvalReportCacheServesTheSamePage(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The uncached page may have been generated in a later minute; everything else must be equal.
-	if got, want := generatedStamp.ReplaceAllString(first, "T"), generatedStamp.ReplaceAllString(string(fresh), "T"); got != want {
+	if got, want := generatedStamp.ReplaceAllString(first, "T"), generatedStamp.ReplaceAllString(string(gunzip(t, fresh)), "T"); got != want {
 		t.Errorf("the cached page differs from a fresh one:\ncached %.400s\nfresh  %.400s", got, want)
 	}
 	if n := testid(parseBody(t, first), "eval-row").Length(); n != 3 {
@@ -645,10 +649,40 @@ func TestSharedEvalReportCacheServesTheSamePage(t *testing.T) {
 
 	// The second view came from the cache: a page put there is what visitors get.
 	kept, _ := s.reports.pages.Get(choice.query())
-	kept.page = []byte("kept page")
+	kept.page = gzipBytes(t, "kept page")
 	s.reports.pages.Put(choice.query(), kept)
 	if got := body(t, app, link); got != "kept page" {
 		t.Errorf("a view with unchanged data was not served from the cache: %.200s", got)
+	}
+	// It is kept compressed and sent as it is to a browser that takes gzip; others get it decompressed.
+	res, sent := getEncoded(t, app, link, "gzip, deflate, br, zstd")
+	if res.Header.Get("Content-Encoding") != "gzip" || string(sent) != string(kept.page) {
+		t.Errorf("to a gzip client: Content-Encoding %q, %d bytes sent, %d kept", res.Header.Get("Content-Encoding"), len(sent), len(kept.page))
+	}
+	res, sent = getEncoded(t, app, link, "gzip;q=0, identity")
+	if res.Header.Get("Content-Encoding") != "" || string(sent) != "kept page" {
+		t.Errorf("to a client refusing gzip: Content-Encoding %q, body %.100q", res.Header.Get("Content-Encoding"), sent)
+	}
+}
+
+func gzipBytes(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(s)); err != nil || zw.Close() != nil {
+		t.Fatal("gzip", err)
+	}
+	return b.Bytes()
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"gzip": true, "gzip, deflate, br, zstd": true, "br;q=1.0, GZIP;q=0.5": true, "*": true,
+		"": false, "identity": false, "gzip;q=0": false, "gzip; q=0.0, br": false, "br, zstd": false, "x-gzip": false,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
+		}
 	}
 }
 
