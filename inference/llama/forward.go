@@ -241,7 +241,8 @@ type attnScratch struct {
 
 // attendRun writes one head's attention output for a run of prompt steps: the queries times
 // the cached keys up to the run's last position (packed), a softmax of each step's scores up to
-// its own position, then the probabilities times the values (packed from their transpose). Each
+// its own position, then the probabilities times the values (packed from their transpose), each
+// group of steps over the values up to its last step's position. Each
 // step's output depends only on its own query and the keys and values up to its position, not on
 // the other steps of the batch, as the matrix multiplies guarantee (tensor.Panels).
 func (m *Model) attendRun(out, q []float32, r promptRun, l, head int, a *attnScratch) {
@@ -260,7 +261,12 @@ func (m *Model) attendRun(out, q []float32, r promptRun, l, head int, a *attnScr
 	}
 	tensor.CausalSoftmax(a.scores, keys, r.p0, float32(1/math.Sqrt(float64(d))))
 	a.v.Pack(d, keys, r.seq.v[l][kvHead*d:], 1, kv)
-	a.v.Mul(out[r.i0*qd+head*d:], qd, a.scores, keys, r.n, 0, d, nil, &a.ps)
+	// The probabilities past a query's position are zeros: each group of
+	// queries takes the values up to its last one's position only.
+	for t0 := 0; t0 < r.n; t0 += tensor.PanelGroup {
+		t1 := min(t0+tensor.PanelGroup, r.n)
+		a.v.MulFirst(out[(r.i0+t0)*qd+head*d:], qd, a.scores[t0*keys:], keys, t1-t0, 0, d, r.p0+t1, nil, &a.ps)
+	}
 }
 
 // attend writes one head's attention output for step i.

@@ -106,11 +106,19 @@ type PanelScratch struct {
 // apart and out's os floats apart. It panics when the arguments do not fit
 // the matrix, like MulRows.
 func (p *Panels) Mul(out []float32, os int, x []float32, xs, n, r0, r1 int, bias []float32, s *PanelScratch) {
-	p.checkMul(out, os, x, xs, n, r0, r1, bias)
+	p.MulFirst(out, os, x, xs, n, r0, r1, p.Cols, bias, s)
+}
+
+// MulFirst is Mul over the first k columns of W and of each vector (k ≤
+// Cols): the same bits as Mul of W's first k columns packed alone. A
+// prompt's attention multiplies each chunk of probabilities by the values
+// up to its last query's position only; past it they are zeros.
+func (p *Panels) MulFirst(out []float32, os int, x []float32, xs, n, r0, r1, k int, bias []float32, s *PanelScratch) {
+	p.checkMul(out, os, x, xs, n, r0, r1, k, bias)
 	if n == 0 || r0 == r1 {
 		return
 	}
-	if p.Cols == 0 {
+	if k == 0 {
 		for t := range n {
 			o := out[t*os+r0 : t*os+r1]
 			if bias == nil {
@@ -123,20 +131,20 @@ func (p *Panels) Mul(out []float32, os int, x []float32, xs, n, r0, r1 int, bias
 	}
 	full := n / PanelGroup
 	if m := n - full*PanelGroup; m > 0 {
-		s.x = resize(s.x, PanelGroup*p.Cols)
-		clear(s.x[m*p.Cols:])
+		s.x = resize(s.x, PanelGroup*k)
+		clear(s.x[m*k:])
 		for t := range m {
-			copy(s.x[t*p.Cols:(t+1)*p.Cols], x[(full*PanelGroup+t)*xs:])
+			copy(s.x[t*k:(t+1)*k], x[(full*PanelGroup+t)*xs:])
 		}
 	}
 	for pi := r0 / PanelRows; pi*PanelRows < r1; pi++ {
-		p.mulPanel(out, os, x, xs, n, pi, r1, bias, s)
+		p.mulPanel(out, os, x, xs, n, pi, r1, k, bias, s)
 	}
 }
 
-// mulPanel runs panel pi against every group of vectors.
-func (p *Panels) mulPanel(out []float32, os int, x []float32, xs, n, pi, r1 int, bias []float32, s *PanelScratch) {
-	w := p.data[pi*p.Cols*PanelRows : (pi+1)*p.Cols*PanelRows]
+// mulPanel runs the first k columns of panel pi against every group of vectors.
+func (p *Panels) mulPanel(out []float32, os int, x []float32, xs, n, pi, r1, k int, bias []float32, s *PanelScratch) {
+	w := p.data[pi*p.Cols*PanelRows : pi*p.Cols*PanelRows+k*PanelRows]
 	r0 := pi * PanelRows
 	rows := min(PanelRows, r1-r0)
 	b := s.panelBias(bias, r0, rows)
@@ -144,14 +152,14 @@ func (p *Panels) mulPanel(out []float32, os int, x []float32, xs, n, pi, r1 int,
 	for g := range full {
 		t := g * PanelGroup
 		if rows == PanelRows {
-			panelKernel(x[t*xs:], xs, w, p.Cols, b, out[t*os+r0:], os)
+			panelKernel(x[t*xs:], xs, w, k, b, out[t*os+r0:], os)
 			continue
 		}
-		panelKernel(x[t*xs:], xs, w, p.Cols, b, s.out[:], PanelRows)
+		panelKernel(x[t*xs:], xs, w, k, b, s.out[:], PanelRows)
 		s.store(out[t*os+r0:], os, PanelGroup, rows)
 	}
 	if m := n - full*PanelGroup; m > 0 {
-		panelKernel(s.x, p.Cols, w, p.Cols, b, s.out[:], PanelRows)
+		panelKernel(s.x, k, w, k, b, s.out[:], PanelRows)
 		s.store(out[full*PanelGroup*os+r0:], os, m, rows)
 	}
 }
@@ -176,14 +184,16 @@ func (s *PanelScratch) store(out []float32, os, m, rows int) {
 	}
 }
 
-func (p *Panels) checkMul(out []float32, os int, x []float32, xs, n, r0, r1 int, bias []float32) {
+func (p *Panels) checkMul(out []float32, os int, x []float32, xs, n, r0, r1, k int, bias []float32) {
 	switch {
 	case n < 0 || r0 < 0 || r1 < r0 || r1 > p.Rows || r0%PanelRows != 0:
 		panic(fmt.Sprintf("tensor.Panels.Mul: rows [%d,%d) of %d, n=%d", r0, r1, p.Rows, n))
-	case n > 1 && (xs < p.Cols || os < r1-r0):
-		panic(fmt.Sprintf("tensor.Panels.Mul: strides %d, %d for %d columns and rows [%d,%d)", xs, os, p.Cols, r0, r1))
-	case n > 0 && len(x) < (n-1)*xs+p.Cols:
-		panic(fmt.Sprintf("tensor.Panels.Mul: x has %d floats, need %d vectors of %d, %d apart", len(x), n, p.Cols, xs))
+	case k < 0 || k > p.Cols:
+		panic(fmt.Sprintf("tensor.Panels.Mul: the first %d of %d columns", k, p.Cols))
+	case n > 1 && (xs < k || os < r1-r0):
+		panic(fmt.Sprintf("tensor.Panels.Mul: strides %d, %d for %d columns and rows [%d,%d)", xs, os, k, r0, r1))
+	case n > 0 && len(x) < (n-1)*xs+k:
+		panic(fmt.Sprintf("tensor.Panels.Mul: x has %d floats, need %d vectors of %d, %d apart", len(x), n, k, xs))
 	case n > 0 && len(out) < (n-1)*os+r1:
 		panic(fmt.Sprintf("tensor.Panels.Mul: out has %d floats, need %d vectors of %d, %d apart", len(out), n, r1, os))
 	case bias != nil && len(bias) < r1:

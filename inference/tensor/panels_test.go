@@ -208,3 +208,26 @@ func BenchmarkPanelsMul(b *testing.B) {
 		}
 	}
 }
+
+// MulFirst over the first k columns gives the bits of Mul over those columns packed alone, for
+// whole and partial groups of vectors and panels, k = 0 and k = Cols included.
+func TestPanelsMulFirstColumns(t *testing.T) {
+	const rows, cols = 70, 53
+	w := randFloats(21, rows*cols, 1)
+	for _, n := range []int{1, 14, 17, 30} {
+		x := randFloats(uint64(n), n*cols, 1)
+		whole := PackPanels(rows, cols, w, cols, 1)
+		for _, k := range []int{0, 1, 16, 40, cols} {
+			first := PackPanels(rows, k, w, cols, 1)
+			xk := make([]float32, n*max(k, 1))
+			for i := range n {
+				copy(xk[i*max(k, 1):], x[i*cols:i*cols+k])
+			}
+			want, got := filled(n*rows), filled(n*rows)
+			var s PanelScratch
+			first.Mul(want, rows, xk, max(k, 1), n, 0, rows, nil, &s)
+			whole.MulFirst(got, rows, x, cols, n, 0, rows, k, nil, &s)
+			sameBits(t, fmt.Sprintf("n=%d k=%d", n, k), got, want)
+		}
+	}
+}
