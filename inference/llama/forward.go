@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sync"
 
 	"rustexpert/inference/tensor"
 )
@@ -217,9 +218,10 @@ func (m *Model) attendPrompt(b *buffers, steps []Step, pos []int, l int) {
 		}
 		run := promptRun{seq: steps[i0].Seq, i0: i0, n: i - i0, p0: pos[i0]}
 		m.parallel(m.Heads, 1, func(lo, hi int) {
-			var a attnScratch
+			a := attnPool.Get().(*attnScratch)
+			defer attnPool.Put(a)
 			for head := lo; head < hi; head++ {
-				m.attendRun(b.att, b.q, run, l, head, &a)
+				m.attendRun(b.att, b.q, run, l, head, a)
 			}
 		})
 		i0 = i
@@ -232,12 +234,16 @@ type promptRun struct {
 	i0, n, p0 int
 }
 
-// attnScratch is one worker's buffers for attendRun.
+// attnScratch is one worker's buffers for attendRun, kept in attnPool: a
+// 200-token prompt's scores alone are 160 KB a head, which every layer
+// allocated and cleared anew.
 type attnScratch struct {
 	scores []float32
 	k, v   tensor.Panels
 	ps     tensor.PanelScratch
 }
+
+var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
 
 // attendRun writes one head's attention output for a run of prompt steps: the queries times
 // the cached keys up to the run's last position (packed), a softmax of each step's scores up to
