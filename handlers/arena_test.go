@@ -9,9 +9,12 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
+	"rustexpert/generation"
 	"rustexpert/inference"
+	"rustexpert/render"
 	"rustexpert/store"
 )
 
@@ -287,5 +290,37 @@ func TestLeaderboardRefitsAfterEachVote(t *testing.T) {
 	}
 	if !strings.Contains(summaries[0], "1 ") || !strings.Contains(summaries[1], "2 ") || summaries[0] == summaries[1] {
 		t.Errorf("summaries after one and two votes: %q, %q", summaries[0], summaries[1])
+	}
+}
+
+// Views of the leaderboard that arrive together share one fit, and while a fit of newer votes runs
+// they get the kept one instead of fitting again (200 visitors' views had each fitted anew).
+func TestLeaderboardFitsShared(t *testing.T) {
+	dir, st, log, hub := testParts(t)
+	s := newServer(log, st, generation.New(st, nil, hub, log, 1), hub, render.New(), Config{DataDir: dir})
+	seedArenaVotes(t, st, 3) // a fit with its bootstrap then takes long enough for the views to meet
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := s.leaderboardFit(ctx, ""); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.fits.made.Load(); n != 1 {
+		t.Fatalf("20 views of the same votes made %d fits, want 1", n)
+	}
+
+	s.fits.put("", cachedFit{stamp: "earlier votes", battles: 7})
+	s.fits.setFitting("", true) // a fit of the votes now stored is running
+	fit, err := s.leaderboardFit(ctx, "")
+	if err != nil || fit.battles != 7 || s.fits.made.Load() != 2 {
+		t.Fatalf("during a fit: got the fit of %d votes (%v) after %d fits, want the kept one of 7 and no new fit", fit.battles, err, s.fits.made.Load())
+	}
+	s.fits.setFitting("", false)
+	if fit, err := s.leaderboardFit(ctx, ""); err != nil || fit.stamp == "earlier votes" || s.fits.made.Load() != 3 {
+		t.Fatalf("after it: the fit stamped %q (%v) after %d fits, want a new one", fit.stamp, err, s.fits.made.Load())
 	}
 }

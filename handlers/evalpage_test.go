@@ -63,24 +63,27 @@ func seedEvalRuns(t *testing.T, app *testApp) (a, b, c int64) {
 }
 
 // seedArena stores two counted votes for v1 over v2.
-func seedArena(t *testing.T, app *testApp) {
+func seedArena(t *testing.T, app *testApp) { seedArenaVotes(t, app.store, 2) }
+
+// seedArenaVotes stores n counted votes for v1 over v2.
+func seedArenaVotes(t *testing.T, st *store.Store, n int) {
 	t.Helper()
 	ctx := t.Context()
-	u, err := app.store.CreateUser(ctx, "voter", "password123", store.RoleViewer)
+	u, err := st.CreateUser(ctx, "voter", "password123", store.RoleViewer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		b, err := app.store.CreateArenaBattle(ctx, store.ArenaBattleInput{UserID: u.ID, Question: "What is a borrow?", Models: [2]string{"v1", "v2"}})
+	for range n {
+		b, err := st.CreateArenaBattle(ctx, store.ArenaBattleInput{UserID: u.ID, Question: "What is a borrow?", Models: [2]string{"v1", "v2"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for side := range 2 {
-			if err := app.store.AnswerArena(ctx, b.ID, side, store.ArenaAnswer{Text: "answer", Finish: "stop", Tokens: 1}); err != nil {
+			if err := st.AnswerArena(ctx, b.ID, side, store.ArenaAnswer{Text: "answer", Finish: "stop", Tokens: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := app.store.VoteArena(ctx, store.ArenaVoteInput{BattleID: b.ID, UserID: u.ID, Vote: store.ArenaVoteA}); err != nil {
+		if _, err := st.VoteArena(ctx, store.ArenaVoteInput{BattleID: b.ID, UserID: u.ID, Vote: store.ArenaVoteA}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,17 +3,26 @@ package handlers
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/singleflight"
 
 	"rustexpert/arena"
 	"rustexpert/web"
 )
 
 // fitCache keeps the last leaderboard fit of each category with the stamp of the votes it was fitted
-// on: a Bradley–Terry fit with its bootstrap takes about half a second of CPU at 100,000 votes, and the
-// votes change far less often than the page is read.
+// on: a Bradley–Terry fit with its bootstrap takes about half a second of CPU at 100,000 votes. One
+// fit of a category runs at a time, shared by the views that wait for it; while it runs, views of a
+// category that has an earlier fit get that one (counted to its own votes) instead of waiting. With
+// visitors voting all the time, every vote had made every view fit anew: 200 visitors' views fitted
+// at once and the pages timed out.
 type fitCache struct {
-	mu   sync.Mutex
-	fits map[string]cachedFit
+	mu      sync.Mutex
+	fits    map[string]cachedFit
+	fitting map[string]bool // categories with a fit running
+	group   singleflight.Group
+	made    atomic.Int64 // fits made, for tests
 }
 
 type cachedFit struct {
@@ -23,7 +32,9 @@ type cachedFit struct {
 	problem string
 }
 
-func newFitCache() *fitCache { return &fitCache{fits: map[string]cachedFit{}} }
+func newFitCache() *fitCache {
+	return &fitCache{fits: map[string]cachedFit{}, fitting: map[string]bool{}}
+}
 
 // fillLeaderboardPage fits the counted votes of vm.Category (or reuses the fit of the same votes) and
 // puts the ratings, matrices and counts on the page.
@@ -41,6 +52,8 @@ func (s *Server) fillLeaderboardPage(ctx context.Context, vm *web.ArenaLeaderboa
 	return nil
 }
 
+// leaderboardFit returns the fit of category's counted votes: the kept one while the votes are the
+// same or while a fit of newer votes runs, else a new one (see fitCache).
 func (s *Server) leaderboardFit(ctx context.Context, category string) (cachedFit, error) {
 	stamp, err := s.store.ArenaVotesStamp(ctx, category)
 	if err != nil {
@@ -49,6 +62,22 @@ func (s *Server) leaderboardFit(ctx context.Context, category string) (cachedFit
 	if fit, ok := s.fits.get(category, stamp); ok {
 		return fit, nil
 	}
+	if s.fits == nil {
+		return s.fitVotes(ctx, category, stamp)
+	}
+	v, err, _ := s.fits.group.Do(category, func() (any, error) {
+		s.fits.setFitting(category, true)
+		defer s.fits.setFitting(category, false)
+		return s.fitVotes(context.WithoutCancel(ctx), category, stamp) // others may be waiting for it
+	})
+	if err != nil {
+		return cachedFit{}, err
+	}
+	return v.(cachedFit), nil
+}
+
+// fitVotes fits category's counted votes, stamped so, and keeps the fit.
+func (s *Server) fitVotes(ctx context.Context, category, stamp string) (cachedFit, error) {
 	votes, err := s.store.ArenaVotes(ctx, category)
 	if err != nil {
 		return cachedFit{}, err
@@ -67,7 +96,8 @@ func (s *Server) leaderboardFit(ctx context.Context, category string) (cachedFit
 	return fit, nil
 }
 
-// get returns the fit of category when it was made from the votes stamped so; a nil cache has none.
+// get returns the fit of category when it was made from the votes stamped so, or when a fit of the
+// category is running and an earlier one is kept; a nil cache has none.
 func (c *fitCache) get(category, stamp string) (cachedFit, bool) {
 	if c == nil {
 		return cachedFit{}, false
@@ -75,14 +105,25 @@ func (c *fitCache) get(category, stamp string) (cachedFit, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fit, ok := c.fits[category]
-	return fit, ok && fit.stamp == stamp
+	return fit, ok && (fit.stamp == stamp || c.fitting[category])
 }
 
 func (c *fitCache) put(category string, fit cachedFit) {
 	if c == nil {
 		return
 	}
+	c.made.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.fits[category] = fit
+}
+
+func (c *fitCache) setFitting(category string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if on {
+		c.fitting[category] = true
+	} else {
+		delete(c.fitting, category)
+	}
 }
