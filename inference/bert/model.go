@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sync"
 
 	"rustexpert/inference/safetensors"
@@ -22,6 +21,7 @@ type Encoder struct {
 	tok     *Tokenizer
 	weights *safetensors.Set
 	workers int
+	cores   *tensor.Cores // the slots parallel steps run on
 
 	word, position *tensor.Matrix
 	tokenType      []float32 // the type-0 row
@@ -72,7 +72,8 @@ func Load(dir string) (*Encoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
 	}
-	e := &Encoder{cfg: cfg, tok: tok, weights: set, workers: runtime.GOMAXPROCS(0)}
+	workers := tensor.CPUs()
+	e := &Encoder{cfg: cfg, tok: tok, weights: set, workers: workers, cores: tensor.NewCores(workers)}
 	if err := e.loadWeights(weightNames(set)); err != nil {
 		set.Close()
 		return nil, fmt.Errorf("bert: %s: %w", dir, err)

@@ -1,15 +1,14 @@
 package bert
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // parallel runs fn over [0,n) in pieces of step items, handed out in order
-// to up to e.workers goroutines as each becomes free, so that a core slowed
-// by other work does fewer pieces. Each goroutine has its own worker
-// memory from s. The results must not depend on which goroutine runs a
-// piece.
+// to up to e.workers slots of e.cores as each becomes free, so that a core
+// slowed by other work does fewer pieces. Each slot has its own worker
+// memory from s. The results must not depend on which slot runs a piece.
+// The slots' helpers wait for the next step instead of being started for
+// each (a query's embedding is a few dozen steps of well under a
+// millisecond).
 func (e *Encoder) parallel(s *scratch, n, step int, fn func(w *worker, lo, hi int)) {
 	pieces := (n + step - 1) / step
 	workers := min(e.workers, pieces, len(s.workers))
@@ -29,10 +28,9 @@ func (e *Encoder) parallel(s *scratch, n, step int, fn func(w *worker, lo, hi in
 			fn(w, i*step, min((i+1)*step, n))
 		}
 	}
-	var wg sync.WaitGroup
-	for i := 1; i < workers; i++ {
-		wg.Go(func() { run(&s.workers[i]) })
-	}
-	run(&s.workers[0])
-	wg.Wait()
+	e.cores.Parallel(workers, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			run(&s.workers[i])
+		}
+	})
 }
