@@ -490,7 +490,7 @@ func (s *Server) sharedEvalPage(ctx context.Context, choice evalChoice) ([]byte,
 }
 
 // gzipPage is a whole page kept gzip-compressed (a cached shared report: 11.8 MB of HTML for two
-// runs over 500 problems, about a tenth of that compressed). serveShare sends it as it is to a
+// runs over 500 problems, 260 KB compressed). serveShare sends it as it is to a
 // client that accepts gzip; rendered, it writes the page decompressed.
 type gzipPage []byte
 
@@ -568,7 +568,7 @@ func (s *Server) evalVersion(ctx context.Context, c evalChoice) (string, bool, e
 }
 
 // reportCacheBytes bounds the pages the shared report cache keeps, compressed: a report of two runs
-// over 500 problems renders to about 12 MB of HTML, 1–2 MB compressed.
+// over 500 problems renders to about 12 MB of HTML, 260 KB compressed.
 const reportCacheBytes = 96 << 20
 
 // reportCache keeps rendered pages of shared eval reports, gzip-compressed, by the link's normalized query, each with
