@@ -49,20 +49,18 @@ func (m *Model) forward(steps []Step, prompt bool) ([][]float32, error) {
 // prompt) stop after their keys and values, and the rest runs on the others alone. Each
 // step's results are the bits it would get in any batch, so those are unchanged.
 func (m *Model) lastLayer(l int, steps []Step, pos []int, x []float32, b *buffers) [][]float32 {
-	var keep, rest []int
+	var keep []int
 	for i, s := range steps {
 		if s.Logits {
 			keep = append(keep, i)
-		} else {
-			rest = append(rest, i)
 		}
 	}
-	if len(rest) == 0 {
+	if len(keep) == len(steps) {
 		m.attentionBlock(l, steps, pos, x, b)
 		m.feedForwardBlock(l, x, b, len(steps))
 		return m.logits(steps, x)
 	}
-	m.storeKeys(l, pick(steps, rest), pick(pos, rest), m.pickRows(x, rest), b)
+	m.storeKeys(l, steps, pos, x, b) // every step's; the kept steps' again below, the same bits
 	out := make([][]float32, len(steps))
 	if len(keep) == 0 {
 		return out
@@ -78,17 +76,15 @@ func (m *Model) lastLayer(l int, steps []Step, pos []int, x []float32, b *buffer
 }
 
 // storeKeys is the part of attentionBlock that puts the steps' keys and values of layer l in
-// their caches, with the same bits, on b's buffers (sized for at least these steps).
+// their caches, with the same bits, on b's buffers (made for these steps).
 func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, b *buffers) {
 	ly := &m.layers[l]
 	n, kv := len(steps), m.kvDim()
-	norm, k, v := b.norm[:n*m.Hidden], b.k[:n*kv], b.v[:n*kv]
-	m.rmsNorm(norm, x, ly.attnNorm, n)
-	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{k, v}, &input{x: norm, n: n, amxMem: &b.amx}, b.prompt)
-	angles := m.ropeAngles(pos)
+	m.rmsNorm(b.norm, x, ly.attnNorm, n)
+	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{b.k, b.v}, &input{x: b.norm, n: n, amxMem: &b.amx}, b.prompt)
 	for i := range n {
-		m.rope(k[i*kv:(i+1)*kv], stepAngles(angles, n, i))
-		m.cache(l, steps[i], pos[i], k[i*kv:], v[i*kv:])
+		m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
+		m.cache(l, steps[i], pos[i], b.k[i*kv:], b.v[i*kv:])
 	}
 }
 
@@ -371,12 +367,9 @@ func (m *Model) ropeAngles(pos []int) []float32 {
 }
 
 // angles returns step i's cosines and sines (interleaved).
-func (b *buffers) angles(i int) []float32 { return stepAngles(b.rope, b.steps, i) }
-
-// stepAngles is step i's part of the rotary angles of n steps (ropeAngles).
-func stepAngles(rope []float32, n, i int) []float32 {
-	w := len(rope) / n
-	return rope[i*w : (i+1)*w]
+func (b *buffers) angles(i int) []float32 {
+	n := len(b.rope) / b.steps
+	return b.rope[i*n : (i+1)*n]
 }
 
 // rope rotates every head of v (heads × HeadDim) by the angles of one position (ropeAngles).
