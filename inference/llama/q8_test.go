@@ -11,8 +11,14 @@ import (
 
 // TestQ8ActivationsBundled runs the bundled model's golden prompts with int8
 // activations and compares with the float32 path: the first step's logits
-// (largest absolute difference, same top token) and how many greedy tokens
-// agree with transformers' continuation.
+// (largest absolute difference, error to transformers'), where the greedy
+// continuation parts from transformers' (only at a near tie of float32's
+// logits, the first step included) and how many tokens agree in all. The
+// rounding of int8 activations is chaotic: a last-bit change in a sum
+// flips some activation's rounding, and two kernels that add in different
+// orders (AVX-512 VNNI, AVX2) differ from each other about as much as from
+// float32, so the test bounds the error and asks for parting only at near
+// ties rather than for particular tokens.
 func TestQ8ActivationsBundled(t *testing.T) {
 	if !tensor.Q8Supported(tensor.Q4_1) {
 		t.Skip("no int8 kernels on this CPU or in this build")
@@ -23,6 +29,7 @@ func TestQ8ActivationsBundled(t *testing.T) {
 	}
 	defer m.Close()
 	dir := filepath.Join("testdata", "smollm2")
+	agreed := 0
 	for i, c := range readCases(t, dir) {
 		m.SetActivations(ActivationsF32)
 		_, f32 := runPrompt(t, m, c.Prompt)
@@ -50,15 +57,13 @@ func TestQ8ActivationsBundled(t *testing.T) {
 		if lead > q8Lead {
 			t.Errorf("case %d: the int8 continuation leaves the float32 one where float32 leads by %.3f, want ≤ %g (a near tie)", i, lead, q8Lead)
 		}
-		if Argmax(q8) != Argmax(f32) {
-			t.Errorf("case %d: top token %d with int8 activations, %d with float32", i, Argmax(q8), Argmax(f32))
-		}
 		if diff > q8LogitTol {
 			t.Errorf("case %d: logits differ by %.4f, want ≤ %g", i, diff, q8LogitTol)
 		}
-		if same < q8GreedyAgree {
-			t.Errorf("case %d: greedy continuation agrees for %d tokens, want ≥ %d", i, same, q8GreedyAgree)
-		}
+		agreed += same
+	}
+	if agreed < q8GreedyAgree {
+		t.Errorf("greedy continuations agree for %d tokens in all, want ≥ %d", agreed, q8GreedyAgree)
 	}
 }
 
@@ -76,14 +81,16 @@ func divergence(t *testing.T, m *Model, c goldenCase, k, got int) float32 {
 }
 
 // Measured on the bundled model's three golden prompts (see
-// bench/BENCHMARKS.md), with margin: first-step logits within 0.72–1.01 of
-// float32's (2.1–3.3e-2 of their scale from transformers'), greedy
-// continuations agreeing for 4, 30 and 2 tokens, parting where float32's
-// lead was 0.37, 0.008 and 0.074.
+// bench/BENCHMARKS.md), with margin: with AVX-512 VNNI, first-step logits
+// within 0.72–1.01 of float32's (2.1–3.3e-2 of their scale from
+// transformers'), greedy continuations agreeing for 4, 30 and 2 tokens,
+// parting where float32's lead was 0.37, 0.008 and 0.074; with AVX2,
+// within 0.67–1.15 (2.0–3.7e-2), agreeing for 0, 17 and 2 tokens, parting
+// where float32 led by 0.317, 0.041 and 0.074.
 const (
 	q8LogitTol    = 1.5
 	q8RelTol      = 5e-2
-	q8GreedyAgree = 2
+	q8GreedyAgree = 10
 	q8Lead        = 0.5
 )
 

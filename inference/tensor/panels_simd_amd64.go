@@ -8,9 +8,16 @@ import (
 )
 
 // panelKernel runs the AVX-512 kernel of panels_amd64.s where the CPU has
-// AVX-512, after checking that every slice holds what it reads or writes.
+// AVX-512, else the AVX2 one of panels_avx2_amd64.s where it has AVX2 and
+// FMA (the same bits), after checking that every slice holds what it reads
+// or writes.
 func panelKernel(x []float32, xs int, w []float32, k int, b []float32, out []float32, os int) {
-	if !archsimd.X86.AVX512() {
+	asm := panelAsm
+	switch {
+	case archsimd.X86.AVX512():
+	case fmaAVX2:
+		asm = panelAVX2
+	default:
 		panelKernelGo(x, xs, w, k, b, out, os)
 		return
 	}
@@ -18,13 +25,18 @@ func panelKernel(x []float32, xs int, w []float32, k int, b []float32, out []flo
 	if k <= 0 || len(x) < last*xs+k || len(w) < k*PanelRows || len(b) < PanelRows || len(out) < last*os+PanelRows {
 		panic(fmt.Sprintf("tensor: panel kernel: x %d (stride %d), w %d, k %d, bias %d, out %d (stride %d)", len(x), xs, len(w), k, len(b), len(out), os))
 	}
-	panelAsm(&x[0], xs, &w[0], k, &b[0], &out[0], os)
+	asm(&x[0], xs, &w[0], k, &b[0], &out[0], os)
 }
 
 // panelAsm is in panels_amd64.s.
 //
 //go:noescape
 func panelAsm(x *float32, xs int, w *float32, k int, b *float32, out *float32, os int)
+
+// panelAVX2 is in panels_avx2_amd64.s.
+//
+//go:noescape
+func panelAVX2(x *float32, xs int, w *float32, k int, b *float32, out *float32, os int)
 
 // transposeRows packs the first rows of packPanel's row-major case
 // (element (r, k) = w[r*rs+k]) by 16×16 transposes: all of them when cols

@@ -15,7 +15,8 @@ import (
 // times the two scales, instead of float32 multiply-adds. The results
 // differ from the float32 path by the rounding of the activations
 // (relative error ≈ 1/254 per value), so the float32 path stays the exact
-// one; these kernels only exist where the CPU has VNNI (Q8Supported).
+// one; these kernels exist where the CPU has AVX-512 VNNI or AVX2
+// (Q8Supported).
 
 // q8Pad is how many bytes past the last vector the kernels may read: they
 // load two blocks at a time.
@@ -36,8 +37,9 @@ type Q8Vectors struct {
 
 // q8Tiles holds the vectors in groups of q8Group, interleaved for the
 // prefill kernel: per group, per block, per four columns, the four bytes of
-// every vector of the group (each q+128, as unsigned bytes), then per group
-// and block the 16 vectors' d and s. Lanes past the last vector hold q = 0,
+// every vector of the group (each q+128, as unsigned bytes, or q itself
+// where the kernel takes signed bytes: q8TileSigned), then per group and
+// block the 16 vectors' d and s. Lanes past the last vector hold q = 0,
 // d = s = 0.
 type q8Tiles struct {
 	q    []byte
@@ -114,8 +116,12 @@ func (v *Q8Vectors) interleave() *q8Tiles {
 	groups := (v.N + q8Group - 1) / q8Group
 	t := &q8Tiles{q: make([]byte, groups*nb*QK*q8Group),
 		d: make([]float32, groups*nb*q8Group), s: make([]float32, groups*nb*q8Group)}
+	var flip uint32 = 0x80808080
+	if q8TileSigned() {
+		flip = 0
+	}
 	for i := range t.q {
-		t.q[i] = 0x80
+		t.q[i] = byte(flip)
 	}
 	for b := range v.N {
 		g, lane := b/q8Group, b%q8Group
@@ -125,7 +131,7 @@ func (v *Q8Vectors) interleave() *q8Tiles {
 			blk := (g*nb + i) * QK * q8Group
 			for j := 0; j < QK; j += 4 {
 				o := blk + j*q8Group + 4*lane
-				binary.LittleEndian.PutUint32(t.q[o:], binary.LittleEndian.Uint32(qb[i*QK+j:])^0x80808080)
+				binary.LittleEndian.PutUint32(t.q[o:], binary.LittleEndian.Uint32(qb[i*QK+j:])^flip)
 			}
 			t.d[(g*nb+i)*q8Group+lane] = d[i]
 			t.s[(g*nb+i)*q8Group+lane] = s[i]
@@ -171,7 +177,9 @@ func (m *Matrix) checkQ8(out []float32, x *Q8Vectors, r0, r1 int, fn string) {
 
 // MulMatQ8 is MulMat with quantized input vectors (prefill), x made by
 // QuantizeQ8 with tiled set: tiles of 16 weight rows are unpacked to bytes
-// once and multiplied with 16 vectors at a time. The result for a vector and
+// once and multiplied with 16 vectors at a time (where the CPU's tile kernel
+// takes m's type; else it is MulRowsQ8, whose row tiles also stay in cache
+// while every vector passes). The result for a vector and
 // a row does not depend on n, on the row range or on other vectors; it may
 // differ from MulRowsQ8's in the last bits (another summation order).
 // Callers split [0,Rows) across goroutines, preferably at multiples of 16
@@ -183,6 +191,10 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 		panic("tensor.Matrix.MulMatQ8: vectors not quantized with tiled set")
 	}
 	if x.N == 0 || r0 == r1 {
+		return
+	}
+	if !q8Tiled(m.Type) {
+		m.MulRowsQ8(out, x, r0, r1)
 		return
 	}
 	nb := m.Cols / QK

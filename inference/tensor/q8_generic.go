@@ -7,6 +7,10 @@ package tensor
 
 func q8CPU() bool { return false }
 
+func q8TileSigned() bool { return false }
+
+func q8Tiled(t DType) bool { return false }
+
 func quantizeRowQ8Vector(x []float32, q []int8, d, s []float32) bool { return false }
 
 func q8Rows(t DType, rows []byte, out []float32, q []int8, d, s []float32) {

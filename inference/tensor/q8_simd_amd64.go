@@ -2,14 +2,25 @@
 
 package tensor
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
 
-// The int8 kernels of dotq8_amd64.s (AVX-512 VNNI). Row kernels (decode)
-// take two blocks per 64-byte vector: the weights as unsigned bytes (Q4_1
-// nibbles; for Q8_0 |w|, with w's sign moved onto the activation byte), one
-// VPDPBUSD into 16 int32 lanes (8 per block), converted and multiplied by
-// the blocks' d_w·d_x. The tile kernel (prefill) multiplies 16 unpacked
-// weight rows with 16 interleaved vectors, one lane per vector.
+	"golang.org/x/sys/cpu"
+)
+
+// The int8 kernels, in two sets: AVX-512 VNNI (dotq8_amd64.s) and AVX2
+// (dotq8avx2_amd64.s). Row kernels (decode) multiply a row's blocks with one
+// quantized vector: the VNNI set two blocks per 64-byte vector, the weights
+// as unsigned bytes (Q4_1 nibbles; for Q8_0 |w|, with w's sign moved onto
+// the activation byte), one VPDPBUSD into 16 int32 lanes (8 per block); the
+// AVX2 set one block per 32-byte vector, VPMADDUBSW and VPMADDWD in place of
+// VPDPBUSD. Each block's int32 sum is converted and multiplied by the
+// blocks' d_w·d_x. The tile kernels (prefill) multiply 16 unpacked weight
+// rows with 16 interleaved vectors, one lane per vector: the VNNI one with
+// the activations as unsigned bytes (q+128, the offset cancelled by the
+// tile's c), the AVX2 one with them signed and the Q4 nibbles as the
+// unsigned operand, so it serves Q4_1 only; Q8_0 prompts take the row
+// kernel there, row tile by row tile.
 
 //go:noescape
 func q8Quantize(x *float32, nb int, q *int8, d, s *float32)
@@ -23,14 +34,73 @@ func q80DotQ8(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
 //go:noescape
 func q8Tile(w *byte, c *int32, dw, mw *float32, xq *byte, xd, xs *float32, nb int, out *[q8Group][q8Group]float32)
 
-func q8CPU() bool { return archsimd.X86.AVX512() && archsimd.X86.AVX512VNNI() }
+//go:noescape
+func q8QuantizeAVX2(x *float32, nb int, q *int8, d, s *float32)
+
+//go:noescape
+func q41DotQ8AVX2(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
+
+//go:noescape
+func q80DotQ8AVX2(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
+
+//go:noescape
+func q8TileAVX2(w *byte, dw, mw *float32, xq *byte, xd, xs *float32, nb int, out *[q8Group][q8Group]float32)
+
+// q8Kernels is one instruction set's int8 kernels.
+type q8Kernels struct {
+	name     string
+	quantize func(x *float32, nb int, q *int8, d, s *float32)
+	q41, q80 func(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
+	tile     func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32)
+	// signed is true when the tile kernel takes the activations as signed
+	// bytes (else q+128), and tileQ80 when it takes Q8_0 weights.
+	signed, tileQ80 bool
+}
+
+var q8VNNIKernels = &q8Kernels{name: "avx512vnni", quantize: q8Quantize, q41: q41DotQ8, q80: q80DotQ8,
+	tile: func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32) {
+		q8Tile(&w.w[0], &w.c[0], &w.d[0], &w.mn[0], &x.q[qo], &x.d[so], &x.s[so], nb, res)
+	}, tileQ80: true}
+
+var q8AVX2Kernels = &q8Kernels{name: "avx2", quantize: q8QuantizeAVX2, q41: q41DotQ8AVX2, q80: q80DotQ8AVX2,
+	tile: func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32) {
+		q8TileAVX2(&w.w[0], &w.d[0], &w.mn[0], &x.q[qo], &x.d[so], &x.s[so], nb, res)
+	}, signed: true}
+
+// q8Available lists the kernel sets this CPU runs, the fastest first.
+func q8Available() []*q8Kernels {
+	var ks []*q8Kernels
+	if archsimd.X86.AVX512() && archsimd.X86.AVX512VNNI() {
+		ks = append(ks, q8VNNIKernels)
+	}
+	if archsimd.X86.AVX2() && archsimd.X86.FMA() && cpu.X86.HasF16C {
+		ks = append(ks, q8AVX2Kernels)
+	}
+	return ks
+}
+
+// q8Active is the kernel set in use, nil when the CPU has none.
+var q8Active = func() *q8Kernels {
+	if ks := q8Available(); len(ks) > 0 {
+		return ks[0]
+	}
+	return nil
+}()
+
+func q8CPU() bool { return q8Active != nil }
+
+// q8TileSigned reports whether tiled vectors hold signed bytes.
+func q8TileSigned() bool { return q8Active != nil && q8Active.signed }
+
+// q8Tiled reports whether the tile kernel takes weights of type t.
+func q8Tiled(t DType) bool { return q8Active != nil && (t == Q4_1 || q8Active.tileQ80) }
 
 func quantizeRowQ8Vector(x []float32, q []int8, d, s []float32) bool {
 	nb := len(x) / QK
 	if !q8CPU() || nb == 0 {
 		return false
 	}
-	q8Quantize(&x[0], nb, &q[0], &d[0], &s[0])
+	q8Active.quantize(&x[0], nb, &q[0], &d[0], &s[0])
 	return true
 }
 
@@ -43,9 +113,9 @@ func q8Rows(t DType, rows []byte, out []float32, q []int8, d, s []float32) {
 		return
 	}
 	rb := len(rows) / n
-	kernel, bb := q41DotQ8, q41Bytes
+	kernel, bb := q8Active.q41, q41Bytes
 	if t == Q8_0 {
-		kernel, bb = q80DotQ8, q80Bytes
+		kernel, bb = q8Active.q80, q80Bytes
 	}
 	nb := rb / bb
 	if nb == 0 {
@@ -63,6 +133,5 @@ func q8TileKernel(w *q8WeightTile, x *q8Tiles, g, nb int, res *[q8Group][q8Group
 		*res = [q8Group][q8Group]float32{}
 		return
 	}
-	qo, so := g*nb*QK*q8Group, g*nb*q8Group
-	q8Tile(&w.w[0], &w.c[0], &w.d[0], &w.mn[0], &x.q[qo], &x.d[so], &x.s[so], nb, res)
+	q8Active.tile(w, x, g*nb*QK*q8Group, g*nb*q8Group, nb, res)
 }

@@ -8,9 +8,20 @@ import (
 	"testing"
 )
 
-func needVNNI(t testing.TB) {
-	if !q8CPU() {
-		t.Skip("CPU has no AVX-512 VNNI")
+// eachQ8 runs test once per int8 kernel set this CPU has (AVX-512 VNNI,
+// AVX2), with that set active.
+func eachQ8(t *testing.T, test func(t *testing.T)) {
+	ks := q8Available()
+	if len(ks) == 0 {
+		t.Skip("CPU has neither AVX-512 VNNI nor AVX2")
+	}
+	for _, k := range ks {
+		t.Run(k.name, func(t *testing.T) {
+			saved := q8Active
+			q8Active = k
+			defer func() { q8Active = saved }()
+			test(t)
+		})
 	}
 }
 
@@ -67,47 +78,49 @@ func q8Matrix(t *testing.T, dt DType, rows, cols int, seed uint64) *Matrix {
 }
 
 func TestQuantizeRowQ8MatchesGo(t *testing.T) {
-	needVNNI(t)
-	x := randFloats(3, 64*QK, 2)
-	copy(x[5*QK:6*QK], make([]float32, QK)) // a zero block
-	for j := range QK {                     // exact halves: ties round to even
-		x[7*QK+j] = float32(j-16) * 0.5 * (127.0 / 16)
-	}
-	x[9*QK+3] = 1e30
-	q, d, s := make([]int8, len(x)), make([]float32, 64), make([]float32, 64)
-	QuantizeRowQ8(x, q, d, s)
-	for i := range 64 {
-		var wq [QK]int8
-		wd, ws := quantBlockQ8((*[QK]float32)(x[i*QK:]), &wq)
-		if d[i] != wd || s[i] != ws || [QK]int8(q[i*QK:]) != wq {
-			t.Fatalf("block %d: kernel d=%g s=%g q=%v, Go d=%g s=%g q=%v", i, d[i], s[i], q[i*QK:(i+1)*QK], wd, ws, wq)
+	eachQ8(t, func(t *testing.T) {
+		x := randFloats(3, 64*QK, 2)
+		copy(x[5*QK:6*QK], make([]float32, QK)) // a zero block
+		for j := range QK {                     // exact halves: ties round to even
+			x[7*QK+j] = float32(j-16) * 0.5 * (127.0 / 16)
 		}
-	}
-	if d[5] != 0 || s[5] != 0 {
-		t.Errorf("zero block: d=%g s=%g, want 0", d[5], s[5])
-	}
+		x[9*QK+3] = 1e30
+		q, d, s := make([]int8, len(x)), make([]float32, 64), make([]float32, 64)
+		QuantizeRowQ8(x, q, d, s)
+		for i := range 64 {
+			var wq [QK]int8
+			wd, ws := quantBlockQ8((*[QK]float32)(x[i*QK:]), &wq)
+			if d[i] != wd || s[i] != ws || [QK]int8(q[i*QK:]) != wq {
+				t.Fatalf("block %d: kernel d=%g s=%g q=%v, Go d=%g s=%g q=%v", i, d[i], s[i], q[i*QK:(i+1)*QK], wd, ws, wq)
+			}
+		}
+		if d[5] != 0 || s[5] != 0 {
+			t.Errorf("zero block: d=%g s=%g, want 0", d[5], s[5])
+		}
+	})
 }
 
 func TestMulRowsQ8MatchesReference(t *testing.T) {
-	needVNNI(t)
-	for _, dt := range []DType{Q4_1, Q8_0} {
-		for nb := 1; nb <= 40; nb++ {
-			cols := nb * QK
-			m := q8Matrix(t, dt, 5, cols, uint64(nb))
-			x := QuantizeQ8(randFloats(uint64(nb)+9, 3*cols, 1), 3, cols, false)
-			out := make([]float32, 3*m.Rows)
-			m.MulRowsQ8(out, x, 0, m.Rows)
-			checkQ8(t, fmt.Sprintf("MulRowsQ8 %s cols=%d", dt, cols), m, x, out)
-			one := QuantizeQ8(randFloats(uint64(nb)+9, cols, 1), 1, cols, false)
-			single := make([]float32, m.Rows)
-			m.MulRowsQ8(single, one, 1, 4)
-			for r := 1; r < 4; r++ {
-				if math.Float32bits(single[r]) != math.Float32bits(out[r]) {
-					t.Fatalf("%s cols=%d row %d: %g alone, %g in a batch of 3", dt, cols, r, single[r], out[r])
+	eachQ8(t, func(t *testing.T) {
+		for _, dt := range []DType{Q4_1, Q8_0} {
+			for nb := 1; nb <= 40; nb++ {
+				cols := nb * QK
+				m := q8Matrix(t, dt, 5, cols, uint64(nb))
+				x := QuantizeQ8(randFloats(uint64(nb)+9, 3*cols, 1), 3, cols, false)
+				out := make([]float32, 3*m.Rows)
+				m.MulRowsQ8(out, x, 0, m.Rows)
+				checkQ8(t, fmt.Sprintf("MulRowsQ8 %s cols=%d", dt, cols), m, x, out)
+				one := QuantizeQ8(randFloats(uint64(nb)+9, cols, 1), 1, cols, false)
+				single := make([]float32, m.Rows)
+				m.MulRowsQ8(single, one, 1, 4)
+				for r := 1; r < 4; r++ {
+					if math.Float32bits(single[r]) != math.Float32bits(out[r]) {
+						t.Fatalf("%s cols=%d row %d: %g alone, %g in a batch of 3", dt, cols, r, single[r], out[r])
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // checkQ8 compares out (x.N × m.Rows) with q8Ref within 1e-5 of the
@@ -125,94 +138,97 @@ func checkQ8(t *testing.T, what string, m *Matrix, x *Q8Vectors, out []float32) 
 }
 
 func TestMulMatQ8MatchesReference(t *testing.T) {
-	needVNNI(t)
-	for _, dt := range []DType{Q4_1, Q8_0} {
-		for _, shape := range [][3]int{{1, 1, 1}, {17, 3, 5}, {40, 18, 16}, {33, 48, 37}} {
-			rows, cols, n := shape[0], shape[1]*QK, shape[2]
-			m := q8Matrix(t, dt, rows, cols, uint64(rows))
-			xf := randFloats(uint64(n), n*cols, 1)
-			x := QuantizeQ8(xf, n, cols, true)
-			out := make([]float32, n*rows)
-			m.MulMatQ8(out, x, 0, rows)
-			what := fmt.Sprintf("MulMatQ8 %s %d×%d n=%d", dt, rows, cols, n)
-			checkQ8(t, what, m, x, out)
-			// The last vector alone, over rows from 1: the same bits.
-			last := QuantizeQ8(xf[(n-1)*cols:], 1, cols, true)
-			part := make([]float32, rows)
-			m.MulMatQ8(part, last, min(1, rows-1), rows)
-			for r := min(1, rows-1); r < rows; r++ {
-				if math.Float32bits(part[r]) != math.Float32bits(out[(n-1)*rows+r]) {
-					t.Fatalf("%s row %d: %g alone, %g in the batch", what, r, part[r], out[(n-1)*rows+r])
+	eachQ8(t, func(t *testing.T) {
+		for _, dt := range []DType{Q4_1, Q8_0} {
+			for _, shape := range [][3]int{{1, 1, 1}, {17, 3, 5}, {40, 18, 16}, {33, 48, 37}} {
+				rows, cols, n := shape[0], shape[1]*QK, shape[2]
+				m := q8Matrix(t, dt, rows, cols, uint64(rows))
+				xf := randFloats(uint64(n), n*cols, 1)
+				x := QuantizeQ8(xf, n, cols, true)
+				out := make([]float32, n*rows)
+				m.MulMatQ8(out, x, 0, rows)
+				what := fmt.Sprintf("MulMatQ8 %s %d×%d n=%d", dt, rows, cols, n)
+				checkQ8(t, what, m, x, out)
+				// The last vector alone, over rows from 1: the same bits.
+				last := QuantizeQ8(xf[(n-1)*cols:], 1, cols, true)
+				part := make([]float32, rows)
+				m.MulMatQ8(part, last, min(1, rows-1), rows)
+				for r := min(1, rows-1); r < rows; r++ {
+					if math.Float32bits(part[r]) != math.Float32bits(out[(n-1)*rows+r]) {
+						t.Fatalf("%s row %d: %g alone, %g in the batch", what, r, part[r], out[(n-1)*rows+r])
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestQ8CloseToFloat bounds the error the int8 activations add to the
 // float32 products on random data: within 2% of the products' scale.
 func TestQ8CloseToFloat(t *testing.T) {
-	needVNNI(t)
-	for _, dt := range []DType{Q4_1, Q8_0} {
-		m := randMatrix(t, dt, 64, 576, 5)
-		xf := randFloats(6, 4*576, 1)
-		want := make([]float32, 4*64)
-		m.MulRows(want, xf, 4, 0, 64)
-		x := QuantizeQ8(xf, 4, 576, true)
-		rows, mat := make([]float32, 4*64), make([]float32, 4*64)
-		m.MulRowsQ8(rows, x, 0, 64)
-		m.MulMatQ8(mat, x, 0, 64)
-		var scale, e1, e2 float64
-		for i := range want {
-			scale = max(scale, math.Abs(float64(want[i])))
-			e1 = max(e1, math.Abs(float64(rows[i]-want[i])))
-			e2 = max(e2, math.Abs(float64(mat[i]-want[i])))
+	eachQ8(t, func(t *testing.T) {
+		for _, dt := range []DType{Q4_1, Q8_0} {
+			m := randMatrix(t, dt, 64, 576, 5)
+			xf := randFloats(6, 4*576, 1)
+			want := make([]float32, 4*64)
+			m.MulRows(want, xf, 4, 0, 64)
+			x := QuantizeQ8(xf, 4, 576, true)
+			rows, mat := make([]float32, 4*64), make([]float32, 4*64)
+			m.MulRowsQ8(rows, x, 0, 64)
+			m.MulMatQ8(mat, x, 0, 64)
+			var scale, e1, e2 float64
+			for i := range want {
+				scale = max(scale, math.Abs(float64(want[i])))
+				e1 = max(e1, math.Abs(float64(rows[i]-want[i])))
+				e2 = max(e2, math.Abs(float64(mat[i]-want[i])))
+			}
+			t.Logf("%s: max error %.2e (rows), %.2e (tiles) of scale %.2f", dt, e1, e2, scale)
+			if e1 > 0.02*scale || e2 > 0.02*scale {
+				t.Errorf("%s: int8 products differ from float32 by %.3g / %.3g, scale %.3g", dt, e1, e2, scale)
+			}
 		}
-		t.Logf("%s: max error %.2e (rows), %.2e (tiles) of scale %.2f", dt, e1, e2, scale)
-		if e1 > 0.02*scale || e2 > 0.02*scale {
-			t.Errorf("%s: int8 products differ from float32 by %.3g / %.3g, scale %.3g", dt, e1, e2, scale)
-		}
-	}
+	})
 }
 
 // TestQ8ExactIntegers uses scales of 1 (weights) and activations that are
 // integers with a ±127 in every block (so d = 1): every float step is then
 // exact, and the kernels must give the integer dot products exactly.
 func TestQ8ExactIntegers(t *testing.T) {
-	needVNNI(t)
-	const rows, nb, n = 20, 37, 18
-	cols := nb * QK
-	xf := make([]float32, n*cols)
-	for i := range xf {
-		xf[i] = float32((i*7919)%255 - 127)
-		if i%QK == 5 {
-			xf[i] = 127
-		}
-	}
-	x := QuantizeQ8(xf, n, cols, true)
-	for _, dt := range []DType{Q4_1, Q8_0} {
-		m := randMatrix(t, dt, rows, cols, 3)
-		bb := dt.BlockBytes()
-		for b := 0; b < len(m.Data); b += bb {
-			m.Data[b], m.Data[b+1] = 0x00, 0x3c // d = 1
-			if dt == Q4_1 {
-				m.Data[b+2], m.Data[b+3] = 0, 0 // m = 0
+	eachQ8(t, func(t *testing.T) {
+		const rows, nb, n = 20, 37, 18
+		cols := nb * QK
+		xf := make([]float32, n*cols)
+		for i := range xf {
+			xf[i] = float32((i*7919)%255 - 127)
+			if i%QK == 5 {
+				xf[i] = 127
 			}
 		}
-		w := m.Float32()
-		rowsOut, matOut := make([]float32, n*rows), make([]float32, n*rows)
-		m.MulRowsQ8(rowsOut, x, 0, rows)
-		m.MulMatQ8(matOut, x, 0, rows)
-		for b := range n {
-			for r := range rows {
-				var want int64
-				for c := range cols {
-					want += int64(w[r*cols+c]) * int64(xf[b*cols+c])
+		x := QuantizeQ8(xf, n, cols, true)
+		for _, dt := range []DType{Q4_1, Q8_0} {
+			m := randMatrix(t, dt, rows, cols, 3)
+			bb := dt.BlockBytes()
+			for b := 0; b < len(m.Data); b += bb {
+				m.Data[b], m.Data[b+1] = 0x00, 0x3c // d = 1
+				if dt == Q4_1 {
+					m.Data[b+2], m.Data[b+3] = 0, 0 // m = 0
 				}
-				if g1, g2 := rowsOut[b*rows+r], matOut[b*rows+r]; float64(g1) != float64(want) || float64(g2) != float64(want) {
-					t.Fatalf("%s vector %d row %d: MulRowsQ8 %g, MulMatQ8 %g, want %d", dt, b, r, g1, g2, want)
+			}
+			w := m.Float32()
+			rowsOut, matOut := make([]float32, n*rows), make([]float32, n*rows)
+			m.MulRowsQ8(rowsOut, x, 0, rows)
+			m.MulMatQ8(matOut, x, 0, rows)
+			for b := range n {
+				for r := range rows {
+					var want int64
+					for c := range cols {
+						want += int64(w[r*cols+c]) * int64(xf[b*cols+c])
+					}
+					if g1, g2 := rowsOut[b*rows+r], matOut[b*rows+r]; float64(g1) != float64(want) || float64(g2) != float64(want) {
+						t.Fatalf("%s vector %d row %d: MulRowsQ8 %g, MulMatQ8 %g, want %d", dt, b, r, g1, g2, want)
+					}
 				}
 			}
 		}
-	}
+	})
 }

@@ -20,8 +20,13 @@ func rows16CPU() bool {
 	return archsimd.X86.AVX512() && archsimd.X86.AVX512VBMI() && archsimd.X86.AVX512VNNI()
 }
 
-// splitPieces is splitPiecesGo on the vector units, with the same bits.
+// splitPieces is splitPiecesGo on the vector units (AVX-512), with the
+// same bits.
 func splitPieces(x []float32, a []int8, sc []float32) {
+	if !archsimd.X86.AVX512() {
+		splitPiecesGo(x, a, sc)
+		return
+	}
 	if nb := len(x) / QK; nb > 0 {
 		splitPiecesAsm(&x[0], nb, &a[0], &sc[0])
 	}

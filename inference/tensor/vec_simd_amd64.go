@@ -7,7 +7,7 @@ import (
 	"simd/archsimd"
 )
 
-// AVX-512 versions of the vector kernels. A slice is processed 16 elements
+// AVX-512 versions of the vector kernels (AVX2 ones in vec_avx2_amd64.go). A slice is processed 16 elements
 // at a time; the last, partial vector is loaded and stored with a mask, so
 // every element goes through the same instructions. Horizontal sums and
 // maxima stay in vector registers, and constants are broadcast from integer
@@ -19,12 +19,19 @@ func vecDot(a, b []float32) float32 {
 	if archsimd.X86.AVX512() {
 		return dotAVX512(a, b)
 	}
+	if fmaAVX2 {
+		return dotAVX2(a, b)
+	}
 	return dotGo(a, b)
 }
 
 func vecAxpy(y []float32, a float32, x []float32) {
 	if archsimd.X86.AVX512() {
 		axpyAVX512(y, a, x)
+		return
+	}
+	if fmaAVX2 {
+		axpyAVX2(y, a, x)
 		return
 	}
 	axpyGo(y, a, x)
@@ -35,6 +42,10 @@ func vecExp(v []float32) {
 		expAVX512(v)
 		return
 	}
+	if fmaAVX2 {
+		expAVX2(v)
+		return
+	}
 	expSliceGo(v)
 }
 
@@ -43,12 +54,20 @@ func vecSoftmax(v []float32) {
 		softmaxAVX512(v)
 		return
 	}
+	if fmaAVX2 {
+		softmaxAVX2(v)
+		return
+	}
 	softmaxGo(v)
 }
 
 func vecSiLUMul(g, u []float32) {
 	if archsimd.X86.AVX512() {
 		siluMulAVX512(g, u)
+		return
+	}
+	if fmaAVX2 {
+		siluMulAVX2(g, u)
 		return
 	}
 	siluMulGo(g, u)

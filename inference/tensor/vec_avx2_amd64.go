@@ -1,0 +1,197 @@
+//go:build goexperiment.simd && amd64
+
+package tensor
+
+import "simd/archsimd"
+
+// AVX2 versions of the vector kernels, for CPUs with AVX2 and FMA but no
+// AVX-512: the AVX-512 kernels' operations on 8 lanes, the last partial
+// vector loaded and stored with a mask. The exponential scales by 2ⁿ in two
+// exact steps and one rounding (scale2), which gives the bits of AVX-512's
+// VSCALEFPS, so both kernels agree.
+
+// fmaAVX2 reports whether the CPU has AVX2 and FMA.
+var fmaAVX2 = archsimd.X86.AVX2() && archsimd.X86.FMA()
+
+// load8 loads the first 8 floats of v.
+func load8(v []float32) archsimd.Float32x8 {
+	return archsimd.LoadFloat32x8((*[8]float32)(v))
+}
+
+func splat8(bits uint32) archsimd.Float32x8 {
+	return archsimd.BroadcastUint32x8(bits).AsFloat32x8()
+}
+
+// expConsts8 are expConsts on 8 lanes.
+type expConsts8 struct {
+	lo, hi, log2e, negC1, negC2, p0, p1, p2, p3, p4, p5, one archsimd.Float32x8
+	bias                                                     archsimd.Int32x8
+}
+
+func (c *expConsts8) init() {
+	b := &expBits
+	c.lo, c.hi, c.log2e = splat8(b[0]), splat8(b[1]), splat8(b[2])
+	c.negC1, c.negC2 = splat8(b[3]), splat8(b[4])
+	c.p0, c.p1, c.p2, c.p3, c.p4, c.p5 = splat8(b[5]), splat8(b[6]), splat8(b[7]), splat8(b[8]), splat8(b[9]), splat8(b[10])
+	c.one = splat8(b[11])
+	c.bias = archsimd.BroadcastInt32x8(127)
+}
+
+// exp8 is exp16 on 8 lanes.
+func exp8(x archsimd.Float32x8, c *expConsts8) archsimd.Float32x8 {
+	nan := x.IsNaN()
+	t := x.Max(c.lo).Min(c.hi)
+	n := t.Mul(c.log2e).RoundToEven()
+	r := n.MulAdd(c.negC1, t)
+	r = n.MulAdd(c.negC2, r)
+	q := c.p0.MulAdd(r, c.p1)
+	q = q.MulAdd(r, c.p2)
+	q = q.MulAdd(r, c.p3)
+	q = q.MulAdd(r, c.p4)
+	q = q.MulAdd(r, c.p5)
+	y := q.MulAdd(r.Mul(r), r).Add(c.one)
+	// y·2ⁿ as scale2 does: n1 = ⌊n/2⌋ keeps y·2^n1 exact and normal,
+	// the second factor rounds once.
+	ni := n.ConvertToInt32()
+	n1 := ni.ShiftAllRight(1)
+	n2 := ni.Sub(n1)
+	y = y.Mul(n1.Add(c.bias).ShiftAllLeft(23).AsFloat32x8())
+	y = y.Mul(n2.Add(c.bias).ShiftAllLeft(23).AsFloat32x8())
+	return x.Merge(y, nan)
+}
+
+func expAVX2(v []float32) {
+	var c expConsts8
+	c.init()
+	for len(v) >= 8 {
+		exp8(load8(v), &c).Store((*[8]float32)(v))
+		v = v[8:]
+	}
+	if len(v) > 0 {
+		exp8(archsimd.LoadFloat32x8SlicePart(v), &c).StoreSlicePart(v)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// hsum8 returns the sum of the 8 lanes, adding in a fixed order.
+func hsum8(v archsimd.Float32x8) float32 {
+	q := v.GetLo().Add(v.GetHi())
+	q = q.AddPairs(q)
+	return q.AddPairs(q).GetElem(0)
+}
+
+// hmax8 returns the largest of the 8 lanes in every lane.
+func hmax8(v archsimd.Float32x8) archsimd.Float32x8 {
+	q := v.GetLo().Max(v.GetHi())
+	q = q.Max(q.SelectFromPair(2, 3, 4, 5, q))
+	return q.Max(q.SelectFromPair(1, 0, 7, 6, q)).Broadcast1To8()
+}
+
+func softmaxAVX2(v []float32) {
+	var c expConsts8
+	c.init()
+	negInf := splat8(0xff800000)
+	var zero archsimd.Float32x8
+	top := negInf
+	w := v
+	for ; len(w) >= 8; w = w[8:] {
+		top = top.Max(load8(w))
+	}
+	tail := len(w)
+	if tail > 0 {
+		part := archsimd.LoadFloat32x8SlicePart(w)
+		top = top.Max(part.Merge(negInf, tailMask8(tail)))
+	}
+	top = hmax8(top)
+	// A row of -Inf: subtract 0 instead, so that every exp is 0.
+	top = zero.Merge(top, top.Equal(negInf))
+	var sum archsimd.Float32x8
+	for w = v; len(w) >= 8; w = w[8:] {
+		e := exp8(load8(w).Sub(top), &c)
+		e.Store((*[8]float32)(w))
+		sum = sum.Add(e)
+	}
+	if tail > 0 {
+		e := exp8(archsimd.LoadFloat32x8SlicePart(w).Sub(top), &c)
+		e.StoreSlicePart(w)
+		sum = sum.Add(e.Masked(tailMask8(tail)))
+	}
+	total := archsimd.BroadcastFloat32x8(hsum8(sum))
+	// Only a row of -Inf sums to 0: divide its zeros by 1.
+	total = c.one.Merge(total, total.Equal(zero))
+	for w = v; len(w) >= 8; w = w[8:] {
+		load8(w).Div(total).Store((*[8]float32)(w))
+	}
+	if tail > 0 {
+		archsimd.LoadFloat32x8SlicePart(w).Div(total).StoreSlicePart(w)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// tailMask8 selects the first n < 8 lanes.
+func tailMask8(n int) archsimd.Mask32x8 {
+	return archsimd.BroadcastInt32x8(int32(n)).Greater(laneIndex8())
+}
+
+func laneIndex8() archsimd.Int32x8 {
+	idx := [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
+	return archsimd.LoadInt32x8(&idx)
+}
+
+func siluMulAVX2(g, u []float32) {
+	u = u[:len(g)]
+	var c expConsts8
+	c.init()
+	var zero archsimd.Float32x8
+	for len(g) >= 8 && len(u) >= 8 {
+		gg := (*[8]float32)(g)
+		x := archsimd.LoadFloat32x8(gg)
+		e := exp8(zero.Sub(x), &c)
+		x.Div(c.one.Add(e)).Mul(load8(u)).Store(gg)
+		g, u = g[8:], u[8:]
+	}
+	if len(g) > 0 {
+		x := archsimd.LoadFloat32x8SlicePart(g)
+		e := exp8(zero.Sub(x), &c)
+		x.Div(c.one.Add(e)).Mul(archsimd.LoadFloat32x8SlicePart(u)).StoreSlicePart(g)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+func dotAVX2(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 archsimd.Float32x8
+	for len(a) >= 32 && len(b) >= 32 {
+		s0 = load8(a).MulAdd(load8(b), s0)
+		s1 = load8(a[8:]).MulAdd(load8(b[8:]), s1)
+		s2 = load8(a[16:]).MulAdd(load8(b[16:]), s2)
+		s3 = load8(a[24:]).MulAdd(load8(b[24:]), s3)
+		a, b = a[32:], b[32:]
+	}
+	for len(a) >= 8 && len(b) >= 8 {
+		s0 = load8(a).MulAdd(load8(b), s0)
+		a, b = a[8:], b[8:]
+	}
+	if len(a) > 0 {
+		x := archsimd.LoadFloat32x8SlicePart(a)
+		s1 = x.MulAdd(archsimd.LoadFloat32x8SlicePart(b), s1)
+	}
+	s := hsum8(s0.Add(s1).Add(s2.Add(s3)))
+	archsimd.ClearAVXUpperBits()
+	return s
+}
+
+func axpyAVX2(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	av := archsimd.BroadcastFloat32x8(a)
+	for len(y) >= 8 && len(x) >= 8 {
+		yy := (*[8]float32)(y)
+		load8(x).MulAdd(av, archsimd.LoadFloat32x8(yy)).Store(yy)
+		x, y = x[8:], y[8:]
+	}
+	if len(y) > 0 {
+		xv := archsimd.LoadFloat32x8SlicePart(x)
+		xv.MulAdd(av, archsimd.LoadFloat32x8SlicePart(y)).StoreSlicePart(y)
+	}
+	archsimd.ClearAVXUpperBits()
+}
