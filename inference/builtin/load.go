@@ -32,7 +32,8 @@ type Spec struct {
 	ContextLength int
 	// Activations is the form of the matrix multiplies' inputs: "f32" or
 	// "q8" (see llama.Activations). Empty means the RUSTEXPERT_ENGINE_ACTIVATIONS
-	// environment variable's value, or the default when that is unset.
+	// environment variable's value, or llama.DefaultActivations (f32, or q8
+	// on CPUs without AVX-512) when that is unset.
 	Activations string
 	// NoAMX turns off the AMX tile path of prompt multiplies (see
 	// llama.Model.SetAMX); so does RUSTEXPERT_ENGINE_AMX=off.
@@ -46,9 +47,6 @@ const activationsEnv = "RUSTEXPERT_ENGINE_ACTIVATIONS"
 // amxEnv names the environment variable that turns the AMX path off ("off").
 const amxEnv = "RUSTEXPERT_ENGINE_AMX"
 
-// defaultActivations is the form used when neither Spec.Activations nor the
-// environment names one.
-const defaultActivations = llama.ActivationsF32
 
 // Engine is a loaded model ready to answer.
 type Engine struct {
@@ -131,7 +129,7 @@ func (e *Engine) setActivations(name string) error {
 	if name == "" {
 		name = os.Getenv(activationsEnv)
 	}
-	a := defaultActivations
+	a := llama.DefaultActivations()
 	if name != "" {
 		var err error
 		if a, err = llama.ParseActivations(name); err != nil {

@@ -15,11 +15,23 @@ const (
 	// the goldens from transformers check.
 	ActivationsF32 Activations = "f32"
 	// ActivationsQ8 quantizes the vectors to int8 blocks once per matrix
-	// multiply and runs the int8 kernels (AVX-512 VNNI) for Q4_1 and Q8_0
-	// weights, as llama.cpp does; other weights, and CPUs without VNNI,
-	// keep the float32 path.
+	// multiply and runs the int8 kernels (AVX-512 VNNI or AVX2) for Q4_1
+	// and Q8_0 weights, as llama.cpp does; other weights, and CPUs with
+	// neither, keep the float32 path.
 	ActivationsQ8 Activations = "q8"
 )
+
+// DefaultActivations is the form a model should use on this CPU unless told
+// otherwise: float32, the exact path, except where the CPU has int8 kernels
+// but no AVX-512 (AVX2 machines, most laptops), where the float32 kernels
+// are plain Go and int8 activations are many times faster, as llama.cpp
+// uses them.
+func DefaultActivations() Activations {
+	if tensor.Int8Preferred() {
+		return ActivationsQ8
+	}
+	return ActivationsF32
+}
 
 // ParseActivations reads "f32" or "q8".
 func ParseActivations(s string) (Activations, error) {

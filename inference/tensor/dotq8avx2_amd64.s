@@ -242,76 +242,80 @@ q80done:
 	VZEROUPPER
 	RET
 
-// func q8TileAVX2(w *byte, dw, mw *float32, xq *byte, xd, xs *float32, nb int, out *[q8Group][q8Group]float32)
+// func q8TileAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
 //
-// The prefill tile for Q4 weights: out[r][v] = row r of the unpacked tile
-// (nibbles 0…15) times vector v of the group (signed bytes, interleaved:
-// per block, per four columns, the four bytes of each of the 16 vectors).
-// Two rows at a time: per block, the four-column products of eight
-// columns' quads add up in int16 lanes (Y8–Y11, a lane per pair of
-// columns and vector), VPMADDWD turns them into one int32 per vector, and
-// each row's float lanes (Y0–Y3, vectors 0–7 and 8–15) get
-// d_w·d_x·dot + m_w·s_x.
+// The prefill tile for Q4 weights: oa[r] and ob[r] = row r of the unpacked
+// tile (nibbles 0…15, per block and column quad the 16 rows' four bytes)
+// times vectors a and b (signed bytes as quantized, their scales d and sums
+// s). One lane per row: per block, the quads' products add up in int16
+// lanes (Y4–Y7, a lane per pair of columns and row: 16 products of at most
+// 15·127), VPMADDWD turns them into one int32 per row, and the float lanes
+// (Y0, Y1 vector a's rows 0–7 and 8–15; Y2, Y3 vector b's) get
+// d_w·d_x·dot + m_w·s_x. Registers: R11 the block's weights, R13 its
+// rows' d_w, R10 their m_w, SI and DI the vectors' block bytes, R8, R9
+// a's scale and sum, DX, CX b's.
 
-// QUAD multiplies column quad k of block's vectors (Y4, Y5) with rows r
-// (R11) and r+1 (R11+32) into Y12 and adds the products to Y8–Y11.
+// QUAD multiplies column quad k of the 16 rows (Y8, Y9) with the two
+// vectors' (broadcast into Y10, Y11) and adds the products to Y4–Y7.
 #define QUAD(k) \
-	VMOVDQU k*64(DI), Y4 \
-	VMOVDQU k*64+32(DI), Y5 \
-	VPBROADCASTD k*4(R11), Y6 \
-	VPBROADCASTD 32+k*4(R11), Y7 \
-	VPMADDUBSW Y4, Y6, Y12 \
-	VPADDW  Y12, Y8, Y8 \
-	VPMADDUBSW Y5, Y6, Y12 \
-	VPADDW  Y12, Y9, Y9 \
-	VPMADDUBSW Y4, Y7, Y12 \
-	VPADDW  Y12, Y10, Y10 \
-	VPMADDUBSW Y5, Y7, Y12 \
-	VPADDW  Y12, Y11, Y11
+	VMOVDQU k*64(R11), Y8 \
+	VMOVDQU k*64+32(R11), Y9 \
+	VPBROADCASTD k*4(SI), Y10 \
+	VPBROADCASTD k*4(DI), Y11 \
+	VPMADDUBSW Y10, Y8, Y12 \
+	VPADDW  Y12, Y4, Y4 \
+	VPMADDUBSW Y10, Y9, Y12 \
+	VPADDW  Y12, Y5, Y5 \
+	VPMADDUBSW Y11, Y8, Y12 \
+	VPADDW  Y12, Y6, Y6 \
+	VPMADDUBSW Y11, Y9, Y12 \
+	VPADDW  Y12, Y7, Y7
 
-// SCALE adds d_w·d_x·dot + m_w·s_x for one row: acc16 the int16 lanes, half
-// 0 or 32 (vectors 0–7 or 8–15), Y6 d_w, Y7 m_w, into facc.
-#define SCALE(acc16, half, facc) \
-	VPMADDWD Y14, acc16, acc16 \
-	VCVTDQ2PS acc16, acc16 \
-	VMULPS  half(R8), Y6, Y13 \
-	VFMADD231PS Y13, acc16, facc \
-	VFMADD231PS half(R9), Y7, facc
+// SCALE adds d_w·d_x·dot + m_w·s_x for one vector: lo, hi its int16 lanes
+// (rows 0–7, 8–15), dx and sx its scale and sum, into flo, fhi; Y14, Y15
+// hold the rows' d_w.
+#define SCALE(lo, hi, dx, sx, flo, fhi) \
+	VPMADDWD Y13, lo, lo \
+	VPMADDWD Y13, hi, hi \
+	VCVTDQ2PS lo, lo \
+	VCVTDQ2PS hi, hi \
+	VBROADCASTSS dx, Y12 \
+	VMULPS  Y14, Y12, Y10 \
+	VMULPS  Y15, Y12, Y11 \
+	VFMADD231PS Y10, lo, flo \
+	VFMADD231PS Y11, hi, fhi \
+	VBROADCASTSS sx, Y12 \
+	VFMADD231PS (R10), Y12, flo \
+	VFMADD231PS 32(R10), Y12, fhi
 
-TEXT ·q8TileAVX2(SB), NOSPLIT, $0-64
-	MOVQ out+56(FP), R12
-	ONES16
-	XORQ CX, CX // row pair × 2
-
-tpairloop:
-	CMPQ CX, $16
-	JGE  tdone
+TEXT ·q8TileAVX2(SB), NOSPLIT, $0-96
 	MOVQ w+0(FP), R11
-	MOVQ CX, AX
-	SHLQ $5, AX
-	ADDQ AX, R11 // rows r, r+1 of block 0
 	MOVQ dw+8(FP), R13
 	MOVQ mw+16(FP), R10
-	LEAQ (R13)(CX*4), R13
-	LEAQ (R10)(CX*4), R10
-	MOVQ xq+24(FP), DI
-	MOVQ xd+32(FP), R8
-	MOVQ xs+40(FP), R9
-	MOVQ nb+48(FP), BX
+	MOVQ nb+24(FP), BX
+	MOVQ xa+32(FP), SI
+	MOVQ xb+40(FP), DI
+	MOVQ da+48(FP), R8
+	MOVQ db+56(FP), DX
+	MOVQ sa+64(FP), R9
+	MOVQ sb+72(FP), CX
+	MOVL $0x00010001, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 
 tblockloop:
-	VMOVDQU (DI), Y4
-	VMOVDQU 32(DI), Y5
-	VPBROADCASTD (R11), Y6
-	VPBROADCASTD 32(R11), Y7
-	VPMADDUBSW Y4, Y6, Y8
-	VPMADDUBSW Y5, Y6, Y9
-	VPMADDUBSW Y4, Y7, Y10
-	VPMADDUBSW Y5, Y7, Y11
+	VMOVDQU (R11), Y8
+	VMOVDQU 32(R11), Y9
+	VPBROADCASTD (SI), Y10
+	VPBROADCASTD (DI), Y11
+	VPMADDUBSW Y10, Y8, Y4
+	VPMADDUBSW Y10, Y9, Y5
+	VPMADDUBSW Y11, Y8, Y6
+	VPMADDUBSW Y11, Y9, Y7
 	QUAD(1)
 	QUAD(2)
 	QUAD(3)
@@ -319,32 +323,27 @@ tblockloop:
 	QUAD(5)
 	QUAD(6)
 	QUAD(7)
-	VBROADCASTSS (R13), Y6
-	VBROADCASTSS (R10), Y7
-	SCALE(Y8, 0, Y0)
-	SCALE(Y9, 32, Y1)
-	VBROADCASTSS 4(R13), Y6
-	VBROADCASTSS 4(R10), Y7
-	SCALE(Y10, 0, Y2)
-	SCALE(Y11, 32, Y3)
-	ADDQ $512, R11 // the next block's rows (16 rows of 32 bytes)
+	VMOVUPS (R13), Y14
+	VMOVUPS 32(R13), Y15
+	SCALE(Y4, Y5, (R8), (R9), Y0, Y1)
+	SCALE(Y6, Y7, (DX), (CX), Y2, Y3)
+	ADDQ $512, R11
 	ADDQ $64, R13
 	ADDQ $64, R10
-	ADDQ $512, DI
-	ADDQ $64, R8
-	ADDQ $64, R9
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, DX
+	ADDQ $4, CX
 	DECQ BX
 	JNZ  tblockloop
 
-	MOVQ CX, AX
-	SHLQ $6, AX
-	VMOVUPS Y0, (R12)(AX*1)
-	VMOVUPS Y1, 32(R12)(AX*1)
-	VMOVUPS Y2, 64(R12)(AX*1)
-	VMOVUPS Y3, 96(R12)(AX*1)
-	ADDQ $2, CX
-	JMP  tpairloop
-
-tdone:
+	MOVQ oa+80(FP), AX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	MOVQ ob+88(FP), AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
 	VZEROUPPER
 	RET

@@ -152,6 +152,10 @@ func sqDiff(x []float32, mean archsimd.Float32x16) archsimd.Float32x16 {
 
 func vecScaledSoftmax(v []float32, n int, scale float32) {
 	if !archsimd.X86.AVX512() {
+		if fmaAVX2 {
+			scaledSoftmaxAVX2(v, n, scale)
+			return
+		}
 		scaledSoftmaxGo(v, n, scale)
 		return
 	}
@@ -167,6 +171,10 @@ func vecScaledSoftmax(v []float32, n int, scale float32) {
 
 func vecCausalSoftmax(v []float32, keys, first int, scale float32) {
 	if !archsimd.X86.AVX512() {
+		if fmaAVX2 {
+			causalSoftmaxAVX2(v, keys, first, scale)
+			return
+		}
 		causalSoftmaxGo(v, keys, first, scale)
 		return
 	}

@@ -37,10 +37,10 @@ type Q8Vectors struct {
 
 // q8Tiles holds the vectors in groups of q8Group, interleaved for the
 // prefill kernel: per group, per block, per four columns, the four bytes of
-// every vector of the group (each q+128, as unsigned bytes, or q itself
-// where the kernel takes signed bytes: q8TileSigned), then per group and
-// block the 16 vectors' d and s. Lanes past the last vector hold q = 0,
-// d = s = 0.
+// every vector of the group (each q+128, as unsigned bytes), then per group
+// and block the 16 vectors' d and s. Lanes past the last vector hold q = 0,
+// d = s = 0. Only the VNNI tile kernel reads it (q8Interleaved); for the
+// AVX2 one, which reads the vectors as they are, it stays empty.
 type q8Tiles struct {
 	q    []byte
 	d, s []float32
@@ -99,7 +99,10 @@ func QuantizeQ8(x []float32, n, cols int, tiled bool) *Q8Vectors {
 		QuantizeRowQ8(x[b*cols:(b+1)*cols], v.q[b*cols:], v.d[b*stride:], v.s[b*stride:])
 	}
 	if tiled {
-		v.tiled = v.interleave()
+		v.tiled = new(q8Tiles)
+		if q8Interleaved() {
+			v.tiled = v.interleave()
+		}
 	}
 	return v
 }
@@ -116,12 +119,8 @@ func (v *Q8Vectors) interleave() *q8Tiles {
 	groups := (v.N + q8Group - 1) / q8Group
 	t := &q8Tiles{q: make([]byte, groups*nb*QK*q8Group),
 		d: make([]float32, groups*nb*q8Group), s: make([]float32, groups*nb*q8Group)}
-	var flip uint32 = 0x80808080
-	if q8TileSigned() {
-		flip = 0
-	}
 	for i := range t.q {
-		t.q[i] = byte(flip)
+		t.q[i] = 0x80
 	}
 	for b := range v.N {
 		g, lane := b/q8Group, b%q8Group
@@ -131,7 +130,7 @@ func (v *Q8Vectors) interleave() *q8Tiles {
 			blk := (g*nb + i) * QK * q8Group
 			for j := 0; j < QK; j += 4 {
 				o := blk + j*q8Group + 4*lane
-				binary.LittleEndian.PutUint32(t.q[o:], binary.LittleEndian.Uint32(qb[i*QK+j:])^flip)
+				binary.LittleEndian.PutUint32(t.q[o:], binary.LittleEndian.Uint32(qb[i*QK+j:])^0x80808080)
 			}
 			t.d[(g*nb+i)*q8Group+lane] = d[i]
 			t.s[(g*nb+i)*q8Group+lane] = s[i]
@@ -197,13 +196,17 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 		m.MulRowsQ8(out, x, r0, r1)
 		return
 	}
+	if !q8Interleaved() {
+		m.mulMatQ8Lanes(out, x, r0, r1)
+		return
+	}
 	nb := m.Cols / QK
 	w := newQ8WeightTile(nb)
 	var res [q8Group][q8Group]float32
 	groups := (x.N + q8Group - 1) / q8Group
 	for t := r0; t < r1; t += q8Group {
 		te := min(t+q8Group, r1)
-		w.unpack(m, t, te)
+		w.unpack(m, t, te, false)
 		for g := range groups {
 			q8TileKernel(w, x.tiled, g, nb, &res)
 			for lane := range min(q8Group, x.N-g*q8Group) {
@@ -216,11 +219,37 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	}
 }
 
+// mulMatQ8Lanes is MulMatQ8 on the AVX2 tile kernel, which keeps the 16
+// rows of a tile in lanes and takes two vectors at a time, as they are
+// (the last one of an odd count twice), writing each vector's 16 results
+// in place: a vector's results do not depend on its partner.
+func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int) {
+	nb := m.Cols / QK
+	w := newQ8WeightTile(nb)
+	var part [2][q8Group]float32
+	for t := r0; t < r1; t += q8Group {
+		te := min(t+q8Group, r1)
+		w.unpack(m, t, te, true)
+		for b := 0; b < x.N; b += 2 {
+			b2 := min(b+1, x.N-1)
+			oa, ob := out[b*m.Rows+t:b*m.Rows+te], out[b2*m.Rows+t:b2*m.Rows+te]
+			if te-t == q8Group {
+				q8LanesKernel(w, x, b, b2, oa, ob)
+				continue
+			}
+			q8LanesKernel(w, x, b, b2, part[0][:], part[1][:])
+			copy(oa, part[0][:])
+			copy(ob, part[1][:])
+		}
+	}
+}
+
 // q8WeightTile is 16 weight rows unpacked for the prefill kernel: per
 // block, the 16 rows' QK signed bytes (Q4_1 nibbles 0…15, Q8_0 values),
-// and per block the 16 rows' c = -128·Σw (which cancels the +128 of the
-// activation bytes), scale d and offset m (0 for Q8_0). Rows past the
-// matrix's are zero.
+// each row's bytes together (VNNI), or per four columns the 16 rows' four
+// bytes (AVX2: quads), and per block the 16 rows' c = -128·Σw (which
+// cancels the +128 of the VNNI kernel's activation bytes), scale d and
+// offset m (0 for Q8_0). Rows past the matrix's are zero.
 type q8WeightTile struct {
 	w     []byte
 	c     []int32
@@ -232,35 +261,72 @@ func newQ8WeightTile(nb int) *q8WeightTile {
 		d: make([]float32, nb*q8Group), mn: make([]float32, nb*q8Group)}
 }
 
-// unpack fills the tile with rows [t,te) of m.
-func (w *q8WeightTile) unpack(m *Matrix, t, te int) {
+// unpack fills the tile with rows [t,te) of m, in quads when asked.
+func (w *q8WeightTile) unpack(m *Matrix, t, te int, quads bool) {
 	nb := m.Cols / QK
 	rb := m.RowBytes()
+	if quads && m.Type == Q4_1 {
+		w.unpackQ41Quads(m, t, te)
+		return
+	}
+	var tmp [QK]byte
 	for r := range q8Group {
-		if t+r >= te {
-			w.zeroRow(r, nb)
-			continue
-		}
-		row := m.Data[(t+r)*rb : (t+r+1)*rb]
+		row := m.Data[min(t+r, te-1)*rb:][:rb]
 		for i := range nb {
 			k := i*q8Group + r
 			dst := (*[QK]byte)(w.w[k*QK:])
-			switch m.Type {
-			case Q4_1:
+			if quads {
+				dst = &tmp
+			}
+			switch {
+			case t+r >= te:
+				clear(dst[:])
+				w.d[k], w.mn[k], w.c[k] = 0, 0, 0
+			case m.Type == Q4_1:
 				w.d[k], w.mn[k], w.c[k] = unpackQ41((*[q41Bytes]byte)(row[i*q41Bytes:]), dst)
-			case Q8_0:
+			case m.Type == Q8_0:
 				w.d[k], w.c[k] = unpackQ80((*[q80Bytes]byte)(row[i*q80Bytes:]), dst)
 				w.mn[k] = 0
+			}
+			if quads {
+				blk := w.w[i*QK*q8Group:]
+				for j := 0; j < QK; j += 4 {
+					copy(blk[j*q8Group+4*r:][:4], tmp[j:j+4])
+				}
 			}
 		}
 	}
 }
 
-func (w *q8WeightTile) zeroRow(r, nb int) {
-	for i := range nb {
-		k := i*q8Group + r
-		clear(w.w[k*QK : (k+1)*QK])
-		w.c[k], w.d[k], w.mn[k] = 0, 0, 0
+// unpackQ41Quads is unpack of Q4_1 rows in quads (the AVX2 tile): each
+// row's nibbles go straight to their four-byte places, and c, which that
+// kernel does not use, is left alone.
+func (w *q8WeightTile) unpackQ41Quads(m *Matrix, t, te int) {
+	const low = 0x0f0f0f0f0f0f0f0f
+	nb, rb := m.Cols/QK, m.RowBytes()
+	for r := range q8Group {
+		if t+r >= te {
+			for i := range nb {
+				blk := w.w[i*QK*q8Group:]
+				for k := range QK / 4 {
+					binary.LittleEndian.PutUint32(blk[k*4*q8Group+4*r:], 0)
+				}
+				w.d[i*q8Group+r], w.mn[i*q8Group+r] = 0, 0
+			}
+			continue
+		}
+		row := m.Data[(t+r)*rb : (t+r+1)*rb]
+		for i := range nb {
+			src := (*[q41Bytes]byte)(row[i*q41Bytes:])
+			a, b := binary.LittleEndian.Uint64(src[4:]), binary.LittleEndian.Uint64(src[12:])
+			blk := (*[QK * q8Group]byte)(w.w[i*QK*q8Group:])
+			o := 4 * r
+			for k, v := range [4]uint64{a & low, b & low, (a >> 4) & low, (b >> 4) & low} {
+				binary.LittleEndian.PutUint32(blk[o+2*k*4*q8Group:], uint32(v))
+				binary.LittleEndian.PutUint32(blk[o+(2*k+1)*4*q8Group:], uint32(v>>32))
+			}
+			w.d[i*q8Group+r], w.mn[i*q8Group+r] = half(src[0:]), half(src[2:])
+		}
 	}
 }
 

@@ -7,7 +7,7 @@ package tensor
 
 func q8CPU() bool { return false }
 
-func q8TileSigned() bool { return false }
+func q8Interleaved() bool { return false }
 
 func q8Tiled(t DType) bool { return false }
 
@@ -18,5 +18,12 @@ func q8Rows(t DType, rows []byte, out []float32, q []int8, d, s []float32) {
 }
 
 func q8TileKernel(w *q8WeightTile, x *q8Tiles, g, nb int, res *[q8Group][q8Group]float32) {
+	panic("tensor: no int8 kernels in this build")
+}
+
+// Int8Preferred is false: this build has no int8 kernels.
+func Int8Preferred() bool { return false }
+
+func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
 	panic("tensor: no int8 kernels in this build")
 }

@@ -16,11 +16,11 @@ import (
 // AVX2 set one block per 32-byte vector, VPMADDUBSW and VPMADDWD in place of
 // VPDPBUSD. Each block's int32 sum is converted and multiplied by the
 // blocks' d_w·d_x. The tile kernels (prefill) multiply 16 unpacked weight
-// rows with 16 interleaved vectors, one lane per vector: the VNNI one with
-// the activations as unsigned bytes (q+128, the offset cancelled by the
-// tile's c), the AVX2 one with them signed and the Q4 nibbles as the
-// unsigned operand, so it serves Q4_1 only; Q8_0 prompts take the row
-// kernel there, row tile by row tile.
+// rows with several vectors: the VNNI one with 16 interleaved vectors, one
+// lane per vector, the activations as unsigned bytes (q+128, the offset
+// cancelled by the tile's c); the AVX2 one with two vectors as they are,
+// one lane per row, the Q4 nibbles as the unsigned operand, so it serves
+// Q4_1 only (Q8_0 prompts take the row kernel there, row tile by row tile).
 
 //go:noescape
 func q8Quantize(x *float32, nb int, q *int8, d, s *float32)
@@ -44,28 +44,23 @@ func q41DotQ8AVX2(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *floa
 func q80DotQ8AVX2(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
 
 //go:noescape
-func q8TileAVX2(w *byte, dw, mw *float32, xq *byte, xd, xs *float32, nb int, out *[q8Group][q8Group]float32)
+func q8TileAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
 
-// q8Kernels is one instruction set's int8 kernels.
+// q8Kernels is one instruction set's int8 kernels: a 16-vector tile kernel
+// over interleaved vectors (VNNI), or none and the AVX2 two-vector one.
 type q8Kernels struct {
 	name     string
 	quantize func(x *float32, nb int, q *int8, d, s *float32)
 	q41, q80 func(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
 	tile     func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32)
-	// signed is true when the tile kernel takes the activations as signed
-	// bytes (else q+128), and tileQ80 when it takes Q8_0 weights.
-	signed, tileQ80 bool
 }
 
 var q8VNNIKernels = &q8Kernels{name: "avx512vnni", quantize: q8Quantize, q41: q41DotQ8, q80: q80DotQ8,
 	tile: func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32) {
 		q8Tile(&w.w[0], &w.c[0], &w.d[0], &w.mn[0], &x.q[qo], &x.d[so], &x.s[so], nb, res)
-	}, tileQ80: true}
+	}}
 
-var q8AVX2Kernels = &q8Kernels{name: "avx2", quantize: q8QuantizeAVX2, q41: q41DotQ8AVX2, q80: q80DotQ8AVX2,
-	tile: func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32) {
-		q8TileAVX2(&w.w[0], &w.d[0], &w.mn[0], &x.q[qo], &x.d[so], &x.s[so], nb, res)
-	}, signed: true}
+var q8AVX2Kernels = &q8Kernels{name: "avx2", quantize: q8QuantizeAVX2, q41: q41DotQ8AVX2, q80: q80DotQ8AVX2}
 
 // q8Available lists the kernel sets this CPU runs, the fastest first.
 func q8Available() []*q8Kernels {
@@ -89,11 +84,11 @@ var q8Active = func() *q8Kernels {
 
 func q8CPU() bool { return q8Active != nil }
 
-// q8TileSigned reports whether tiled vectors hold signed bytes.
-func q8TileSigned() bool { return q8Active != nil && q8Active.signed }
+// q8Interleaved reports whether the tile kernel takes interleaved vectors.
+func q8Interleaved() bool { return q8Active != nil && q8Active.tile != nil }
 
-// q8Tiled reports whether the tile kernel takes weights of type t.
-func q8Tiled(t DType) bool { return q8Active != nil && (t == Q4_1 || q8Active.tileQ80) }
+// q8Tiled reports whether a tile kernel takes weights of type t.
+func q8Tiled(t DType) bool { return q8Active != nil && (t == Q4_1 || q8Interleaved()) }
 
 func quantizeRowQ8Vector(x []float32, q []int8, d, s []float32) bool {
 	nb := len(x) / QK
@@ -134,4 +129,24 @@ func q8TileKernel(w *q8WeightTile, x *q8Tiles, g, nb int, res *[q8Group][q8Group
 		return
 	}
 	q8Active.tile(w, x, g*nb*QK*q8Group, g*nb*q8Group, nb, res)
+}
+
+// Int8Preferred reports whether int8 activations are this CPU's fast path
+// by far: it has the int8 kernels but not the AVX-512 float32 ones (the
+// float32 matrix multiplies run in plain Go there).
+func Int8Preferred() bool { return q8CPU() && !archsimd.X86.AVX512() }
+
+// q8LanesKernel multiplies the tile w (unpacked in quads) with vectors b
+// and b2 of x into oa and ob (16 floats each).
+func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
+	nb := x.Cols / QK
+	qa, da, sa := x.vector(b)
+	qb, db, sb := x.vector(b2)
+	oa, ob = oa[:q8Group], ob[:q8Group]
+	if nb == 0 {
+		clear(oa)
+		clear(ob)
+		return
+	}
+	q8TileAVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &qa[0], &qb[0], &da[0], &db[0], &sa[0], &sb[0], &oa[0], &ob[0])
 }

@@ -195,3 +195,78 @@ func axpyAVX2(y []float32, a float32, x []float32) {
 	}
 	archsimd.ClearAVXUpperBits()
 }
+
+// scaledSoftmaxAVX2 is vecScaledSoftmax on 8 lanes.
+func scaledSoftmaxAVX2(v []float32, n int, scale float32) {
+	var c expConsts8
+	c.init()
+	sc := archsimd.BroadcastFloat32x8(scale)
+	for ; len(v) > 0; v = v[n:] {
+		softmaxRow8(v[:n], sc, &c)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// causalSoftmaxAVX2 is vecCausalSoftmax on 8 lanes.
+func causalSoftmaxAVX2(v []float32, keys, first int, scale float32) {
+	var c expConsts8
+	c.init()
+	sc := archsimd.BroadcastFloat32x8(scale)
+	var zero archsimd.Float32x8
+	for seen := first + 1; len(v) > 0; seen++ {
+		softmaxRow8(v[:seen], sc, &c)
+		w := v[seen:keys]
+		for ; len(w) >= 8; w = w[8:] {
+			zero.Store((*[8]float32)(w))
+		}
+		clear(w)
+		v = v[keys:]
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// softmaxRow8 is softmaxRow on 8 lanes.
+func softmaxRow8(v []float32, sc archsimd.Float32x8, c *expConsts8) {
+	top := scaleMax8(v, sc)
+	var zero archsimd.Float32x8
+	// A row of -Inf: subtract 0 instead, so that every exp is 0.
+	top = zero.Merge(top, top.Equal(splat8(0xff800000)))
+	var s0, s1 archsimd.Float32x8
+	w := v
+	for ; len(w) >= 8; w = w[8:] {
+		e := exp8(load8(w).Sub(top), c)
+		e.Store((*[8]float32)(w))
+		s0, s1 = s1, s0.Add(e)
+	}
+	if len(w) > 0 {
+		e := exp8(archsimd.LoadFloat32x8SlicePart(w).Sub(top), c)
+		e.StoreSlicePart(w)
+		s0 = s0.Add(e.Masked(tailMask8(len(w))))
+	}
+	total := archsimd.BroadcastFloat32x8(hsum8(s0.Add(s1)))
+	// Only a row of -Inf sums to 0: multiply its zeros by 1.
+	inv := c.one.Div(c.one.Merge(total, total.Equal(zero)))
+	for w = v; len(w) >= 8; w = w[8:] {
+		load8(w).Mul(inv).Store((*[8]float32)(w))
+	}
+	if len(w) > 0 {
+		archsimd.LoadFloat32x8SlicePart(w).Mul(inv).StoreSlicePart(w)
+	}
+}
+
+// scaleMax8 multiplies v by sc and returns its largest value in every lane.
+func scaleMax8(v []float32, sc archsimd.Float32x8) archsimd.Float32x8 {
+	negInf := splat8(0xff800000)
+	t0, t1 := negInf, negInf
+	for ; len(v) >= 8; v = v[8:] {
+		x := load8(v).Mul(sc)
+		x.Store((*[8]float32)(v))
+		t0, t1 = t1, t0.Max(x)
+	}
+	if len(v) > 0 {
+		x := archsimd.LoadFloat32x8SlicePart(v).Mul(sc)
+		x.StoreSlicePart(v)
+		t0 = t0.Max(x.Merge(negInf, tailMask8(len(v))))
+	}
+	return hmax8(t0.Max(t1))
+}
