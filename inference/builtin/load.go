@@ -47,7 +47,6 @@ const activationsEnv = "RUSTEXPERT_ENGINE_ACTIVATIONS"
 // amxEnv names the environment variable that turns the AMX path off ("off").
 const amxEnv = "RUSTEXPERT_ENGINE_AMX"
 
-
 // Engine is a loaded model ready to answer.
 type Engine struct {
 	model    *llama.Model
