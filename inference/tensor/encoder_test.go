@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"testing"
 )
@@ -90,10 +91,18 @@ func refLayerNorm(x, y, w, b []float32, eps float64) []float64 {
 	return s
 }
 
+// scaledSoftmaxKernels are the exported scaled softmax, the portable one
+// and more (moreScaledSoftmax).
+func scaledSoftmaxKernels() map[string]func([]float32, int, float32) {
+	ks := map[string]func([]float32, int, float32){"ScaledSoftmax": ScaledSoftmax, "portable": scaledSoftmaxGo}
+	maps.Copy(ks, moreScaledSoftmax)
+	return ks
+}
+
 func TestScaledSoftmaxMatchesReference(t *testing.T) {
 	for _, n := range []int{1, 5, 16, 33, 256} {
 		v := randFloats(uint64(n), n, 4)
-		for name, f := range map[string]func([]float32, int, float32){"ScaledSoftmax": ScaledSoftmax, "portable": scaledSoftmaxGo} {
+		for name, f := range scaledSoftmaxKernels() {
 			got := append([]float32(nil), v...)
 			f(got, n, 0.35)
 			var sum float64
@@ -110,7 +119,7 @@ func TestScaledSoftmaxMatchesReference(t *testing.T) {
 		}
 	}
 	inf := float32(math.Inf(-1))
-	for name, f := range map[string]func([]float32, int, float32){"ScaledSoftmax": ScaledSoftmax, "portable": scaledSoftmaxGo} {
+	for name, f := range scaledSoftmaxKernels() {
 		rows := []float32{inf, inf, inf, inf, 1, inf}
 		if f(rows, 3, 0.5); fmt.Sprint(rows) != "[0 0 0 0 1 0]" {
 			t.Fatalf("%s of rows -Inf -Inf -Inf and -Inf 1 -Inf: %v", name, rows)
@@ -122,11 +131,9 @@ func TestScaledSoftmaxMatchesReference(t *testing.T) {
 // of each row's first values and a clear of the rest, bit for bit, and the
 // portable version against the portable ScaledSoftmax.
 func TestCausalSoftmaxMatchesRows(t *testing.T) {
-	type pair struct {
-		causal func([]float32, int, int, float32)
-		rows   func([]float32, int, float32)
-	}
-	for name, p := range map[string]pair{"CausalSoftmax": {CausalSoftmax, ScaledSoftmax}, "portable": {causalSoftmaxGo, scaledSoftmaxGo}} {
+	pairs := map[string]causalPair{"CausalSoftmax": {CausalSoftmax, ScaledSoftmax}, "portable": {causalSoftmaxGo, scaledSoftmaxGo}}
+	maps.Copy(pairs, moreCausalSoftmax)
+	for name, p := range pairs {
 		for _, keys := range []int{1, 2, 5, 15, 16, 17, 31, 33, 48, 200, 257} {
 			for _, first := range []int{0, 1, 7, keys / 2, keys - 1} {
 				if first < 0 || first >= keys {

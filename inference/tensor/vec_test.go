@@ -13,10 +13,39 @@ type namedKernel struct {
 	fn   func([]float32)
 }
 
+// The CPU's other kernels under test besides the exported ones and the
+// portable ones: vec_avx2_amd64_test.go adds the AVX2 kernels where the CPU
+// has them, so they are tested on AVX-512 machines too.
+var (
+	moreExpKernels, moreSoftmaxKernels []namedKernel
+	moreSiLUKernels                    []namedPair
+	moreDotKernels                     []namedDot
+	moreScaledSoftmax                  map[string]func([]float32, int, float32)
+	moreCausalSoftmax                  map[string]causalPair
+)
+
+// namedPair is a kernel of two slices under test.
+type namedPair struct {
+	name string
+	fn   func(g, u []float32)
+}
+
+// namedDot is a dot product under test.
+type namedDot struct {
+	name string
+	fn   func(a, b []float32) float32
+}
+
+// causalPair is a causal softmax and the row softmax it must match.
+type causalPair struct {
+	causal func([]float32, int, int, float32)
+	rows   func([]float32, int, float32)
+}
+
 // expKernels are the exponentials under test: the exported one (AVX-512
-// where the build and CPU have it) and the portable one.
+// where the build and CPU have it), the portable one and more.
 func expKernels() []namedKernel {
-	return []namedKernel{{"Exp", Exp}, {"expSliceGo", expSliceGo}}
+	return append([]namedKernel{{"Exp", Exp}, {"expSliceGo", expSliceGo}}, moreExpKernels...)
 }
 
 // relErr is |got-want|/|want|.
@@ -211,10 +240,7 @@ func TestDot(t *testing.T) {
 	if got := Dot(nil, nil); got != 0 {
 		t.Errorf("Dot of empty slices = %v", got)
 	}
-	for _, dot := range []struct {
-		name string
-		fn   func(a, b []float32) float32
-	}{{"Dot", Dot}, {"dotGo", dotGo}} {
+	for _, dot := range append([]namedDot{{"Dot", Dot}, {"dotGo", dotGo}}, moreDotKernels...) {
 		for n := 1; n <= 300; n += 1 + n/8 {
 			var first float32
 			for off := 0; off < 4; off++ {
@@ -262,7 +288,7 @@ func softmaxRef(v []float32) []float64 {
 }
 
 func softmaxKernels() []namedKernel {
-	return []namedKernel{{"Softmax", Softmax}, {"softmaxGo", softmaxGo}}
+	return append([]namedKernel{{"Softmax", Softmax}, {"softmaxGo", softmaxGo}}, moreSoftmaxKernels...)
 }
 
 func TestSoftmaxRows(t *testing.T) {
@@ -347,10 +373,7 @@ func TestSiLUMul(t *testing.T) {
 	}
 	g = append(g, -1000, -100, 100, 1000, 0, 1e-30, -1e-30)
 	u = append(u, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5)
-	for _, k := range []struct {
-		name string
-		fn   func(g, u []float32)
-	}{{"SiLUMul", SiLUMul}, {"siluMulGo", siluMulGo}} {
+	for _, k := range append([]namedPair{{"SiLUMul", SiLUMul}, {"siluMulGo", siluMulGo}}, moreSiLUKernels...) {
 		v := slices.Clone(g)
 		k.fn(v, u)
 		worst := 0.0
