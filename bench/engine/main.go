@@ -4,7 +4,7 @@
 // fraction of the bound it sets, and llama.cpp's decode speed on the same GGUF
 // and prompt (through llama-cpp-python, when installed) for the ratio.
 //
-//	go run -tags sqlite_fts5 ./bench/engine [-model models/base/...gguf] [-activations f32|q8] [-amx=false] [-python python3]
+//	go run -tags sqlite_fts5 ./bench/engine [-model models/base/...gguf] [-adapter models/v1] [-activations f32|q8] [-amx=false] [-python python3]
 package main
 
 import (
@@ -26,6 +26,7 @@ import (
 
 func main() {
 	model := flag.String("model", "models/base/SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file")
+	adapter := flag.String("adapter", "", "PEFT LoRA adapter folder applied to the model (e.g. models/v1)")
 	promptLen := flag.Int("prompt", 200, "prompt tokens")
 	decode := flag.Int("decode", 128, "tokens decoded per measurement")
 	runs := flag.Int("runs", 3, "measurements (the best is reported)")
@@ -33,21 +34,23 @@ func main() {
 	activations := flag.String("activations", "", "matrix multiply inputs: f32 or q8 (default: the engine's)")
 	amx := flag.Bool("amx", true, "prompt multiplies on the AMX tiles where the CPU has them")
 	flag.Parse()
-	if err := run(*model, *activations, !*amx, *promptLen, *decode, *runs, *python); err != nil {
+	spec := builtin.Spec{Base: *model, Adapter: *adapter, Activations: *activations, NoAMX: !*amx}
+	if err := run(spec, *promptLen, *decode, *runs, *python); err != nil {
 		fmt.Fprintln(os.Stderr, "engine bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path, activations string, noAMX bool, promptLen, decode, runs int, python string) error {
-	e, err := builtin.Load(builtin.Spec{Base: path, Activations: activations, NoAMX: noAMX})
+func run(spec builtin.Spec, promptLen, decode, runs int, python string) error {
+	path := spec.Base
+	e, err := builtin.Load(spec)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
 	m := e.Model()
 	prompt := promptTokens(e, promptLen)
-	fmt.Printf("model %s: %s; activations %s; AMX tiles %v\n", path, m.WeightTypes(), m.Activations(), m.AMX())
+	fmt.Printf("model %s: %s; adapter %q; activations %s; AMX tiles %v\n", path, m.WeightTypes(), spec.Adapter, m.Activations(), m.AMX())
 	fmt.Printf("machine: %d cores (GOMAXPROCS %d), %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 
 	bw := bandwidth()

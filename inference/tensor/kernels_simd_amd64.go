@@ -26,6 +26,9 @@ func floatKernelFor() floatKernel {
 	if archsimd.X86.AVX512() {
 		return floatKernel{dot1: dotF32AVX512, dot4: dot4F32AVX512}
 	}
+	if fmaAVX2 {
+		return floatKernel{dot1: dotAVX2, dot4: dot4F32AVX2}
+	}
 	return scalarFloatKernel()
 }
 

@@ -27,6 +27,11 @@ type matScratch struct {
 	jobs  []quadJob
 	parts [][4][16]float32
 	init  bool
+	// wp, panels and ps serve the AVX2 path (mulMatPanels): decoded rows,
+	// their panel and the panel kernel's scratch.
+	wp     []float32
+	panels Panels
+	ps     PanelScratch
 }
 
 // quadJob is one call's worth of work for the vector kernel: four vectors

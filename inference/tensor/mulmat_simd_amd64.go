@@ -21,11 +21,15 @@ import (
 // before the next vectors are loaded.
 const vecBlock = 32
 
-// mulMatVector runs MulMat with AVX-512; it reports false when the CPU has
-// none.
+// mulMatVector runs MulMat with AVX-512, or on the AVX2 panel kernel
+// (mulMatPanels); it reports false when the CPU has neither.
 func mulMatVector(m *Matrix, s *matScratch, out, x []float32, n, r0, r1 int) bool {
 	if !archsimd.X86.AVX512() {
-		return false
+		if !fmaAVX2 {
+			return false
+		}
+		mulMatPanels(m, s, out, x, n, r0, r1)
+		return true
 	}
 	stride := matStride(m.Cols)
 	nq := (n + 3) / 4
@@ -188,5 +192,20 @@ func decodeBF16(row []byte, dst []float32) {
 	for len(row) >= 32 && len(dst) >= 16 {
 		bf16Lanes(row).Store((*[16]float32)(dst))
 		row, dst = row[32:], dst[16:]
+	}
+}
+
+// mulMatPanels is MulMat for CPUs with AVX2 but not AVX-512: tiles of 32
+// decoded rows packed as one panel (Panels), multiplied with 14 vectors at
+// a time by the panel kernel, each product the sum of its terms in column
+// order by fused multiply-adds, wherever its row and vector fall.
+func mulMatPanels(m *Matrix, s *matScratch, out, x []float32, n, r0, r1 int) {
+	stride := matStride(m.Cols)
+	s.wp = resize(s.wp, PanelRows*stride)
+	for t := r0; t < r1; t += PanelRows {
+		te := min(t+PanelRows, r1)
+		w := m.decodeTile(s.wp, t, te, stride)
+		s.panels.Pack(te-t, stride, w, stride, 1)
+		s.panels.Mul(out[t:], m.Rows, x, stride, n, 0, te-t, nil, &s.ps)
 	}
 }

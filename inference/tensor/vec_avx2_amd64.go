@@ -181,6 +181,12 @@ func dotAVX2(a, b []float32) float32 {
 	return s
 }
 
+func dot4F32AVX2(w []float32, x *[4][]float32, o *[4]float32) {
+	for k := range 4 {
+		o[k] = dotAVX2(w, x[k])
+	}
+}
+
 func axpyAVX2(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
 	av := archsimd.BroadcastFloat32x8(a)
