@@ -5,6 +5,8 @@ package tensor
 import (
 	"encoding/binary"
 	"simd/archsimd"
+
+	"golang.org/x/sys/cpu"
 )
 
 // AVX-512 kernels. A row is processed in chunks of up to 16 blocks: the
@@ -34,7 +36,7 @@ func floatKernelFor() floatKernel {
 
 func quantKernelFor(t DType) (quantKernel, bool) {
 	if !archsimd.X86.AVX512() {
-		return scalarQuantKernel(t)
+		return quantKernelAVX2(t)
 	}
 	switch t {
 	case Q4_0:
@@ -49,6 +51,21 @@ func quantKernelFor(t DType) (quantKernel, bool) {
 		return quantKernel{dot1: dotBF16AVX512, dot4: dot4BF16AVX512}, true
 	}
 	return quantKernel{}, false
+}
+
+// quantKernelAVX2 returns the AVX2 kernels for Q4_1 and Q8_0 where the CPU
+// has AVX2, FMA and F16C, else the portable ones.
+func quantKernelAVX2(t DType) (quantKernel, bool) {
+	if !fmaAVX2 || !cpu.X86.HasF16C {
+		return scalarQuantKernel(t)
+	}
+	switch t {
+	case Q4_1:
+		return quantKernel{dot1: dotQ41AVX2, dot4: dot4Q41AVX2, sums: true}, true
+	case Q8_0:
+		return quantKernel{dot1: dotQ80AVX2, dot4: dot4Q80AVX2}, true
+	}
+	return scalarQuantKernel(t)
 }
 
 // laneSum adds 16 floats in a fixed order.
