@@ -224,41 +224,60 @@ func (m *Model) apply(l *linear, out []float32, in *input, prompt bool) {
 }
 
 // applyAll is apply for several layers on the same input (q, k and v; gate
-// and up). Generated tokens in float32 run all their rows in one parallel
-// call, split at multiples of 16 rows: a decoded token's multiplies are
-// short, and each parallel call costs a wake-up of the other cores. Their
-// input is prepared once (tensor.PrepareVectors: the block sums of the
-// Q4_1 kernels) for all the layers and workers.
+// and up). Generated tokens run all their rows in one parallel call, split
+// at multiples of 16 rows: a decoded token's multiplies are short, and each
+// parallel call costs a wake-up of the other cores. Their input is
+// prepared once for all the layers and workers: quantized (int8
+// activations), or its block sums computed (tensor.PrepareVectors, for the
+// Q4_1 kernels).
 func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool) {
-	if prompt || m.q8 {
+	if prompt {
 		for i, l := range ls {
 			m.apply(l, outs[i], in, prompt)
 		}
 		return
 	}
+	if m.q8 {
+		xq := m.quantized(in, ls[0].w, false)
+		if xq == nil || slices.ContainsFunc(ls, func(l *linear) bool { return m.quantized(in, l.w, false) == nil }) {
+			for i, l := range ls {
+				m.apply(l, outs[i], in, prompt)
+			}
+			return
+		}
+		m.rowGroups(ls, func(i, r0, r1 int) { ls[i].w.MulRowsQ8(outs[i], xq, r0, r1) })
+	} else {
+		ms := make([]*tensor.Matrix, len(ls))
+		for i, l := range ls {
+			ms[i] = l.w
+		}
+		v := tensor.PrepareVectors(in.x, in.n, ls[0].w.Cols, ms...)
+		m.rowGroups(ls, func(i, r0, r1 int) { ls[i].w.MulVectors(outs[i], v, r0, r1) })
+	}
+	for i, l := range ls {
+		m.finish(l, outs[i], in)
+	}
+}
+
+// rowGroups runs mul over the rows of all of ls's matrices in one parallel
+// call, split at multiples of 16 rows: mul(i, r0, r1) for rows [r0,r1) of
+// ls[i].
+func (m *Model) rowGroups(ls []*linear, mul func(i, r0, r1 int)) {
 	total := 0 // groups of 16 rows over all layers
 	for _, l := range ls {
 		total += (l.w.Rows + 15) / 16
 	}
-	ms := make([]*tensor.Matrix, len(ls))
-	for i, l := range ls {
-		ms[i] = l.w
-	}
-	v := tensor.PrepareVectors(in.x, in.n, ls[0].w.Cols, ms...)
 	m.parallel(total, 1, func(lo, hi int) {
 		start := 0
 		for i, l := range ls {
 			end := start + (l.w.Rows+15)/16
 			a, b := max(lo, start)-start, min(hi, end)-start
 			if a < b {
-				l.w.MulVectors(outs[i], v, a*16, min(b*16, l.w.Rows))
+				mul(i, a*16, min(b*16, l.w.Rows))
 			}
 			start = end
 		}
 	})
-	for i, l := range ls {
-		m.finish(l, outs[i], in)
-	}
 }
 
 // finish adds l's bias and LoRA update to out = W·x.
