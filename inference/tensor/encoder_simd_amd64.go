@@ -14,6 +14,10 @@ import (
 
 func vecGELU(v []float32) {
 	if !archsimd.X86.AVX512() {
+		if fmaAVX2 {
+			geluAVX2(v)
+			return
+		}
 		geluSliceGo(v)
 		return
 	}
@@ -67,6 +71,10 @@ func gelu16(x archsimd.Float32x16, c *geluConsts) archsimd.Float32x16 {
 
 func vecAddLayerNorm(x, y, weight, bias []float32, eps float32) {
 	if !archsimd.X86.AVX512() {
+		if fmaAVX2 {
+			addLayerNormAVX2(x, y, weight, bias, eps)
+			return
+		}
 		addLayerNormGo(x, y, weight, bias, eps)
 		return
 	}

@@ -17,20 +17,22 @@ func TestGELUMatchesErf(t *testing.T) {
 	}
 	in = append(in, 0, -0, 1e-30, -1e-30, 40, -40, 3e38, -3e38)
 	in = append(in, randFloats(11, 1000, 3)...)
-	got := append([]float32(nil), in...)
-	GELU(got) // vector kernel where there is one, 16 at a time with a tail
-	for i, x := range in {
-		want := geluExact(float64(x))
-		tol := 4e-7*max(1, math.Abs(float64(x))) + 1e-6*math.Abs(want)
-		for _, g := range []float32{got[i], geluGo(x)} {
-			if math.Abs(float64(g)-want) > tol || math.IsNaN(float64(g)) {
-				t.Fatalf("GELU(%g) = %g (vector %g, scalar %g), want %g", x, g, got[i], geluGo(x), want)
+	for _, k := range append([]namedKernel{{"GELU", GELU}}, moreGELUKernels...) {
+		got := append([]float32(nil), in...)
+		k.fn(got) // vector kernel where there is one, 16 or 8 at a time with a tail
+		for i, x := range in {
+			want := geluExact(float64(x))
+			tol := 4e-7*max(1, math.Abs(float64(x))) + 1e-6*math.Abs(want)
+			for _, g := range []float32{got[i], geluGo(x)} {
+				if math.Abs(float64(g)-want) > tol || math.IsNaN(float64(g)) {
+					t.Fatalf("%s(%g) = %g (vector %g, scalar %g), want %g", k.name, x, g, got[i], geluGo(x), want)
+				}
 			}
 		}
-	}
-	nan := []float32{float32(math.NaN())}
-	if GELU(nan); !math.IsNaN(float64(nan[0])) {
-		t.Fatalf("GELU(NaN) = %g", nan[0])
+		nan := []float32{float32(math.NaN())}
+		if k.fn(nan); !math.IsNaN(float64(nan[0])) {
+			t.Fatalf("%s(NaN) = %g", k.name, nan[0])
+		}
 	}
 }
 
@@ -47,7 +49,9 @@ func TestAddLayerNormMatchesReference(t *testing.T) {
 			}
 			w, b := randFloats(2, n, 1), randFloats(3, n, 1)
 			want := refLayerNorm(x, y, w, b, 1e-12)
-			for name, f := range map[string]func(x, y, w, b []float32, eps float32){"AddLayerNorm": AddLayerNorm, "portable": addLayerNormGo} {
+			norms := map[string]func(x, y, w, b []float32, eps float32){"AddLayerNorm": AddLayerNorm, "portable": addLayerNormGo}
+			maps.Copy(norms, moreLayerNorms)
+			for name, f := range norms {
 				got := append([]float32(nil), x...)
 				f(got, y, w, b, 1e-12)
 				if !withY {

@@ -2,7 +2,10 @@
 
 package tensor
 
-import "simd/archsimd"
+import (
+	"math"
+	"simd/archsimd"
+)
 
 // AVX2 versions of the vector kernels, for CPUs with AVX2 and FMA but no
 // AVX-512: the AVX-512 kernels' operations on 8 lanes, the last partial
@@ -275,4 +278,99 @@ func scaleMax8(v []float32, sc archsimd.Float32x8) archsimd.Float32x8 {
 		t0 = t0.Max(x.Merge(negInf, tailMask8(len(v))))
 	}
 	return hmax8(t0.Max(t1))
+}
+
+// geluAVX2 is vecGELU on 8 lanes (gelu16's operations).
+func geluAVX2(v []float32) {
+	var c expConsts8
+	c.init()
+	k := [7]archsimd.Float32x8{
+		archsimd.BroadcastFloat32x8(-0.5), archsimd.BroadcastFloat32x8(0.5),
+		archsimd.BroadcastFloat32x8(1 / math.Sqrt2), archsimd.BroadcastFloat32x8(geluP),
+		archsimd.BroadcastFloat32x8(geluA1), archsimd.BroadcastFloat32x8(geluA2), archsimd.BroadcastFloat32x8(geluA3),
+	}
+	a4, a5 := archsimd.BroadcastFloat32x8(geluA4), archsimd.BroadcastFloat32x8(geluA5)
+	abs := archsimd.BroadcastUint32x8(0x7fffffff)
+	var zero archsimd.Float32x8
+	gelu := func(x archsimd.Float32x8) archsimd.Float32x8 {
+		e := exp8(x.Mul(k[0]).Mul(x), &c)
+		z := x.AsUint32x8().And(abs).AsFloat32x8().Mul(k[2])
+		t := c.one.Div(k[3].MulAdd(z, c.one))
+		q := a5.MulAdd(t, a4)
+		q = q.MulAdd(t, k[6])
+		q = q.MulAdd(t, k[5])
+		q = q.MulAdd(t, k[4])
+		half := q.Mul(t).Mul(e).Mul(k[1])
+		return x.Mul(half.Merge(c.one.Sub(half), x.Less(zero)))
+	}
+	for len(v) >= 8 {
+		gelu(load8(v)).Store((*[8]float32)(v))
+		v = v[8:]
+	}
+	if len(v) > 0 {
+		gelu(archsimd.LoadFloat32x8SlicePart(v)).StoreSlicePart(v)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// addLayerNormAVX2 is vecAddLayerNorm on 8 lanes.
+func addLayerNormAVX2(x, y, weight, bias []float32, eps float32) {
+	h := len(weight)
+	invN := archsimd.BroadcastFloat32x8(1 / float32(h))
+	epsv := archsimd.BroadcastFloat32x8(eps)
+	one := archsimd.BroadcastFloat32x8(1)
+	for t := 0; t < len(x); t += h {
+		var yt []float32
+		if y != nil {
+			yt = y[t : t+h]
+		}
+		normRow8(x[t:t+h], yt, weight, bias, invN, epsv, one)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// normRow8 is normRow on 8 lanes.
+func normRow8(x, y, weight, bias []float32, invN, eps, one archsimd.Float32x8) {
+	var s0, s1 archsimd.Float32x8
+	w := x
+	for ; len(w) >= 8; w = w[8:] {
+		v := load8(w)
+		if y != nil {
+			v = v.Add(load8(y))
+			v.Store((*[8]float32)(w))
+			y = y[8:]
+		}
+		s0, s1 = s1, s0.Add(v)
+	}
+	if len(w) > 0 {
+		v := archsimd.LoadFloat32x8SlicePart(w)
+		if y != nil {
+			v = v.Add(archsimd.LoadFloat32x8SlicePart(y))
+			v.StoreSlicePart(w)
+		}
+		s0 = s0.Add(v)
+	}
+	mean := archsimd.BroadcastFloat32x8(hsum8(s0.Add(s1))).Mul(invN)
+	s0, s1 = archsimd.Float32x8{}, archsimd.Float32x8{}
+	for w = x; len(w) >= 8; w = w[8:] {
+		d := load8(w).Sub(mean)
+		s0, s1 = s1, d.MulAdd(d, s0)
+	}
+	if len(w) > 0 {
+		d := archsimd.LoadFloat32x8SlicePart(w).Sub(mean).Masked(tailMask8(len(w)))
+		s0 = d.MulAdd(d, s0)
+	}
+	variance := archsimd.BroadcastFloat32x8(hsum8(s0.Add(s1))).Mul(invN)
+	inv := one.Div(variance.Add(eps).Sqrt())
+	for len(x) >= 8 && len(weight) >= 8 && len(bias) >= 8 {
+		xx := (*[8]float32)(x)
+		d := archsimd.LoadFloat32x8(xx).Sub(mean).Mul(inv)
+		d.MulAdd(load8(weight), load8(bias)).Store(xx)
+		x, weight, bias = x[8:], weight[8:], bias[8:]
+	}
+	if len(x) > 0 {
+		d := archsimd.LoadFloat32x8SlicePart(x).Sub(mean).Mul(inv)
+		wv, bv := archsimd.LoadFloat32x8SlicePart(weight), archsimd.LoadFloat32x8SlicePart(bias)
+		d.MulAdd(wv, bv).StoreSlicePart(x)
+	}
 }

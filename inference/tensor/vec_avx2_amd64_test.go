@@ -22,6 +22,8 @@ func init() {
 	moreDotKernels = append(moreDotKernels, namedDot{"dotAVX2", dotAVX2})
 	moreScaledSoftmax = map[string]func([]float32, int, float32){"avx2": scaledSoftmaxAVX2}
 	moreCausalSoftmax = map[string]causalPair{"avx2": {causalSoftmaxAVX2, scaledSoftmaxAVX2}}
+	moreGELUKernels = append(moreGELUKernels, namedKernel{"geluAVX2", geluAVX2})
+	moreLayerNorms = map[string]func(x, y, w, b []float32, eps float32){"avx2": addLayerNormAVX2}
 }
 
 // TestAVX2ExpAndSiLUMatchAVX512 checks that the AVX2 exponential (and the

@@ -21,6 +21,8 @@ var (
 	moreSiLUKernels                    []namedPair
 	moreDotKernels                     []namedDot
 	moreScaledSoftmax                  map[string]func([]float32, int, float32)
+	moreGELUKernels                    []namedKernel
+	moreLayerNorms                     map[string]func(x, y, w, b []float32, eps float32)
 	moreCausalSoftmax                  map[string]causalPair
 )
 
