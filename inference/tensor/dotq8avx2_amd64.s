@@ -347,3 +347,94 @@ tblockloop:
 	VMOVUPS Y3, 32(AX)
 	VZEROUPPER
 	RET
+
+// func q41Rows16Q8AVX2(w *byte, nb, groups int, x *int8, d, s *float32, out *float32)
+//
+// Decoding over a Q4_1 matrix's interleaved copy (rows16.go) with one
+// quantized vector: out[16g+r] = row r of group g times the vector, for g <
+// groups. One lane per row: per block, the 16 rows' four bytes of column
+// quad c (low nibbles columns 4c…4c+3, high nibbles 16+4c…16+4c+3) are
+// multiplied with the vector's four bytes of those columns (broadcast),
+// the products adding up in int16 lanes (Y2, Y3: rows 0–7, 8–15; 16
+// products of at most 15·127 each), VPMADDWD turns them into one int32
+// per row, and the rows' float lanes (Y0, Y1) get d_w·d_x·dot + m_w·s_x,
+// d_w and m_w converted eight rows at a time. Registers: R11 the block, DI
+// the vector's block bytes, R8, R9 its scale and sum, BX the blocks left,
+// CX the groups left, R12 the next outputs.
+
+// RQUAD multiplies quad c of the block's 16 rows with the vector.
+#define RQUAD(c) \
+	VMOVDQU 64+c*64(R11), Y8 \
+	VMOVDQU 96+c*64(R11), Y9 \
+	VPBROADCASTD c*4(DI), Y10 \
+	VPBROADCASTD 16+c*4(DI), Y11 \
+	VPSRLW  $4, Y8, Y12 \
+	VPSRLW  $4, Y9, Y13 \
+	VPAND   Y15, Y8, Y8 \
+	VPAND   Y15, Y9, Y9 \
+	VPAND   Y15, Y12, Y12 \
+	VPAND   Y15, Y13, Y13 \
+	VPMADDUBSW Y10, Y8, Y8 \
+	VPMADDUBSW Y10, Y9, Y9 \
+	VPMADDUBSW Y11, Y12, Y12 \
+	VPMADDUBSW Y11, Y13, Y13 \
+	VPADDW  Y8, Y2, Y2 \
+	VPADDW  Y9, Y3, Y3 \
+	VPADDW  Y12, Y2, Y2 \
+	VPADDW  Y13, Y3, Y3
+
+TEXT ·q41Rows16Q8AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), R11
+	MOVQ groups+16(FP), CX
+	MOVQ out+48(FP), R12
+	ONES16
+
+r16group:
+	TESTQ CX, CX
+	JLE   r16done
+	MOVQ x+24(FP), DI
+	MOVQ d+32(FP), R8
+	MOVQ s+40(FP), R9
+	MOVQ nb+8(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+r16block:
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	RQUAD(0)
+	RQUAD(1)
+	RQUAD(2)
+	RQUAD(3)
+	VPMADDWD Y14, Y2, Y2
+	VPMADDWD Y14, Y3, Y3
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VCVTPH2PS (R11), Y4
+	VCVTPH2PS 16(R11), Y5
+	VCVTPH2PS 32(R11), Y6
+	VCVTPH2PS 48(R11), Y7
+	VBROADCASTSS (R8), Y10
+	VBROADCASTSS (R9), Y11
+	VMULPS  Y10, Y4, Y4
+	VMULPS  Y10, Y5, Y5
+	VFMADD231PS Y4, Y2, Y0
+	VFMADD231PS Y5, Y3, Y1
+	VFMADD231PS Y11, Y6, Y0
+	VFMADD231PS Y11, Y7, Y1
+	ADDQ $320, R11
+	ADDQ $32, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ BX
+	JNZ  r16block
+
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	ADDQ $64, R12
+	DECQ CX
+	JMP  r16group
+
+r16done:
+	VZEROUPPER
+	RET

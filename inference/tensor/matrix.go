@@ -126,7 +126,7 @@ func (m *Matrix) mulVectors(out []float32, v *Vectors, r0, r1 int) {
 		return
 	}
 	switch {
-	case m.rows16 != nil:
+	case m.rows16 != nil && rows16CPU():
 		m.mulRows16(out, v, r0, r1)
 	case m.Type == F32:
 		mulFloat(floats(m.Data), m.Rows, m.Cols, out, x, n, r0, r1)

@@ -151,12 +151,51 @@ func Q8Supported(t DType) bool {
 // arguments do not fit the matrix or Q8Supported(m.Type) is false.
 func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	m.checkQ8(out, x, r0, r1, "MulRowsQ8")
+	if m.rows16 != nil && q8Rows16() {
+		m.mulRows16Q8(out, x, r0, r1)
+		return
+	}
 	rb := m.RowBytes()
 	for t := r0; t < r1; t += rowTile {
 		te := min(t+rowTile, r1)
 		for b := range x.N {
 			q, d, s := x.vector(b)
 			q8Rows(m.Type, m.Data[t*rb:te*rb], out[b*m.Rows+t:b*m.Rows+te], q, d, s)
+		}
+	}
+}
+
+// mulRows16Q8 is MulRowsQ8 over the interleaved copy of a Q4_1 matrix
+// (AVX2): groups of 16 rows a vector at a time, a few groups per pass of
+// the vectors; a group only partly inside [r0,r1) is computed whole into a
+// scratch vector and the rows wanted are copied.
+func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
+	nb := m.Cols / QK
+	const chunk = 4 // groups per pass of the vectors
+	var tmp [16]float32
+	for g0 := r0 / 16; g0*16 < r1; g0 += chunk {
+		g1 := min(g0+chunk, (r1+15)/16)
+		for b := range x.N {
+			o := out[b*m.Rows : (b+1)*m.Rows]
+			q, d, s := x.vector(b)
+			full0, full1 := g0, g1
+			if g0*16 < r0 {
+				full0++
+			}
+			if g1*16 > r1 {
+				full1--
+			}
+			for g := g0; g < g1; g++ {
+				if g >= full0 && g < full1 {
+					continue
+				}
+				q8Rows16Kernel(m.rows16[g*nb*q41Rows16Bytes:], nb, 1, q, d, s, tmp[:])
+				lo, hi := max(r0, 16*g), min(r1, 16*g+16)
+				copy(o[lo:hi], tmp[lo-16*g:hi-16*g])
+			}
+			if full1 > full0 {
+				q8Rows16Kernel(m.rows16[full0*nb*q41Rows16Bytes:], nb, full1-full0, q, d, s, o[16*full0:16*full1])
+			}
 		}
 	}
 }

@@ -27,3 +27,9 @@ func Int8Preferred() bool { return false }
 func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
 	panic("tensor: no int8 kernels in this build")
 }
+
+func q8Rows16() bool { return false }
+
+func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []float32) {
+	panic("tensor: no int8 kernels in this build")
+}

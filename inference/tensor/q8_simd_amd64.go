@@ -44,6 +44,9 @@ func q41DotQ8AVX2(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *floa
 func q80DotQ8AVX2(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
 
 //go:noescape
+func q41Rows16Q8AVX2(w *byte, nb, groups int, x *int8, d, s *float32, out *float32)
+
+//go:noescape
 func q8TileAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
 
 // q8Kernels is one instruction set's int8 kernels: a 16-vector tile kernel
@@ -83,6 +86,18 @@ var q8Active = func() *q8Kernels {
 }()
 
 func q8CPU() bool { return q8Active != nil }
+
+// q8Rows16 reports whether MulRowsQ8 decodes Q4_1 matrices from their
+// interleaved copy (the AVX2 set; the VNNI one keeps its row kernels).
+func q8Rows16() bool { return q8Active == q8AVX2Kernels }
+
+// q8Rows16Kernel runs groups [0,groups) of w, an interleaved Q4_1 copy from
+// a group on, against one quantized vector into out (16·groups floats).
+func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []float32) {
+	w, out = w[:groups*nb*q41Rows16Bytes], out[:16*groups]
+	q, d, s = q[:nb*QK], d[:nb], s[:nb]
+	q41Rows16Q8AVX2(&w[0], nb, groups, &q[0], &d[0], &s[0], &out[0])
+}
 
 // q8Interleaved reports whether the tile kernel takes interleaved vectors.
 func q8Interleaved() bool { return q8Active != nil && q8Active.tile != nil }

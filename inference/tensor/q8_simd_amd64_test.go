@@ -100,6 +100,38 @@ func TestQuantizeRowQ8MatchesGo(t *testing.T) {
 	})
 }
 
+// TestMulRowsQ8Interleaved checks MulRowsQ8 over a Q4_1 matrix's
+// interleaved copy, where the kernel set reads it (AVX2): against the
+// reference, for partial groups at both ends of the row range, and the same
+// bits for a vector alone as in a batch.
+func TestMulRowsQ8Interleaved(t *testing.T) {
+	eachQ8(t, func(t *testing.T) {
+		if !q8Rows16() {
+			t.Skip("this kernel set reads the rows themselves")
+		}
+		for _, shape := range [][2]int{{16, 1}, {37, 3}, {64, 18}, {200, 48}} {
+			rows, cols := shape[0], shape[1]*QK
+			m := q8Matrix(t, Q4_1, rows, cols, uint64(rows))
+			if !m.Interleave() {
+				t.Fatal("no interleaved copy")
+			}
+			x := QuantizeQ8(randFloats(uint64(cols), 3*cols, 1), 3, cols, false)
+			out := make([]float32, 3*rows)
+			m.MulRowsQ8(out, x, 0, rows)
+			checkQ8(t, fmt.Sprintf("interleaved %d×%d", rows, cols), m, x, out)
+			one := QuantizeQ8(randFloats(uint64(cols), cols, 1), 1, cols, false)
+			part := make([]float32, rows)
+			r0, r1 := min(3, rows-1), rows-min(5, rows-1)
+			m.MulRowsQ8(part, one, r0, r1)
+			for r := r0; r < r1; r++ {
+				if math.Float32bits(part[r]) != math.Float32bits(out[r]) {
+					t.Fatalf("%d×%d row %d: %g alone over [%d,%d), %g in the batch", rows, cols, r, part[r], r0, r1, out[r])
+				}
+			}
+		}
+	})
+}
+
 func TestMulRowsQ8MatchesReference(t *testing.T) {
 	eachQ8(t, func(t *testing.T) {
 		for _, dt := range []DType{Q4_1, Q8_0} {

@@ -50,9 +50,12 @@ func (m *Matrix) Interleave() bool {
 	return true
 }
 
-// Interleavable reports whether Interleave would make an interleaved copy.
+// Interleavable reports whether Interleave would make an interleaved copy:
+// for Q4_1 and Q8_0 where the CPU has the AVX-512 kernels, for Q4_1 where
+// it has the AVX2 int8 ones (MulRowsQ8 reads the copy there).
 func (m *Matrix) Interleavable() bool {
-	return rows16Bytes(m.Type) != 0 && rows16CPU() && m.Cols%QK == 0 && m.Cols > 0
+	cpu := rows16CPU() || (m.Type == Q4_1 && q8Rows16())
+	return rows16Bytes(m.Type) != 0 && cpu && m.Cols%QK == 0 && m.Cols > 0
 }
 
 // Groups is the number of groups of 16 rows, the last one possibly partial.
@@ -64,7 +67,31 @@ func (m *Matrix) Groups() int { return (m.Rows + 15) / 16 }
 func (m *Matrix) InterleaveGroups(g0, g1 int) {
 	zeros := make([]byte, m.RowBytes()+16)
 	for g := g0; g < g1; g++ {
-		m.interleaveGroup(g, zeros)
+		if rows16CPU() {
+			m.interleaveGroup(g, zeros)
+		} else {
+			m.interleaveGroupQ41(g)
+		}
+	}
+}
+
+// interleaveGroupQ41 writes group g of a Q4_1 matrix's interleaved copy in
+// plain Go (CPUs without the AVX-512 byte permutes).
+func (m *Matrix) interleaveGroupQ41(g int) {
+	nb, rb := m.Cols/QK, m.RowBytes()
+	for i := range nb {
+		dst := m.rows16[(g*nb+i)*q41Rows16Bytes:][:q41Rows16Bytes]
+		for r := range 16 {
+			if 16*g+r >= m.Rows {
+				break // the copy starts zeroed
+			}
+			blk := m.Data[(16*g+r)*rb+i*q41Bytes:][:q41Bytes]
+			copy(dst[2*r:2*r+2], blk[0:2])
+			copy(dst[32+2*r:32+2*r+2], blk[2:4])
+			for c := range 4 {
+				copy(dst[64+64*c+4*r:][:4], blk[4+4*c:4+4*c+4])
+			}
+		}
 	}
 }
 

@@ -75,3 +75,52 @@ func TestInterleaveLeavesOtherTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestInterleaveQ41InGo checks the plain-Go interleaving of Q4_1 (CPUs
+// without AVX-512) against the layout: each row's scales, offsets and
+// column quads in their places, zeros past the last row; and, where the CPU
+// has the AVX-512 interleaving, the same bytes.
+func TestInterleaveQ41InGo(t *testing.T) {
+	m := randMatrix(t, Q4_1, 37, 3*QK, 5)
+	nb := m.Cols / QK
+	m.rows16 = make([]byte, m.Groups()*nb*q41Rows16Bytes)
+	m.InterleaveGroups(0, 0) // nothing
+	for g := range m.Groups() {
+		m.interleaveGroupQ41(g)
+	}
+	for g := range m.Groups() {
+		for i := range nb {
+			dst := m.rows16[(g*nb+i)*q41Rows16Bytes:][:q41Rows16Bytes]
+			for r := range 16 {
+				var blk [q41Bytes]byte
+				if row := 16*g + r; row < m.Rows {
+					copy(blk[:], m.row(row)[i*q41Bytes:])
+				}
+				got := [][]byte{dst[2*r : 2*r+2], dst[32+2*r : 32+2*r+2]}
+				want := [][]byte{blk[0:2], blk[2:4]}
+				for c := range 4 {
+					got = append(got, dst[64+64*c+4*r:][:4])
+					want = append(want, blk[4+4*c:8+4*c])
+				}
+				for k := range got {
+					if string(got[k]) != string(want[k]) {
+						t.Fatalf("group %d block %d row %d part %d: %x, want %x", g, i, r, k, got[k], want[k])
+					}
+				}
+			}
+		}
+	}
+	if !rows16CPU() {
+		return
+	}
+	asm := make([]byte, len(m.rows16))
+	goCopy := m.rows16
+	m.rows16 = asm
+	zeros := make([]byte, m.RowBytes()+16)
+	for g := range m.Groups() {
+		m.interleaveGroup(g, zeros)
+	}
+	if string(asm) != string(goCopy) {
+		t.Fatal("the Go and AVX-512 interleavings differ")
+	}
+}
