@@ -305,6 +305,10 @@ func (w *q8WeightTile) unpack(m *Matrix, t, te int, quads bool) {
 	nb := m.Cols / QK
 	rb := m.RowBytes()
 	if quads && m.Type == Q4_1 {
+		if m.rows16 != nil && t%16 == 0 {
+			w.unpackRows16(m, t/16)
+			return
+		}
 		w.unpackQ41Quads(m, t, te)
 		return
 	}
@@ -333,6 +337,29 @@ func (w *q8WeightTile) unpack(m *Matrix, t, te int, quads bool) {
 					copy(blk[j*q8Group+4*r:][:4], tmp[j:j+4])
 				}
 			}
+		}
+	}
+}
+
+// unpackRows16 is unpackQ41Quads of group g from the matrix's interleaved
+// copy, where the 16 rows' column quads already lie side by side: the low
+// nibbles of quad c are quad c, the high ones quad c+4 (rows past the
+// matrix's are zeros there too).
+func (w *q8WeightTile) unpackRows16(m *Matrix, g int) {
+	const low = 0x0f0f0f0f0f0f0f0f
+	nb := m.Cols / QK
+	for i := range nb {
+		src := (*[q41Rows16Bytes]byte)(m.rows16[(g*nb+i)*q41Rows16Bytes:])
+		dst := (*[QK * q8Group]byte)(w.w[i*QK*q8Group:])
+		for c := range 4 {
+			for j := 0; j < 64; j += 8 {
+				v := binary.LittleEndian.Uint64(src[64+64*c+j:])
+				binary.LittleEndian.PutUint64(dst[64*c+j:], v&low)
+				binary.LittleEndian.PutUint64(dst[64*(c+4)+j:], (v>>4)&low)
+			}
+		}
+		for r := range q8Group {
+			w.d[i*q8Group+r], w.mn[i*q8Group+r] = half(src[2*r:]), half(src[32+2*r:])
 		}
 	}
 }

@@ -100,9 +100,9 @@ func TestQuantizeRowQ8MatchesGo(t *testing.T) {
 	})
 }
 
-// TestMulRowsQ8Interleaved checks MulRowsQ8 over a Q4_1 matrix's
-// interleaved copy, where the kernel set reads it (AVX2): against the
-// reference, for partial groups at both ends of the row range, and the same
+// TestMulRowsQ8Interleaved checks MulRowsQ8 (and MulMatQ8, whose tiles
+// then come from the copy) over a Q4_1 matrix's interleaved copy, where the
+// kernel set reads it (AVX2): against the reference, for partial groups at both ends of the row range, and the same
 // bits for a vector alone as in a batch.
 func TestMulRowsQ8Interleaved(t *testing.T) {
 	eachQ8(t, func(t *testing.T) {
@@ -119,6 +119,10 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 			out := make([]float32, 3*rows)
 			m.MulRowsQ8(out, x, 0, rows)
 			checkQ8(t, fmt.Sprintf("interleaved %d×%d", rows, cols), m, x, out)
+			xt := QuantizeQ8(randFloats(uint64(cols), 3*cols, 1), 3, cols, true)
+			mat := make([]float32, 3*rows)
+			m.MulMatQ8(mat, xt, 0, rows)
+			checkQ8(t, fmt.Sprintf("interleaved %d×%d, MulMatQ8", rows, cols), m, xt, mat)
 			one := QuantizeQ8(randFloats(uint64(cols), cols, 1), 1, cols, false)
 			part := make([]float32, rows)
 			r0, r1 := min(3, rows-1), rows-min(5, rows-1)
