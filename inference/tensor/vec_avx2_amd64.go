@@ -374,3 +374,47 @@ func normRow8(x, y, weight, bias []float32, invN, eps, one archsimd.Float32x8) {
 		d.MulAdd(wv, bv).StoreSlicePart(x)
 	}
 }
+
+// sumSquaresAVX2 is vecSumSquares on 8 lanes.
+func sumSquaresAVX2(x []float32) float32 {
+	var s0, s1, s2, s3 archsimd.Float32x8
+	for ; len(x) >= 32; x = x[32:] {
+		a, b, c, d := load8(x), load8(x[8:]), load8(x[16:]), load8(x[24:])
+		s0, s1, s2, s3 = a.MulAdd(a, s0), b.MulAdd(b, s1), c.MulAdd(c, s2), d.MulAdd(d, s3)
+	}
+	for ; len(x) >= 8; x = x[8:] {
+		a := load8(x)
+		s0 = a.MulAdd(a, s0)
+	}
+	if len(x) > 0 {
+		a := archsimd.LoadFloat32x8SlicePart(x)
+		s1 = a.MulAdd(a, s1)
+	}
+	sum := hsum8(s0.Add(s1).Add(s2.Add(s3)))
+	archsimd.ClearAVXUpperBits()
+	return sum
+}
+
+// scaleMulAVX2 is vecScaleMul on 8 lanes.
+func scaleMulAVX2(out, x, w []float32, inv float32) {
+	iv := archsimd.BroadcastFloat32x8(inv)
+	for ; len(x) >= 8; x, w, out = x[8:], w[8:], out[8:] {
+		load8(w).Mul(load8(x).Mul(iv)).Store((*[8]float32)(out))
+	}
+	if len(x) > 0 {
+		a := archsimd.LoadFloat32x8SlicePart(x).Mul(iv)
+		archsimd.LoadFloat32x8SlicePart(w).Mul(a).StoreSlicePart(out[:len(x)])
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// addAVX2 is vecAdd on 8 lanes.
+func addAVX2(dst, src []float32) {
+	for ; len(dst) >= 8; dst, src = dst[8:], src[8:] {
+		load8(dst).Add(load8(src)).Store((*[8]float32)(dst))
+	}
+	if len(dst) > 0 {
+		archsimd.LoadFloat32x8SlicePart(dst).Add(archsimd.LoadFloat32x8SlicePart(src)).StoreSlicePart(dst)
+	}
+	archsimd.ClearAVXUpperBits()
+}

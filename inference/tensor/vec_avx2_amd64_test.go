@@ -55,3 +55,38 @@ func TestAVX2ExpAndSiLUMatchAVX512(t *testing.T) {
 		}
 	}
 }
+
+// TestAVX2NormKernels checks the AVX2 sum of squares, scaled product and add
+// (RMSNorm's and the residual's) directly against float64, tails included.
+func TestAVX2NormKernels(t *testing.T) {
+	if !fmaAVX2 {
+		t.Skip("CPU has no AVX2 and FMA")
+	}
+	for _, n := range []int{1, 7, 8, 15, 33, 100, 576} {
+		x, w := randFloats(uint64(n), n, 3), randFloats(uint64(n)+1, n, 1)
+		var want float64
+		for _, v := range x {
+			want += float64(v) * float64(v)
+		}
+		if got := sumSquaresAVX2(x); math.Abs(float64(got)-want) > 1e-6*want {
+			t.Fatalf("n=%d: sum of squares %g, want %g", n, got, want)
+		}
+		out := make([]float32, n+1)
+		scaleMulAVX2(out[:n], x, w, 0.25)
+		for i := range x {
+			if out[i] != w[i]*(x[i]*0.25) {
+				t.Fatalf("n=%d: scaled product %d is %g, want %g", n, i, out[i], w[i]*(x[i]*0.25))
+			}
+		}
+		if out[n] != 0 {
+			t.Fatalf("n=%d: wrote %g past the end", n, out[n])
+		}
+		dst := append([]float32(nil), x...)
+		addAVX2(dst, w)
+		for i := range dst {
+			if dst[i] != x[i]+w[i] {
+				t.Fatalf("n=%d: sum %d is %g, want %g", n, i, dst[i], x[i]+w[i])
+			}
+		}
+	}
+}

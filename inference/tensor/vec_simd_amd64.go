@@ -293,6 +293,9 @@ func addRowsVector(o, w, rows []float32, stride int) bool {
 // then the tail, then the lanes (hsum).
 func vecSumSquares(x []float32) float32 {
 	if !archsimd.X86.AVX512() {
+		if fmaAVX2 {
+			return sumSquaresAVX2(x)
+		}
 		return sumSquaresGo(x)
 	}
 	var s0, s1, s2, s3 archsimd.Float32x16
@@ -315,6 +318,10 @@ func vecSumSquares(x []float32) float32 {
 
 func vecScaleMul(out, x, w []float32, inv float32) {
 	if !archsimd.X86.AVX512() {
+		if fmaAVX2 {
+			scaleMulAVX2(out, x, w, inv)
+			return
+		}
 		scaleMulGo(out, x, w, inv)
 		return
 	}
@@ -331,6 +338,10 @@ func vecScaleMul(out, x, w []float32, inv float32) {
 
 func vecAdd(dst, src []float32) {
 	if !archsimd.X86.AVX512() {
+		if fmaAVX2 {
+			addAVX2(dst, src)
+			return
+		}
 		addGo(dst, src)
 		return
 	}
