@@ -139,21 +139,32 @@ func BenchmarkSmolLM2DecodeQ8(b *testing.B) {
 	}
 	x := randFloats(3, 1536, 1)
 	out := make([]float32, 49152)
-	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
-		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
-			b.SetBytes(total)
-			for b.Loop() {
-				for _, m := range ms {
-					xq := QuantizeQ8(x[:m.Cols], 1, m.Cols, false)
-					var wg sync.WaitGroup
-					step := (m.Rows + 16*workers - 1) / (16 * workers) * 16
-					for r0 := 0; r0 < m.Rows; r0 += step {
-						wg.Go(func() { m.MulRowsQ8(out, xq, r0, min(r0+step, m.Rows)) })
-					}
-					wg.Wait()
-				}
+	for _, layout := range []string{"rows", "interleaved"} {
+		if layout == "interleaved" {
+			// Where the int8 kernels read the copy (AVX2): Q4_1 only.
+			if !q8Rows16() {
+				continue
 			}
-		})
+			for _, m := range ms {
+				m.Interleave()
+			}
+		}
+		for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+			b.Run(fmt.Sprintf("%s/goroutines=%d", layout, workers), func(b *testing.B) {
+				b.SetBytes(total)
+				for b.Loop() {
+					for _, m := range ms {
+						xq := QuantizeQ8(x[:m.Cols], 1, m.Cols, false)
+						var wg sync.WaitGroup
+						step := (m.Rows + 16*workers - 1) / (16 * workers) * 16
+						for r0 := 0; r0 < m.Rows; r0 += step {
+							wg.Go(func() { m.MulRowsQ8(out, xq, r0, min(r0+step, m.Rows)) })
+						}
+						wg.Wait()
+					}
+				}
+			})
+		}
 	}
 }
 
