@@ -166,7 +166,7 @@ func (m *Model) lowRank(set *safetensors.Set, t adapterTarget, p adapterPair, cf
 	if m.RopePairs && t.heads > 0 {
 		b = pairRows(b, t.heads, m.HeadDim)
 	}
-	return &lowRank{a: tensor.F32Matrix(cfg.R, t.cols, a), b: tensor.F32Matrix(t.rows, cfg.R, b), scale: cfg.scale()}, nil
+	return newLowRank(tensor.F32Matrix(cfg.R, t.cols, a), tensor.F32Matrix(t.rows, cfg.R, b), b, cfg.scale()), nil
 }
 
 // adapterMatrix reads a LoRA weight as float32 and checks its shape.

@@ -38,10 +38,24 @@ type linear struct {
 	lora *lowRank
 }
 
-// lowRank is a LoRA update: A is r×in, B is out×r.
+// lowRank is a LoRA update: A is r×in, B is out×r, bt is Bᵀ (r rows of
+// out) for generated tokens, whose update is r scaled rows of it added up.
 type lowRank struct {
 	a, b  *tensor.Matrix
+	bt    []float32
 	scale float32
+}
+
+// newLowRank makes the update from A, B and B's values (out×r, row-major).
+func newLowRank(a, b *tensor.Matrix, bv []float32, scale float32) *lowRank {
+	r, out := b.Cols, b.Rows
+	bt := make([]float32, r*out)
+	for i := range out {
+		for j := range r {
+			bt[j*out+i] = bv[i*r+j]
+		}
+	}
+	return &lowRank{a: a, b: b, bt: bt, scale: scale}
 }
 
 // Close releases the memory-mapped weight files.
@@ -220,7 +234,7 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 // apply computes out = l(x) for the n vectors of in.
 func (m *Model) apply(l *linear, out []float32, in *input, prompt bool) {
 	m.matmul(l.w, out, in, prompt)
-	m.finish(l, out, in)
+	m.finish(l, out, in, prompt)
 }
 
 // applyAll is apply for several layers on the same input (q, k and v; gate
@@ -255,7 +269,7 @@ func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool)
 		m.rowGroups(ls, func(i, r0, r1 int) { ls[i].w.MulVectors(outs[i], v, r0, r1) })
 	}
 	for i, l := range ls {
-		m.finish(l, outs[i], in)
+		m.finish(l, outs[i], in, prompt)
 	}
 }
 
@@ -281,7 +295,7 @@ func (m *Model) rowGroups(ls []*linear, mul func(i, r0, r1 int)) {
 }
 
 // finish adds l's bias and LoRA update to out = W·x.
-func (m *Model) finish(l *linear, out []float32, in *input) {
+func (m *Model) finish(l *linear, out []float32, in *input, prompt bool) {
 	rows, n := l.w.Rows, in.n
 	if l.bias != nil {
 		for b := range n {
@@ -289,14 +303,32 @@ func (m *Model) finish(l *linear, out []float32, in *input) {
 		}
 	}
 	if l.lora != nil {
-		r := l.lora.a.Rows
-		mid := make([]float32, n*r)
-		l.lora.a.MulRows(mid, in.x, n, 0, r)
-		delta := make([]float32, n*rows)
-		m.matmul(l.lora.b, delta, &input{x: mid, n: n}, false)
-		for i := range delta {
-			out[i] += l.lora.scale * delta[i]
+		m.addLowRank(l.lora, out, in, prompt)
+	}
+}
+
+// addLowRank adds the LoRA update scale·B·(A·x) to out for the n vectors of
+// in. A prompt's vectors go through the blocked multiplies, rows split
+// across cores; a generated token's A·x is r short dot products and its
+// B·(A·x) r scaled rows of Bᵀ added to out.
+func (m *Model) addLowRank(u *lowRank, out []float32, in *input, prompt bool) {
+	r, rows, n := u.a.Rows, u.b.Rows, in.n
+	mid := make([]float32, n*r)
+	if !prompt {
+		u.a.MulRows(mid, in.x, n, 0, r)
+		for b := range n {
+			o := out[b*rows : (b+1)*rows]
+			for j, v := range mid[b*r : (b+1)*r] {
+				tensor.Axpy(o, u.scale*v, u.bt[j*rows:(j+1)*rows])
+			}
 		}
+		return
+	}
+	m.matmul(u.a, mid, &input{x: in.x, n: n}, true)
+	delta := make([]float32, n*rows)
+	m.matmul(u.b, delta, &input{x: mid, n: n}, true)
+	for i := range delta {
+		out[i] += u.scale * delta[i]
 	}
 }
 
