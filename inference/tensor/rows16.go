@@ -39,7 +39,8 @@ func rows16Bytes(t DType) int {
 
 // Interleave adds the interleaved copy of the weights that MulRows then
 // decodes with, where this build and CPU have its kernels (AVX-512) and
-// the type is Q4_1 or Q8_0; it reports whether it did. The copy costs as
+// the type is Q4_1 or Q8_0 — and that MulRowsQ8 decodes Q4_1 with on CPUs
+// with the AVX2 int8 kernels; it reports whether it did. The copy costs as
 // much memory as the weights. Call it before the matrix is shared between
 // goroutines.
 func (m *Matrix) Interleave() bool {
