@@ -172,30 +172,13 @@ func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
 	nb := m.Cols / QK
 	const chunk = 4 // groups per pass of the vectors
-	var tmp [16]float32
 	for g0 := r0 / 16; g0*16 < r1; g0 += chunk {
 		g1 := min(g0+chunk, (r1+15)/16)
 		for b := range x.N {
-			o := out[b*m.Rows : (b+1)*m.Rows]
 			q, d, s := x.vector(b)
-			full0, full1 := g0, g1
-			if g0*16 < r0 {
-				full0++
-			}
-			if g1*16 > r1 {
-				full1--
-			}
-			for g := g0; g < g1; g++ {
-				if g >= full0 && g < full1 {
-					continue
-				}
-				q8Rows16Kernel(m.rows16[g*nb*q41Rows16Bytes:], nb, 1, q, d, s, tmp[:])
-				lo, hi := max(r0, 16*g), min(r1, 16*g+16)
-				copy(o[lo:hi], tmp[lo-16*g:hi-16*g])
-			}
-			if full1 > full0 {
-				q8Rows16Kernel(m.rows16[full0*nb*q41Rows16Bytes:], nb, full1-full0, q, d, s, o[16*full0:16*full1])
-			}
+			groupsInRange(out[b*m.Rows:(b+1)*m.Rows], g0, g1, r0, r1, func(g, count int, o []float32) {
+				q8Rows16Kernel(m.rows16[g*nb*q41Rows16Bytes:], nb, count, q, d, s, o)
+			})
 		}
 	}
 }

@@ -153,6 +153,14 @@ func (m *Matrix) mulRows16(out []float32, v *Vectors, r0, r1 int) {
 // rows16Groups computes groups [g0,g1) for one vector into o (that
 // vector's outputs), only rows [r0,r1).
 func (m *Matrix) rows16Groups(o, x []float32, p vecPieces, g0, g1, r0, r1 int) {
+	groupsInRange(o, g0, g1, r0, r1, func(g, count int, out []float32) { m.rows16Kernel(g, count, x, p, out) })
+}
+
+// groupsInRange runs kernel over groups [g0,g1) of 16 rows, writing only
+// rows [r0,r1) of o: the groups wholly inside in one call straight into o,
+// each group only partly inside into a scratch vector whose rows wanted are
+// copied. kernel(g, count, out) computes groups [g,g+count) into out.
+func groupsInRange(o []float32, g0, g1, r0, r1 int, kernel func(g, count int, out []float32)) {
 	full0, full1 := g0, g1
 	if g0*16 < r0 {
 		full0++
@@ -165,12 +173,12 @@ func (m *Matrix) rows16Groups(o, x []float32, p vecPieces, g0, g1, r0, r1 int) {
 		if g >= full0 && g < full1 {
 			continue
 		}
-		m.rows16Kernel(g, 1, x, p, tmp[:])
+		kernel(g, 1, tmp[:])
 		lo, hi := max(r0, 16*g), min(r1, 16*g+16)
 		copy(o[lo:hi], tmp[lo-16*g:hi-16*g])
 	}
 	if full1 > full0 {
-		m.rows16Kernel(full0, full1-full0, x, p, o[16*full0:16*full1])
+		kernel(full0, full1-full0, o[16*full0:16*full1])
 	}
 }
 
