@@ -438,3 +438,85 @@ r16block:
 r16done:
 	VZEROUPPER
 	RET
+
+// func unpackRows16AVX2(src *byte, nb int, dst *byte, d, mn *float32)
+//
+// unpackRows16's work for nb blocks of an interleaved Q4_1 group: per block,
+// column quad c's 64 bytes masked to their low nibbles become quad c of
+// dst, shifted right by 4 and masked quad c+4; the 16 rows' d and m
+// converted to float32.
+TEXT ·unpackRows16AVX2(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ nb+8(FP), BX
+	MOVQ dst+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ mn+32(FP), R9
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+
+upkblock:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	VCVTPH2PS 32(SI), Y2
+	VCVTPH2PS 48(SI), Y3
+	VMOVUPS Y0, (R8)
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS Y2, (R9)
+	VMOVUPS Y3, 32(R9)
+	VMOVDQU 64(SI), Y0
+	VMOVDQU 96(SI), Y1
+	VMOVDQU 128(SI), Y2
+	VMOVDQU 160(SI), Y3
+	VMOVDQU 192(SI), Y4
+	VMOVDQU 224(SI), Y5
+	VMOVDQU 256(SI), Y6
+	VMOVDQU 288(SI), Y7
+	VPSRLW  $4, Y0, Y8
+	VPSRLW  $4, Y1, Y9
+	VPSRLW  $4, Y2, Y10
+	VPSRLW  $4, Y3, Y11
+	VPAND   Y15, Y0, Y0
+	VPAND   Y15, Y1, Y1
+	VPAND   Y15, Y2, Y2
+	VPAND   Y15, Y3, Y3
+	VPAND   Y15, Y8, Y8
+	VPAND   Y15, Y9, Y9
+	VPAND   Y15, Y10, Y10
+	VPAND   Y15, Y11, Y11
+	VMOVDQU Y0, (DI)
+	VMOVDQU Y1, 32(DI)
+	VMOVDQU Y2, 64(DI)
+	VMOVDQU Y3, 96(DI)
+	VMOVDQU Y8, 256(DI)
+	VMOVDQU Y9, 288(DI)
+	VMOVDQU Y10, 320(DI)
+	VMOVDQU Y11, 352(DI)
+	VPSRLW  $4, Y4, Y8
+	VPSRLW  $4, Y5, Y9
+	VPSRLW  $4, Y6, Y10
+	VPSRLW  $4, Y7, Y11
+	VPAND   Y15, Y4, Y4
+	VPAND   Y15, Y5, Y5
+	VPAND   Y15, Y6, Y6
+	VPAND   Y15, Y7, Y7
+	VPAND   Y15, Y8, Y8
+	VPAND   Y15, Y9, Y9
+	VPAND   Y15, Y10, Y10
+	VPAND   Y15, Y11, Y11
+	VMOVDQU Y4, 128(DI)
+	VMOVDQU Y5, 160(DI)
+	VMOVDQU Y6, 192(DI)
+	VMOVDQU Y7, 224(DI)
+	VMOVDQU Y8, 384(DI)
+	VMOVDQU Y9, 416(DI)
+	VMOVDQU Y10, 448(DI)
+	VMOVDQU Y11, 480(DI)
+	ADDQ $320, SI
+	ADDQ $512, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ BX
+	JNZ  upkblock
+	VZEROUPPER
+	RET

@@ -329,6 +329,14 @@ func (w *q8WeightTile) unpack(m *Matrix, t, te int, quads bool) {
 // nibbles of quad c are quad c, the high ones quad c+4 (rows past the
 // matrix's are zeros there too).
 func (w *q8WeightTile) unpackRows16(m *Matrix, g int) {
+	nb := m.Cols / QK
+	if !unpackRows16Vector(m.rows16[g*nb*q41Rows16Bytes:], nb, w.w, w.d, w.mn) {
+		w.unpackRows16Go(m, g)
+	}
+}
+
+// unpackRows16Go is unpackRows16 in plain Go.
+func (w *q8WeightTile) unpackRows16Go(m *Matrix, g int) {
 	const low = 0x0f0f0f0f0f0f0f0f
 	nb := m.Cols / QK
 	for i := range nb {

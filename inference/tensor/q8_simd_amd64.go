@@ -47,6 +47,21 @@ func q80DotQ8AVX2(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *floa
 func q41Rows16Q8AVX2(w *byte, nb, groups int, x *int8, d, s *float32, out *float32)
 
 //go:noescape
+func unpackRows16AVX2(src *byte, nb int, dst *byte, d, mn *float32)
+
+// unpackRows16Vector is unpackRows16 in assembly where the CPU has AVX2
+// and F16C (VCVTPH2PS gives F16ToF32's values); it reports whether it ran.
+func unpackRows16Vector(src []byte, nb int, dst []byte, d, mn []float32) bool {
+	if !fmaAVX2 || !cpu.X86.HasF16C || nb == 0 {
+		return false
+	}
+	src, dst = src[:nb*q41Rows16Bytes], dst[:nb*QK*q8Group]
+	d, mn = d[:nb*q8Group], mn[:nb*q8Group]
+	unpackRows16AVX2(&src[0], nb, &dst[0], &d[0], &mn[0])
+	return true
+}
+
+//go:noescape
 func q8TileAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
 
 // q8Kernels is one instruction set's int8 kernels: a 16-vector tile kernel

@@ -5,6 +5,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -267,4 +268,24 @@ func TestQ8ExactIntegers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestUnpackRows16Vector checks the assembly unpack of an interleaved Q4_1
+// group against the Go one, byte for byte and scale for scale.
+func TestUnpackRows16Vector(t *testing.T) {
+	m := q8Matrix(t, Q4_1, 37, 5*QK, 9)
+	m.rows16 = make([]byte, m.Groups()*5*q41Rows16Bytes)
+	for g := range m.Groups() {
+		m.interleaveGroupQ41(g)
+	}
+	for g := range m.Groups() {
+		a, b := newQ8WeightTile(5), newQ8WeightTile(5)
+		if !unpackRows16Vector(m.rows16[g*5*q41Rows16Bytes:], 5, a.w, a.d, a.mn) {
+			t.Skip("CPU has no AVX2 and F16C")
+		}
+		b.unpackRows16Go(m, g)
+		if string(a.w) != string(b.w) || !slices.Equal(a.d, b.d) || !slices.Equal(a.mn, b.mn) {
+			t.Fatalf("group %d: the assembly and Go unpacks differ", g)
+		}
+	}
 }
