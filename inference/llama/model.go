@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"rustexpert/inference/tensor"
 )
@@ -325,12 +326,17 @@ func (m *Model) addLowRank(u *lowRank, out []float32, in *input, prompt bool) {
 		return
 	}
 	m.matmul(u.a, mid, &input{x: in.x, n: n}, true)
-	delta := make([]float32, n*rows)
+	buf := deltaPool.Get().(*[]float32)
+	defer deltaPool.Put(buf)
+	*buf = slices.Grow((*buf)[:0], n*rows)[:n*rows]
+	delta := *buf
 	m.matmul(u.b, delta, &input{x: mid, n: n}, true)
-	for i := range delta {
-		out[i] += u.scale * delta[i]
-	}
+	tensor.Axpy(out[:n*rows], u.scale, delta)
 }
+
+// deltaPool recycles the buffers of prompts' LoRA updates (B·(A·x) for
+// every vector, as large as the layer's output).
+var deltaPool = sync.Pool{New: func() any { return new([]float32) }}
 
 func addTo(dst, src []float32) { tensor.Add(dst, src) }
 
