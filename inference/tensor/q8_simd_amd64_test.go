@@ -114,7 +114,7 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 			rows, cols := shape[0], shape[1]*QK
 			m := q8Matrix(t, Q4_1, rows, cols, uint64(rows))
 			if !m.Interleave() {
-				t.Fatal("no interleaved copy")
+				t.Skip("no interleaved copy on this CPU")
 			}
 			x := QuantizeQ8(randFloats(uint64(cols), 3*cols, 1), 3, cols, false)
 			out := make([]float32, 3*rows)

@@ -53,9 +53,10 @@ func (m *Matrix) Interleave() bool {
 
 // Interleavable reports whether Interleave would make an interleaved copy:
 // for Q4_1 and Q8_0 where the CPU has the AVX-512 kernels, for Q4_1 where
-// it has the AVX2 int8 ones (MulRowsQ8 reads the copy there).
+// it has the AVX2 int8 ones and int8 activations are its default
+// (MulRowsQ8 reads the copy there).
 func (m *Matrix) Interleavable() bool {
-	cpu := rows16CPU() || (m.Type == Q4_1 && q8Rows16())
+	cpu := rows16CPU() || (m.Type == Q4_1 && q8Rows16() && Int8Preferred())
 	return rows16Bytes(m.Type) != 0 && cpu && m.Cols%QK == 0 && m.Cols > 0
 }
 
