@@ -80,3 +80,99 @@ addrowsdone:
 	VMOVUPS Z3, 192(DI)
 	VZEROUPPER
 	RET
+
+// The same for CPUs with AVX2 but no AVX-512: each row's products summed as
+// dotAVX2 sums them (four 8-lane accumulators over two 32-value halves,
+// (s0+s1)+(s2+s3), then the lanes as hsum8 adds them), the weighted rows
+// added as axpyAVX2 adds them; the query, or the sums, in Y8–Y15.
+
+// func dotRows64AVX2(out, q, rows *float32, stride, n int, scale float32)
+TEXT ·dotRows64AVX2(SB), NOSPLIT, $0-44
+	MOVQ out+0(FP), DI
+	MOVQ q+8(FP), AX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), CX
+	VMOVSS scale+40(FP), X7
+	VMOVUPS 0(AX), Y8
+	VMOVUPS 32(AX), Y9
+	VMOVUPS 64(AX), Y10
+	VMOVUPS 96(AX), Y11
+	VMOVUPS 128(AX), Y12
+	VMOVUPS 160(AX), Y13
+	VMOVUPS 192(AX), Y14
+	VMOVUPS 224(AX), Y15
+	TESTQ CX, CX
+	JLE dotrows2done
+
+dotrows2loop:
+	VMULPS 0(SI), Y8, Y0
+	VMULPS 32(SI), Y9, Y1
+	VMULPS 64(SI), Y10, Y2
+	VMULPS 96(SI), Y11, Y3
+	VFMADD231PS 128(SI), Y12, Y0
+	VFMADD231PS 160(SI), Y13, Y1
+	VFMADD231PS 192(SI), Y14, Y2
+	VFMADD231PS 224(SI), Y15, Y3
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMULSS X7, X0, X0
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ DX, SI
+	DECQ CX
+	JNZ dotrows2loop
+
+dotrows2done:
+	VZEROUPPER
+	RET
+
+// func addRows64AVX2(o, w, rows *float32, stride, n int)
+TEXT ·addRows64AVX2(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ w+8(FP), AX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	TESTQ CX, CX
+	JLE addrows2done
+
+addrows2loop:
+	VBROADCASTSS (AX), Y0
+	VFMADD231PS 0(SI), Y0, Y8
+	VFMADD231PS 32(SI), Y0, Y9
+	VFMADD231PS 64(SI), Y0, Y10
+	VFMADD231PS 96(SI), Y0, Y11
+	VFMADD231PS 128(SI), Y0, Y12
+	VFMADD231PS 160(SI), Y0, Y13
+	VFMADD231PS 192(SI), Y0, Y14
+	VFMADD231PS 224(SI), Y0, Y15
+	ADDQ $4, AX
+	ADDQ DX, SI
+	DECQ CX
+	JNZ addrows2loop
+
+addrows2done:
+	VMOVUPS Y8, 0(DI)
+	VMOVUPS Y9, 32(DI)
+	VMOVUPS Y10, 64(DI)
+	VMOVUPS Y11, 96(DI)
+	VMOVUPS Y12, 128(DI)
+	VMOVUPS Y13, 160(DI)
+	VMOVUPS Y14, 192(DI)
+	VMOVUPS Y15, 224(DI)
+	VZEROUPPER
+	RET

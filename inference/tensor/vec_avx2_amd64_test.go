@@ -90,3 +90,30 @@ func TestAVX2NormKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestAVX2Rows64 runs the AVX2 attention kernels for 64-value rows
+// directly: the bits of dotAVX2 (times the scale) and of axpyAVX2 row by
+// row, wherever the CPU has AVX2.
+func TestAVX2Rows64(t *testing.T) {
+	if !fmaAVX2 {
+		t.Skip("CPU has no AVX2 and FMA")
+	}
+	const stride, n = 72, 9
+	rows := randFloats(1, n*stride, 2)
+	q, w := randFloats(2, 64, 1), randFloats(3, n, 1)
+	out := make([]float32, n)
+	dotRows64AVX2(&out[0], &q[0], &rows[0], 4*stride, n, 0.125)
+	o := make([]float32, 64)
+	addRows64AVX2(&o[0], &w[0], &rows[0], 4*stride, n)
+	want := make([]float32, 64)
+	for j := range n {
+		row := rows[j*stride : j*stride+64]
+		if d := dotAVX2(q, row) * 0.125; math.Float32bits(out[j]) != math.Float32bits(d) {
+			t.Fatalf("row %d: %g, dotAVX2 %g", j, out[j], d)
+		}
+		axpyAVX2(want, w[j], row)
+	}
+	if !equalBits(o, want) {
+		t.Fatalf("weighted rows %v, axpyAVX2 %v", o[:4], want[:4])
+	}
+}

@@ -263,29 +263,50 @@ func dotRows64(out, q, rows *float32, stride, n int, scale float32)
 //go:noescape
 func addRows64(o, w, rows *float32, stride, n int)
 
+//go:noescape
+func dotRows64AVX2(out, q, rows *float32, stride, n int, scale float32)
+
+//go:noescape
+func addRows64AVX2(o, w, rows *float32, stride, n int)
+
 // dotRowsVector is DotRows for 64 values a row (a common attention head
-// size) with AVX-512 (rowsdot_amd64.s): the query stays in registers.
+// size) with AVX-512, or AVX2 and FMA (rowsdot_amd64.s): the query stays
+// in registers.
 func dotRowsVector(out, q, rows []float32, stride int, scale float32) bool {
-	if len(q) != 64 || !archsimd.X86.AVX512() {
+	kernel := dotRows64
+	switch {
+	case len(q) != 64:
+		return false
+	case archsimd.X86.AVX512():
+	case fmaAVX2:
+		kernel = dotRows64AVX2
+	default:
 		return false
 	}
 	if len(out) > 0 {
-		dotRows64(&out[0], &q[0], &rows[0], 4*stride, len(out), scale)
+		kernel(&out[0], &q[0], &rows[0], 4*stride, len(out), scale)
 	}
 	return true
 }
 
-// addRowsVector is AddRows for 64 values a row with AVX-512, the sums kept
-// in registers.
+// addRowsVector is AddRows for 64 values a row with AVX-512, or AVX2 and
+// FMA, the sums kept in registers.
 func addRowsVector(o, w, rows []float32, stride int) bool {
-	if len(o) != 64 || !archsimd.X86.AVX512() {
+	kernel := addRows64
+	switch {
+	case len(o) != 64:
+		return false
+	case archsimd.X86.AVX512():
+	case fmaAVX2:
+		kernel = addRows64AVX2
+	default:
 		return false
 	}
 	if len(w) == 0 {
 		clear(o)
 		return true
 	}
-	addRows64(&o[0], &w[0], &rows[0], 4*stride, len(w))
+	kernel(&o[0], &w[0], &rows[0], 4*stride, len(w))
 	return true
 }
 
