@@ -18,13 +18,17 @@ import (
 )
 
 // bundledModel loads the bundled base model once per test binary, or skips.
-var bundledModel = sync.OnceValues(func() (*Engine, error) {
+var bundledModel = sync.OnceValues(func() (*Engine, error) { return loadBundled("") })
+
+// loadBundled loads the bundled model with the given activations ("" for
+// the default), or reports errMissingModel.
+func loadBundled(activations string) (*Engine, error) {
 	path := bundledPath()
 	if _, err := os.Stat(path); err != nil {
 		return nil, errMissingModel
 	}
-	return Load(Spec{Base: path})
-})
+	return Load(Spec{Base: path, Activations: activations})
+}
 
 func bundledPath() string {
 	if path := os.Getenv("RUSTEXPERT_TEST_GGUF"); path != "" {
@@ -41,11 +45,7 @@ var bundledExact = sync.OnceValues(func() (*Engine, error) {
 	if llama.DefaultActivations() == llama.ActivationsF32 {
 		return bundledModel()
 	}
-	path := bundledPath()
-	if _, err := os.Stat(path); err != nil {
-		return nil, errMissingModel
-	}
-	return Load(Spec{Base: path, Activations: string(llama.ActivationsF32)})
+	return loadBundled(string(llama.ActivationsF32))
 })
 
 func engine(t *testing.T) *Engine {

@@ -253,14 +253,13 @@ func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool)
 		return
 	}
 	if m.q8 {
-		xq := m.quantized(in, ls[0].w, false)
-		if xq == nil || slices.ContainsFunc(ls, func(l *linear) bool { return m.quantized(in, l.w, false) == nil }) {
+		if slices.ContainsFunc(ls, func(l *linear) bool { return m.quantized(in, l.w, false) == nil }) {
 			for i, l := range ls {
 				m.apply(l, outs[i], in, prompt)
 			}
 			return
 		}
-		m.rowGroups(ls, func(i, r0, r1 int) { ls[i].w.MulRowsQ8(outs[i], xq, r0, r1) })
+		m.rowGroups(ls, func(i, r0, r1 int) { ls[i].w.MulRowsQ8(outs[i], in.q8, r0, r1) })
 	} else {
 		ms := make([]*tensor.Matrix, len(ls))
 		for i, l := range ls {

@@ -228,7 +228,7 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	groups := (x.N + q8Group - 1) / q8Group
 	for t := r0; t < r1; t += q8Group {
 		te := min(t+q8Group, r1)
-		w.unpack(m, t, te, false)
+		w.unpack(m, t, te)
 		for g := range groups {
 			q8TileKernel(w, x.tiled, g, nb, &res)
 			for lane := range min(q8Group, x.N-g*q8Group) {
@@ -251,7 +251,7 @@ func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int) {
 	var part [2][q8Group]float32
 	for t := r0; t < r1; t += q8Group {
 		te := min(t+q8Group, r1)
-		w.unpack(m, t, te, true)
+		w.unpackQuads(m, t, te)
 		for b := 0; b < x.N; b += 2 {
 			b2 := min(b+1, x.N-1)
 			oa, ob := out[b*m.Rows+t:b*m.Rows+te], out[b2*m.Rows+t:b2*m.Rows+te]
@@ -283,76 +283,48 @@ func newQ8WeightTile(nb int) *q8WeightTile {
 		d: make([]float32, nb*q8Group), mn: make([]float32, nb*q8Group)}
 }
 
-// unpack fills the tile with rows [t,te) of m, in quads when asked.
-func (w *q8WeightTile) unpack(m *Matrix, t, te int, quads bool) {
+// unpack fills the tile with rows [t,te) of m.
+func (w *q8WeightTile) unpack(m *Matrix, t, te int) {
 	nb := m.Cols / QK
 	rb := m.RowBytes()
-	if quads && m.Type == Q4_1 {
-		if m.rows16 != nil && t%16 == 0 {
-			w.unpackRows16(m, t/16)
-			return
-		}
-		w.unpackQ41Quads(m, t, te)
-		return
-	}
-	var tmp [QK]byte
 	for r := range q8Group {
-		row := m.Data[min(t+r, te-1)*rb:][:rb]
+		if t+r >= te {
+			w.zeroRow(r, nb)
+			continue
+		}
+		row := m.Data[(t+r)*rb : (t+r+1)*rb]
 		for i := range nb {
 			k := i*q8Group + r
 			dst := (*[QK]byte)(w.w[k*QK:])
-			if quads {
-				dst = &tmp
-			}
-			switch {
-			case t+r >= te:
-				clear(dst[:])
-				w.d[k], w.mn[k], w.c[k] = 0, 0, 0
-			case m.Type == Q4_1:
+			switch m.Type {
+			case Q4_1:
 				w.d[k], w.mn[k], w.c[k] = unpackQ41((*[q41Bytes]byte)(row[i*q41Bytes:]), dst)
-			case m.Type == Q8_0:
+			case Q8_0:
 				w.d[k], w.c[k] = unpackQ80((*[q80Bytes]byte)(row[i*q80Bytes:]), dst)
 				w.mn[k] = 0
 			}
-			if quads {
-				blk := w.w[i*QK*q8Group:]
-				for j := 0; j < QK; j += 4 {
-					copy(blk[j*q8Group+4*r:][:4], tmp[j:j+4])
-				}
-			}
 		}
 	}
 }
 
-// unpackRows16 is unpackQ41Quads of group g from the matrix's interleaved
-// copy, where the 16 rows' column quads already lie side by side: the low
-// nibbles of quad c are quad c, the high ones quad c+4 (rows past the
-// matrix's are zeros there too).
-func (w *q8WeightTile) unpackRows16(m *Matrix, g int) {
-	nb := m.Cols / QK
-	if !unpackRows16Vector(m.rows16[g*nb*q41Rows16Bytes:], nb, w.w, w.d, w.mn) {
-		w.unpackRows16Go(m, g)
-	}
-}
-
-// unpackRows16Go is unpackRows16 in plain Go.
-func (w *q8WeightTile) unpackRows16Go(m *Matrix, g int) {
-	const low = 0x0f0f0f0f0f0f0f0f
-	nb := m.Cols / QK
+func (w *q8WeightTile) zeroRow(r, nb int) {
 	for i := range nb {
-		src := (*[q41Rows16Bytes]byte)(m.rows16[(g*nb+i)*q41Rows16Bytes:])
-		dst := (*[QK * q8Group]byte)(w.w[i*QK*q8Group:])
-		for c := range 4 {
-			for j := 0; j < 64; j += 8 {
-				v := binary.LittleEndian.Uint64(src[64+64*c+j:])
-				binary.LittleEndian.PutUint64(dst[64*c+j:], v&low)
-				binary.LittleEndian.PutUint64(dst[64*(c+4)+j:], (v>>4)&low)
-			}
-		}
-		for r := range q8Group {
-			w.d[i*q8Group+r], w.mn[i*q8Group+r] = half(src[2*r:]), half(src[32+2*r:])
-		}
+		k := i*q8Group + r
+		clear(w.w[k*QK : (k+1)*QK])
+		w.c[k], w.d[k], w.mn[k] = 0, 0, 0
 	}
+}
+
+// unpackQuads fills the tile with Q4_1 rows [t,te) of m in column quads
+// (the AVX2 tile): from the interleaved copy where there is one and t
+// starts a group, else from the rows.
+func (w *q8WeightTile) unpackQuads(m *Matrix, t, te int) {
+	if m.rows16 != nil && t%16 == 0 {
+		nb := m.Cols / QK
+		unpackRows16(m.rows16[t/16*nb*q41Rows16Bytes:], nb, w.w, w.d, w.mn)
+		return
+	}
+	w.unpackQ41Quads(m, t, te)
 }
 
 // unpackQ41Quads is unpack of Q4_1 rows in quads (the AVX2 tile): each

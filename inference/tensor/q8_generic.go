@@ -34,4 +34,6 @@ func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []fl
 	panic("tensor: no int8 kernels in this build")
 }
 
-func unpackRows16Vector(src []byte, nb int, dst []byte, d, mn []float32) bool { return false }
+func unpackRows16(src []byte, nb int, dst []byte, d, mn []float32) {
+	panic("tensor: no int8 kernels in this build")
+}

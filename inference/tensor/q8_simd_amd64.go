@@ -49,16 +49,18 @@ func q41Rows16Q8AVX2(w *byte, nb, groups int, x *int8, d, s *float32, out *float
 //go:noescape
 func unpackRows16AVX2(src *byte, nb int, dst *byte, d, mn *float32)
 
-// unpackRows16Vector is unpackRows16 in assembly where the CPU has AVX2
-// and F16C (VCVTPH2PS gives F16ToF32's values); it reports whether it ran.
-func unpackRows16Vector(src []byte, nb int, dst []byte, d, mn []float32) bool {
-	if !fmaAVX2 || !cpu.X86.HasF16C || nb == 0 {
-		return false
+// unpackRows16 writes nb blocks of an interleaved Q4_1 group (src) to a
+// tile in column quads: quad c's low nibbles are quad c, its high ones
+// quad c+4; d and mn get the 16 rows' scales and offsets (VCVTPH2PS gives
+// F16ToF32's values). Only the AVX2 kernel set, which needs F16C, reads
+// such tiles.
+func unpackRows16(src []byte, nb int, dst []byte, d, mn []float32) {
+	if nb == 0 {
+		return
 	}
 	src, dst = src[:nb*q41Rows16Bytes], dst[:nb*QK*q8Group]
 	d, mn = d[:nb*q8Group], mn[:nb*q8Group]
 	unpackRows16AVX2(&src[0], nb, &dst[0], &d[0], &mn[0])
-	return true
 }
 
 //go:noescape

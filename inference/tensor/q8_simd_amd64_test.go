@@ -3,10 +3,13 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 )
 
 // eachQ8 runs test once per int8 kernel set this CPU has (AVX-512 VNNI,
@@ -270,22 +273,44 @@ func TestQ8ExactIntegers(t *testing.T) {
 	})
 }
 
-// TestUnpackRows16Vector checks the assembly unpack of an interleaved Q4_1
-// group against the Go one, byte for byte and scale for scale.
-func TestUnpackRows16Vector(t *testing.T) {
-	m := q8Matrix(t, Q4_1, 37, 5*QK, 9)
-	m.rows16 = make([]byte, m.Groups()*5*q41Rows16Bytes)
+// TestUnpackRows16 checks the assembly unpack of an interleaved Q4_1 group
+// against a plain-Go reference, byte for byte and scale for scale.
+func TestUnpackRows16(t *testing.T) {
+	if !fmaAVX2 || !cpu.X86.HasF16C {
+		t.Skip("CPU has no AVX2 and F16C")
+	}
+	const nb = 5
+	m := q8Matrix(t, Q4_1, 37, nb*QK, 9)
+	m.rows16 = make([]byte, m.Groups()*nb*q41Rows16Bytes)
 	for g := range m.Groups() {
 		m.interleaveGroupQ41(g)
 	}
 	for g := range m.Groups() {
-		a, b := newQ8WeightTile(5), newQ8WeightTile(5)
-		if !unpackRows16Vector(m.rows16[g*5*q41Rows16Bytes:], 5, a.w, a.d, a.mn) {
-			t.Skip("CPU has no AVX2 and F16C")
-		}
-		b.unpackRows16Go(m, g)
+		a, b := newQ8WeightTile(nb), newQ8WeightTile(nb)
+		unpackRows16(m.rows16[g*nb*q41Rows16Bytes:], nb, a.w, a.d, a.mn)
+		unpackRows16Ref(m, g, b)
 		if string(a.w) != string(b.w) || !slices.Equal(a.d, b.d) || !slices.Equal(a.mn, b.mn) {
-			t.Fatalf("group %d: the assembly and Go unpacks differ", g)
+			t.Fatalf("group %d: the assembly unpack differs from the reference", g)
+		}
+	}
+}
+
+// unpackRows16Ref is unpackRows16 in plain Go.
+func unpackRows16Ref(m *Matrix, g int, w *q8WeightTile) {
+	const low = 0x0f0f0f0f0f0f0f0f
+	nb := m.Cols / QK
+	for i := range nb {
+		src := m.rows16[(g*nb+i)*q41Rows16Bytes:]
+		dst := w.w[i*QK*q8Group:]
+		for c := range 4 {
+			for j := 0; j < 64; j += 8 {
+				v := binary.LittleEndian.Uint64(src[64+64*c+j:])
+				binary.LittleEndian.PutUint64(dst[64*c+j:], v&low)
+				binary.LittleEndian.PutUint64(dst[64*(c+4)+j:], (v>>4)&low)
+			}
+		}
+		for r := range q8Group {
+			w.d[i*q8Group+r], w.mn[i*q8Group+r] = half(src[2*r:]), half(src[32+2*r:])
 		}
 	}
 }

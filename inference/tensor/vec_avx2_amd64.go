@@ -133,13 +133,11 @@ func softmaxAVX2(v []float32) {
 
 // tailMask8 selects the first n < 8 lanes.
 func tailMask8(n int) archsimd.Mask32x8 {
-	return archsimd.BroadcastInt32x8(int32(n)).Greater(laneIndex8())
+	return archsimd.BroadcastInt32x8(int32(n)).Greater(archsimd.LoadInt32x8(&laneIndex8))
 }
 
-func laneIndex8() archsimd.Int32x8 {
-	idx := [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
-	return archsimd.LoadInt32x8(&idx)
-}
+// laneIndex8 holds each lane's number.
+var laneIndex8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
 
 func siluMulAVX2(g, u []float32) {
 	u = u[:len(g)]
