@@ -1,5 +1,5 @@
 // Command engine measures the built-in CPU engine on the bundled model: prefill
-// and decode speed at batch 1 and 3, first-token latency for a 200-token
+// and decode speed at batch 1, 3 and 8, first-token latency for a 200-token
 // prompt, the machine's memory bandwidth (a large copy) and decode speed as a
 // fraction of the bound it sets, and llama.cpp's decode speed on the same GGUF
 // and prompt (through llama-cpp-python, when installed) for the ratio.
@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,12 +34,34 @@ func main() {
 	python := flag.String("python", "python3", "Python with llama-cpp-python for the reference ('' to skip)")
 	activations := flag.String("activations", "", "matrix multiply inputs: f32 or q8 (default: the engine's)")
 	amx := flag.Bool("amx", true, "prompt multiplies on the AMX tiles where the CPU has them")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 	flag.Parse()
+	if *profile != "" {
+		stop, err := startProfile(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "engine bench:", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	spec := builtin.Spec{Base: *model, Adapter: *adapter, Activations: *activations, NoAMX: !*amx}
 	if err := run(spec, *promptLen, *decode, *runs, *python); err != nil {
 		fmt.Fprintln(os.Stderr, "engine bench:", err)
 		os.Exit(1)
 	}
+}
+
+// startProfile starts a CPU profile written to path; the returned function ends it.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func run(spec builtin.Spec, promptLen, decode, runs int, python string) error {
@@ -55,7 +78,7 @@ func run(spec builtin.Spec, promptLen, decode, runs int, python string) error {
 
 	bw := bandwidth()
 
-	var first, firstCPU, prefillTPS, tps1, tps3 float64
+	var first, firstCPU, prefillTPS, tps1, tps3, tps8 float64
 	stat0, statErr := readCPUStat()
 	for range runs {
 		c0 := cpuSeconds()
@@ -64,6 +87,7 @@ func run(spec builtin.Spec, promptLen, decode, runs int, python string) error {
 		first, prefillTPS = best(first, f, true), max(prefillTPS, p)
 		tps1 = max(tps1, decodeSpeed(m, prompt[:16], 1, decode))
 		tps3 = max(tps3, decodeSpeed(m, prompt[:16], 3, decode))
+		tps8 = max(tps8, decodeSpeed(m, prompt[:16], 8, decode))
 	}
 	// The copy runs again after the measurements and the faster of the two sets the bound: a
 	// moment of slow memory on this shared machine must not make decoding look closer to it.
@@ -75,6 +99,7 @@ func run(spec builtin.Spec, promptLen, decode, runs int, python string) error {
 		len(prompt), first*1000, prefillTPS, firstCPU*1000)
 	fmt.Printf("decode batch 1: %.1f tokens/s = %.2f of the bandwidth bound\n", tps1, tps1/bound)
 	fmt.Printf("decode batch 3: %.1f tokens/s in all (%.1f per answer)\n", tps3, tps3/3)
+	fmt.Printf("decode batch 8 (a generation job's answers at once): %.1f tokens/s in all (%.1f per answer)\n", tps8, tps8/8)
 	if stat1, err := readCPUStat(); statErr == nil && err == nil {
 		fmt.Printf("CPU time the hypervisor took from this machine during the measurements: %.1f%% (figures from runs with more than a few percent are not comparable)\n",
 			100*stat1.stealSince(stat0))

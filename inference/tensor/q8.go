@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 )
 
@@ -165,11 +166,20 @@ func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	}
 }
 
+// q8TileBatch is the fewest vectors that MulRowsQ8 multiplies with a Q4_1
+// matrix's interleaved copy through the tile kernel (unpacking each group
+// once for all of them) rather than the row kernel (unpacking it for each).
+var q8TileBatch = 4
+
 // mulRows16Q8 is MulRowsQ8 over the interleaved copy of a Q4_1 matrix
 // (AVX2): groups of 16 rows a vector at a time, a few groups per pass of
 // the vectors; a group only partly inside [r0,r1) is computed whole into a
 // scratch vector and the rows wanted are copied.
 func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
+	if x.N >= q8TileBatch {
+		m.mulMatQ8Lanes(out, x, r0, r1)
+		return
+	}
 	nb := m.Cols / QK
 	const chunk = 4 // groups per pass of the vectors
 	for g0 := r0 / 16; g0*16 < r1; g0 += chunk {
@@ -244,26 +254,47 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 // mulMatQ8Lanes is MulMatQ8 on the AVX2 tile kernel, which keeps the 16
 // rows of a tile in lanes and takes two vectors at a time, as they are
 // (the last one of an odd count twice), writing each vector's 16 results
-// in place: a vector's results do not depend on its partner.
+// in place: a vector's results do not depend on its partner. Tiles are the
+// matrix's groups of 16 rows (those of its interleaved copy); a group only
+// partly inside [r0,r1) is computed whole and the rows wanted are copied.
+// Per row and vector it computes what q41Rows16Q8AVX2 does, in the same
+// order, so MulRowsQ8 takes it for batches too (mulRows16Q8).
 func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int) {
 	nb := m.Cols / QK
-	w := newQ8WeightTile(nb)
+	w := getQ8WeightTile(nb)
+	defer q8TilePool.Put(w)
 	var part [2][q8Group]float32
-	for t := r0; t < r1; t += q8Group {
-		te := min(t+q8Group, r1)
-		w.unpackQuads(m, t, te)
+	for t := r0 / q8Group * q8Group; t < r1; t += q8Group {
+		w.unpackQuads(m, t, min(t+q8Group, m.Rows))
+		lo, hi := max(r0, t), min(r1, t+q8Group)
 		for b := 0; b < x.N; b += 2 {
 			b2 := min(b+1, x.N-1)
-			oa, ob := out[b*m.Rows+t:b*m.Rows+te], out[b2*m.Rows+t:b2*m.Rows+te]
-			if te-t == q8Group {
+			oa, ob := out[b*m.Rows+lo:b*m.Rows+hi], out[b2*m.Rows+lo:b2*m.Rows+hi]
+			if hi-lo == q8Group {
 				q8LanesKernel(w, x, b, b2, oa, ob)
 				continue
 			}
 			q8LanesKernel(w, x, b, b2, part[0][:], part[1][:])
-			copy(oa, part[0][:])
-			copy(ob, part[1][:])
+			copy(oa, part[0][lo-t:hi-t])
+			copy(ob, part[1][lo-t:hi-t])
 		}
 	}
+}
+
+// q8TilePool keeps weight tiles between calls: a generated token's matrix
+// multiplies would otherwise allocate one each.
+var q8TilePool = sync.Pool{New: func() any { return new(q8WeightTile) }}
+
+// getQ8WeightTile returns a tile of nb blocks from the pool.
+func getQ8WeightTile(nb int) *q8WeightTile {
+	w := q8TilePool.Get().(*q8WeightTile)
+	if cap(w.d) < nb*q8Group {
+		*w = *newQ8WeightTile(nb)
+		return w
+	}
+	w.w, w.c = w.w[:nb*QK*q8Group], w.c[:nb*q8Group]
+	w.d, w.mn = w.d[:nb*q8Group], w.mn[:nb*q8Group]
+	return w
 }
 
 // q8WeightTile is 16 weight rows unpacked for the prefill kernel: per

@@ -106,8 +106,10 @@ func TestQuantizeRowQ8MatchesGo(t *testing.T) {
 
 // TestMulRowsQ8Interleaved checks MulRowsQ8 (and MulMatQ8, whose tiles
 // then come from the copy) over a Q4_1 matrix's interleaved copy, where the
-// kernel set reads it (AVX2): against the reference, for partial groups at both ends of the row range, and the same
-// bits for a vector alone as in a batch.
+// kernel set reads it (AVX2): against the reference, for partial groups at
+// both ends of the row range, and the same bits for every vector alone as in
+// a batch small enough for the row kernel and in one large enough for the
+// tile kernel (odd, so one vector goes through it twice).
 func TestMulRowsQ8Interleaved(t *testing.T) {
 	eachQ8(t, func(t *testing.T) {
 		if !q8Rows16() {
@@ -119,25 +121,44 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 			if !m.Interleave() {
 				t.Skip("no interleaved copy on this CPU")
 			}
-			x := QuantizeQ8(randFloats(uint64(cols), 3*cols, 1), 3, cols, false)
-			out := make([]float32, 3*rows)
-			m.MulRowsQ8(out, x, 0, rows)
-			checkQ8(t, fmt.Sprintf("interleaved %d×%d", rows, cols), m, x, out)
-			xt := QuantizeQ8(randFloats(uint64(cols), 3*cols, 1), 3, cols, true)
-			mat := make([]float32, 3*rows)
-			m.MulMatQ8(mat, xt, 0, rows)
-			checkQ8(t, fmt.Sprintf("interleaved %d×%d, MulMatQ8", rows, cols), m, xt, mat)
-			one := QuantizeQ8(randFloats(uint64(cols), cols, 1), 1, cols, false)
-			part := make([]float32, rows)
-			r0, r1 := min(3, rows-1), rows-min(5, rows-1)
-			m.MulRowsQ8(part, one, r0, r1)
-			for r := r0; r < r1; r++ {
-				if math.Float32bits(part[r]) != math.Float32bits(out[r]) {
-					t.Fatalf("%d×%d row %d: %g alone over [%d,%d), %g in the batch", rows, cols, r, part[r], r0, r1, out[r])
+			for _, n := range []int{q8TileBatch - 1, q8TileBatch + 1} {
+				what := fmt.Sprintf("interleaved %d×%d n=%d", rows, cols, n)
+				xf := randFloats(uint64(cols), n*cols, 1)
+				x := QuantizeQ8(xf, n, cols, false)
+				out := make([]float32, n*rows)
+				m.MulRowsQ8(out, x, 0, rows)
+				checkQ8(t, what, m, x, out)
+				xt := QuantizeQ8(xf, n, cols, true)
+				mat := make([]float32, n*rows)
+				m.MulMatQ8(mat, xt, 0, rows)
+				checkQ8(t, what+", MulMatQ8", m, xt, mat)
+				for b := range n {
+					checkAlone(t, what, m, xf[b*cols:(b+1)*cols], out[b*rows:(b+1)*rows])
 				}
 			}
 		}
 	})
+}
+
+// checkAlone checks that vector x alone gives batch's bits over rows
+// [3,Rows-5) (partial groups at both ends), through MulRowsQ8 and MulMatQ8.
+func checkAlone(t *testing.T, what string, m *Matrix, x, batch []float32) {
+	t.Helper()
+	r0, r1 := min(3, m.Rows-1), m.Rows-min(5, m.Rows-1)
+	for _, tiled := range []bool{false, true} {
+		one := QuantizeQ8(x, 1, m.Cols, tiled)
+		part := make([]float32, m.Rows)
+		if tiled {
+			m.MulMatQ8(part, one, r0, r1)
+		} else {
+			m.MulRowsQ8(part, one, r0, r1)
+		}
+		for r := r0; r < r1; r++ {
+			if math.Float32bits(part[r]) != math.Float32bits(batch[r]) {
+				t.Fatalf("%s row %d: %g alone over [%d,%d) (MulMatQ8 %v), %g in the batch", what, r, part[r], r0, r1, tiled, batch[r])
+			}
+		}
+	}
 }
 
 func TestMulRowsQ8MatchesReference(t *testing.T) {
