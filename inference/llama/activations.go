@@ -62,9 +62,24 @@ type input struct {
 	n   int
 	q8  *tensor.Q8Vectors
 	amx *tensor.AMXVectors
-	// amxMem, when set, is memory for amx that the next input may reuse:
-	// an input's AMX form lives only until the next input is made.
-	amxMem *tensor.AMXVectors
+	// mem, when set, is memory for q8 and amx that the next input may
+	// reuse: an input's quantized and AMX forms live only until the next
+	// input is made.
+	mem *inputMem
+}
+
+// inputMem is the memory of the inputs' quantized and AMX forms, one input at a time.
+type inputMem struct {
+	q8  tensor.Q8Vectors
+	amx tensor.AMXVectors
+}
+
+// memory returns in's memory for its other forms, new when it has none.
+func (in *input) memory() *inputMem {
+	if in.mem == nil {
+		in.mem = new(inputMem)
+	}
+	return in.mem
 }
 
 // quantized returns in's vectors quantized for w, or nil when w takes
@@ -74,7 +89,10 @@ func (m *Model) quantized(in *input, w *tensor.Matrix, prompt bool) *tensor.Q8Ve
 		return nil
 	}
 	if in.q8 == nil {
-		in.q8 = tensor.QuantizeQ8(in.x, in.n, w.Cols, prompt)
+		v := &in.memory().q8
+		v.Reset(in.n, w.Cols, prompt)
+		m.parallel(in.n, 32, func(lo, hi int) { v.Fill(in.x, lo, hi) })
+		in.q8 = v
 	}
 	return in.q8
 }
@@ -100,10 +118,7 @@ func (m *Model) tiled(in *input, w *tensor.Matrix, prompt bool) *tensor.AMXVecto
 		return nil
 	}
 	if in.amx == nil || in.amx.Cols != w.Cols {
-		if in.amxMem == nil {
-			in.amxMem = new(tensor.AMXVectors)
-		}
-		v := in.amxMem
+		v := &in.memory().amx
 		v.Reset(in.n, w.Cols)
 		m.parallel(in.n, 32, func(lo, hi int) { v.Fill(in.x, lo, hi) })
 		in.amx = v

@@ -81,7 +81,7 @@ func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, b *buffer
 	ly := &m.layers[l]
 	n, kv := len(steps), m.kvDim()
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
-	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{b.k, b.v}, &input{x: b.norm, n: n, amxMem: &b.amx}, b.prompt)
+	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{b.k, b.v}, &input{x: b.norm, n: n, mem: &b.mem}, b.prompt)
 	for i := range n {
 		m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
 		m.cache(l, steps[i], pos[i], b.k[i*kv:], b.v[i*kv:])
@@ -156,8 +156,8 @@ type buffers struct {
 	norm, q, k, v, att, proj, gate, up []float32
 	rope                               []float32 // each step's rotary cosines and sines (ropeAngles)
 	steps                              int
-	prompt                             bool              // prompt tokens: blocked matrix multiply
-	amx                                tensor.AMXVectors // memory of the inputs' AMX forms, one input at a time
+	prompt                             bool     // prompt tokens: blocked matrix multiply
+	mem                                inputMem // the inputs' quantized and AMX forms, one input at a time
 }
 
 func (m *Model) newBuffers(n int, prompt bool, pos []int) *buffers {
@@ -174,7 +174,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	ly := &m.layers[l]
 	n := len(steps)
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
-	in := &input{x: b.norm, n: n, amxMem: &b.amx}
+	in := &input{x: b.norm, n: n, mem: &b.mem}
 	m.applyAll([]*linear{&ly.q, &ly.k, &ly.v}, [][]float32{b.q, b.k, b.v}, in, b.prompt)
 	kv := m.kvDim()
 	store := func(lo, hi int) {
@@ -200,7 +200,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 			}
 		})
 	}
-	m.apply(&ly.o, b.proj, &input{x: b.att, n: n, amxMem: &b.amx}, b.prompt)
+	m.apply(&ly.o, b.proj, &input{x: b.att, n: n, mem: &b.mem}, b.prompt)
 	m.addRows(x, b.proj, n)
 }
 
@@ -287,10 +287,10 @@ func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, sco
 func (m *Model) feedForwardBlock(l int, x []float32, b *buffers, n int) {
 	ly := &m.layers[l]
 	m.rmsNorm(b.norm, x, ly.ffnNorm, n)
-	in := &input{x: b.norm, n: n, amxMem: &b.amx}
+	in := &input{x: b.norm, n: n, mem: &b.mem}
 	m.applyAll([]*linear{&ly.gate, &ly.up}, [][]float32{b.gate, b.up}, in, b.prompt)
 	m.byRows(n, func(lo, hi int) { tensor.SiLUMul(b.gate[lo*m.FFN:hi*m.FFN], b.up[lo*m.FFN:hi*m.FFN]) })
-	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n, amxMem: &b.amx}, b.prompt)
+	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n, mem: &b.mem}, b.prompt)
 	m.addRows(x, b.proj, n)
 }
 

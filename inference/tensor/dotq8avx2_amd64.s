@@ -348,6 +348,148 @@ tblockloop:
 	VZEROUPPER
 	RET
 
+// func q8Tile4AVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
+//
+// q8TileAVX2 for four vectors at once: vector k's bytes at x + k·xstride,
+// its scales and sums at d and s + k·dstride floats, its 16 results
+// written at out + k·ostride floats. Each quad's weights (Y8, Y9) are
+// loaded once for the four; the int16 sums are Y0–Y7 (vector k's rows 0–7
+// and 8–15 in Y(2k), Y(2k+1)); the float sums live in the frame, where
+// each block adds d_w·d_x·dot and then m_w·s_x, the operations and order
+// of q8TileAVX2, so every vector's results have its bits. Registers: R11
+// the block's weights, R13 its rows' d_w, R10 their m_w, SI, DI, R8, R9 the
+// vectors' block bytes, R12 and DX their scales and sums, CX dstride in
+// bytes, AX three times that, Y13 the int16 ones.
+
+// QUAD4(k) multiplies column quad k of the 16 rows with the four vectors.
+#define QUAD4(k) \
+	VMOVDQU k*64(R11), Y8 \
+	VMOVDQU k*64+32(R11), Y9 \
+	QV4(k, SI, Y0, Y1) \
+	QV4(k, DI, Y2, Y3) \
+	QV4(k, R8, Y4, Y5) \
+	QV4(k, R9, Y6, Y7)
+
+#define QV4(k, p, lo, hi) \
+	VPBROADCASTD k*4(p), Y10 \
+	VPMADDUBSW Y10, Y8, Y12 \
+	VPADDW  Y12, lo, lo \
+	VPMADDUBSW Y10, Y9, Y12 \
+	VPADDW  Y12, hi, hi
+
+TEXT ·q8Tile4AVX2(SB), NOSPLIT, $256-88
+// SCALE4 adds vector k's block (int16 sums lo, hi) to its float sums at
+// k·64(SP): d_w·d_x·dot, then m_w·s_x; Y14, Y15 hold the rows' d_w.
+#define SCALE4(k, dx, sx, lo, hi) \
+	VPMADDWD Y13, lo, lo \
+	VPMADDWD Y13, hi, hi \
+	VCVTDQ2PS lo, lo \
+	VCVTDQ2PS hi, hi \
+	VBROADCASTSS dx, Y12 \
+	VMULPS  Y14, Y12, Y10 \
+	VMULPS  Y15, Y12, Y11 \
+	VMOVUPS k*64(SP), Y8 \
+	VMOVUPS k*64+32(SP), Y9 \
+	VFMADD231PS Y10, lo, Y8 \
+	VFMADD231PS Y11, hi, Y9 \
+	VBROADCASTSS sx, Y12 \
+	VFMADD231PS (R10), Y12, Y8 \
+	VFMADD231PS 32(R10), Y12, Y9 \
+	VMOVUPS Y8, k*64(SP) \
+	VMOVUPS Y9, k*64+32(SP)
+
+	MOVQ w+0(FP), R11
+	MOVQ dw+8(FP), R13
+	MOVQ mw+16(FP), R10
+	MOVQ nb+24(FP), BX
+	MOVQ x+32(FP), SI
+	MOVQ xstride+40(FP), AX
+	LEAQ (SI)(AX*1), DI
+	LEAQ (DI)(AX*1), R8
+	LEAQ (R8)(AX*1), R9
+	MOVQ d+48(FP), R12
+	MOVQ s+56(FP), DX
+	MOVQ dstride+64(FP), CX
+	SHLQ $2, CX
+	LEAQ (CX)(CX*2), AX
+	MOVL $0x00010001, R14
+	VMOVD R14, X13
+	VPBROADCASTD X13, Y13
+	VXORPS Y0, Y0, Y0
+	VMOVUPS Y0, 0(SP)
+	VMOVUPS Y0, 32(SP)
+	VMOVUPS Y0, 64(SP)
+	VMOVUPS Y0, 96(SP)
+	VMOVUPS Y0, 128(SP)
+	VMOVUPS Y0, 160(SP)
+	VMOVUPS Y0, 192(SP)
+	VMOVUPS Y0, 224(SP)
+
+t4blockloop:
+	VMOVDQU (R11), Y8
+	VMOVDQU 32(R11), Y9
+	VPBROADCASTD (SI), Y10
+	VPMADDUBSW Y10, Y8, Y0
+	VPMADDUBSW Y10, Y9, Y1
+	VPBROADCASTD (DI), Y10
+	VPMADDUBSW Y10, Y8, Y2
+	VPMADDUBSW Y10, Y9, Y3
+	VPBROADCASTD (R8), Y10
+	VPMADDUBSW Y10, Y8, Y4
+	VPMADDUBSW Y10, Y9, Y5
+	VPBROADCASTD (R9), Y10
+	VPMADDUBSW Y10, Y8, Y6
+	VPMADDUBSW Y10, Y9, Y7
+	QUAD4(1)
+	QUAD4(2)
+	QUAD4(3)
+	QUAD4(4)
+	QUAD4(5)
+	QUAD4(6)
+	QUAD4(7)
+	VMOVUPS (R13), Y14
+	VMOVUPS 32(R13), Y15
+	SCALE4(0, (R12), (DX), Y0, Y1)
+	SCALE4(1, (R12)(CX*1), (DX)(CX*1), Y2, Y3)
+	SCALE4(2, (R12)(CX*2), (DX)(CX*2), Y4, Y5)
+	SCALE4(3, (R12)(AX*1), (DX)(AX*1), Y6, Y7)
+	ADDQ $512, R11
+	ADDQ $64, R13
+	ADDQ $64, R10
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $4, R12
+	ADDQ $4, DX
+	DECQ BX
+	JNZ  t4blockloop
+
+	MOVQ out+72(FP), DI
+	MOVQ ostride+80(FP), CX
+	SHLQ $2, CX
+	VMOVUPS 0(SP), Y0
+	VMOVUPS 32(SP), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ CX, DI
+	VMOVUPS 64(SP), Y0
+	VMOVUPS 96(SP), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ CX, DI
+	VMOVUPS 128(SP), Y0
+	VMOVUPS 160(SP), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ CX, DI
+	VMOVUPS 192(SP), Y0
+	VMOVUPS 224(SP), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VZEROUPPER
+	RET
+
 // func q41Rows16Q8AVX2(w *byte, nb, groups int, x *int8, d, s *float32, out *float32)
 //
 // Decoding over a Q4_1 matrix's interleaved copy (rows16.go) with one

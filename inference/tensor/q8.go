@@ -33,7 +33,8 @@ type Q8Vectors struct {
 	N, Cols int
 	q       []int8    // vector b at q[b*Cols:(b+1)*Cols], q8Pad bytes after the last
 	d, s    []float32 // vector b's block scales and d·Σq at [b*stride:], stride sumsLen(Cols/QK)
-	tiled   *q8Tiles  // the interleaved copy for MulMatQ8, when asked for
+	tiled   *q8Tiles  // the interleaved copy for MulMatQ8 (tiles), when asked for
+	tiles   q8Tiles
 }
 
 // q8Tiles holds the vectors in groups of q8Group, interleaved for the
@@ -89,23 +90,50 @@ func quantBlockQ8(x *[QK]float32, q *[QK]int8) (d, s float32) {
 // from x for MulRowsQ8; with tiled set it also lays them out for MulMatQ8.
 // It panics when x is too short or cols is not a multiple of QK.
 func QuantizeQ8(x []float32, n, cols int, tiled bool) *Q8Vectors {
-	if n < 0 || cols < 0 || cols%QK != 0 || len(x) < n*cols {
-		panic(fmt.Sprintf("tensor.QuantizeQ8: %d floats for %d vectors of %d", len(x), n, cols))
+	v := new(Q8Vectors)
+	v.Reset(n, cols, tiled)
+	v.Fill(x, 0, n)
+	return v
+}
+
+// Reset sizes v for n vectors of cols values (a multiple of QK), reusing
+// its memory; Fill then quantizes them. With tiled set Fill also lays them
+// out for MulMatQ8. It panics when cols is not a multiple of QK.
+func (v *Q8Vectors) Reset(n, cols int, tiled bool) {
+	if n < 0 || cols < 0 || cols%QK != 0 {
+		panic(fmt.Sprintf("tensor.Q8Vectors.Reset: %d vectors of %d", n, cols))
 	}
-	nb := cols / QK
-	stride := sumsLen(nb)
-	v := &Q8Vectors{N: n, Cols: cols, q: make([]int8, n*cols+q8Pad),
-		d: make([]float32, n*stride), s: make([]float32, n*stride)}
-	for b := range n {
-		QuantizeRowQ8(x[b*cols:(b+1)*cols], v.q[b*cols:], v.d[b*stride:], v.s[b*stride:])
+	nb, stride := cols/QK, sumsLen(cols/QK)
+	v.N, v.Cols = n, cols
+	v.q = resize(v.q, n*cols+q8Pad)
+	clear(v.q[n*cols:])
+	v.d, v.s = resize(v.d, n*stride), resize(v.s, n*stride)
+	for b := range n { // the padding past each vector's blocks
+		clear(v.d[b*stride+nb : (b+1)*stride])
+		clear(v.s[b*stride+nb : (b+1)*stride])
 	}
+	v.tiled = nil
 	if tiled {
-		v.tiled = new(q8Tiles)
+		v.tiled = &v.tiles
 		if q8Interleaved() {
-			v.tiled = v.interleave()
+			v.tiles.reset(n, nb)
 		}
 	}
-	return v
+}
+
+// Fill quantizes vectors [lo,hi) of x (which holds all v.N vectors, v.Cols
+// values each). Calls on disjoint ranges may run at once.
+func (v *Q8Vectors) Fill(x []float32, lo, hi int) {
+	if lo < 0 || hi > v.N || lo > hi || len(x) < v.N*v.Cols {
+		panic(fmt.Sprintf("tensor.Q8Vectors.Fill: vectors [%d,%d) of %d, %d floats", lo, hi, v.N, len(x)))
+	}
+	stride := sumsLen(v.Cols / QK)
+	for b := lo; b < hi; b++ {
+		QuantizeRowQ8(x[b*v.Cols:(b+1)*v.Cols], v.q[b*v.Cols:], v.d[b*stride:], v.s[b*stride:])
+		if v.tiled != nil && q8Interleaved() {
+			v.interleaveVector(b)
+		}
+	}
 }
 
 // vector returns vector b's bytes, scales and sums.
@@ -114,30 +142,40 @@ func (v *Q8Vectors) vector(b int) (q []int8, d, s []float32) {
 	return v.q[b*v.Cols : (b+1)*v.Cols+q8Pad], v.d[b*stride : b*stride+nb], v.s[b*stride : b*stride+nb]
 }
 
-// interleave builds the MulMatQ8 layout (see q8Tiles).
-func (v *Q8Vectors) interleave() *q8Tiles {
-	nb := v.Cols / QK
-	groups := (v.N + q8Group - 1) / q8Group
-	t := &q8Tiles{q: make([]byte, groups*nb*QK*q8Group),
-		d: make([]float32, groups*nb*q8Group), s: make([]float32, groups*nb*q8Group)}
-	for i := range t.q {
-		t.q[i] = 0x80
-	}
-	for b := range v.N {
-		g, lane := b/q8Group, b%q8Group
-		q, d, s := v.vector(b)
-		qb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(q))), len(q))
+// reset sizes the MulMatQ8 layout for n vectors of nb blocks and fills the
+// lanes past the last vector with zeros (q+128 = 128, d = s = 0).
+func (t *q8Tiles) reset(n, nb int) {
+	groups := (n + q8Group - 1) / q8Group
+	t.q = resize(t.q, groups*nb*QK*q8Group)
+	t.d, t.s = resize(t.d, groups*nb*q8Group), resize(t.s, groups*nb*q8Group)
+	for lane := n % q8Group; lane > 0 && lane < q8Group; lane++ {
+		g := groups - 1
 		for i := range nb {
 			blk := (g*nb + i) * QK * q8Group
 			for j := 0; j < QK; j += 4 {
-				o := blk + j*q8Group + 4*lane
-				binary.LittleEndian.PutUint32(t.q[o:], binary.LittleEndian.Uint32(qb[i*QK+j:])^0x80808080)
+				binary.LittleEndian.PutUint32(t.q[blk+j*q8Group+4*lane:], 0x80808080)
 			}
-			t.d[(g*nb+i)*q8Group+lane] = d[i]
-			t.s[(g*nb+i)*q8Group+lane] = s[i]
+			t.d[(g*nb+i)*q8Group+lane], t.s[(g*nb+i)*q8Group+lane] = 0, 0
 		}
 	}
-	return t
+}
+
+// interleaveVector writes vector b's lane of the MulMatQ8 layout (see
+// q8Tiles).
+func (v *Q8Vectors) interleaveVector(b int) {
+	t, nb := &v.tiles, v.Cols/QK
+	g, lane := b/q8Group, b%q8Group
+	q, d, s := v.vector(b)
+	qb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(q))), len(q))
+	for i := range nb {
+		blk := (g*nb + i) * QK * q8Group
+		for j := 0; j < QK; j += 4 {
+			o := blk + j*q8Group + 4*lane
+			binary.LittleEndian.PutUint32(t.q[o:], binary.LittleEndian.Uint32(qb[i*QK+j:])^0x80808080)
+		}
+		t.d[(g*nb+i)*q8Group+lane] = d[i]
+		t.s[(g*nb+i)*q8Group+lane] = s[i]
+	}
 }
 
 // Q8Supported reports whether MulRowsQ8 and MulMatQ8 can multiply matrices
@@ -251,10 +289,10 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	}
 }
 
-// mulMatQ8Lanes is MulMatQ8 on the AVX2 tile kernel, which keeps the 16
-// rows of a tile in lanes and takes two vectors at a time, as they are
-// (the last one of an odd count twice), writing each vector's 16 results
-// in place: a vector's results do not depend on its partner. Tiles are the
+// mulMatQ8Lanes is MulMatQ8 on the AVX2 tile kernels, which keep the 16
+// rows of a tile in lanes and take four or two vectors at a time, as they
+// are (the last one of an odd count twice), writing each vector's 16
+// results in place: a vector's results do not depend on its partners. Tiles are the
 // matrix's groups of 16 rows (those of its interleaved copy); a group only
 // partly inside [r0,r1) is computed whole and the rows wanted are copied.
 // Per row and vector it computes what q41Rows16Q8AVX2 does, in the same
@@ -267,7 +305,13 @@ func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int) {
 	for t := r0 / q8Group * q8Group; t < r1; t += q8Group {
 		w.unpackQuads(m, t, min(t+q8Group, m.Rows))
 		lo, hi := max(r0, t), min(r1, t+q8Group)
-		for b := 0; b < x.N; b += 2 {
+		b := 0
+		if hi-lo == q8Group {
+			for ; b+4 <= x.N; b += 4 {
+				q8Lanes4Kernel(w, x, b, out[b*m.Rows+lo:], m.Rows)
+			}
+		}
+		for ; b < x.N; b += 2 {
 			b2 := min(b+1, x.N-1)
 			oa, ob := out[b*m.Rows+lo:b*m.Rows+hi], out[b2*m.Rows+lo:b2*m.Rows+hi]
 			if hi-lo == q8Group {

@@ -28,6 +28,10 @@ func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
 	panic("tensor: no int8 kernels in this build")
 }
 
+func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b int, out []float32, ostride int) {
+	panic("tensor: no int8 kernels in this build")
+}
+
 func q8Rows16() bool { return false }
 
 func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []float32) {

@@ -64,6 +64,9 @@ func unpackRows16(src []byte, nb int, dst []byte, d, mn []float32) {
 }
 
 //go:noescape
+func q8Tile4AVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
 func q8TileAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
 
 // q8Kernels is one instruction set's int8 kernels: a 16-vector tile kernel
@@ -181,4 +184,20 @@ func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
 		return
 	}
 	q8TileAVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &qa[0], &qb[0], &da[0], &db[0], &sa[0], &sb[0], &oa[0], &ob[0])
+}
+
+// q8Lanes4Kernel multiplies the tile w (unpacked in quads) with vectors
+// b…b+3 of x: vector b+k's 16 results go to out[k*ostride:]. Each vector
+// gets q8LanesKernel's bits.
+func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b int, out []float32, ostride int) {
+	nb, stride := x.Cols/QK, sumsLen(x.Cols/QK)
+	out = out[:3*ostride+q8Group]
+	if nb == 0 {
+		for k := range 4 {
+			clear(out[k*ostride : k*ostride+q8Group])
+		}
+		return
+	}
+	q, d, s := x.q[b*x.Cols:(b+4)*x.Cols], x.d[b*stride:(b+3)*stride+nb], x.s[b*stride:(b+3)*stride+nb]
+	q8Tile4AVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride)
 }
