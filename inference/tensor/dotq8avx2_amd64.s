@@ -348,11 +348,11 @@ tblockloop:
 	VZEROUPPER
 	RET
 
-// func q8Tile4AVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
+// func q8Tile4AVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride, groups int)
 //
-// q8TileAVX2 for four vectors at once: vector k's bytes at x + k·xstride,
+// q8TileAVX2 for groups of four vectors: vector k's bytes at x + k·xstride,
 // its scales and sums at d and s + k·dstride floats, its 16 results
-// written at out + k·ostride floats. Each quad's weights (Y8, Y9) are
+// written at out + k·ostride floats, for k < 4·groups. Each quad's weights (Y8, Y9) are
 // loaded once for the four; the int16 sums are Y0–Y7 (vector k's rows 0–7
 // and 8–15 in Y(2k), Y(2k+1)); the float sums live in the frame, where
 // each block adds d_w·d_x·dot and then m_w·s_x, the operations and order
@@ -377,7 +377,7 @@ tblockloop:
 	VPMADDUBSW Y10, Y9, Y12 \
 	VPADDW  Y12, hi, hi
 
-TEXT ·q8Tile4AVX2(SB), NOSPLIT, $256-88
+TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
 // SCALE4 adds vector k's block (int16 sums lo, hi) to its float sums at
 // k·64(SP): d_w·d_x·dot, then m_w·s_x; Y14, Y15 hold the rows' d_w.
 #define SCALE4(k, dx, sx, lo, hi) \
@@ -398,23 +398,35 @@ TEXT ·q8Tile4AVX2(SB), NOSPLIT, $256-88
 	VMOVUPS Y8, k*64(SP) \
 	VMOVUPS Y9, k*64+32(SP)
 
+	MOVQ x+32(FP), AX
+	MOVQ AX, 256(SP) // the group's vectors, scales, sums, results
+	MOVQ d+48(FP), AX
+	MOVQ AX, 264(SP)
+	MOVQ s+56(FP), AX
+	MOVQ AX, 272(SP)
+	MOVQ out+72(FP), AX
+	MOVQ AX, 280(SP)
+	MOVQ groups+88(FP), AX
+	MOVQ AX, 288(SP) // groups left
+	MOVL $0x00010001, R14
+	VMOVD R14, X13
+	VPBROADCASTD X13, Y13
+
+t4group:
 	MOVQ w+0(FP), R11
 	MOVQ dw+8(FP), R13
 	MOVQ mw+16(FP), R10
 	MOVQ nb+24(FP), BX
-	MOVQ x+32(FP), SI
+	MOVQ 256(SP), SI
 	MOVQ xstride+40(FP), AX
 	LEAQ (SI)(AX*1), DI
 	LEAQ (DI)(AX*1), R8
 	LEAQ (R8)(AX*1), R9
-	MOVQ d+48(FP), R12
-	MOVQ s+56(FP), DX
+	MOVQ 264(SP), R12
+	MOVQ 272(SP), DX
 	MOVQ dstride+64(FP), CX
 	SHLQ $2, CX
 	LEAQ (CX)(CX*2), AX
-	MOVL $0x00010001, R14
-	VMOVD R14, X13
-	VPBROADCASTD X13, Y13
 	VXORPS Y0, Y0, Y0
 	VMOVUPS Y0, 0(SP)
 	VMOVUPS Y0, 32(SP)
@@ -465,7 +477,7 @@ t4blockloop:
 	DECQ BX
 	JNZ  t4blockloop
 
-	MOVQ out+72(FP), DI
+	MOVQ 280(SP), DI
 	MOVQ ostride+80(FP), CX
 	SHLQ $2, CX
 	VMOVUPS 0(SP), Y0
@@ -487,6 +499,18 @@ t4blockloop:
 	VMOVUPS 224(SP), Y1
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
+	MOVQ xstride+40(FP), AX
+	SHLQ $2, AX
+	ADDQ AX, 256(SP)
+	MOVQ dstride+64(FP), AX
+	SHLQ $4, AX
+	ADDQ AX, 264(SP)
+	ADDQ AX, 272(SP)
+	MOVQ ostride+80(FP), AX
+	SHLQ $4, AX
+	ADDQ AX, 280(SP)
+	DECQ 288(SP)
+	JNZ  t4group
 	VZEROUPPER
 	RET
 

@@ -307,9 +307,8 @@ func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int) {
 		lo, hi := max(r0, t), min(r1, t+q8Group)
 		b := 0
 		if hi-lo == q8Group {
-			for ; b+4 <= x.N; b += 4 {
-				q8Lanes4Kernel(w, x, b, out[b*m.Rows+lo:], m.Rows)
-			}
+			q8Lanes4Kernel(w, x, 0, x.N/4, out[lo:], m.Rows)
+			b = x.N / 4 * 4
 		}
 		for ; b < x.N; b += 2 {
 			b2 := min(b+1, x.N-1)

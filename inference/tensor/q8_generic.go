@@ -28,7 +28,7 @@ func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
 	panic("tensor: no int8 kernels in this build")
 }
 
-func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b int, out []float32, ostride int) {
+func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32, ostride int) {
 	panic("tensor: no int8 kernels in this build")
 }
 

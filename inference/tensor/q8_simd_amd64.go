@@ -64,7 +64,7 @@ func unpackRows16(src []byte, nb int, dst []byte, d, mn []float32) {
 }
 
 //go:noescape
-func q8Tile4AVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
+func q8Tile4AVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride, groups int)
 
 //go:noescape
 func q8TileAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
@@ -187,17 +187,20 @@ func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
 }
 
 // q8Lanes4Kernel multiplies the tile w (unpacked in quads) with vectors
-// b…b+3 of x: vector b+k's 16 results go to out[k*ostride:]. Each vector
-// gets q8LanesKernel's bits.
-func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b int, out []float32, ostride int) {
-	nb, stride := x.Cols/QK, sumsLen(x.Cols/QK)
-	out = out[:3*ostride+q8Group]
+// b…b+4·groups-1 of x: vector b+k's 16 results go to out[k*ostride:]. Each
+// vector gets q8LanesKernel's bits.
+func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32, ostride int) {
+	if groups == 0 {
+		return
+	}
+	n, nb, stride := 4*groups, x.Cols/QK, sumsLen(x.Cols/QK)
+	out = out[:(n-1)*ostride+q8Group]
 	if nb == 0 {
-		for k := range 4 {
+		for k := range n {
 			clear(out[k*ostride : k*ostride+q8Group])
 		}
 		return
 	}
-	q, d, s := x.q[b*x.Cols:(b+4)*x.Cols], x.d[b*stride:(b+3)*stride+nb], x.s[b*stride:(b+3)*stride+nb]
-	q8Tile4AVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride)
+	q, d, s := x.q[b*x.Cols:(b+n)*x.Cols], x.d[b*stride:(b+n-1)*stride+nb], x.s[b*stride:(b+n-1)*stride+nb]
+	q8Tile4AVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride, groups)
 }
