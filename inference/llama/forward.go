@@ -205,7 +205,8 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 }
 
 // attendPrompt computes the attention of prompt steps: each run of steps of one sequence at
-// consecutive positions as matrix products (attendRun), one head at a time.
+// consecutive positions as matrix products (attendRun), a head and a part of the run's queries
+// at a time.
 func (m *Model) attendPrompt(b *buffers, steps []Step, pos []int, l int) {
 	i0 := 0
 	for i := 1; i <= len(steps); i++ {
@@ -213,15 +214,31 @@ func (m *Model) attendPrompt(b *buffers, steps []Step, pos []int, l int) {
 			continue
 		}
 		run := promptRun{seq: steps[i0].Seq, i0: i0, n: i - i0, p0: pos[i0]}
-		m.parallel(m.Heads, 1, func(lo, hi int) {
+		parts := queryParts(run.n)
+		m.parallel(m.Heads*len(parts), 1, func(lo, hi int) {
 			a := attnPool.Get().(*attnScratch)
 			defer attnPool.Put(a)
-			for head := lo; head < hi; head++ {
-				m.attendRun(b.att, b.q, run, l, head, a)
+			for u := lo; u < hi; u++ {
+				part := parts[u%len(parts)]
+				m.attendRun(b.att, b.q, run, l, u/len(parts), part[0], part[1], a)
 			}
 		})
 		i0 = i
 	}
+}
+
+// queryChunk is how many queries attendRun multiplies with the keys at once.
+const queryChunk = 2 * tensor.PanelGroup
+
+// queryParts splits a run's n queries in two where the causal work (growing with the
+// position) halves, at a multiple of queryChunk, so that a head's work can go to two cores
+// (a model's heads are often odd in number); a short run stays whole.
+func queryParts(n int) [][2]int {
+	split := int(float64(n)/math.Sqrt2) / queryChunk * queryChunk
+	if split == 0 || split >= n {
+		return [][2]int{{0, n}}
+	}
+	return [][2]int{{0, split}, {split, n}}
 }
 
 // promptRun is n steps of seq, from step i0 of the batch, at positions p0, p0+1, ….
@@ -241,33 +258,33 @@ type attnScratch struct {
 
 var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
 
-// attendRun writes one head's attention output for a run of prompt steps: the queries times
-// the cached keys up to the run's last position (packed), a softmax of each step's scores up to
-// its own position, then the probabilities times the values (packed from their transpose), each
-// group of steps over the values up to its last step's position. Each
-// step's output depends only on its own query and the keys and values up to its position, not on
-// the other steps of the batch, as the matrix multiplies guarantee (tensor.Panels).
-func (m *Model) attendRun(out, q []float32, r promptRun, l, head int, a *attnScratch) {
+// attendRun writes one head's attention output for queries [q0,q1) of a run of prompt steps
+// (q0 a multiple of queryChunk): the queries times the cached keys up to the last one's
+// position (packed), a softmax of each query's scores up to its own position, then the
+// probabilities times the values (packed from their transpose), each group of queries over
+// the values up to its last one's position. Each query's output depends only on itself and
+// the keys and values up to its position, not on the other queries or the parts, as the
+// matrix multiplies guarantee (tensor.Panels).
+func (m *Model) attendRun(out, q []float32, r promptRun, l, head, q0, q1 int, a *attnScratch) {
 	d, kv, qd := m.HeadDim, m.kvDim(), m.qDim()
 	kvHead := head / (m.Heads / m.KVHeads)
-	keys := r.p0 + r.n
-	a.scores = slices.Grow(a.scores[:0], r.n*keys)[:r.n*keys]
+	keys, n := r.p0+q1, q1-q0
+	a.scores = slices.Grow(a.scores[:0], n*keys)[:n*keys]
 	a.k.Pack(keys, d, r.seq.k[l][kvHead*d:], kv, 1)
 	// Queries in chunks, each against the keys its last query sees: the
 	// scores past a query's position are never read (CausalSoftmax zeroes
 	// them), and each score is the same dot product whatever the chunk.
-	const chunk = 2 * tensor.PanelGroup
-	for t0 := 0; t0 < r.n; t0 += chunk {
-		t1 := min(t0+chunk, r.n)
-		a.k.Mul(a.scores[t0*keys:], keys, q[(r.i0+t0)*qd+head*d:], qd, t1-t0, 0, r.p0+t1, nil, &a.ps)
+	for t0 := 0; t0 < n; t0 += queryChunk {
+		t1 := min(t0+queryChunk, n)
+		a.k.Mul(a.scores[t0*keys:], keys, q[(r.i0+q0+t0)*qd+head*d:], qd, t1-t0, 0, r.p0+q0+t1, nil, &a.ps)
 	}
-	tensor.CausalSoftmax(a.scores, keys, r.p0, float32(1/math.Sqrt(float64(d))))
+	tensor.CausalSoftmax(a.scores, keys, r.p0+q0, float32(1/math.Sqrt(float64(d))))
 	a.v.Pack(d, keys, r.seq.v[l][kvHead*d:], 1, kv)
 	// The probabilities past a query's position are zeros: each group of
 	// queries takes the values up to its last one's position only.
-	for t0 := 0; t0 < r.n; t0 += tensor.PanelGroup {
-		t1 := min(t0+tensor.PanelGroup, r.n)
-		a.v.MulFirst(out[(r.i0+t0)*qd+head*d:], qd, a.scores[t0*keys:], keys, t1-t0, 0, d, r.p0+t1, nil, &a.ps)
+	for t0 := 0; t0 < n; t0 += tensor.PanelGroup {
+		t1 := min(t0+tensor.PanelGroup, n)
+		a.v.MulFirst(out[(r.i0+q0+t0)*qd+head*d:], qd, a.scores[t0*keys:], keys, t1-t0, 0, d, r.p0+q0+t1, nil, &a.ps)
 	}
 }
 
