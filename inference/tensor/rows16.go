@@ -169,12 +169,12 @@ func groupsInRange(o []float32, g0, g1, r0, r1 int, kernel func(g, count int, ou
 	if g1*16 > r1 {
 		full1--
 	}
-	var tmp [16]float32
 	for g := g0; g < g1; g++ {
 		if g >= full0 && g < full1 {
 			continue
 		}
-		kernel(g, 1, tmp[:])
+		tmp := make([]float32, 16) // only here: a scratch passed to kernel is allocated
+		kernel(g, 1, tmp)
 		lo, hi := max(r0, 16*g), min(r1, 16*g+16)
 		copy(o[lo:hi], tmp[lo-16*g:hi-16*g])
 	}
