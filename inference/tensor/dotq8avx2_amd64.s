@@ -242,6 +242,100 @@ q80done:
 	VZEROUPPER
 	RET
 
+// func q80Dot4Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+//
+// q80DotQ8AVX2 for four vectors at once: vector k's bytes at x + k·xstride,
+// its scales at d + k·dstride floats, its results at out + k·ostride
+// floats. Each block's weights are loaded, made absolute and their scale
+// converted once for the four; each vector then takes q80DotQ8AVX2's
+// operations in its order (its lanes in Y(k), summed as HSUM8 does), so
+// it gets that kernel's bits. Registers: SI the row, R11 the block, DI the
+// vectors' block bytes (AX apart, R13 three times that), R12 their scales
+// (DX bytes apart, R8 three times that), R10 the row's first result (R9
+// bytes between the vectors'), BX the blocks left, CX the rows left.
+
+// VEC80 adds vector k's block (bytes at xo, scale at dxo) to Yk: the
+// weights are in Y4, their absolute values in Y5, their scale in X6.
+#define VEC80(xo, dxo, acc) \
+	VMOVDQU xo, Y7 \
+	VPSIGNB Y4, Y7, Y7 \
+	VPMADDUBSW Y7, Y5, Y7 \
+	VPMADDWD Y14, Y7, Y7 \
+	VCVTDQ2PS Y7, Y7 \
+	VMULSS  dxo, X6, X8 \
+	VBROADCASTSS X8, Y8 \
+	VFMADD231PS Y8, Y7, acc
+
+// HSUMTO adds acc's lanes into xacc's lowest, in HSUM8's order (X3 a
+// scratch).
+#define HSUMTO(acc, xacc) \
+	VEXTRACTF128 $1, acc, X3 \
+	VADDPS  X3, xacc, xacc \
+	VPERMILPS $0x4e, xacc, X3 \
+	VADDPS  X3, xacc, xacc \
+	VPERMILPS $0xb1, xacc, X3 \
+	VADDPS  X3, xacc, xacc
+
+TEXT ·q80Dot4Q8AVX2(SB), NOSPLIT, $0-80
+	ONES16
+	MOVQ row+0(FP), SI
+	MOVQ rb+8(FP), R14
+	MOVQ rows+16(FP), CX
+	MOVQ xstride+40(FP), AX
+	LEAQ (AX)(AX*2), R13
+	MOVQ dstride+56(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R8
+	MOVQ out+64(FP), R10
+	MOVQ ostride+72(FP), R9
+	SHLQ $2, R9
+
+q80x4rowloop:
+	TESTQ CX, CX
+	JLE   q80x4done
+	MOVQ SI, R11
+	MOVQ x+32(FP), DI
+	MOVQ d+48(FP), R12
+	MOVQ nb+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y9, Y9, Y9
+
+q80x4blockloop:
+	VMOVDQU 2(R11), Y4
+	VPABSB  Y4, Y5
+	VPBROADCASTW (R11), X6
+	VCVTPH2PS X6, X6
+	VEC80((DI), (R12), Y0)
+	VEC80((DI)(AX*1), (R12)(DX*1), Y1)
+	VEC80((DI)(AX*2), (R12)(DX*2), Y2)
+	VEC80((DI)(R13*1), (R12)(R8*1), Y9)
+	ADDQ $34, R11
+	ADDQ $32, DI
+	ADDQ $4, R12
+	DECQ BX
+	JNZ  q80x4blockloop
+
+	HSUMTO(Y0, X0)
+	HSUMTO(Y1, X1)
+	HSUMTO(Y2, X2)
+	HSUMTO(Y9, X9)
+	VMOVSS X0, (R10)
+	VMOVSS X1, (R10)(R9*1)
+	VMOVSS X2, (R10)(R9*2)
+	LEAQ (R10)(R9*2), R11
+	ADDQ R9, R11
+	VMOVSS X9, (R11)
+	ADDQ $4, R10
+	ADDQ R14, SI
+	DECQ CX
+	JMP  q80x4rowloop
+
+q80x4done:
+	VZEROUPPER
+	RET
+
 // func q8TileAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
 //
 // The prefill tile for Q4 weights: oa[r] and ob[r] = row r of the unpacked

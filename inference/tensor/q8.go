@@ -197,7 +197,11 @@ func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	rb := m.RowBytes()
 	for t := r0; t < r1; t += rowTile {
 		te := min(t+rowTile, r1)
-		for b := range x.N {
+		b := 0
+		for b+4 <= x.N && q8Rows4(m.Type, m.Data[t*rb:te*rb], out[b*m.Rows+t:b*m.Rows+te], m.Rows, x, b) {
+			b += 4
+		}
+		for ; b < x.N; b++ {
 			q, d, s := x.vector(b)
 			q8Rows(m.Type, m.Data[t*rb:te*rb], out[b*m.Rows+t:b*m.Rows+te], q, d, s)
 		}

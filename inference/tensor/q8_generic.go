@@ -32,6 +32,10 @@ func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32,
 	panic("tensor: no int8 kernels in this build")
 }
 
+func q8Rows4(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b int) bool {
+	panic("tensor: no int8 kernels in this build")
+}
+
 func q8Rows16() bool { return false }
 
 func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []float32) {

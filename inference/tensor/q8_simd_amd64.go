@@ -64,6 +64,9 @@ func unpackRows16(src []byte, nb int, dst []byte, d, mn []float32) {
 }
 
 //go:noescape
+func q80Dot4Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
 func q8Tile4AVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride, groups int)
 
 //go:noescape
@@ -75,6 +78,9 @@ type q8Kernels struct {
 	name     string
 	quantize func(x *float32, nb int, q *int8, d, s *float32)
 	q41, q80 func(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
+	// q80x4 is q80 for four vectors at once, with q80's bits for each; nil
+	// where the set has none.
+	q80x4 func(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
 	tile     func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32)
 }
 
@@ -83,7 +89,8 @@ var q8VNNIKernels = &q8Kernels{name: "avx512vnni", quantize: q8Quantize, q41: q4
 		q8Tile(&w.w[0], &w.c[0], &w.d[0], &w.mn[0], &x.q[qo], &x.d[so], &x.s[so], nb, res)
 	}}
 
-var q8AVX2Kernels = &q8Kernels{name: "avx2", quantize: q8QuantizeAVX2, q41: q41DotQ8AVX2, q80: q80DotQ8AVX2}
+var q8AVX2Kernels = &q8Kernels{name: "avx2", quantize: q8QuantizeAVX2, q41: q41DotQ8AVX2, q80: q80DotQ8AVX2,
+	q80x4: q80Dot4Q8AVX2}
 
 // q8Available lists the kernel sets this CPU runs, the fastest first.
 func q8Available() []*q8Kernels {
@@ -203,4 +210,23 @@ func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32,
 	}
 	q, d, s := x.q[b*x.Cols:(b+n)*x.Cols], x.d[b*stride:(b+n-1)*stride+nb], x.s[b*stride:(b+n-1)*stride+nb]
 	q8Tile4AVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride, groups)
+}
+
+// q8Rows4 is q8Rows for vectors b…b+3 of x at once, where the kernel set
+// has such a kernel for t (it reports whether it did): vector b+k's
+// results go to out[k*ostride:], len(out) rows each, with q8Rows's bits.
+func q8Rows4(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b int) bool {
+	n := len(out)
+	if t != Q8_0 || q8Active.q80x4 == nil || n == 0 {
+		return false
+	}
+	nb, stride := x.Cols/QK, sumsLen(x.Cols/QK)
+	if nb == 0 {
+		return false
+	}
+	rb := len(rows) / n
+	q, d := x.q[b*x.Cols:(b+4)*x.Cols], x.d[b*stride:(b+3)*stride+nb]
+	out = out[:3*ostride+n]
+	q8Active.q80x4(&rows[0], rb, n, nb, &q[0], x.Cols, &d[0], stride, &out[0], ostride)
+	return true
 }

@@ -167,16 +167,22 @@ func TestMulRowsQ8MatchesReference(t *testing.T) {
 			for nb := 1; nb <= 40; nb++ {
 				cols := nb * QK
 				m := q8Matrix(t, dt, 5, cols, uint64(nb))
-				x := QuantizeQ8(randFloats(uint64(nb)+9, 3*cols, 1), 3, cols, false)
-				out := make([]float32, 3*m.Rows)
+				// Five vectors: four through a four-vector kernel where
+				// the set has one, the fifth alone.
+				const n = 5
+				xf := randFloats(uint64(nb)+9, n*cols, 1)
+				x := QuantizeQ8(xf, n, cols, false)
+				out := make([]float32, n*m.Rows)
 				m.MulRowsQ8(out, x, 0, m.Rows)
 				checkQ8(t, fmt.Sprintf("MulRowsQ8 %s cols=%d", dt, cols), m, x, out)
-				one := QuantizeQ8(randFloats(uint64(nb)+9, cols, 1), 1, cols, false)
-				single := make([]float32, m.Rows)
-				m.MulRowsQ8(single, one, 1, 4)
-				for r := 1; r < 4; r++ {
-					if math.Float32bits(single[r]) != math.Float32bits(out[r]) {
-						t.Fatalf("%s cols=%d row %d: %g alone, %g in a batch of 3", dt, cols, r, single[r], out[r])
+				for b := range n {
+					one := QuantizeQ8(xf[b*cols:(b+1)*cols], 1, cols, false)
+					single := make([]float32, m.Rows)
+					m.MulRowsQ8(single, one, 1, 4)
+					for r := 1; r < 4; r++ {
+						if got := out[b*m.Rows+r]; math.Float32bits(single[r]) != math.Float32bits(got) {
+							t.Fatalf("%s cols=%d vector %d row %d: %g alone, %g in a batch of %d", dt, cols, b, r, single[r], got, n)
+						}
 					}
 				}
 			}
