@@ -81,7 +81,7 @@ type q8Kernels struct {
 	// q80x4 is q80 for four vectors at once, with q80's bits for each; nil
 	// where the set has none.
 	q80x4 func(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
-	tile     func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32)
+	tile  func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32)
 }
 
 var q8VNNIKernels = &q8Kernels{name: "avx512vnni", quantize: q8Quantize, q41: q41DotQ8, q80: q80DotQ8,
