@@ -156,8 +156,9 @@ type buffers struct {
 	norm, q, k, v, att, proj, gate, up []float32
 	rope                               []float32 // each step's rotary cosines and sines (ropeAngles)
 	steps                              int
-	prompt                             bool     // prompt tokens: blocked matrix multiply
-	mem                                inputMem // the inputs' quantized and AMX forms, one input at a time
+	prompt                             bool       // prompt tokens: blocked matrix multiply
+	mem                                inputMem   // the inputs' quantized and AMX forms, one input at a time
+	kv                                 []packedKV // a prompt run's keys and values packed for attention (attendPrompt)
 }
 
 func (m *Model) newBuffers(n int, prompt bool, pos []int) *buffers {
@@ -206,7 +207,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 
 // attendPrompt computes the attention of prompt steps: each run of steps of one sequence at
 // consecutive positions as matrix products (attendRun), a head and a part of the run's queries
-// at a time.
+// at a time, over the run's keys and values packed once per key-value head.
 func (m *Model) attendPrompt(b *buffers, steps []Step, pos []int, l int) {
 	i0 := 0
 	for i := 1; i <= len(steps); i++ {
@@ -214,17 +215,43 @@ func (m *Model) attendPrompt(b *buffers, steps []Step, pos []int, l int) {
 			continue
 		}
 		run := promptRun{seq: steps[i0].Seq, i0: i0, n: i - i0, p0: pos[i0]}
+		kv := m.packKV(b, run, l)
 		parts := queryParts(run.n)
 		m.parallel(m.Heads*len(parts), 1, func(lo, hi int) {
 			a := attnPool.Get().(*attnScratch)
 			defer attnPool.Put(a)
 			for u := lo; u < hi; u++ {
-				part := parts[u%len(parts)]
-				m.attendRun(b.att, b.q, run, l, u/len(parts), part[0], part[1], a)
+				part, head := parts[u%len(parts)], u/len(parts)
+				m.attendRun(b.att, b.q, run, head, part[0], part[1], &kv[head/(m.Heads/m.KVHeads)], a)
 			}
 		})
 		i0 = i
 	}
+}
+
+// packedKV is one key-value head's keys and values of a run, packed for attendRun: the keys
+// as rows, the values transposed.
+type packedKV struct{ k, v tensor.Panels }
+
+// packKV packs layer l's keys and values of the run, up to its last position, for every
+// key-value head (in b's memory, which the next run reuses): the query heads that share a
+// key-value head (grouped-query attention) read them all.
+func (m *Model) packKV(b *buffers, run promptRun, l int) []packedKV {
+	d, kv, keys := m.HeadDim, m.kvDim(), run.p0+run.n
+	if len(b.kv) != m.KVHeads {
+		b.kv = make([]packedKV, m.KVHeads)
+	}
+	m.parallel(2*m.KVHeads, 1, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			h := u / 2
+			if u%2 == 0 {
+				b.kv[h].k.Pack(keys, d, run.seq.k[l][h*d:], kv, 1)
+			} else {
+				b.kv[h].v.Pack(d, keys, run.seq.v[l][h*d:], 1, kv)
+			}
+		}
+	})
+	return b.kv
 }
 
 // queryChunk is how many queries attendRun multiplies with the keys at once.
@@ -252,39 +279,35 @@ type promptRun struct {
 // allocated and cleared anew.
 type attnScratch struct {
 	scores []float32
-	k, v   tensor.Panels
 	ps     tensor.PanelScratch
 }
 
 var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
 
 // attendRun writes one head's attention output for queries [q0,q1) of a run of prompt steps
-// (q0 a multiple of queryChunk): the queries times the cached keys up to the last one's
-// position (packed), a softmax of each query's scores up to its own position, then the
-// probabilities times the values (packed from their transpose), each group of queries over
-// the values up to its last one's position. Each query's output depends only on itself and
-// the keys and values up to its position, not on the other queries or the parts, as the
-// matrix multiplies guarantee (tensor.Panels).
-func (m *Model) attendRun(out, q []float32, r promptRun, l, head, q0, q1 int, a *attnScratch) {
-	d, kv, qd := m.HeadDim, m.kvDim(), m.qDim()
-	kvHead := head / (m.Heads / m.KVHeads)
+// (q0 a multiple of queryChunk), over the head's packed keys and values: the queries times the
+// keys up to the last one's position, a softmax of each query's scores up to its own position,
+// then the probabilities times the values, each group of queries over the values up to its last
+// one's position. Each query's output depends only on itself and the keys and values up to its
+// position, not on the other queries, the parts or how far the packs go, as the matrix
+// multiplies guarantee (tensor.Panels).
+func (m *Model) attendRun(out, q []float32, r promptRun, head, q0, q1 int, kv *packedKV, a *attnScratch) {
+	d, qd := m.HeadDim, m.qDim()
 	keys, n := r.p0+q1, q1-q0
 	a.scores = slices.Grow(a.scores[:0], n*keys)[:n*keys]
-	a.k.Pack(keys, d, r.seq.k[l][kvHead*d:], kv, 1)
 	// Queries in chunks, each against the keys its last query sees: the
 	// scores past a query's position are never read (CausalSoftmax zeroes
 	// them), and each score is the same dot product whatever the chunk.
 	for t0 := 0; t0 < n; t0 += queryChunk {
 		t1 := min(t0+queryChunk, n)
-		a.k.Mul(a.scores[t0*keys:], keys, q[(r.i0+q0+t0)*qd+head*d:], qd, t1-t0, 0, r.p0+q0+t1, nil, &a.ps)
+		kv.k.Mul(a.scores[t0*keys:], keys, q[(r.i0+q0+t0)*qd+head*d:], qd, t1-t0, 0, r.p0+q0+t1, nil, &a.ps)
 	}
 	tensor.CausalSoftmax(a.scores, keys, r.p0+q0, float32(1/math.Sqrt(float64(d))))
-	a.v.Pack(d, keys, r.seq.v[l][kvHead*d:], 1, kv)
 	// The probabilities past a query's position are zeros: each group of
 	// queries takes the values up to its last one's position only.
 	for t0 := 0; t0 < n; t0 += tensor.PanelGroup {
 		t1 := min(t0+tensor.PanelGroup, n)
-		a.v.MulFirst(out[(r.i0+q0+t0)*qd+head*d:], qd, a.scores[t0*keys:], keys, t1-t0, 0, d, r.p0+q0+t1, nil, &a.ps)
+		kv.v.MulFirst(out[(r.i0+q0+t0)*qd+head*d:], qd, a.scores[t0*keys:], keys, t1-t0, 0, d, r.p0+q0+t1, nil, &a.ps)
 	}
 }
 
