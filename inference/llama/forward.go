@@ -413,18 +413,4 @@ func (b *buffers) angles(i int) []float32 {
 }
 
 // rope rotates every head of v (heads × HeadDim) by the angles of one position (ropeAngles).
-func (m *Model) rope(v, angles []float32) {
-	d, half := m.HeadDim, m.HeadDim/2
-	for i := range half {
-		c, s := angles[2*i], angles[2*i+1]
-		for h := 0; h < len(v); h += d {
-			a, b := h+i, h+i+half
-			if m.RopePairs {
-				a, b = h+2*i, h+2*i+1
-			}
-			x0, x1 := v[a], v[b]
-			v[a] = x0*c - x1*s
-			v[b] = x0*s + x1*c
-		}
-	}
-}
+func (m *Model) rope(v, angles []float32) { tensor.Rope(v, m.HeadDim, angles, m.RopePairs) }

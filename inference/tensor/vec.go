@@ -1,6 +1,9 @@
 package tensor
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Vector kernels for attention and activations: dot products, axpy, the
 // exponential, softmax and the SwiGLU activation on float32 slices.
@@ -73,6 +76,35 @@ func Exp(v []float32) { vecExp(v) }
 // -Inf (masked positions) become 0; a row with no entry above -Inf becomes
 // all zeros. A NaN or +Inf entry makes the row NaN.
 func Softmax(v []float32) { vecSoftmax(v) }
+
+// Rope rotates every head of v (heads of d values) by the angles of one
+// position: angles holds cos θ_i and sin θ_i interleaved for i < d/2, and
+// pair i of a head is (2i, 2i+1) with pairs set (GGUF's layout), else
+// (i, i+d/2). A pair (a, b) becomes (a·cos − b·sin, a·sin + b·cos), each
+// product and sum rounded to float32 in turn.
+func Rope(v []float32, d int, angles []float32, pairs bool) {
+	if d%2 != 0 || len(v)%d != 0 || len(angles) < d {
+		panic(fmt.Sprintf("tensor.Rope: %d values in heads of %d with %d angles", len(v), d, len(angles)))
+	}
+	vecRope(v, d, angles[:d], pairs)
+}
+
+func ropeGo(v []float32, d int, angles []float32, pairs bool) {
+	half := d / 2
+	for h := 0; h < len(v); h += d {
+		head := v[h : h+d : h+d]
+		for i := range half {
+			c, s := angles[2*i], angles[2*i+1]
+			a, b := i, i+half
+			if pairs {
+				a, b = 2*i, 2*i+1
+			}
+			x0, x1 := head[a], head[b]
+			// The conversions keep each product rounded (no fused multiply-add).
+			head[a], head[b] = float32(x0*c)-float32(x1*s), float32(x0*s)+float32(x1*c)
+		}
+	}
+}
 
 // SiLUMul replaces g[i] by SiLU(g[i])·u[i] = g[i]/(1+exp(-g[i]))·u[i], the
 // SwiGLU activation; u must be at least as long as g. Large |g[i]| give

@@ -416,3 +416,44 @@ func addAVX2(dst, src []float32) {
 	}
 	archsimd.ClearAVXUpperBits()
 }
+
+// ropeAVX2 is ropeGo on 8 lanes (d a multiple of 8 for pairs, of 16 for
+// halves): the same products and
+// sums (a·sin + b·cos added as b·cos + a·sin, the same sum), no fused
+// multiply-add.
+func ropeAVX2(v []float32, d int, angles []float32, pairs bool) {
+	half := d / 2
+	for h := 0; h < len(v); h += d {
+		head := v[h : h+d : h+d]
+		if pairs {
+			ropePairs8(head, angles)
+			continue
+		}
+		for i := 0; i < half; i += 8 {
+			// Angles i…i+7: (c s) pairs in two vectors, split into cosines
+			// and sines (in the order 0 1 4 5 2 3 6 7, put right by Permute).
+			a0, a1 := load8(angles[2*i:]), load8(angles[2*i+8:])
+			c := a0.SelectFromPairGrouped(0, 2, 4, 6, a1).Permute(ropeOrder)
+			s := a0.SelectFromPairGrouped(1, 3, 5, 7, a1).Permute(ropeOrder)
+			x0, x1 := load8(head[i:]), load8(head[half+i:])
+			x0.Mul(c).Sub(x1.Mul(s)).Store((*[8]float32)(head[i:]))
+			x0.Mul(s).Add(x1.Mul(c)).Store((*[8]float32)(head[half+i:]))
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// ropeOrder puts lanes 0 1 4 5 2 3 6 7 back in order.
+var ropeOrder = archsimd.LoadUint32x8(&[8]uint32{0, 1, 4, 5, 2, 3, 6, 7})
+
+// ropePairs8 rotates the adjacent pairs of one head, four pairs a vector:
+// x·(c c) and swap(x)·(s s), then even lanes subtract and odd lanes add.
+func ropePairs8(head, angles []float32) {
+	for i := 0; i+8 <= len(head); i += 8 {
+		x, a := load8(head[i:]), load8(angles[i:])
+		c := a.SelectFromPairGrouped(0, 0, 2, 2, a)
+		s := a.SelectFromPairGrouped(1, 1, 3, 3, a)
+		swapped := x.SelectFromPairGrouped(1, 0, 3, 2, x)
+		x.Mul(c).AddSub(swapped.Mul(s)).Store((*[8]float32)(head[i:]))
+	}
+}

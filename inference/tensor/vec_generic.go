@@ -12,6 +12,8 @@ func vecSoftmax(v []float32) { softmaxGo(v) }
 
 func vecSiLUMul(g, u []float32) { siluMulGo(g, u) }
 
+func vecRope(v []float32, d int, angles []float32, pairs bool) { ropeGo(v, d, angles, pairs) }
+
 func dotRowsVector(out, q, rows []float32, stride int, scale float32) bool { return false }
 
 func addRowsVector(o, w, rows []float32, stride int) bool { return false }

@@ -61,6 +61,14 @@ func vecSoftmax(v []float32) {
 	softmaxGo(v)
 }
 
+func vecRope(v []float32, d int, angles []float32, pairs bool) {
+	if fmaAVX2 && (d%8 == 0 && pairs || d%16 == 0) {
+		ropeAVX2(v, d, angles, pairs)
+		return
+	}
+	ropeGo(v, d, angles, pairs)
+}
+
 func vecSiLUMul(g, u []float32) {
 	if archsimd.X86.AVX512() {
 		siluMulAVX512(g, u)

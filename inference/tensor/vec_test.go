@@ -471,3 +471,54 @@ func TestRMSNormAndAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestRope checks Rope (the AVX2 kernel where the CPU has it) against the
+// plain-Go rotation bit for bit, in both pair layouts, and that against the
+// rotation in float64.
+func TestRope(t *testing.T) {
+	for _, pairs := range []bool{false, true} {
+		for _, d := range []int{6, 8, 24, 64, 128} {
+			v := randFloats(uint64(d), 3*d, 2)
+			angles := make([]float32, d)
+			for i := range d / 2 {
+				s, c := math.Sincos(float64(i+1) * 0.37)
+				angles[2*i], angles[2*i+1] = float32(c), float32(s)
+			}
+			got, want := slices.Clone(v), slices.Clone(v)
+			Rope(got, d, angles, pairs)
+			ropeGo(want, d, angles, pairs)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("pairs=%v d=%d at %d: %g, plain Go %g", pairs, d, i, got[i], want[i])
+				}
+			}
+			for h := 0; h < len(v); h += d {
+				for i := range d / 2 {
+					a, b := h+i, h+i+d/2
+					if pairs {
+						a, b = h+2*i, h+2*i+1
+					}
+					c, s := float64(angles[2*i]), float64(angles[2*i+1])
+					ra := float64(v[a])*c - float64(v[b])*s
+					rb := float64(v[a])*s + float64(v[b])*c
+					if math.Abs(float64(got[a])-ra) > 1e-6 || math.Abs(float64(got[b])-rb) > 1e-6 {
+						t.Fatalf("pairs=%v d=%d pair %d: (%g, %g), want (%g, %g)", pairs, d, i, got[a], got[b], ra, rb)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestRopeRefusesBadShapes(t *testing.T) {
+	for _, c := range []struct{ n, d, angles int }{{10, 4, 4}, {8, 3, 4}, {8, 4, 2}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%d values, heads of %d, %d angles: no panic", c.n, c.d, c.angles)
+				}
+			}()
+			Rope(make([]float32, c.n), c.d, make([]float32, c.angles), false)
+		}()
+	}
+}
