@@ -197,13 +197,14 @@ func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	rb := m.RowBytes()
 	for t := r0; t < r1; t += rowTile {
 		te := min(t+rowTile, r1)
-		b := 0
-		for b+4 <= x.N && q8Rows4(m.Type, m.Data[t*rb:te*rb], out[b*m.Rows+t:b*m.Rows+te], m.Rows, x, b) {
-			b += 4
-		}
-		for ; b < x.N; b++ {
+		for b := 0; b < x.N; {
+			if k := q8RowsN(m.Type, m.Data[t*rb:te*rb], out[b*m.Rows+t:b*m.Rows+te], m.Rows, x, b); k > 0 {
+				b += k
+				continue
+			}
 			q, d, s := x.vector(b)
 			q8Rows(m.Type, m.Data[t*rb:te*rb], out[b*m.Rows+t:b*m.Rows+te], q, d, s)
+			b++
 		}
 	}
 }
@@ -222,6 +223,10 @@ func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
 		m.mulMatQ8Lanes(out, x, r0, r1)
 		return
 	}
+	if x.N == 2 || x.N == 3 {
+		m.mulRows16Q8N(out, x, r0, r1)
+		return
+	}
 	nb := m.Cols / QK
 	const chunk = 4 // groups per pass of the vectors
 	for g0 := r0 / 16; g0*16 < r1; g0 += chunk {
@@ -232,6 +237,30 @@ func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
 				q8Rows16Kernel(m.rows16[g*nb*q41Rows16Bytes:], nb, count, q, d, s, o)
 			})
 		}
+	}
+}
+
+// mulRows16Q8N is mulRows16Q8 for two or three vectors at once (each
+// group's weights split into nibbles once for all of them, each vector
+// with the one-vector kernel's bits): the groups wholly inside [r0,r1) in
+// one call, a group only partly inside into scratch whose rows wanted are
+// copied.
+func (m *Matrix) mulRows16Q8N(out []float32, x *Q8Vectors, r0, r1 int) {
+	nb, n := m.Cols/QK, x.N
+	full0, full1 := (r0+15)/16, r1/16 // the groups wholly inside
+	var tmp [3 * 16]float32
+	for g := r0 / 16; g*16 < r1; g++ {
+		if g >= full0 && g < full1 {
+			continue
+		}
+		q8Rows16KernelN(m.rows16[g*nb*q41Rows16Bytes:], nb, 1, x, 0, n, tmp[:], 16)
+		lo, hi := max(r0, 16*g), min(r1, 16*g+16)
+		for b := range n {
+			copy(out[b*m.Rows+lo:b*m.Rows+hi], tmp[b*16+lo-16*g:b*16+hi-16*g])
+		}
+	}
+	if full1 > full0 {
+		q8Rows16KernelN(m.rows16[full0*nb*q41Rows16Bytes:], nb, full1-full0, x, 0, n, out[16*full0:], m.Rows)
 	}
 }
 

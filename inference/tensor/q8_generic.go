@@ -32,7 +32,11 @@ func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32,
 	panic("tensor: no int8 kernels in this build")
 }
 
-func q8Rows4(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b int) bool {
+func q8RowsN(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b int) int {
+	panic("tensor: no int8 kernels in this build")
+}
+
+func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []float32, ostride int) {
 	panic("tensor: no int8 kernels in this build")
 }
 

@@ -64,6 +64,18 @@ func unpackRows16(src []byte, nb int, dst []byte, d, mn []float32) {
 }
 
 //go:noescape
+func q41Rows16Q8x2AVX2(w *byte, nb, groups int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
+func q41Rows16Q8x3AVX2(w *byte, nb, groups int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
+func q80Dot2Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
+func q80Dot3Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
 func q80Dot4Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
 
 //go:noescape
@@ -78,9 +90,9 @@ type q8Kernels struct {
 	name     string
 	quantize func(x *float32, nb int, q *int8, d, s *float32)
 	q41, q80 func(row *byte, rb, rows, nb int, x *int8, d, s *float32, out *float32)
-	// q80x4 is q80 for four vectors at once, with q80's bits for each; nil
-	// where the set has none.
-	q80x4 func(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+	// q80xN[k] is q80 for k vectors at once (k = 2, 3, 4), with q80's bits
+	// for each; nil where the set has none.
+	q80xN [5]func(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
 	tile  func(w *q8WeightTile, x *q8Tiles, qo, so, nb int, res *[q8Group][q8Group]float32)
 }
 
@@ -90,7 +102,8 @@ var q8VNNIKernels = &q8Kernels{name: "avx512vnni", quantize: q8Quantize, q41: q4
 	}}
 
 var q8AVX2Kernels = &q8Kernels{name: "avx2", quantize: q8QuantizeAVX2, q41: q41DotQ8AVX2, q80: q80DotQ8AVX2,
-	q80x4: q80Dot4Q8AVX2}
+	q80xN: [5]func(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int){
+		2: q80Dot2Q8AVX2, 3: q80Dot3Q8AVX2, 4: q80Dot4Q8AVX2}}
 
 // q8Available lists the kernel sets this CPU runs, the fastest first.
 func q8Available() []*q8Kernels {
@@ -124,6 +137,20 @@ func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []fl
 	w, out = w[:groups*nb*q41Rows16Bytes], out[:16*groups]
 	q, d, s = q[:nb*QK], d[:nb], s[:nb]
 	q41Rows16Q8AVX2(&w[0], nb, groups, &q[0], &d[0], &s[0], &out[0])
+}
+
+// q8Rows16KernelN is q8Rows16Kernel for vectors b…b+n-1 of x at once (n
+// is 2 or 3), vector b+k's results at out[k*ostride:], with that kernel's
+// bits for each.
+func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []float32, ostride int) {
+	stride := sumsLen(nb)
+	w, out = w[:groups*nb*q41Rows16Bytes], out[:(n-1)*ostride+16*groups]
+	q, d, s := x.q[b*x.Cols:(b+n)*x.Cols], x.d[b*stride:(b+n-1)*stride+nb], x.s[b*stride:(b+n-1)*stride+nb]
+	kernel := q41Rows16Q8x2AVX2
+	if n == 3 {
+		kernel = q41Rows16Q8x3AVX2
+	}
+	kernel(&w[0], nb, groups, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride)
 }
 
 // q8Interleaved reports whether the tile kernel takes interleaved vectors.
@@ -212,21 +239,19 @@ func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32,
 	q8Tile4AVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride, groups)
 }
 
-// q8Rows4 is q8Rows for vectors b…b+3 of x at once, where the kernel set
-// has such a kernel for t (it reports whether it did): vector b+k's
-// results go to out[k*ostride:], len(out) rows each, with q8Rows's bits.
-func q8Rows4(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b int) bool {
-	n := len(out)
-	if t != Q8_0 || q8Active.q80x4 == nil || n == 0 {
-		return false
-	}
+// q8RowsN is q8Rows for vectors b…b+k-1 of x at once, k the most (up to
+// four, at least two) that the kernel set takes for t and that x has from
+// b on; it returns k, 0 where it did nothing. Vector b+j's results go to
+// out[j*ostride:], len(out) rows each, with q8Rows's bits.
+func q8RowsN(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b int) int {
+	n, k := len(out), min(4, x.N-b)
 	nb, stride := x.Cols/QK, sumsLen(x.Cols/QK)
-	if nb == 0 {
-		return false
+	if t != Q8_0 || k < 2 || q8Active.q80xN[k] == nil || n == 0 || nb == 0 {
+		return 0
 	}
 	rb := len(rows) / n
-	q, d := x.q[b*x.Cols:(b+4)*x.Cols], x.d[b*stride:(b+3)*stride+nb]
-	out = out[:3*ostride+n]
-	q8Active.q80x4(&rows[0], rb, n, nb, &q[0], x.Cols, &d[0], stride, &out[0], ostride)
-	return true
+	q, d := x.q[b*x.Cols:(b+k)*x.Cols], x.d[b*stride:(b+k-1)*stride+nb]
+	out = out[:(k-1)*ostride+n]
+	q8Active.q80xN[k](&rows[0], rb, n, nb, &q[0], x.Cols, &d[0], stride, &out[0], ostride)
+	return k
 }

@@ -108,8 +108,10 @@ func TestQuantizeRowQ8MatchesGo(t *testing.T) {
 // then come from the copy) over a Q4_1 matrix's interleaved copy, where the
 // kernel set reads it (AVX2): against the reference, for partial groups at
 // both ends of the row range, and the same bits for every vector alone as in
-// a batch small enough for the row kernel and in one large enough for the
-// tile kernel (odd, so one vector goes through it twice).
+// batches of two and three (the row kernels that take several vectors) and
+// in one large enough for the tile kernel (odd, so one vector goes through
+// it twice), over all rows and over a range with partial groups at both
+// ends.
 func TestMulRowsQ8Interleaved(t *testing.T) {
 	eachQ8(t, func(t *testing.T) {
 		if !q8Rows16() {
@@ -121,7 +123,7 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 			if !m.Interleave() {
 				t.Skip("no interleaved copy on this CPU")
 			}
-			for _, n := range []int{q8TileBatch - 1, q8TileBatch + 1} {
+			for _, n := range []int{2, q8TileBatch - 1, q8TileBatch + 1} {
 				what := fmt.Sprintf("interleaved %d×%d n=%d", rows, cols, n)
 				xf := randFloats(uint64(cols), n*cols, 1)
 				x := QuantizeQ8(xf, n, cols, false)
@@ -134,6 +136,17 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 				checkQ8(t, what+", MulMatQ8", m, xt, mat)
 				for b := range n {
 					checkAlone(t, what, m, xf[b*cols:(b+1)*cols], out[b*rows:(b+1)*rows])
+				}
+				// The batch over rows [3,Rows-5): the same bits.
+				r0, r1 := min(3, rows-1), rows-min(5, rows-1)
+				part := make([]float32, n*rows)
+				m.MulRowsQ8(part, x, r0, r1)
+				for b := range n {
+					for r := r0; r < r1; r++ {
+						if i := b*rows + r; math.Float32bits(part[i]) != math.Float32bits(out[i]) {
+							t.Fatalf("%s vector %d row %d: %g over [%d,%d), %g over all rows", what, b, r, part[i], r0, r1, out[i])
+						}
+					}
 				}
 			}
 		}
@@ -167,27 +180,36 @@ func TestMulRowsQ8MatchesReference(t *testing.T) {
 			for nb := 1; nb <= 40; nb++ {
 				cols := nb * QK
 				m := q8Matrix(t, dt, 5, cols, uint64(nb))
-				// Five vectors: four through a four-vector kernel where
-				// the set has one, the fifth alone.
-				const n = 5
-				xf := randFloats(uint64(nb)+9, n*cols, 1)
-				x := QuantizeQ8(xf, n, cols, false)
-				out := make([]float32, n*m.Rows)
-				m.MulRowsQ8(out, x, 0, m.Rows)
-				checkQ8(t, fmt.Sprintf("MulRowsQ8 %s cols=%d", dt, cols), m, x, out)
-				for b := range n {
-					one := QuantizeQ8(xf[b*cols:(b+1)*cols], 1, cols, false)
-					single := make([]float32, m.Rows)
-					m.MulRowsQ8(single, one, 1, 4)
-					for r := 1; r < 4; r++ {
-						if got := out[b*m.Rows+r]; math.Float32bits(single[r]) != math.Float32bits(got) {
-							t.Fatalf("%s cols=%d vector %d row %d: %g alone, %g in a batch of %d", dt, cols, b, r, single[r], got, n)
-						}
-					}
+				// Batches of 2, 3 and 7 (4 + 3): through the kernels that
+				// take several vectors where the set has them.
+				for _, n := range []int{2, 3, 7} {
+					checkRowsBatch(t, m, nb, n)
 				}
 			}
 		}
 	})
+}
+
+// checkRowsBatch checks MulRowsQ8 with n vectors against the reference,
+// and that each vector alone gets the batch's bits.
+func checkRowsBatch(t *testing.T, m *Matrix, nb, n int) {
+	t.Helper()
+	dt, cols := m.Type, m.Cols
+	xf := randFloats(uint64(nb)+9, n*cols, 1)
+	x := QuantizeQ8(xf, n, cols, false)
+	out := make([]float32, n*m.Rows)
+	m.MulRowsQ8(out, x, 0, m.Rows)
+	checkQ8(t, fmt.Sprintf("MulRowsQ8 %s cols=%d n=%d", dt, cols, n), m, x, out)
+	for b := range n {
+		one := QuantizeQ8(xf[b*cols:(b+1)*cols], 1, cols, false)
+		single := make([]float32, m.Rows)
+		m.MulRowsQ8(single, one, 1, 4)
+		for r := 1; r < 4; r++ {
+			if got := out[b*m.Rows+r]; math.Float32bits(single[r]) != math.Float32bits(got) {
+				t.Fatalf("%s cols=%d vector %d row %d: %g alone, %g in a batch of %d", dt, cols, b, r, single[r], got, n)
+			}
+		}
+	}
 }
 
 // checkQ8 compares out (x.N × m.Rows) with q8Ref within 1e-5 of the
