@@ -243,8 +243,10 @@ q80done:
 	RET
 
 // func q80Dot4Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+// func q80Dot3Q8AVX2(… the same)
+// func q80Dot2Q8AVX2(… the same)
 //
-// q80DotQ8AVX2 for four vectors at once: vector k's bytes at x + k·xstride,
+// q80DotQ8AVX2 for four (three, two) vectors at once: vector k's bytes at x + k·xstride,
 // its scales at d + k·dstride floats, its results at out + k·ostride
 // floats. Each block's weights are loaded, made absolute and their scale
 // converted once for the four; each vector then takes q80DotQ8AVX2's
@@ -277,44 +279,67 @@ q80done:
 	VADDPS  X3, xacc, xacc
 
 TEXT ·q80Dot4Q8AVX2(SB), NOSPLIT, $0-80
-	ONES16
-	MOVQ row+0(FP), SI
-	MOVQ rb+8(FP), R14
-	MOVQ rows+16(FP), CX
-	MOVQ xstride+40(FP), AX
-	LEAQ (AX)(AX*2), R13
-	MOVQ dstride+56(FP), DX
-	SHLQ $2, DX
-	LEAQ (DX)(DX*2), R8
-	MOVQ out+64(FP), R10
-	MOVQ ostride+72(FP), R9
+
+// Q80START loads the arguments and the constants.
+#define Q80START \
+	ONES16 \
+	MOVQ row+0(FP), SI \
+	MOVQ rb+8(FP), R14 \
+	MOVQ rows+16(FP), CX \
+	MOVQ xstride+40(FP), AX \
+	LEAQ (AX)(AX*2), R13 \
+	MOVQ dstride+56(FP), DX \
+	SHLQ $2, DX \
+	LEAQ (DX)(DX*2), R8 \
+	MOVQ out+64(FP), R10 \
+	MOVQ ostride+72(FP), R9 \
 	SHLQ $2, R9
+
+// Q80ROW points R11, DI, R12 and BX at a row's first block.
+#define Q80ROW \
+	MOVQ SI, R11 \
+	MOVQ x+32(FP), DI \
+	MOVQ d+48(FP), R12 \
+	MOVQ nb+24(FP), BX
+
+// Q80WEIGHTS loads a block's weights (Y4), their absolute values (Y5)
+// and their scale (X6).
+#define Q80WEIGHTS \
+	VMOVDQU 2(R11), Y4 \
+	VPABSB  Y4, Y5 \
+	VPBROADCASTW (R11), X6 \
+	VCVTPH2PS X6, X6
+
+// Q80NEXT moves on to the next block; Q80NEXTROW to the next row.
+#define Q80NEXT \
+	ADDQ $34, R11 \
+	ADDQ $32, DI \
+	ADDQ $4, R12 \
+	DECQ BX
+
+#define Q80NEXTROW \
+	ADDQ $4, R10 \
+	ADDQ R14, SI \
+	DECQ CX
+
+	Q80START
 
 q80x4rowloop:
 	TESTQ CX, CX
 	JLE   q80x4done
-	MOVQ SI, R11
-	MOVQ x+32(FP), DI
-	MOVQ d+48(FP), R12
-	MOVQ nb+24(FP), BX
+	Q80ROW
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y9, Y9, Y9
 
 q80x4blockloop:
-	VMOVDQU 2(R11), Y4
-	VPABSB  Y4, Y5
-	VPBROADCASTW (R11), X6
-	VCVTPH2PS X6, X6
+	Q80WEIGHTS
 	VEC80((DI), (R12), Y0)
 	VEC80((DI)(AX*1), (R12)(DX*1), Y1)
 	VEC80((DI)(AX*2), (R12)(DX*2), Y2)
 	VEC80((DI)(R13*1), (R12)(R8*1), Y9)
-	ADDQ $34, R11
-	ADDQ $32, DI
-	ADDQ $4, R12
-	DECQ BX
+	Q80NEXT
 	JNZ  q80x4blockloop
 
 	HSUMTO(Y0, X0)
@@ -327,104 +352,30 @@ q80x4blockloop:
 	LEAQ (R10)(R9*2), R11
 	ADDQ R9, R11
 	VMOVSS X9, (R11)
-	ADDQ $4, R10
-	ADDQ R14, SI
-	DECQ CX
+	Q80NEXTROW
 	JMP  q80x4rowloop
 
 q80x4done:
 	VZEROUPPER
 	RET
 
-// func q80Dot2Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
-//
-// q80Dot4Q8AVX2 for 2 vectors.
-TEXT ·q80Dot2Q8AVX2(SB), NOSPLIT, $0-80
-	ONES16
-	MOVQ row+0(FP), SI
-	MOVQ rb+8(FP), R14
-	MOVQ rows+16(FP), CX
-	MOVQ xstride+40(FP), AX
-	MOVQ dstride+56(FP), DX
-	SHLQ $2, DX
-	MOVQ out+64(FP), R10
-	MOVQ ostride+72(FP), R9
-	SHLQ $2, R9
-
-q80x2rowloop:
-	TESTQ CX, CX
-	JLE   q80x2done
-	MOVQ SI, R11
-	MOVQ x+32(FP), DI
-	MOVQ d+48(FP), R12
-	MOVQ nb+24(FP), BX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-
-q80x2blockloop:
-	VMOVDQU 2(R11), Y4
-	VPABSB  Y4, Y5
-	VPBROADCASTW (R11), X6
-	VCVTPH2PS X6, X6
-	VEC80((DI), (R12), Y0)
-	VEC80((DI)(AX*1), (R12)(DX*1), Y1)
-	ADDQ $34, R11
-	ADDQ $32, DI
-	ADDQ $4, R12
-	DECQ BX
-	JNZ  q80x2blockloop
-
-	HSUMTO(Y0, X0)
-	HSUMTO(Y1, X1)
-	VMOVSS X0, (R10)
-	VMOVSS X1, (R10)(R9*1)
-	ADDQ $4, R10
-	ADDQ R14, SI
-	DECQ CX
-	JMP  q80x2rowloop
-
-q80x2done:
-	VZEROUPPER
-	RET
-
-// func q80Dot3Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
-//
-// q80Dot4Q8AVX2 for 3 vectors.
 TEXT ·q80Dot3Q8AVX2(SB), NOSPLIT, $0-80
-	ONES16
-	MOVQ row+0(FP), SI
-	MOVQ rb+8(FP), R14
-	MOVQ rows+16(FP), CX
-	MOVQ xstride+40(FP), AX
-	MOVQ dstride+56(FP), DX
-	SHLQ $2, DX
-	MOVQ out+64(FP), R10
-	MOVQ ostride+72(FP), R9
-	SHLQ $2, R9
+	Q80START
 
 q80x3rowloop:
 	TESTQ CX, CX
 	JLE   q80x3done
-	MOVQ SI, R11
-	MOVQ x+32(FP), DI
-	MOVQ d+48(FP), R12
-	MOVQ nb+24(FP), BX
+	Q80ROW
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 
 q80x3blockloop:
-	VMOVDQU 2(R11), Y4
-	VPABSB  Y4, Y5
-	VPBROADCASTW (R11), X6
-	VCVTPH2PS X6, X6
+	Q80WEIGHTS
 	VEC80((DI), (R12), Y0)
 	VEC80((DI)(AX*1), (R12)(DX*1), Y1)
 	VEC80((DI)(AX*2), (R12)(DX*2), Y2)
-	ADDQ $34, R11
-	ADDQ $32, DI
-	ADDQ $4, R12
-	DECQ BX
+	Q80NEXT
 	JNZ  q80x3blockloop
 
 	HSUMTO(Y0, X0)
@@ -433,12 +384,38 @@ q80x3blockloop:
 	VMOVSS X0, (R10)
 	VMOVSS X1, (R10)(R9*1)
 	VMOVSS X2, (R10)(R9*2)
-	ADDQ $4, R10
-	ADDQ R14, SI
-	DECQ CX
+	Q80NEXTROW
 	JMP  q80x3rowloop
 
 q80x3done:
+	VZEROUPPER
+	RET
+
+TEXT ·q80Dot2Q8AVX2(SB), NOSPLIT, $0-80
+	Q80START
+
+q80x2rowloop:
+	TESTQ CX, CX
+	JLE   q80x2done
+	Q80ROW
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+q80x2blockloop:
+	Q80WEIGHTS
+	VEC80((DI), (R12), Y0)
+	VEC80((DI)(AX*1), (R12)(DX*1), Y1)
+	Q80NEXT
+	JNZ  q80x2blockloop
+
+	HSUMTO(Y0, X0)
+	HSUMTO(Y1, X1)
+	VMOVSS X0, (R10)
+	VMOVSS X1, (R10)(R9*1)
+	Q80NEXTROW
+	JMP  q80x2rowloop
+
+q80x2done:
 	VZEROUPPER
 	RET
 
@@ -805,200 +782,140 @@ r16done:
 	VZEROUPPER
 	RET
 
+// The row kernels for two and three vectors at once (q41Rows16Q8x2AVX2,
+// q41Rows16Q8x3AVX2) are q41Rows16Q8AVX2 with each quad's weights loaded
+// and split into nibbles once for all the vectors: vector k's bytes at x
+// + k·xstride, its scales and sums at d and s + k·dstride floats, its
+// results at out + k·ostride floats. A vector's int16 sums are Y(2k),
+// Y(2k+1); its float sums are its results themselves (zeroed per group),
+// to which each block adds d_w·d_x·dot and then m_w·s_x:
+// q41Rows16Q8AVX2's operations in its order, so each vector gets that
+// kernel's bits. Registers: R11 the block, DI the vectors' block bytes (AX
+// apart), R8 and R9 their scales and sums (DX bytes apart), R12 the
+// group's first results (R13 bytes apart), BX the blocks left, CX the
+// groups left; Y8, Y9 the quad's low nibbles (rows 0–7, 8–15), Y12, Y13
+// its high ones, Y6, Y7 scratch.
+
 // func q41Rows16Q8x2AVX2(w *byte, nb, groups int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
-//
-// q41Rows16Q8AVX2 for 2 vectors at once: vector k's bytes at x + k·xstride,
-// its scales and sums at d and s + k·dstride floats, its results at out +
-// k·ostride floats. Each quad's weights are loaded and split into nibbles
-// once for the 2; each vector's int16 sums are Y(2k), Y(2k+1), its float
-// sums the results themselves (zeroed per group), to which each block adds
-// d_w·d_x·dot and then m_w·s_x: q41Rows16Q8AVX2's operations in its
-// order, so each vector gets that kernel's bits. Registers: R11 the
-// block, DI the vectors' block bytes (AX apart), R8 and R9 their scales
-// and sums (DX bytes apart), R12 the group's first results (R13 bytes
-// apart), BX the blocks left, CX the groups left.
 TEXT ·q41Rows16Q8x2AVX2(SB), NOSPLIT, $0-80
-	ONES16
-	MOVQ w+0(FP), R11
-	MOVQ groups+16(FP), CX
-	MOVQ xstride+32(FP), AX
-	MOVQ dstride+56(FP), DX
-	SHLQ $2, DX
-	MOVQ out+64(FP), R12
-	MOVQ ostride+72(FP), R13
+
+// RNSTART loads the arguments and the constants.
+#define RNSTART \
+	ONES16 \
+	MOVQ w+0(FP), R11 \
+	MOVQ groups+16(FP), CX \
+	MOVQ xstride+32(FP), AX \
+	MOVQ dstride+56(FP), DX \
+	SHLQ $2, DX \
+	MOVQ out+64(FP), R12 \
+	MOVQ ostride+72(FP), R13 \
 	SHLQ $2, R13
+
+// RNGROUP points DI, R8, R9 and BX at a group's first block.
+#define RNGROUP \
+	MOVQ x+24(FP), DI \
+	MOVQ d+40(FP), R8 \
+	MOVQ s+48(FP), R9 \
+	MOVQ nb+8(FP), BX \
+	VXORPS Y7, Y7, Y7
+
+// RNZERO zeroes a vector's results (o, o32 = o+32) and int16 sums.
+#define RNZERO(o, o32) \
+	VMOVUPS Y7, o \
+	VMOVUPS Y7, o32
+
+#define RNCLEAR(lo, hi) \
+	VPXOR lo, lo, lo \
+	VPXOR hi, hi, hi
+
+// RNQUAD loads quad c's weights and splits them into nibbles.
+#define RNQUAD(c) \
+	VMOVDQU 64+c*64(R11), Y8 \
+	VMOVDQU 96+c*64(R11), Y9 \
+	VPSRLW  $4, Y8, Y12 \
+	VPSRLW  $4, Y9, Y13 \
+	VPAND   Y15, Y8, Y8 \
+	VPAND   Y15, Y9, Y9 \
+	VPAND   Y15, Y12, Y12 \
+	VPAND   Y15, Y13, Y13
+
+// RNVEC multiplies the quad with a vector's bytes at xl (low nibbles'
+// columns) and xh (high), adding to lo, hi.
+#define RNVEC(xl, xh, lo, hi) \
+	VPBROADCASTD xl, Y10 \
+	VPBROADCASTD xh, Y11 \
+	VPMADDUBSW Y10, Y8, Y6 \
+	VPADDW  Y6, lo, lo \
+	VPMADDUBSW Y10, Y9, Y6 \
+	VPADDW  Y6, hi, hi \
+	VPMADDUBSW Y11, Y12, Y6 \
+	VPADDW  Y6, lo, lo \
+	VPMADDUBSW Y11, Y13, Y6 \
+	VPADDW  Y6, hi, hi
+
+// RNSCALES converts the block's rows' d_w (Y8, Y9) and m_w (Y12, Y13).
+#define RNSCALES \
+	VCVTPH2PS (R11), Y8 \
+	VCVTPH2PS 16(R11), Y9 \
+	VCVTPH2PS 32(R11), Y12 \
+	VCVTPH2PS 48(R11), Y13
+
+// RNADD adds a vector's block to its results (o, o32): its int16 sums lo,
+// hi, its scale at dx and sum at sx.
+#define RNADD(dx, sx, lo, hi, o, o32) \
+	VPMADDWD Y14, lo, lo \
+	VPMADDWD Y14, hi, hi \
+	VCVTDQ2PS lo, lo \
+	VCVTDQ2PS hi, hi \
+	VBROADCASTSS dx, Y10 \
+	VMULPS  Y10, Y8, Y11 \
+	VMULPS  Y10, Y9, Y6 \
+	VBROADCASTSS sx, Y10 \
+	VMOVUPS o, Y7 \
+	VFMADD231PS Y11, lo, Y7 \
+	VFMADD231PS Y10, Y12, Y7 \
+	VMOVUPS Y7, o \
+	VMOVUPS o32, Y7 \
+	VFMADD231PS Y6, hi, Y7 \
+	VFMADD231PS Y10, Y13, Y7 \
+	VMOVUPS Y7, o32
+
+// RNNEXT moves on to the next block.
+#define RNNEXT \
+	ADDQ $320, R11 \
+	ADDQ $32, DI \
+	ADDQ $4, R8 \
+	ADDQ $4, R9 \
+	DECQ BX
+
+	RNSTART
 
 r16x2group:
 	TESTQ CX, CX
 	JLE   r16x2done
-	MOVQ x+24(FP), DI
-	MOVQ d+40(FP), R8
-	MOVQ s+48(FP), R9
-	MOVQ nb+8(FP), BX
-	VXORPS Y7, Y7, Y7
-	VMOVUPS Y7, 0(R12)
-	VMOVUPS Y7, 32(R12)
-	VMOVUPS Y7, 0(R12)(R13*1)
-	VMOVUPS Y7, 32(R12)(R13*1)
+	RNGROUP
+	RNZERO((R12), 32(R12))
+	RNZERO((R12)(R13*1), 32(R12)(R13*1))
 
 r16x2block:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VMOVDQU 64(R11), Y8
-	VMOVDQU 96(R11), Y9
-	VPSRLW  $4, Y8, Y12
-	VPSRLW  $4, Y9, Y13
-	VPAND   Y15, Y8, Y8
-	VPAND   Y15, Y9, Y9
-	VPAND   Y15, Y12, Y12
-	VPAND   Y15, Y13, Y13
-	VPBROADCASTD 0(DI), Y10
-	VPBROADCASTD 16(DI), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y1, Y1
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y1, Y1
-	VPBROADCASTD 0(DI)(AX*1), Y10
-	VPBROADCASTD 16(DI)(AX*1), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y3, Y3
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y3, Y3
-	VMOVDQU 128(R11), Y8
-	VMOVDQU 160(R11), Y9
-	VPSRLW  $4, Y8, Y12
-	VPSRLW  $4, Y9, Y13
-	VPAND   Y15, Y8, Y8
-	VPAND   Y15, Y9, Y9
-	VPAND   Y15, Y12, Y12
-	VPAND   Y15, Y13, Y13
-	VPBROADCASTD 4(DI), Y10
-	VPBROADCASTD 20(DI), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y1, Y1
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y1, Y1
-	VPBROADCASTD 4(DI)(AX*1), Y10
-	VPBROADCASTD 20(DI)(AX*1), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y3, Y3
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y3, Y3
-	VMOVDQU 192(R11), Y8
-	VMOVDQU 224(R11), Y9
-	VPSRLW  $4, Y8, Y12
-	VPSRLW  $4, Y9, Y13
-	VPAND   Y15, Y8, Y8
-	VPAND   Y15, Y9, Y9
-	VPAND   Y15, Y12, Y12
-	VPAND   Y15, Y13, Y13
-	VPBROADCASTD 8(DI), Y10
-	VPBROADCASTD 24(DI), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y1, Y1
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y1, Y1
-	VPBROADCASTD 8(DI)(AX*1), Y10
-	VPBROADCASTD 24(DI)(AX*1), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y3, Y3
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y3, Y3
-	VMOVDQU 256(R11), Y8
-	VMOVDQU 288(R11), Y9
-	VPSRLW  $4, Y8, Y12
-	VPSRLW  $4, Y9, Y13
-	VPAND   Y15, Y8, Y8
-	VPAND   Y15, Y9, Y9
-	VPAND   Y15, Y12, Y12
-	VPAND   Y15, Y13, Y13
-	VPBROADCASTD 12(DI), Y10
-	VPBROADCASTD 28(DI), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y1, Y1
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y1, Y1
-	VPBROADCASTD 12(DI)(AX*1), Y10
-	VPBROADCASTD 28(DI)(AX*1), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y3, Y3
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y3, Y3
-	VCVTPH2PS (R11), Y8
-	VCVTPH2PS 16(R11), Y9
-	VCVTPH2PS 32(R11), Y12
-	VCVTPH2PS 48(R11), Y13
-	VPMADDWD Y14, Y0, Y0
-	VPMADDWD Y14, Y1, Y1
-	VCVTDQ2PS Y0, Y0
-	VCVTDQ2PS Y1, Y1
-	VBROADCASTSS (R8), Y10
-	VMULPS  Y10, Y8, Y11
-	VMULPS  Y10, Y9, Y6
-	VBROADCASTSS (R9), Y10
-	VMOVUPS 0(R12), Y7
-	VFMADD231PS Y11, Y0, Y7
-	VFMADD231PS Y10, Y12, Y7
-	VMOVUPS Y7, 0(R12)
-	VMOVUPS 32(R12), Y7
-	VFMADD231PS Y6, Y1, Y7
-	VFMADD231PS Y10, Y13, Y7
-	VMOVUPS Y7, 32(R12)
-	VPMADDWD Y14, Y2, Y2
-	VPMADDWD Y14, Y3, Y3
-	VCVTDQ2PS Y2, Y2
-	VCVTDQ2PS Y3, Y3
-	VBROADCASTSS (R8)(DX*1), Y10
-	VMULPS  Y10, Y8, Y11
-	VMULPS  Y10, Y9, Y6
-	VBROADCASTSS (R9)(DX*1), Y10
-	VMOVUPS 0(R12)(R13*1), Y7
-	VFMADD231PS Y11, Y2, Y7
-	VFMADD231PS Y10, Y12, Y7
-	VMOVUPS Y7, 0(R12)(R13*1)
-	VMOVUPS 32(R12)(R13*1), Y7
-	VFMADD231PS Y6, Y3, Y7
-	VFMADD231PS Y10, Y13, Y7
-	VMOVUPS Y7, 32(R12)(R13*1)
-	ADDQ $320, R11
-	ADDQ $32, DI
-	ADDQ $4, R8
-	ADDQ $4, R9
-	DECQ BX
+	RNCLEAR(Y0, Y1)
+	RNCLEAR(Y2, Y3)
+	RNQUAD(0)
+	RNVEC(0(DI), 16(DI), Y0, Y1)
+	RNVEC(0(DI)(AX*1), 16(DI)(AX*1), Y2, Y3)
+	RNQUAD(1)
+	RNVEC(4(DI), 20(DI), Y0, Y1)
+	RNVEC(4(DI)(AX*1), 20(DI)(AX*1), Y2, Y3)
+	RNQUAD(2)
+	RNVEC(8(DI), 24(DI), Y0, Y1)
+	RNVEC(8(DI)(AX*1), 24(DI)(AX*1), Y2, Y3)
+	RNQUAD(3)
+	RNVEC(12(DI), 28(DI), Y0, Y1)
+	RNVEC(12(DI)(AX*1), 28(DI)(AX*1), Y2, Y3)
+	RNSCALES
+	RNADD((R8), (R9), Y0, Y1, (R12), 32(R12))
+	RNADD((R8)(DX*1), (R9)(DX*1), Y2, Y3, (R12)(R13*1), 32(R12)(R13*1))
+	RNNEXT
 	JNZ  r16x2block
 
 	ADDQ $64, R12
@@ -1010,259 +927,42 @@ r16x2done:
 	RET
 
 // func q41Rows16Q8x3AVX2(w *byte, nb, groups int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
-//
-// q41Rows16Q8AVX2 for 3 vectors at once: vector k's bytes at x + k·xstride,
-// its scales and sums at d and s + k·dstride floats, its results at out +
-// k·ostride floats. Each quad's weights are loaded and split into nibbles
-// once for the 3; each vector's int16 sums are Y(2k), Y(2k+1), its float
-// sums the results themselves (zeroed per group), to which each block adds
-// d_w·d_x·dot and then m_w·s_x: q41Rows16Q8AVX2's operations in its
-// order, so each vector gets that kernel's bits. Registers: R11 the
-// block, DI the vectors' block bytes (AX apart), R8 and R9 their scales
-// and sums (DX bytes apart), R12 the group's first results (R13 bytes
-// apart), BX the blocks left, CX the groups left.
 TEXT ·q41Rows16Q8x3AVX2(SB), NOSPLIT, $0-80
-	ONES16
-	MOVQ w+0(FP), R11
-	MOVQ groups+16(FP), CX
-	MOVQ xstride+32(FP), AX
-	MOVQ dstride+56(FP), DX
-	SHLQ $2, DX
-	MOVQ out+64(FP), R12
-	MOVQ ostride+72(FP), R13
-	SHLQ $2, R13
+	RNSTART
 
 r16x3group:
 	TESTQ CX, CX
 	JLE   r16x3done
-	MOVQ x+24(FP), DI
-	MOVQ d+40(FP), R8
-	MOVQ s+48(FP), R9
-	MOVQ nb+8(FP), BX
-	VXORPS Y7, Y7, Y7
-	VMOVUPS Y7, 0(R12)
-	VMOVUPS Y7, 32(R12)
-	VMOVUPS Y7, 0(R12)(R13*1)
-	VMOVUPS Y7, 32(R12)(R13*1)
-	VMOVUPS Y7, 0(R12)(R13*2)
-	VMOVUPS Y7, 32(R12)(R13*2)
+	RNGROUP
+	RNZERO((R12), 32(R12))
+	RNZERO((R12)(R13*1), 32(R12)(R13*1))
+	RNZERO((R12)(R13*2), 32(R12)(R13*2))
 
 r16x3block:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-	VMOVDQU 64(R11), Y8
-	VMOVDQU 96(R11), Y9
-	VPSRLW  $4, Y8, Y12
-	VPSRLW  $4, Y9, Y13
-	VPAND   Y15, Y8, Y8
-	VPAND   Y15, Y9, Y9
-	VPAND   Y15, Y12, Y12
-	VPAND   Y15, Y13, Y13
-	VPBROADCASTD 0(DI), Y10
-	VPBROADCASTD 16(DI), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y1, Y1
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y1, Y1
-	VPBROADCASTD 0(DI)(AX*1), Y10
-	VPBROADCASTD 16(DI)(AX*1), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y3, Y3
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y3, Y3
-	VPBROADCASTD 0(DI)(AX*2), Y10
-	VPBROADCASTD 16(DI)(AX*2), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y4, Y4
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y5, Y5
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y4, Y4
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y5, Y5
-	VMOVDQU 128(R11), Y8
-	VMOVDQU 160(R11), Y9
-	VPSRLW  $4, Y8, Y12
-	VPSRLW  $4, Y9, Y13
-	VPAND   Y15, Y8, Y8
-	VPAND   Y15, Y9, Y9
-	VPAND   Y15, Y12, Y12
-	VPAND   Y15, Y13, Y13
-	VPBROADCASTD 4(DI), Y10
-	VPBROADCASTD 20(DI), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y1, Y1
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y1, Y1
-	VPBROADCASTD 4(DI)(AX*1), Y10
-	VPBROADCASTD 20(DI)(AX*1), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y3, Y3
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y3, Y3
-	VPBROADCASTD 4(DI)(AX*2), Y10
-	VPBROADCASTD 20(DI)(AX*2), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y4, Y4
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y5, Y5
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y4, Y4
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y5, Y5
-	VMOVDQU 192(R11), Y8
-	VMOVDQU 224(R11), Y9
-	VPSRLW  $4, Y8, Y12
-	VPSRLW  $4, Y9, Y13
-	VPAND   Y15, Y8, Y8
-	VPAND   Y15, Y9, Y9
-	VPAND   Y15, Y12, Y12
-	VPAND   Y15, Y13, Y13
-	VPBROADCASTD 8(DI), Y10
-	VPBROADCASTD 24(DI), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y1, Y1
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y1, Y1
-	VPBROADCASTD 8(DI)(AX*1), Y10
-	VPBROADCASTD 24(DI)(AX*1), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y3, Y3
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y3, Y3
-	VPBROADCASTD 8(DI)(AX*2), Y10
-	VPBROADCASTD 24(DI)(AX*2), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y4, Y4
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y5, Y5
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y4, Y4
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y5, Y5
-	VMOVDQU 256(R11), Y8
-	VMOVDQU 288(R11), Y9
-	VPSRLW  $4, Y8, Y12
-	VPSRLW  $4, Y9, Y13
-	VPAND   Y15, Y8, Y8
-	VPAND   Y15, Y9, Y9
-	VPAND   Y15, Y12, Y12
-	VPAND   Y15, Y13, Y13
-	VPBROADCASTD 12(DI), Y10
-	VPBROADCASTD 28(DI), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y1, Y1
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y0, Y0
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y1, Y1
-	VPBROADCASTD 12(DI)(AX*1), Y10
-	VPBROADCASTD 28(DI)(AX*1), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y3, Y3
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y2, Y2
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y3, Y3
-	VPBROADCASTD 12(DI)(AX*2), Y10
-	VPBROADCASTD 28(DI)(AX*2), Y11
-	VPMADDUBSW Y10, Y8, Y6
-	VPADDW  Y6, Y4, Y4
-	VPMADDUBSW Y10, Y9, Y6
-	VPADDW  Y6, Y5, Y5
-	VPMADDUBSW Y11, Y12, Y6
-	VPADDW  Y6, Y4, Y4
-	VPMADDUBSW Y11, Y13, Y6
-	VPADDW  Y6, Y5, Y5
-	VCVTPH2PS (R11), Y8
-	VCVTPH2PS 16(R11), Y9
-	VCVTPH2PS 32(R11), Y12
-	VCVTPH2PS 48(R11), Y13
-	VPMADDWD Y14, Y0, Y0
-	VPMADDWD Y14, Y1, Y1
-	VCVTDQ2PS Y0, Y0
-	VCVTDQ2PS Y1, Y1
-	VBROADCASTSS (R8), Y10
-	VMULPS  Y10, Y8, Y11
-	VMULPS  Y10, Y9, Y6
-	VBROADCASTSS (R9), Y10
-	VMOVUPS 0(R12), Y7
-	VFMADD231PS Y11, Y0, Y7
-	VFMADD231PS Y10, Y12, Y7
-	VMOVUPS Y7, 0(R12)
-	VMOVUPS 32(R12), Y7
-	VFMADD231PS Y6, Y1, Y7
-	VFMADD231PS Y10, Y13, Y7
-	VMOVUPS Y7, 32(R12)
-	VPMADDWD Y14, Y2, Y2
-	VPMADDWD Y14, Y3, Y3
-	VCVTDQ2PS Y2, Y2
-	VCVTDQ2PS Y3, Y3
-	VBROADCASTSS (R8)(DX*1), Y10
-	VMULPS  Y10, Y8, Y11
-	VMULPS  Y10, Y9, Y6
-	VBROADCASTSS (R9)(DX*1), Y10
-	VMOVUPS 0(R12)(R13*1), Y7
-	VFMADD231PS Y11, Y2, Y7
-	VFMADD231PS Y10, Y12, Y7
-	VMOVUPS Y7, 0(R12)(R13*1)
-	VMOVUPS 32(R12)(R13*1), Y7
-	VFMADD231PS Y6, Y3, Y7
-	VFMADD231PS Y10, Y13, Y7
-	VMOVUPS Y7, 32(R12)(R13*1)
-	VPMADDWD Y14, Y4, Y4
-	VPMADDWD Y14, Y5, Y5
-	VCVTDQ2PS Y4, Y4
-	VCVTDQ2PS Y5, Y5
-	VBROADCASTSS (R8)(DX*2), Y10
-	VMULPS  Y10, Y8, Y11
-	VMULPS  Y10, Y9, Y6
-	VBROADCASTSS (R9)(DX*2), Y10
-	VMOVUPS 0(R12)(R13*2), Y7
-	VFMADD231PS Y11, Y4, Y7
-	VFMADD231PS Y10, Y12, Y7
-	VMOVUPS Y7, 0(R12)(R13*2)
-	VMOVUPS 32(R12)(R13*2), Y7
-	VFMADD231PS Y6, Y5, Y7
-	VFMADD231PS Y10, Y13, Y7
-	VMOVUPS Y7, 32(R12)(R13*2)
-	ADDQ $320, R11
-	ADDQ $32, DI
-	ADDQ $4, R8
-	ADDQ $4, R9
-	DECQ BX
+	RNCLEAR(Y0, Y1)
+	RNCLEAR(Y2, Y3)
+	RNCLEAR(Y4, Y5)
+	RNQUAD(0)
+	RNVEC(0(DI), 16(DI), Y0, Y1)
+	RNVEC(0(DI)(AX*1), 16(DI)(AX*1), Y2, Y3)
+	RNVEC(0(DI)(AX*2), 16(DI)(AX*2), Y4, Y5)
+	RNQUAD(1)
+	RNVEC(4(DI), 20(DI), Y0, Y1)
+	RNVEC(4(DI)(AX*1), 20(DI)(AX*1), Y2, Y3)
+	RNVEC(4(DI)(AX*2), 20(DI)(AX*2), Y4, Y5)
+	RNQUAD(2)
+	RNVEC(8(DI), 24(DI), Y0, Y1)
+	RNVEC(8(DI)(AX*1), 24(DI)(AX*1), Y2, Y3)
+	RNVEC(8(DI)(AX*2), 24(DI)(AX*2), Y4, Y5)
+	RNQUAD(3)
+	RNVEC(12(DI), 28(DI), Y0, Y1)
+	RNVEC(12(DI)(AX*1), 28(DI)(AX*1), Y2, Y3)
+	RNVEC(12(DI)(AX*2), 28(DI)(AX*2), Y4, Y5)
+	RNSCALES
+	RNADD((R8), (R9), Y0, Y1, (R12), 32(R12))
+	RNADD((R8)(DX*1), (R9)(DX*1), Y2, Y3, (R12)(R13*1), 32(R12)(R13*1))
+	RNADD((R8)(DX*2), (R9)(DX*2), Y4, Y5, (R12)(R13*2), 32(R12)(R13*2))
+	RNNEXT
 	JNZ  r16x3block
 
 	ADDQ $64, R12
