@@ -33,8 +33,8 @@ type Q8Vectors struct {
 	N, Cols int
 	q       []int8    // vector b at q[b*Cols:(b+1)*Cols], q8Pad bytes after the last
 	d, s    []float32 // vector b's block scales and d·Σq at [b*stride:], stride sumsLen(Cols/QK)
-	tiled   *q8Tiles  // the interleaved copy for MulMatQ8 (tiles), when asked for
-	tiles   q8Tiles
+	tiled   bool      // laid out for MulMatQ8 too (Reset)
+	tiles   q8Tiles   // that layout, where the kernel takes one (q8Interleaved)
 }
 
 // q8Tiles holds the vectors in groups of q8Group, interleaved for the
@@ -112,12 +112,9 @@ func (v *Q8Vectors) Reset(n, cols int, tiled bool) {
 		clear(v.d[b*stride+nb : (b+1)*stride])
 		clear(v.s[b*stride+nb : (b+1)*stride])
 	}
-	v.tiled = nil
-	if tiled {
-		v.tiled = &v.tiles
-		if q8Interleaved() {
-			v.tiles.reset(n, nb)
-		}
+	v.tiled = tiled
+	if tiled && q8Interleaved() {
+		v.tiles.reset(n, nb)
 	}
 }
 
@@ -130,7 +127,7 @@ func (v *Q8Vectors) Fill(x []float32, lo, hi int) {
 	stride := sumsLen(v.Cols / QK)
 	for b := lo; b < hi; b++ {
 		QuantizeRowQ8(x[b*v.Cols:(b+1)*v.Cols], v.q[b*v.Cols:], v.d[b*stride:], v.s[b*stride:])
-		if v.tiled != nil && q8Interleaved() {
+		if v.tiled && q8Interleaved() {
 			v.interleaveVector(b)
 		}
 	}
@@ -212,56 +209,22 @@ func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 // q8TileBatch is the fewest vectors that MulRowsQ8 multiplies with a Q4_1
 // matrix's interleaved copy through the tile kernel (unpacking each group
 // once for all of them) rather than the row kernel (unpacking it for each).
-var q8TileBatch = 4
+const q8TileBatch = 4
 
 // mulRows16Q8 is MulRowsQ8 over the interleaved copy of a Q4_1 matrix
-// (AVX2): groups of 16 rows a vector at a time, a few groups per pass of
-// the vectors; a group only partly inside [r0,r1) is computed whole into a
-// scratch vector and the rows wanted are copied.
+// (AVX2): up to three vectors through the row kernels that take them all
+// (each group's weights split into nibbles once for all, each vector with
+// the one-vector kernel's bits), more through the tile kernel; a group only
+// partly inside [r0,r1) is computed whole and the rows wanted are copied.
 func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
 	if x.N >= q8TileBatch {
 		m.mulMatQ8Lanes(out, x, r0, r1)
 		return
 	}
-	if x.N == 2 || x.N == 3 {
-		m.mulRows16Q8N(out, x, r0, r1)
-		return
-	}
 	nb := m.Cols / QK
-	const chunk = 4 // groups per pass of the vectors
-	for g0 := r0 / 16; g0*16 < r1; g0 += chunk {
-		g1 := min(g0+chunk, (r1+15)/16)
-		for b := range x.N {
-			q, d, s := x.vector(b)
-			groupsInRange(out[b*m.Rows:(b+1)*m.Rows], g0, g1, r0, r1, func(g, count int, o []float32) {
-				q8Rows16Kernel(m.rows16[g*nb*q41Rows16Bytes:], nb, count, q, d, s, o)
-			})
-		}
-	}
-}
-
-// mulRows16Q8N is mulRows16Q8 for two or three vectors at once (each
-// group's weights split into nibbles once for all of them, each vector
-// with the one-vector kernel's bits): the groups wholly inside [r0,r1) in
-// one call, a group only partly inside into scratch whose rows wanted are
-// copied.
-func (m *Matrix) mulRows16Q8N(out []float32, x *Q8Vectors, r0, r1 int) {
-	nb, n := m.Cols/QK, x.N
-	full0, full1 := (r0+15)/16, r1/16 // the groups wholly inside
-	var tmp [3 * 16]float32
-	for g := r0 / 16; g*16 < r1; g++ {
-		if g >= full0 && g < full1 {
-			continue
-		}
-		q8Rows16KernelN(m.rows16[g*nb*q41Rows16Bytes:], nb, 1, x, 0, n, tmp[:], 16)
-		lo, hi := max(r0, 16*g), min(r1, 16*g+16)
-		for b := range n {
-			copy(out[b*m.Rows+lo:b*m.Rows+hi], tmp[b*16+lo-16*g:b*16+hi-16*g])
-		}
-	}
-	if full1 > full0 {
-		q8Rows16KernelN(m.rows16[full0*nb*q41Rows16Bytes:], nb, full1-full0, x, 0, n, out[16*full0:], m.Rows)
-	}
+	groupsInRange(out, x.N, m.Rows, r0/16, (r1+15)/16, r0, r1, func(g, count int, o []float32, os int) {
+		q8Rows16KernelN(m.rows16[g*nb*q41Rows16Bytes:], nb, count, x, x.N, o, os)
+	})
 }
 
 func (m *Matrix) checkQ8(out []float32, x *Q8Vectors, r0, r1 int, fn string) {
@@ -289,7 +252,7 @@ func (m *Matrix) checkQ8(out []float32, x *Q8Vectors, r0, r1 int, fn string) {
 // is not tiled.
 func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	m.checkQ8(out, x, r0, r1, "MulMatQ8")
-	if x.tiled == nil {
+	if !x.tiled {
 		panic("tensor.Matrix.MulMatQ8: vectors not quantized with tiled set")
 	}
 	if x.N == 0 || r0 == r1 {
@@ -311,7 +274,7 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 		te := min(t+q8Group, r1)
 		w.unpack(m, t, te)
 		for g := range groups {
-			q8TileKernel(w, x.tiled, g, nb, &res)
+			q8TileKernel(w, &x.tiles, g, nb, &res)
 			for lane := range min(q8Group, x.N-g*q8Group) {
 				o := out[(g*q8Group+lane)*m.Rows+t : (g*q8Group+lane)*m.Rows+te]
 				for i := range o {

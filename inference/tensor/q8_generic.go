@@ -36,15 +36,11 @@ func q8RowsN(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b i
 	panic("tensor: no int8 kernels in this build")
 }
 
-func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []float32, ostride int) {
+func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, n int, out []float32, ostride int) {
 	panic("tensor: no int8 kernels in this build")
 }
 
 func q8Rows16() bool { return false }
-
-func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []float32) {
-	panic("tensor: no int8 kernels in this build")
-}
 
 func unpackRows16(src []byte, nb int, dst []byte, d, mn []float32) {
 	panic("tensor: no int8 kernels in this build")

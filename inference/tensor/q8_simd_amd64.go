@@ -139,13 +139,18 @@ func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []fl
 	q41Rows16Q8AVX2(&w[0], nb, groups, &q[0], &d[0], &s[0], &out[0])
 }
 
-// q8Rows16KernelN is q8Rows16Kernel for vectors b…b+n-1 of x at once (n
-// is 2 or 3), vector b+k's results at out[k*ostride:], with that kernel's
-// bits for each.
-func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []float32, ostride int) {
+// q8Rows16KernelN is q8Rows16Kernel for the first n vectors of x at once
+// (n is 1, 2 or 3), vector k's results at out[k*ostride:], with that
+// kernel's bits for each.
+func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, n int, out []float32, ostride int) {
+	if n == 1 {
+		q, d, s := x.vector(0)
+		q8Rows16Kernel(w, nb, groups, q, d, s, out)
+		return
+	}
 	stride := sumsLen(nb)
 	w, out = w[:groups*nb*q41Rows16Bytes], out[:(n-1)*ostride+16*groups]
-	q, d, s := x.q[b*x.Cols:(b+n)*x.Cols], x.d[b*stride:(b+n-1)*stride+nb], x.s[b*stride:(b+n-1)*stride+nb]
+	q, d, s := x.q[:n*x.Cols], x.d[:(n-1)*stride+nb], x.s[:(n-1)*stride+nb]
 	kernel := q41Rows16Q8x2AVX2
 	if n == 3 {
 		kernel = q41Rows16Q8x3AVX2

@@ -154,14 +154,16 @@ func (m *Matrix) mulRows16(out []float32, v *Vectors, r0, r1 int) {
 // rows16Groups computes groups [g0,g1) for one vector into o (that
 // vector's outputs), only rows [r0,r1).
 func (m *Matrix) rows16Groups(o, x []float32, p vecPieces, g0, g1, r0, r1 int) {
-	groupsInRange(o, g0, g1, r0, r1, func(g, count int, out []float32) { m.rows16Kernel(g, count, x, p, out) })
+	groupsInRange(o, 1, 0, g0, g1, r0, r1, func(g, count int, out []float32, _ int) { m.rows16Kernel(g, count, x, p, out[:16*count]) })
 }
 
-// groupsInRange runs kernel over groups [g0,g1) of 16 rows, writing only
-// rows [r0,r1) of o: the groups wholly inside in one call straight into o,
-// each group only partly inside into a scratch vector whose rows wanted are
-// copied. kernel(g, count, out) computes groups [g,g+count) into out.
-func groupsInRange(o []float32, g0, g1, r0, r1 int, kernel func(g, count int, out []float32)) {
+// groupsInRange runs kernel over groups [g0,g1) of 16 rows for n vectors
+// whose outputs lie stride floats apart in o, writing only rows [r0,r1) of
+// each: the groups wholly inside in one call straight into o, each group
+// only partly inside into scratch whose rows wanted are copied.
+// kernel(g, count, out, ostride) computes groups [g,g+count) into out, a
+// vector's outputs ostride floats after the previous one's.
+func groupsInRange(o []float32, n, stride, g0, g1, r0, r1 int, kernel func(g, count int, out []float32, ostride int)) {
 	full0, full1 := g0, g1
 	if g0*16 < r0 {
 		full0++
@@ -173,13 +175,15 @@ func groupsInRange(o []float32, g0, g1, r0, r1 int, kernel func(g, count int, ou
 		if g >= full0 && g < full1 {
 			continue
 		}
-		tmp := make([]float32, 16) // only here: a scratch passed to kernel is allocated
-		kernel(g, 1, tmp)
+		tmp := make([]float32, 16*n) // only here: a scratch passed to kernel is allocated
+		kernel(g, 1, tmp, 16)
 		lo, hi := max(r0, 16*g), min(r1, 16*g+16)
-		copy(o[lo:hi], tmp[lo-16*g:hi-16*g])
+		for b := range n {
+			copy(o[b*stride+lo:b*stride+hi], tmp[b*16+lo-16*g:b*16+hi-16*g])
+		}
 	}
 	if full1 > full0 {
-		kernel(full0, full1-full0, o[16*full0:16*full1])
+		kernel(full0, full1-full0, o[16*full0:], stride)
 	}
 }
 
