@@ -288,35 +288,32 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 // mulMatQ8Lanes is MulMatQ8 on the AVX2 tile kernels, which keep the 16
 // rows of a tile in lanes and take four or two vectors at a time, as they
 // are (the last one of an odd count twice), writing each vector's 16
-// results in place: a vector's results do not depend on its partners. Tiles are the
-// matrix's groups of 16 rows (those of its interleaved copy); a group only
-// partly inside [r0,r1) is computed whole and the rows wanted are copied.
-// Per row and vector it computes what q41Rows16Q8AVX2 does, in the same
-// order, so MulRowsQ8 takes it for batches too (mulRows16Q8).
+// results in place: a vector's results do not depend on its partners.
+// Tiles are the matrix's groups of 16 rows (those of its interleaved copy);
+// a group only partly inside [r0,r1) is computed whole and the rows wanted
+// are copied (groupsInRange). Per row and vector it computes what
+// q41Rows16Q8AVX2 does, in the same order, so MulRowsQ8 takes it for
+// batches too (mulRows16Q8).
 func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int) {
-	nb := m.Cols / QK
-	w := getQ8WeightTile(nb)
+	w := getQ8WeightTile(m.Cols / QK)
 	defer q8TilePool.Put(w)
-	var part [2][q8Group]float32
-	for t := r0 / q8Group * q8Group; t < r1; t += q8Group {
-		w.unpackQuads(m, t, min(t+q8Group, m.Rows))
-		lo, hi := max(r0, t), min(r1, t+q8Group)
-		b := 0
-		if hi-lo == q8Group {
-			q8Lanes4Kernel(w, x, 0, x.N/4, out[lo:], m.Rows)
-			b = x.N / 4 * 4
+	groupsInRange(out, x.N, m.Rows, r0/q8Group, (r1+q8Group-1)/q8Group, r0, r1, func(g, count int, o []float32, os int) {
+		for k := range count {
+			t := (g + k) * q8Group
+			w.unpackQuads(m, t, min(t+q8Group, m.Rows))
+			q8LanesAll(w, x, o[k*q8Group:], os)
 		}
-		for ; b < x.N; b += 2 {
-			b2 := min(b+1, x.N-1)
-			oa, ob := out[b*m.Rows+lo:b*m.Rows+hi], out[b2*m.Rows+lo:b2*m.Rows+hi]
-			if hi-lo == q8Group {
-				q8LanesKernel(w, x, b, b2, oa, ob)
-				continue
-			}
-			q8LanesKernel(w, x, b, b2, part[0][:], part[1][:])
-			copy(oa, part[0][lo-t:hi-t])
-			copy(ob, part[1][lo-t:hi-t])
-		}
+	})
+}
+
+// q8LanesAll multiplies the unpacked tile w with every vector of x, vector
+// b's 16 results at out[b*ostride:]: four at a time, then two (the last one
+// of an odd count twice).
+func q8LanesAll(w *q8WeightTile, x *Q8Vectors, out []float32, ostride int) {
+	q8Lanes4Kernel(w, x, 0, x.N/4, out, ostride)
+	for b := x.N / 4 * 4; b < x.N; b += 2 {
+		b2 := min(b+1, x.N-1)
+		q8LanesKernel(w, x, b, b2, out[b*ostride:b*ostride+q8Group], out[b2*ostride:b2*ostride+q8Group])
 	}
 }
 
