@@ -70,7 +70,7 @@ func benchPromptWith(b *testing.B, set func(*Model)) {
 }
 
 // runBenchPrompt runs a 200-token prompt in a new sequence.
-func runBenchPrompt(b *testing.B, m *Model) {
+func runBenchPrompt(b testing.TB, m *Model) {
 	seq := m.NewSequence()
 	steps := make([]Step, 200)
 	for i := range steps {

@@ -104,7 +104,7 @@ func TestMulMatDeterministic(t *testing.T) {
 			nb := sub[1] - sub[0]
 			out := make([]float32, nb*rows)
 			m.MulMat(out, x[sub[0]*cols:sub[1]*cols], nb, 0, rows)
-			sameBits(t, fmt.Sprintf("%s vectors [%d,%d)", dt, sub[0], sub[1]), out, ref[sub[0]*rows:sub[1]*rows])
+			sameBits(t, fmt.Sprintf("%s vectors [%d,%d), against the whole-matrix call", dt, sub[0], sub[1]), out, ref[sub[0]*rows:sub[1]*rows])
 		}
 	}
 }
@@ -113,7 +113,7 @@ func sameBits(t *testing.T, what string, got, want []float32) {
 	t.Helper()
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Fatalf("%s: out[%d] = %g, whole-matrix call %g", what, i, got[i], want[i])
+			t.Fatalf("%s: out[%d] = %g, want %g", what, i, got[i], want[i])
 		}
 	}
 }

@@ -192,6 +192,11 @@ func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 		return
 	}
 	rb := m.RowBytes()
+	if x.N == 1 { // the rows in one call: the kernels may read them as several streams
+		q, d, s := x.vector(0)
+		q8Rows(m.Type, m.Data[r0*rb:r1*rb], out[r0:r1], q, d, s)
+		return
+	}
 	for t := r0; t < r1; t += rowTile {
 		te := min(t+rowTile, r1)
 		for b := 0; b < x.N; {

@@ -190,6 +190,44 @@ func TestMulRowsQ8MatchesReference(t *testing.T) {
 	})
 }
 
+// TestFourStreamsBits checks that the one-vector kernels reading four
+// streams (q80DotQ8S4AVX2, q41Rows16Q8S4AVX2) give each row the bits of
+// the one-stream kernels, with the rows or groups left over from four, and
+// close to the reference.
+func TestFourStreamsBits(t *testing.T) {
+	if !slices.Contains(q8Available(), q8AVX2Kernels) {
+		t.Skip("CPU has no AVX2 int8 kernels")
+	}
+	saved := q8Active
+	q8Active = q8AVX2Kernels
+	defer func() { q8Active = saved }()
+	for _, nb := range []int{1, 2, 18, 48} {
+		cols := nb * QK
+		x := QuantizeQ8(randFloats(uint64(nb), cols, 1), 1, cols, false)
+		q, d, s := x.vector(0)
+		for _, rows := range []int{7, 8, 13, 31, 32, 45} {
+			m := q8Matrix(t, Q8_0, rows, cols, uint64(rows*nb))
+			got, want := make([]float32, rows), make([]float32, rows)
+			q8Rows(Q8_0, m.Data, got, q, d, s)
+			q80DotQ8AVX2(&m.Data[0], m.RowBytes(), rows, nb, &q[0], &d[0], &s[0], &want[0])
+			sameBits(t, fmt.Sprintf("Q8_0 %d×%d, against one stream", rows, cols), got, want)
+			checkQ8(t, fmt.Sprintf("Q8_0 %d×%d", rows, cols), m, x, got)
+		}
+		for _, groups := range []int{1, 7, 8, 9, 13, 36} {
+			rows := 16 * groups
+			m := q8Matrix(t, Q4_1, rows, cols, uint64(rows+nb))
+			if !m.Interleave() {
+				t.Skip("no interleaved copy on this CPU")
+			}
+			got, want := make([]float32, rows), make([]float32, rows)
+			q8Rows16Kernel(m.rows16, nb, groups, q, d, s, got)
+			q41Rows16Q8AVX2(&m.rows16[0], nb, groups, &q[0], &d[0], &s[0], &want[0])
+			sameBits(t, fmt.Sprintf("Q4_1 interleaved %d×%d, against one stream", rows, cols), got, want)
+			checkQ8(t, fmt.Sprintf("Q4_1 interleaved %d×%d", rows, cols), m, x, got)
+		}
+	}
+}
+
 // checkRowsBatch checks MulRowsQ8 with n vectors against the reference,
 // and that each vector alone gets the batch's bits.
 func checkRowsBatch(t *testing.T, m *Matrix, nb, n int) {
