@@ -419,6 +419,18 @@ q80x2done:
 	VZEROUPPER
 	RET
 
+// STREAMS4 points R11, R10, SI and DX at four streams of q items of nb
+// blocks of size bytes each, the first at w, and leaves q in CX.
+#define STREAMS4(w, q, nb, size) \
+	MOVQ nb, AX \
+	IMULQ size, AX \
+	MOVQ q, CX \
+	IMULQ CX, AX \
+	MOVQ w, R11 \
+	LEAQ (R11)(AX*1), R10 \
+	LEAQ (R10)(AX*1), SI \
+	LEAQ (SI)(AX*1), DX
+
 // func q80DotQ8S4AVX2(row *byte, q, nb int, x *int8, d *float32, out *float32)
 //
 // q80DotQ8AVX2 over 4·q consecutive rows of nb blocks each, read as four
@@ -453,14 +465,7 @@ q80x2done:
 
 TEXT ·q80DotQ8S4AVX2(SB), NOSPLIT, $0-48
 	ONES16
-	MOVQ nb+16(FP), AX
-	IMULQ $34, AX
-	MOVQ q+8(FP), CX
-	IMULQ CX, AX
-	MOVQ row+0(FP), R11
-	LEAQ (R11)(AX*1), R10
-	LEAQ (R10)(AX*1), SI
-	LEAQ (SI)(AX*1), DX
+	STREAMS4(row+0(FP), q+8(FP), nb+16(FP), $34)
 	MOVQ out+40(FP), R12
 	MOVQ CX, R13
 	SHLQ $2, R13
@@ -835,6 +840,21 @@ t4blockloop:
 	ADDQ $320, p
 
 TEXT ·q41Rows16Q8AVX2(SB), NOSPLIT, $0-56
+// R16VECTOR points DI, R8, R9 at the vector's first block and BX at the
+// blocks' count (the arguments of both one-vector interleaved kernels).
+#define R16VECTOR \
+	MOVQ x+24(FP), DI \
+	MOVQ d+32(FP), R8 \
+	MOVQ s+40(FP), R9 \
+	MOVQ nb+8(FP), BX
+
+// R16NEXT moves to the vector's next block and counts one block off.
+#define R16NEXT \
+	ADDQ $32, DI \
+	ADDQ $4, R8 \
+	ADDQ $4, R9 \
+	DECQ BX
+
 	MOVQ w+0(FP), R11
 	MOVQ groups+16(FP), CX
 	MOVQ out+48(FP), R12
@@ -843,19 +863,13 @@ TEXT ·q41Rows16Q8AVX2(SB), NOSPLIT, $0-56
 r16group:
 	TESTQ CX, CX
 	JLE   r16done
-	MOVQ x+24(FP), DI
-	MOVQ d+32(FP), R8
-	MOVQ s+40(FP), R9
-	MOVQ nb+8(FP), BX
+	R16VECTOR
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 
 r16block:
 	R16BLOCK(R11)
-	ADDQ $32, DI
-	ADDQ $4, R8
-	ADDQ $4, R9
-	DECQ BX
+	R16NEXT
 	JNZ  r16block
 
 	VMOVUPS Y0, (R12)
@@ -899,14 +913,7 @@ TEXT ·q41Rows16Q8S4AVX2(SB), NOSPLIT, $256-56
 	ADDQ R13, AX
 
 	ONES16
-	MOVQ nb+8(FP), AX
-	IMULQ $320, AX
-	MOVQ q+16(FP), CX
-	IMULQ CX, AX
-	MOVQ w+0(FP), R11
-	LEAQ (R11)(AX*1), R10
-	LEAQ (R10)(AX*1), SI
-	LEAQ (SI)(AX*1), DX
+	STREAMS4(w+0(FP), q+16(FP), nb+8(FP), $320)
 	MOVQ out+48(FP), R12
 	MOVQ CX, R13
 	SHLQ $6, R13
@@ -923,20 +930,14 @@ TEXT ·q41Rows16Q8S4AVX2(SB), NOSPLIT, $256-56
 s4group:
 	TESTQ CX, CX
 	JLE   s4done
-	MOVQ x+24(FP), DI
-	MOVQ d+32(FP), R8
-	MOVQ s+40(FP), R9
-	MOVQ nb+8(FP), BX
+	R16VECTOR
 
 s4block:
 	R16STREAM(0, R11)
 	R16STREAM(1, R10)
 	R16STREAM(2, SI)
 	R16STREAM(3, DX)
-	ADDQ $32, DI
-	ADDQ $4, R8
-	ADDQ $4, R9
-	DECQ BX
+	R16NEXT
 	JNZ  s4block
 
 	VPXOR Y2, Y2, Y2
