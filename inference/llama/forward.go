@@ -91,9 +91,11 @@ func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, b *buffer
 // cache writes one step's key and value (kvDim values each, at the start of k and v) into its
 // sequence's cache for layer l, at position p.
 func (m *Model) cache(l int, s Step, p int, k, v []float32) {
-	kv := m.kvDim()
-	copy(s.Seq.k[l][p*kv:(p+1)*kv], k[:kv])
-	copy(s.Seq.v[l][p*kv:(p+1)*kv], v[:kv])
+	d := m.HeadDim
+	for h := range m.KVHeads {
+		copy(s.Seq.keys(l, h, d)[p*d:(p+1)*d], k[h*d:(h+1)*d])
+		copy(s.Seq.values(l, h, d)[p*d:(p+1)*d], v[h*d:(h+1)*d])
+	}
 }
 
 // pick returns the elements of s at the indices idx.
@@ -137,17 +139,21 @@ func (m *Model) positions(steps []Step) ([]int, error) {
 	return pos, nil
 }
 
-// grow makes room for n positions in every layer's cache.
+// grow makes room for n positions in every layer's cache: where it has
+// fewer, each layer's keys and values move to blocks of twice as many
+// positions (at least n and 64).
 func (s *Sequence) grow(m *Model, n int) {
-	size := n * m.kvDim()
-	for l := range s.k {
-		if cap(s.k[l]) < size {
-			c := max(size, 2*cap(s.k[l]), 64*m.kvDim())
-			s.k[l] = append(make([]float32, 0, c), s.k[l]...)
-			s.v[l] = append(make([]float32, 0, c), s.v[l]...)
+	if n > s.room {
+		room, d := max(n, 2*s.room, 64), m.HeadDim
+		for l := range s.k {
+			k, v := make([]float32, m.KVHeads*room*d), make([]float32, m.KVHeads*room*d)
+			for h := range m.KVHeads {
+				copy(k[h*room*d:], s.keys(l, h, d)[:s.n*d])
+				copy(v[h*room*d:], s.values(l, h, d)[:s.n*d])
+			}
+			s.k[l], s.v[l] = k, v
 		}
-		s.k[l] = s.k[l][:size]
-		s.v[l] = s.v[l][:size]
+		s.room = room
 	}
 	s.n = n
 }
@@ -237,7 +243,7 @@ type packedKV struct{ k, v tensor.Panels }
 // key-value head (in b's memory, which the next run reuses): the query heads that share a
 // key-value head (grouped-query attention) read them all.
 func (m *Model) packKV(b *buffers, run promptRun, l int) []packedKV {
-	d, kv, keys := m.HeadDim, m.kvDim(), run.p0+run.n
+	d, keys := m.HeadDim, run.p0+run.n
 	if len(b.kv) != m.KVHeads {
 		b.kv = make([]packedKV, m.KVHeads)
 	}
@@ -245,9 +251,9 @@ func (m *Model) packKV(b *buffers, run promptRun, l int) []packedKV {
 		for u := lo; u < hi; u++ {
 			h := u / 2
 			if u%2 == 0 {
-				b.kv[h].k.Pack(keys, d, run.seq.k[l][h*d:], kv, 1)
+				b.kv[h].k.Pack(keys, d, run.seq.keys(l, h, d), d, 1)
 			} else {
-				b.kv[h].v.Pack(d, keys, run.seq.v[l][h*d:], 1, kv)
+				b.kv[h].v.Pack(d, keys, run.seq.values(l, h, d), 1, d)
 			}
 		}
 	})
@@ -313,14 +319,14 @@ func (m *Model) attendRun(out, q []float32, r promptRun, head, q0, q1 int, kv *p
 
 // attend writes one head's attention output for step i.
 func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, scores []float32) []float32 {
-	d, kv := m.HeadDim, m.kvDim()
+	d := m.HeadDim
 	kvHead := head / (m.Heads / m.KVHeads)
 	qv := q[i*m.qDim()+head*d : i*m.qDim()+(head+1)*d]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	scores = slices.Grow(scores[:0], pos+1)[:pos+1]
-	tensor.DotRows(scores, qv, seq.k[l][kvHead*d:], kv, scale)
+	tensor.DotRows(scores, qv, seq.keys(l, kvHead, d), d, scale)
 	tensor.Softmax(scores)
-	tensor.AddRows(out[i*m.qDim()+head*d:i*m.qDim()+(head+1)*d], scores, seq.v[l][kvHead*d:], kv)
+	tensor.AddRows(out[i*m.qDim()+head*d:i*m.qDim()+(head+1)*d], scores, seq.values(l, kvHead, d), d)
 	return scores
 }
 

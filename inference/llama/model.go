@@ -159,11 +159,21 @@ func (m *Model) matrices() []*tensor.Matrix {
 }
 
 // Sequence is one conversation's key/value cache: the keys and values of every
-// position processed so far, per layer.
+// position processed so far, per layer. A layer's keys (and values) are one
+// block per key-value head of room positions, head after head, so that a
+// head's keys are consecutive for the attention to read as one stream.
 type Sequence struct {
 	k, v [][]float32
-	n    int
+	n    int // positions in the cache
+	room int // positions each head's block holds
 }
+
+// keys returns key-value head h's keys in layer l (HeadDim d values a
+// position, room positions).
+func (s *Sequence) keys(l, h, d int) []float32 { return s.k[l][h*s.room*d : (h+1)*s.room*d] }
+
+// values returns key-value head h's values in layer l, as keys does.
+func (s *Sequence) values(l, h, d int) []float32 { return s.v[l][h*s.room*d : (h+1)*s.room*d] }
 
 // NewSequence returns an empty sequence for m.
 func (m *Model) NewSequence() *Sequence {
@@ -175,10 +185,9 @@ func (s *Sequence) Len() int { return s.n }
 
 // Clone copies the sequence, so several answers can continue one prompt.
 func (s *Sequence) Clone() *Sequence {
-	c := &Sequence{k: make([][]float32, len(s.k)), v: make([][]float32, len(s.v)), n: s.n}
+	c := &Sequence{k: make([][]float32, len(s.k)), v: make([][]float32, len(s.v)), n: s.n, room: s.room}
 	for i := range s.k {
-		c.k[i] = append(make([]float32, 0, cap(s.k[i])), s.k[i]...)
-		c.v[i] = append(make([]float32, 0, cap(s.v[i])), s.v[i]...)
+		c.k[i], c.v[i] = slices.Clone(s.k[i]), slices.Clone(s.v[i])
 	}
 	return c
 }
@@ -389,11 +398,13 @@ func (m *Model) WeightBytes() int64 {
 // is larger), so a new prompt can continue a shared prefix.
 func (s *Sequence) CloneUpTo(m *Model, n int) *Sequence {
 	n = min(n, s.n)
-	c := m.NewSequence()
+	c, d := m.NewSequence(), m.HeadDim
 	c.grow(m, n)
-	for i := range s.k {
-		copy(c.k[i], s.k[i][:n*m.kvDim()])
-		copy(c.v[i], s.v[i][:n*m.kvDim()])
+	for l := range s.k {
+		for h := range m.KVHeads {
+			copy(c.keys(l, h, d), s.keys(l, h, d)[:n*d])
+			copy(c.values(l, h, d), s.values(l, h, d)[:n*d])
+		}
 	}
 	return c
 }
