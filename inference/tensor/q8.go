@@ -299,25 +299,44 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 // are copied (groupsInRange). Per row and vector it computes what
 // q41Rows16Q8AVX2 does, in the same order, so MulRowsQ8 takes it for
 // batches too (mulRows16Q8).
+//
+// Long prompts go through in passes of lanesVectors(x.Cols) vectors, each
+// over all the tiles (unpacked again for each pass), so that a pass's
+// vectors stay in the core's second-level cache while the tiles go by.
 func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int) {
 	w := getQ8WeightTile(m.Cols / QK)
 	defer q8TilePool.Put(w)
+	pass := lanesVectors(x.Cols)
 	groupsInRange(out, x.N, m.Rows, r0/q8Group, (r1+q8Group-1)/q8Group, r0, r1, func(g, count int, o []float32, os int) {
-		for k := range count {
-			t := (g + k) * q8Group
-			w.unpackQuads(m, t, min(t+q8Group, m.Rows))
-			q8LanesAll(w, x, o[k*q8Group:], os)
+		for b0 := 0; b0 < x.N; b0 += pass {
+			b1 := min(b0+pass, x.N)
+			for k := range count {
+				t := (g + k) * q8Group
+				w.unpackQuads(m, t, min(t+q8Group, m.Rows))
+				q8LanesRange(w, x, b0, b1, o[k*q8Group:], os)
+			}
 		}
 	})
 }
 
-// q8LanesAll multiplies the unpacked tile w with every vector of x, vector
-// b's 16 results at out[b*ostride:]: four at a time, then two (the last one
-// of an odd count twice).
-func q8LanesAll(w *q8WeightTile, x *Q8Vectors, out []float32, ostride int) {
-	q8Lanes4Kernel(w, x, 0, x.N/4, out, ostride)
-	for b := x.N / 4 * 4; b < x.N; b += 2 {
-		b2 := min(b+1, x.N-1)
+// lanesBytes is about how many bytes of int8 vectors one pass of
+// mulMatQ8Lanes multiplies with each tile: well inside a core's
+// second-level cache (512 KiB and more on CPUs with AVX2), beside the tile.
+var lanesBytes = 128 << 10
+
+// lanesVectors is the number of vectors of cols values in one pass of
+// mulMatQ8Lanes: a multiple of four, at least four.
+func lanesVectors(cols int) int {
+	return max(4, lanesBytes/max(1, cols)/4*4)
+}
+
+// q8LanesRange multiplies the unpacked tile w with vectors [b0,b1) of x,
+// vector b's 16 results at out[b*ostride:]: four at a time, then two (the
+// last one of an odd count twice).
+func q8LanesRange(w *q8WeightTile, x *Q8Vectors, b0, b1 int, out []float32, ostride int) {
+	q8Lanes4Kernel(w, x, b0, (b1-b0)/4, out[b0*ostride:], ostride)
+	for b := b0 + (b1-b0)/4*4; b < b1; b += 2 {
+		b2 := min(b+1, b1-1)
 		q8LanesKernel(w, x, b, b2, out[b*ostride:b*ostride+q8Group], out[b2*ostride:b2*ostride+q8Group])
 	}
 }

@@ -228,6 +228,32 @@ func TestFourStreamsBits(t *testing.T) {
 	}
 }
 
+// TestLanesPasses checks that the AVX2 prompt multiply gives the same bits
+// when it goes through the vectors in passes of 4, 8 or 12 as in one pass.
+func TestLanesPasses(t *testing.T) {
+	eachQ8(t, func(t *testing.T) {
+		if q8Interleaved() {
+			t.Skip("this kernel set multiplies interleaved vectors")
+		}
+		const rows, cols, n = 37, 3 * QK, 23
+		m := q8Matrix(t, Q4_1, rows, cols, 5)
+		x := QuantizeQ8(randFloats(6, n*cols, 1), n, cols, true)
+		whole := make([]float32, n*rows)
+		m.MulMatQ8(whole, x, 0, rows)
+		saved := lanesBytes
+		defer func() { lanesBytes = saved }()
+		for _, pass := range []int{4, 8, 12} {
+			lanesBytes = pass * cols
+			if got := lanesVectors(cols); got != pass {
+				t.Fatalf("lanesVectors(%d) = %d with lanesBytes %d, want %d", cols, got, lanesBytes, pass)
+			}
+			out := make([]float32, n*rows)
+			m.MulMatQ8(out, x, 0, rows)
+			sameBits(t, fmt.Sprintf("passes of %d vectors, against one pass", pass), out, whole)
+		}
+	})
+}
+
 // checkRowsBatch checks MulRowsQ8 with n vectors against the reference,
 // and that each vector alone gets the batch's bits.
 func checkRowsBatch(t *testing.T, m *Matrix, nb, n int) {
