@@ -152,9 +152,9 @@ func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []fl
 }
 
 // streamsMin is the fewest groups (rows for Q8_0) that the one-vector
-// kernels read as four streams: two cores get about a third more of the
-// memory's bandwidth from four streams each than from one.
-var streamsMin = 8
+// kernels read as four streams: two cores get about a fifth to a third more
+// of the memory's bandwidth from four streams each than from one.
+const streamsMin = 8
 
 // q8Rows16KernelN is q8Rows16Kernel for the first n vectors of x at once
 // (n is 1, 2 or 3), vector k's results at out[k*ostride:], with that
