@@ -1052,6 +1052,50 @@ TEXT ·q41Rows16Q8x2AVX2(SB), NOSPLIT, $0-80
 	VFMADD231PS Y10, Y13, Y7 \
 	VMOVUPS Y7, o32
 
+// VEC2 multiplies quad c with the first two vectors, VEC3 with the first
+// three.
+#define VEC2(c) \
+	RNVEC(c*4(DI), 16+c*4(DI), Y0, Y1) \
+	RNVEC(c*4(DI)(AX*1), 16+c*4(DI)(AX*1), Y2, Y3)
+
+#define VEC3(c) \
+	VEC2(c) \
+	RNVEC(c*4(DI)(AX*2), 16+c*4(DI)(AX*2), Y4, Y5)
+
+// X2BLOCK adds the block at R11 times two vectors' blocks to their results
+// at R12 (R13 bytes apart); X3BLOCK three.
+#define X2BLOCK \
+	RNCLEAR(Y0, Y1) \
+	RNCLEAR(Y2, Y3) \
+	RNQUAD(0) \
+	VEC2(0) \
+	RNQUAD(1) \
+	VEC2(1) \
+	RNQUAD(2) \
+	VEC2(2) \
+	RNQUAD(3) \
+	VEC2(3) \
+	RNSCALES \
+	RNADD((R8), (R9), Y0, Y1, (R12), 32(R12)) \
+	RNADD((R8)(DX*1), (R9)(DX*1), Y2, Y3, (R12)(R13*1), 32(R12)(R13*1))
+
+#define X3BLOCK \
+	RNCLEAR(Y0, Y1) \
+	RNCLEAR(Y2, Y3) \
+	RNCLEAR(Y4, Y5) \
+	RNQUAD(0) \
+	VEC3(0) \
+	RNQUAD(1) \
+	VEC3(1) \
+	RNQUAD(2) \
+	VEC3(2) \
+	RNQUAD(3) \
+	VEC3(3) \
+	RNSCALES \
+	RNADD((R8), (R9), Y0, Y1, (R12), 32(R12)) \
+	RNADD((R8)(DX*1), (R9)(DX*1), Y2, Y3, (R12)(R13*1), 32(R12)(R13*1)) \
+	RNADD((R8)(DX*2), (R9)(DX*2), Y4, Y5, (R12)(R13*2), 32(R12)(R13*2))
+
 // RNNEXT moves on to the next block.
 #define RNNEXT \
 	ADDQ $320, R11 \
@@ -1070,23 +1114,7 @@ r16x2group:
 	RNZERO((R12)(R13*1), 32(R12)(R13*1))
 
 r16x2block:
-	RNCLEAR(Y0, Y1)
-	RNCLEAR(Y2, Y3)
-	RNQUAD(0)
-	RNVEC(0(DI), 16(DI), Y0, Y1)
-	RNVEC(0(DI)(AX*1), 16(DI)(AX*1), Y2, Y3)
-	RNQUAD(1)
-	RNVEC(4(DI), 20(DI), Y0, Y1)
-	RNVEC(4(DI)(AX*1), 20(DI)(AX*1), Y2, Y3)
-	RNQUAD(2)
-	RNVEC(8(DI), 24(DI), Y0, Y1)
-	RNVEC(8(DI)(AX*1), 24(DI)(AX*1), Y2, Y3)
-	RNQUAD(3)
-	RNVEC(12(DI), 28(DI), Y0, Y1)
-	RNVEC(12(DI)(AX*1), 28(DI)(AX*1), Y2, Y3)
-	RNSCALES
-	RNADD((R8), (R9), Y0, Y1, (R12), 32(R12))
-	RNADD((R8)(DX*1), (R9)(DX*1), Y2, Y3, (R12)(R13*1), 32(R12)(R13*1))
+	X2BLOCK
 	RNNEXT
 	JNZ  r16x2block
 
@@ -1111,29 +1139,7 @@ r16x3group:
 	RNZERO((R12)(R13*2), 32(R12)(R13*2))
 
 r16x3block:
-	RNCLEAR(Y0, Y1)
-	RNCLEAR(Y2, Y3)
-	RNCLEAR(Y4, Y5)
-	RNQUAD(0)
-	RNVEC(0(DI), 16(DI), Y0, Y1)
-	RNVEC(0(DI)(AX*1), 16(DI)(AX*1), Y2, Y3)
-	RNVEC(0(DI)(AX*2), 16(DI)(AX*2), Y4, Y5)
-	RNQUAD(1)
-	RNVEC(4(DI), 20(DI), Y0, Y1)
-	RNVEC(4(DI)(AX*1), 20(DI)(AX*1), Y2, Y3)
-	RNVEC(4(DI)(AX*2), 20(DI)(AX*2), Y4, Y5)
-	RNQUAD(2)
-	RNVEC(8(DI), 24(DI), Y0, Y1)
-	RNVEC(8(DI)(AX*1), 24(DI)(AX*1), Y2, Y3)
-	RNVEC(8(DI)(AX*2), 24(DI)(AX*2), Y4, Y5)
-	RNQUAD(3)
-	RNVEC(12(DI), 28(DI), Y0, Y1)
-	RNVEC(12(DI)(AX*1), 28(DI)(AX*1), Y2, Y3)
-	RNVEC(12(DI)(AX*2), 28(DI)(AX*2), Y4, Y5)
-	RNSCALES
-	RNADD((R8), (R9), Y0, Y1, (R12), 32(R12))
-	RNADD((R8)(DX*1), (R9)(DX*1), Y2, Y3, (R12)(R13*1), 32(R12)(R13*1))
-	RNADD((R8)(DX*2), (R9)(DX*2), Y4, Y5, (R12)(R13*2), 32(R12)(R13*2))
+	X3BLOCK
 	RNNEXT
 	JNZ  r16x3block
 
