@@ -95,10 +95,10 @@ func (m *Model) interleave() {
 		g0, g1 int
 	}
 	var parts []part
-	total := 0
+	var total int64 // 2 GiB overflows a 32-bit int
 	for _, w := range m.matrices() {
 		if w.Interleavable() {
-			total += len(w.Data)
+			total += int64(len(w.Data))
 		}
 	}
 	if total > maxInterleaved {
