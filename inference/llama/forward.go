@@ -144,18 +144,24 @@ func (m *Model) positions(steps []Step) ([]int, error) {
 // positions (at least n and 64).
 func (s *Sequence) grow(m *Model, n int) {
 	if n > s.room {
-		room, d := max(n, 2*s.room, 64), m.HeadDim
-		for l := range s.k {
-			k, v := make([]float32, m.KVHeads*room*d), make([]float32, m.KVHeads*room*d)
-			for h := range m.KVHeads {
-				copy(k[h*room*d:], s.keys(l, h, d)[:s.n*d])
-				copy(v[h*room*d:], s.values(l, h, d)[:s.n*d])
-			}
-			s.k[l], s.v[l] = k, v
-		}
-		s.room = room
+		s.moveTo(m, max(n, 2*s.room, 64), s.n, s)
 	}
 	s.n = n
+}
+
+// moveTo gives s new blocks of room positions a head, holding the first n positions of
+// from's keys and values (from may be s itself).
+func (s *Sequence) moveTo(m *Model, room, n int, from *Sequence) {
+	d := m.HeadDim
+	for l := range s.k {
+		k, v := make([]float32, m.KVHeads*room*d), make([]float32, m.KVHeads*room*d)
+		for h := range m.KVHeads {
+			copy(k[h*room*d:], from.keys(l, h, d)[:n*d])
+			copy(v[h*room*d:], from.values(l, h, d)[:n*d])
+		}
+		s.k[l], s.v[l] = k, v
+	}
+	s.room = room
 }
 
 type buffers struct {

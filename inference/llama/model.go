@@ -398,13 +398,8 @@ func (m *Model) WeightBytes() int64 {
 // is larger), so a new prompt can continue a shared prefix.
 func (s *Sequence) CloneUpTo(m *Model, n int) *Sequence {
 	n = min(n, s.n)
-	c, d := m.NewSequence(), m.HeadDim
-	c.grow(m, n)
-	for l := range s.k {
-		for h := range m.KVHeads {
-			copy(c.keys(l, h, d), s.keys(l, h, d)[:n*d])
-			copy(c.values(l, h, d), s.values(l, h, d)[:n*d])
-		}
-	}
+	c := m.NewSequence()
+	c.moveTo(m, max(n, 64), n, s)
+	c.n = n
 	return c
 }

@@ -191,14 +191,12 @@ func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 		m.mulRows16Q8(out, x, r0, r1)
 		return
 	}
-	rb := m.RowBytes()
-	if x.N == 1 { // the rows in one call: the kernels may read them as several streams
-		q, d, s := x.vector(0)
-		q8Rows(m.Type, m.Data[r0*rb:r1*rb], out[r0:r1], q, d, s)
-		return
+	rb, tile := m.RowBytes(), rowTile
+	if x.N == 1 {
+		tile = max(1, r1-r0) // no tile to keep in cache for other vectors: the rows in one call, which the kernels may read as several streams
 	}
-	for t := r0; t < r1; t += rowTile {
-		te := min(t+rowTile, r1)
+	for t := r0; t < r1; t += tile {
+		te := min(t+tile, r1)
 		for b := 0; b < x.N; {
 			if k := q8RowsN(m.Type, m.Data[t*rb:te*rb], out[b*m.Rows+t:b*m.Rows+te], m.Rows, x, b); k > 0 {
 				b += k

@@ -142,7 +142,7 @@ func q8Rows16() bool { return q8Active == q8AVX2Kernels }
 func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []float32) {
 	w, out = w[:groups*nb*q41Rows16Bytes], out[:16*groups]
 	q, d, s = q[:nb*QK], d[:nb], s[:nb]
-	if n := groups / 4 * 4; n >= streamsMin {
+	if n := fourStreams(groups); n > 0 {
 		q41Rows16Q8S4AVX2(&w[0], nb, n/4, &q[0], &d[0], &s[0], &out[0])
 		w, out, groups = w[n*nb*q41Rows16Bytes:], out[16*n:], groups-n
 	}
@@ -151,10 +151,16 @@ func q8Rows16Kernel(w []byte, nb, groups int, q []int8, d, s []float32, out []fl
 	}
 }
 
-// streamsMin is the fewest groups (rows for Q8_0) that the one-vector
-// kernels read as four streams: two cores get about a fifth to a third more
-// of the memory's bandwidth from four streams each than from one.
-const streamsMin = 8
+// fourStreams is how many of n groups (rows for Q8_0) the one-vector
+// kernels read as four streams: a multiple of four, none below eight. Two
+// cores get about a fifth to a third more of the memory's bandwidth from
+// four streams each than from one.
+func fourStreams(n int) int {
+	if n < 8 {
+		return 0
+	}
+	return n / 4 * 4
+}
 
 // q8Rows16KernelN is q8Rows16Kernel for the first n vectors of x at once
 // (n is 1, 2 or 3), vector k's results at out[k*ostride:], with that
@@ -209,7 +215,7 @@ func q8Rows(t DType, rows []byte, out []float32, q []int8, d, s []float32) {
 		return
 	}
 	q, d, s = q[:nb*QK+q8Pad], d[:sumsLen(nb)], s[:sumsLen(nb)]
-	if k := n / 4 * 4; t == Q8_0 && q8Active == q8AVX2Kernels && k >= streamsMin && rb == nb*q80Bytes {
+	if k := fourStreams(n); t == Q8_0 && q8Active == q8AVX2Kernels && k > 0 && rb == nb*q80Bytes {
 		q80DotQ8S4AVX2(&rows[0], k/4, nb, &q[0], &d[0], &out[0])
 		rows, out, n = rows[k*rb:], out[k:], n-k
 	}
