@@ -47,16 +47,16 @@
 	LEAQ (R10)(R9*2), R11 \
 	ADDQ R9, R11
 
-// WEIGHTS loads the column's 16 weights; NEXTCOLUMN moves SI, R11 and DI on
-// and counts the column.
-#define WEIGHTS \
-	VMOVUPS (DI), Y10 \
-	VMOVUPS 32(DI), Y11
+// WEIGHTS loads the 16 weights of the column o bytes on from DI's;
+// NEXTPAIR moves SI, R11 and DI on by two columns and counts the pair.
+#define WEIGHTS(o) \
+	VMOVUPS o(DI), Y10 \
+	VMOVUPS o+32(DI), Y11
 
-#define NEXTCOLUMN \
-	ADDQ $4, SI \
-	ADDQ $4, R11 \
-	ADDQ $128, DI \
+#define NEXTPAIR \
+	ADDQ $8, SI \
+	ADDQ $8, R11 \
+	ADDQ $256, DI \
 	DECQ CX
 
 // STEP adds a vector's value (at xo) times the column to a0, a1.
@@ -64,6 +64,25 @@
 	VBROADCASTSS xo, Y12 \
 	VFMADD231PS Y10, Y12, a0 \
 	VFMADD231PS Y11, Y12, a1
+
+// FIVE and FOUR add the column whose values are o bytes on from the
+// vectors' current ones (weights in Y10, Y11) to the pass's five or four
+// vectors' sums.
+#define FOUR(o) \
+	STEP(o(SI), Y0, Y1) \
+	STEP(o(SI)(DX*1), Y2, Y3) \
+	STEP(o(SI)(DX*2), Y4, Y5) \
+	STEP(o(R11), Y6, Y7)
+
+#define FIVE(o) \
+	FOUR(o) \
+	STEP(o(R11)(DX*1), Y8, Y9)
+
+// PAIRS sets CX to the number of column pairs and BX to k's parity.
+#define PAIRS \
+	MOVQ CX, BX \
+	ANDQ $1, BX \
+	SHRQ $1, CX
 
 // BIAS starts a0, a1 at the bias; STORE writes them at o and o32 = o+32.
 #define BIAS(a0, a1) \
@@ -92,15 +111,24 @@ p2five:
 	BIAS(Y6, Y7)
 	BIAS(Y8, Y9)
 
-p2fivecol:
-	WEIGHTS
-	STEP((SI), Y0, Y1)
-	STEP((SI)(DX*1), Y2, Y3)
-	STEP((SI)(DX*2), Y4, Y5)
-	STEP((R11), Y6, Y7)
-	STEP((R11)(DX*1), Y8, Y9)
-	NEXTCOLUMN
-	JNZ  p2fivecol
+	PAIRS
+	JZ   p2fivelast
+
+p2fivepair:
+	WEIGHTS(0)
+	FIVE(0)
+	WEIGHTS(128)
+	FIVE(4)
+	NEXTPAIR
+	JNZ  p2fivepair
+
+p2fivelast:
+	TESTQ BX, BX
+	JZ   p2fivedone
+	WEIGHTS(0)
+	FIVE(0)
+
+p2fivedone:
 
 	RESULTS
 	STORE(Y0, Y1, (R10), 32(R10))
@@ -119,14 +147,24 @@ p2fivecol:
 	BIAS(Y4, Y5)
 	BIAS(Y6, Y7)
 
-p2fourcol:
-	WEIGHTS
-	STEP((SI), Y0, Y1)
-	STEP((SI)(DX*1), Y2, Y3)
-	STEP((SI)(DX*2), Y4, Y5)
-	STEP((R11), Y6, Y7)
-	NEXTCOLUMN
-	JNZ  p2fourcol
+	PAIRS
+	JZ   p2fourlast
+
+p2fourpair:
+	WEIGHTS(0)
+	FOUR(0)
+	WEIGHTS(128)
+	FOUR(4)
+	NEXTPAIR
+	JNZ  p2fourpair
+
+p2fourlast:
+	TESTQ BX, BX
+	JZ   p2fourdone
+	WEIGHTS(0)
+	FOUR(0)
+
+p2fourdone:
 
 	RESULTS
 	STORE(Y0, Y1, (R10), 32(R10))
