@@ -166,10 +166,12 @@ func TestSamplesAreReproducibleStreamedAndCounted(t *testing.T) {
 	}
 }
 
-// Answers decoded in one batch with other requests equal the answers decoded alone.
+// Answers decoded in one batch with other requests equal the answers decoded alone (five
+// of them: batches of up to five, which the matrix kernels take four and one at a time).
 func TestBatchingDoesNotChangeAnswers(t *testing.T) {
 	e := engine(t)
-	questions := []string{"What is a trait?", "Write hello world in Rust.", "What does `?` do?"}
+	questions := []string{"What is a trait?", "Write hello world in Rust.", "What does `?` do?",
+		"Explain lifetimes.", "What is a Box?"}
 	alone := make([]string, len(questions))
 	for i, q := range questions {
 		req := ask(q)

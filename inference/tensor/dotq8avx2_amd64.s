@@ -1232,3 +1232,161 @@ upkblock:
 	JNZ  upkblock
 	VZEROUPPER
 	RET
+
+// func q41Rows16Q8x4AVX2(w *byte, nb, groups int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
+//
+// q41Rows16Q8x2AVX2 for four vectors: the tile kernel q8Tile4AVX2 over the
+// interleaved copy itself, each block's quads split into nibbles in
+// registers (once for the four vectors) instead of unpacked into a tile
+// first, which a few vectors do not repay. Each vector takes q8Tile4AVX2's
+// operations in its order (the int16 sums of a block are exact in any
+// order; d_w·d_x·dot, then m_w·s_x, into float sums at k·64(SP)), so its
+// bits, which are q41Rows16Q8AVX2's. The block's m_w wait at 256(SP), the
+// nibble mask at 320(SP).
+// Registers: R11 the block, SI, DI, R8, R9 the vectors' block bytes, R12
+// and DX vector 0's scales and sums (R13 bytes between vectors', AX three
+// times that), R10 the group's results (R14 bytes between vectors'), BX
+// the blocks left, CX the groups left; Y0–Y7 the int16 sums (vector k's
+// rows 0–7 and 8–15 in Y(2k), Y(2k+1)), Y11 the nibble mask, Y13 the
+// int16 ones.
+
+TEXT ·q41Rows16Q8x4AVX2(SB), NOSPLIT, $352-80
+// X4QUAD splits quad c of the block into nibbles (low: Y8, Y9; high: Y14,
+// Y15) and multiplies them with the four vectors.
+#define X4QUAD(c) \
+	VMOVDQU 64+c*64(R11), Y8 \
+	VMOVDQU 96+c*64(R11), Y9 \
+	VPSRLW  $4, Y8, Y14 \
+	VPSRLW  $4, Y9, Y15 \
+	VPAND   Y11, Y8, Y8 \
+	VPAND   Y11, Y9, Y9 \
+	VPAND   Y11, Y14, Y14 \
+	VPAND   Y11, Y15, Y15 \
+	X4VEC(c, SI, Y0, Y1) \
+	X4VEC(c, DI, Y2, Y3) \
+	X4VEC(c, R8, Y4, Y5) \
+	X4VEC(c, R9, Y6, Y7)
+
+// X4VEC adds the vector at p's columns of quad c (four of the low nibbles'
+// columns, four of the high ones') times the rows to lo, hi.
+#define X4VEC(c, p, lo, hi) \
+	VPBROADCASTD c*4(p), Y10 \
+	VPMADDUBSW Y10, Y8, Y12 \
+	VPADDW  Y12, lo, lo \
+	VPMADDUBSW Y10, Y9, Y12 \
+	VPADDW  Y12, hi, hi \
+	VPBROADCASTD 16+c*4(p), Y10 \
+	VPMADDUBSW Y10, Y14, Y12 \
+	VPADDW  Y12, lo, lo \
+	VPMADDUBSW Y10, Y15, Y12 \
+	VPADDW  Y12, hi, hi
+
+// X4SCALE is q8Tile4AVX2's SCALE4 with the block's m_w at 256(SP).
+#define X4SCALE(k, dx, sx, lo, hi) \
+	VPMADDWD Y13, lo, lo \
+	VPMADDWD Y13, hi, hi \
+	VCVTDQ2PS lo, lo \
+	VCVTDQ2PS hi, hi \
+	VBROADCASTSS dx, Y12 \
+	VMULPS  Y14, Y12, Y10 \
+	VMULPS  Y15, Y12, Y11 \
+	VMOVUPS k*64(SP), Y8 \
+	VMOVUPS k*64+32(SP), Y9 \
+	VFMADD231PS Y10, lo, Y8 \
+	VFMADD231PS Y11, hi, Y9 \
+	VBROADCASTSS sx, Y12 \
+	VFMADD231PS 256(SP), Y12, Y8 \
+	VFMADD231PS 288(SP), Y12, Y9 \
+	VMOVUPS Y8, k*64(SP) \
+	VMOVUPS Y9, k*64+32(SP)
+
+// X4OUT writes vector k's 16 sums from the frame to o.
+#define X4OUT(k, o, o32) \
+	VMOVUPS k*64(SP), Y8 \
+	VMOVUPS k*64+32(SP), Y9 \
+	VMOVUPS Y8, o \
+	VMOVUPS Y9, o32
+
+	MOVQ w+0(FP), R11
+	MOVQ groups+16(FP), CX
+	MOVQ out+64(FP), R10
+	MOVQ ostride+72(FP), R14
+	SHLQ $2, R14
+	MOVQ dstride+56(FP), R13
+	SHLQ $2, R13
+	LEAQ (R13)(R13*2), AX
+	MOVL $0x00010001, BX
+	VMOVD BX, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x0f0f0f0f, BX
+	VMOVD BX, X11
+	VPBROADCASTD X11, Y11
+	VMOVDQU Y11, 320(SP)
+
+x4group:
+	TESTQ CX, CX
+	JLE   x4done
+	MOVQ x+24(FP), SI
+	MOVQ xstride+32(FP), BX
+	LEAQ (SI)(BX*1), DI
+	LEAQ (DI)(BX*1), R8
+	LEAQ (R8)(BX*1), R9
+	MOVQ d+40(FP), R12
+	MOVQ s+48(FP), DX
+	MOVQ nb+8(FP), BX
+	VXORPS Y0, Y0, Y0
+	VMOVUPS Y0, 0(SP)
+	VMOVUPS Y0, 32(SP)
+	VMOVUPS Y0, 64(SP)
+	VMOVUPS Y0, 96(SP)
+	VMOVUPS Y0, 128(SP)
+	VMOVUPS Y0, 160(SP)
+	VMOVUPS Y0, 192(SP)
+	VMOVUPS Y0, 224(SP)
+
+x4block:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VMOVDQU 320(SP), Y11
+	X4QUAD(0)
+	X4QUAD(1)
+	X4QUAD(2)
+	X4QUAD(3)
+	VCVTPH2PS 32(R11), Y8
+	VCVTPH2PS 48(R11), Y9
+	VMOVUPS Y8, 256(SP)
+	VMOVUPS Y9, 288(SP)
+	VCVTPH2PS (R11), Y14
+	VCVTPH2PS 16(R11), Y15
+	X4SCALE(0, (R12), (DX), Y0, Y1)
+	X4SCALE(1, (R12)(R13*1), (DX)(R13*1), Y2, Y3)
+	X4SCALE(2, (R12)(R13*2), (DX)(R13*2), Y4, Y5)
+	X4SCALE(3, (R12)(AX*1), (DX)(AX*1), Y6, Y7)
+	ADDQ $320, R11
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $4, R12
+	ADDQ $4, DX
+	DECQ BX
+	JNZ  x4block
+
+	LEAQ (R10)(R14*2), BX
+	X4OUT(0, (R10), 32(R10))
+	X4OUT(1, (R10)(R14*1), 32(R10)(R14*1))
+	X4OUT(2, (BX), 32(BX))
+	X4OUT(3, (BX)(R14*1), 32(BX)(R14*1))
+	ADDQ $64, R10
+	DECQ CX
+	JMP  x4group
+
+x4done:
+	VZEROUPPER
+	RET

@@ -210,23 +210,41 @@ func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 }
 
 // q8TileBatch is the fewest vectors that MulRowsQ8 multiplies with a Q4_1
-// matrix's interleaved copy through the tile kernel (unpacking each group
-// once for all of them) rather than the row kernel (unpacking it for each).
-const q8TileBatch = 4
+// matrix's interleaved copy through the tile kernel, which unpacks each
+// group into a tile of bytes once for all of them, rather than through the
+// row kernels, which split a group's nibbles in registers for each four
+// vectors.
+var q8TileBatch = 16
+
+// rows16Chunk is about how many bytes of an interleaved copy the row
+// kernels take at a time for every four vectors in turn: they stay in the
+// core's second-level cache meanwhile, and the copy is read from memory
+// once.
+const rows16Chunk = 64 << 10
 
 // mulRows16Q8 is MulRowsQ8 over the interleaved copy of a Q4_1 matrix
-// (AVX2): up to three vectors through the row kernels that take them all
-// (each group's weights split into nibbles once for all, each vector with
-// the one-vector kernel's bits), more through the tile kernel; a group only
-// partly inside [r0,r1) is computed whole and the rows wanted are copied.
+// (AVX2): fewer than q8TileBatch vectors through the row kernels, up to
+// four at a time (each group's weights split into nibbles once for them,
+// each vector with the one-vector kernel's bits), more through the tile
+// kernel; a group only partly inside [r0,r1) is computed whole and the rows
+// wanted are copied.
 func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
 	if x.N >= q8TileBatch {
 		m.mulMatQ8Lanes(out, x, r0, r1)
 		return
 	}
 	nb := m.Cols / QK
+	chunk := max(1, rows16Chunk/(nb*q41Rows16Bytes))
+	if x.N <= 4 {
+		chunk = math.MaxInt // one pass over the rows: no other vectors to keep them for
+	}
 	groupsInRange(out, x.N, m.Rows, r0/16, (r1+15)/16, r0, r1, func(g, count int, o []float32, os int) {
-		q8Rows16KernelN(m.rows16[g*nb*q41Rows16Bytes:], nb, count, x, x.N, o, os)
+		for c := 0; c < count; c += chunk {
+			w, groups := m.rows16[(g+c)*nb*q41Rows16Bytes:], min(chunk, count-c)
+			for b := 0; b < x.N; b += 4 {
+				q8Rows16KernelN(w, nb, groups, x, b, min(4, x.N-b), o[b*os+16*c:], os)
+			}
+		}
 	})
 }
 

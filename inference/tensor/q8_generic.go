@@ -36,7 +36,7 @@ func q8RowsN(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b i
 	panic("tensor: no int8 kernels in this build")
 }
 
-func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, n int, out []float32, ostride int) {
+func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []float32, ostride int) {
 	panic("tensor: no int8 kernels in this build")
 }
 

@@ -76,6 +76,9 @@ func q41Rows16Q8x2AVX2(w *byte, nb, groups int, x *int8, xstride int, d, s *floa
 func q41Rows16Q8x3AVX2(w *byte, nb, groups int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
 
 //go:noescape
+func q41Rows16Q8x4AVX2(w *byte, nb, groups int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
 func q80Dot2Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
 
 //go:noescape
@@ -162,22 +165,21 @@ func fourStreams(n int) int {
 	return n / 4 * 4
 }
 
-// q8Rows16KernelN is q8Rows16Kernel for the first n vectors of x at once
-// (n is 1, 2 or 3), vector k's results at out[k*ostride:], with that
-// kernel's bits for each.
-func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, n int, out []float32, ostride int) {
+// q8Rows16KernelN is q8Rows16Kernel for vectors b…b+n-1 of x at once (n is
+// 1 to 4), vector b+k's results at out[k*ostride:], with that kernel's
+// bits for each.
+func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []float32, ostride int) {
 	if n == 1 {
-		q, d, s := x.vector(0)
+		q, d, s := x.vector(b)
 		q8Rows16Kernel(w, nb, groups, q, d, s, out)
 		return
 	}
 	stride := sumsLen(nb)
 	w, out = w[:groups*nb*q41Rows16Bytes], out[:(n-1)*ostride+16*groups]
-	q, d, s := x.q[:n*x.Cols], x.d[:(n-1)*stride+nb], x.s[:(n-1)*stride+nb]
-	kernel := q41Rows16Q8x2AVX2
-	if n == 3 {
-		kernel = q41Rows16Q8x3AVX2
-	}
+	q, d, s := x.q[b*x.Cols:(b+n)*x.Cols], x.d[b*stride:(b+n-1)*stride+nb], x.s[b*stride:(b+n-1)*stride+nb]
+	kernel := [...]func(w *byte, nb, groups int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride int){
+		2: q41Rows16Q8x2AVX2, 3: q41Rows16Q8x3AVX2, 4: q41Rows16Q8x4AVX2,
+	}[n]
 	kernel(&w[0], nb, groups, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -123,7 +124,7 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 			if !m.Interleave() {
 				t.Skip("no interleaved copy on this CPU")
 			}
-			for _, n := range []int{2, q8TileBatch - 1, q8TileBatch + 1} {
+			for _, n := range []int{2, 4, 7, q8TileBatch - 1, q8TileBatch + 1} {
 				what := fmt.Sprintf("interleaved %d×%d n=%d", rows, cols, n)
 				xf := randFloats(uint64(cols), n*cols, 1)
 				x := QuantizeQ8(xf, n, cols, false)
@@ -426,4 +427,58 @@ func unpackRows16Ref(m *Matrix, g int, w *q8WeightTile) {
 			w.d[i*q8Group+r], w.mn[i*q8Group+r] = half(src[2*r:]), half(src[32+2*r:])
 		}
 	}
+}
+
+// BenchmarkPromptTileAVX2 times the prompt's AVX2 int8 tile kernel
+// (q8Tile4AVX2) in cache: 16 rows of 576 or 1,536 columns (SmolLM2-135M's
+// matrices) times 200 vectors, on one core and on every core at once, in ns
+// per VPMADDUBSW (32 multiply-adds): the rate that bounds a prompt's matrix
+// multiplies, which take 644 million of them for a 200-token prompt of that
+// model.
+func BenchmarkPromptTileAVX2(b *testing.B) {
+	if !q8CPU() || len(q8Available()) == 0 {
+		b.Skip("no AVX2 int8 kernels")
+	}
+	for _, nb := range []int{18, 48} {
+		for _, all := range []bool{false, true} {
+			b.Run(fmt.Sprintf("cols=%d/allcores=%v", nb*QK, all), func(b *testing.B) { benchTile(b, nb, all) })
+		}
+	}
+}
+
+func benchTile(b *testing.B, nb int, all bool) {
+	const groups = 50 // 200 vectors
+	n, cols, stride := 4*groups, nb*QK, sumsLen(nb)
+	w := newQ8WeightTile(nb)
+	for i := range w.w {
+		w.w[i] = byte(i * 7 % 16)
+	}
+	for i := range w.d {
+		w.d[i], w.mn[i] = float32(i%5+1)/64, -float32(i%3)/32
+	}
+	q := make([]int8, n*cols)
+	for i := range q {
+		q[i] = int8(i*31%255 - 127)
+	}
+	d, s := make([]float32, n*stride), make([]float32, n*stride)
+	tile := func(out []float32) {
+		q8Tile4AVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], cols, &d[0], &s[0], stride, &out[0], 16, groups)
+	}
+	cores := 1
+	if all {
+		cores = runtime.GOMAXPROCS(0)
+		b.RunParallel(func(pb *testing.PB) {
+			out := make([]float32, n*16)
+			for pb.Next() {
+				tile(out)
+			}
+		})
+	} else {
+		out := make([]float32, n*16)
+		for b.Loop() {
+			tile(out)
+		}
+	}
+	perCall := float64(b.Elapsed().Nanoseconds()) / float64(b.N) * float64(cores)
+	b.ReportMetric(perCall/float64(n*nb*16), "ns/maddubs/core")
 }
