@@ -20,9 +20,11 @@ type Sampling struct {
 // reproduces the same answer.
 type Sampler struct {
 	Sampling
-	rng  *rand.Rand
-	seen map[int]bool
-	idx  []int
+	rng   *rand.Rand
+	seen  map[int]bool
+	idx   []int       // candidate tokens
+	probs []float64   // their probabilities relative to the best
+	pairs []candidate // sorting scratch
 }
 
 // NewSampler returns a sampler seeded with seed.
@@ -58,11 +60,15 @@ func (s *Sampler) penalize(logits []float32) {
 
 // negligible is how far below the best logit, in units of the temperature,
 // a token's probability is too small to matter (e^-30 ≈ 1e-13): such tokens
-// are left out before sorting.
+// are left out.
 const negligible = 30
 
 // draw samples from softmax(logits/temperature) restricted to the top-k
-// tokens and then to the smallest set whose probability reaches top-p.
+// tokens and then to the smallest set of most likely tokens (ties by lower
+// id) whose probability reaches top-p. Only the tokens that can be in that
+// set are sorted: with a small model's flat logits thousands of tokens are
+// within reach of the best, and sorting them all for every token of every
+// answer took longer than computing the logits.
 func (s *Sampler) draw(logits []float32) int {
 	best := logits[Argmax(logits)]
 	floor := best - float32(negligible*s.Temperature)
@@ -72,33 +78,24 @@ func (s *Sampler) draw(logits []float32) int {
 			s.idx = append(s.idx, i)
 		}
 	}
-	slices.SortFunc(s.idx, func(a, b int) int {
-		switch {
-		case logits[a] > logits[b]:
-			return -1
-		case logits[a] < logits[b]:
-			return 1
-		}
-		return a - b
-	})
-	keep := len(s.idx)
-	if s.TopK > 0 && s.TopK < keep {
-		keep = s.TopK
+	before := func(a, b int) bool { return logits[a] > logits[b] || logits[a] == logits[b] && a < b }
+	if s.TopK > 0 && s.TopK < len(s.idx) {
+		s.idx = bestK(s.idx, s.TopK, before)
 	}
-	probs := make([]float64, keep)
-	top := float64(logits[s.idx[0]])
+	s.probs = s.probs[:0]
 	var sum float64
-	for i := range keep {
-		probs[i] = math.Exp((float64(logits[s.idx[i]]) - top) / s.Temperature)
-		sum += probs[i]
+	for _, i := range s.idx {
+		p := math.Exp((float64(logits[i]) - float64(best)) / s.Temperature)
+		s.probs = append(s.probs, p)
+		sum += p
 	}
-	keep = nucleus(probs, sum, s.TopP)
+	keep := s.nucleus(sum, before)
 	var total float64
-	for _, p := range probs[:keep] {
+	for _, p := range s.probs[:keep] {
 		total += p
 	}
 	r := s.rng.Float64() * total
-	for i, p := range probs[:keep] {
+	for i, p := range s.probs[:keep] {
 		r -= p
 		if r < 0 {
 			return s.idx[i]
@@ -107,20 +104,127 @@ func (s *Sampler) draw(logits []float32) int {
 	return s.idx[keep-1]
 }
 
-// nucleus returns how many of the sorted probabilities (summing to sum) form
-// the smallest prefix whose share reaches topP.
-func nucleus(probs []float64, sum, topP float64) int {
-	if topP <= 0 || topP >= 1 {
-		return len(probs)
+// nucleus orders the candidates (s.idx, their probabilities in s.probs,
+// summing to sum) from the most likely and returns how many form the
+// smallest prefix whose share reaches s.TopP (all of them when top-p is
+// off). It sorts only the candidates above a cut whose mass alone reaches
+// top-p, the rest never being part of the prefix; where the sorted part's
+// running share falls short after all (rounding), it sorts everything.
+func (s *Sampler) nucleus(sum float64, before func(a, b int) bool) int {
+	if s.TopP <= 0 || s.TopP >= 1 {
+		s.sortCandidates(len(s.idx), before)
+		return len(s.idx)
 	}
+	n := len(s.idx)
+	for _, cut := range []float64{1e-2, 1e-4, 1e-6} {
+		if m := s.partition(cut); m < n && s.massAbove(m) >= s.TopP*sum {
+			n = m
+			break
+		}
+	}
+	s.sortCandidates(n, before)
+	if k, ok := prefixReaching(s.probs[:n], sum, s.TopP); ok || n == len(s.idx) {
+		return k
+	}
+	s.sortCandidates(len(s.idx), before)
+	k, _ := prefixReaching(s.probs, sum, s.TopP)
+	return k
+}
+
+// partition moves the candidates with probability above cut (the best has
+// 1) to the front and returns how many there are.
+func (s *Sampler) partition(cut float64) int {
+	m := 0
+	for i, p := range s.probs {
+		if p > cut {
+			s.probs[i], s.probs[m] = s.probs[m], p
+			s.idx[i], s.idx[m] = s.idx[m], s.idx[i]
+			m++
+		}
+	}
+	return m
+}
+
+func (s *Sampler) massAbove(m int) float64 {
+	var mass float64
+	for _, p := range s.probs[:m] {
+		mass += p
+	}
+	return mass
+}
+
+// sortCandidates sorts the first n candidates, and their probabilities
+// with them, most likely first.
+func (s *Sampler) sortCandidates(n int, before func(a, b int) bool) {
+	pairs := s.pairs[:0]
+	for i := range n {
+		pairs = append(pairs, candidate{s.idx[i], s.probs[i]})
+	}
+	slices.SortFunc(pairs, func(a, b candidate) int {
+		switch {
+		case before(a.id, b.id):
+			return -1
+		case before(b.id, a.id):
+			return 1
+		}
+		return 0
+	})
+	for i, c := range pairs {
+		s.idx[i], s.probs[i] = c.id, c.p
+	}
+	s.pairs = pairs
+}
+
+type candidate struct {
+	id int
+	p  float64
+}
+
+// prefixReaching returns how many of the sorted probabilities (of a total
+// sum) form the smallest prefix whose share reaches topP, and whether any
+// does.
+func prefixReaching(probs []float64, sum, topP float64) (int, bool) {
 	var acc float64
 	for i, p := range probs {
 		acc += p / sum
 		if acc >= topP {
-			return i + 1
+			return i + 1, true
 		}
 	}
-	return len(probs)
+	return len(probs), false
+}
+
+// bestK returns the k candidates of idx that come first in the order
+// before (unordered), through a heap that keeps the k best seen so far.
+func bestK(idx []int, k int, before func(a, b int) bool) []int {
+	h := slices.Clone(idx[:k])
+	// h is a heap whose root is the worst of the k kept.
+	worse := func(i, j int) bool { return before(h[j], h[i]) }
+	down := func(i int) {
+		for {
+			w := i
+			for _, c := range []int{2*i + 1, 2*i + 2} {
+				if c < len(h) && worse(c, w) {
+					w = c
+				}
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	}
+	for i := k/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, t := range idx[k:] {
+		if before(t, h[0]) {
+			h[0] = t
+			down(0)
+		}
+	}
+	return append(idx[:0], h...)
 }
 
 // Argmax is the index of the largest value (the first of equals).

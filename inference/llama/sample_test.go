@@ -79,3 +79,96 @@ func TestSamplerSeedReproduces(t *testing.T) {
 		t.Fatal("different seeds gave the same 50 draws")
 	}
 }
+
+// drawSorted is Sampler.draw as the definition reads: every candidate within
+// negligible·T of the best sorted (most likely first, ties by lower id), the
+// top-k kept, then the smallest prefix whose share of their probability sum
+// (added in id order) reaches top-p, drawn from with the sampler's stream.
+func drawSorted(s *Sampler, logits []float32) int {
+	best := logits[Argmax(logits)]
+	var idx []int
+	for i, l := range logits {
+		if l >= best-float32(negligible*s.Temperature) {
+			idx = append(idx, i)
+		}
+	}
+	byRank := slices.Clone(idx)
+	slices.SortStableFunc(byRank, func(a, b int) int {
+		switch {
+		case logits[a] > logits[b]:
+			return -1
+		case logits[a] < logits[b]:
+			return 1
+		}
+		return 0
+	})
+	if s.TopK > 0 && s.TopK < len(byRank) {
+		byRank = byRank[:s.TopK]
+		kept := map[int]bool{}
+		for _, i := range byRank {
+			kept[i] = true
+		}
+		idx = slices.DeleteFunc(idx, func(i int) bool { return !kept[i] })
+	}
+	prob := func(i int) float64 { return math.Exp((float64(logits[i]) - float64(best)) / s.Temperature) }
+	var sum float64
+	for _, i := range idx {
+		sum += prob(i)
+	}
+	keep := len(byRank)
+	if s.TopP > 0 && s.TopP < 1 {
+		var acc float64
+		for k, i := range byRank {
+			acc += prob(i) / sum
+			if acc >= s.TopP {
+				keep = k + 1
+				break
+			}
+		}
+	}
+	var total float64
+	for _, i := range byRank[:keep] {
+		total += prob(i)
+	}
+	r := s.rng.Float64() * total
+	for _, i := range byRank[:keep] {
+		r -= prob(i)
+		if r < 0 {
+			return i
+		}
+	}
+	return byRank[keep-1]
+}
+
+// The sampler sorts only the candidates that can be in the nucleus; it draws
+// the tokens of the definition (drawSorted), seed for seed, over flat and
+// peaked logits with ties, for several temperatures, top-p and top-k.
+func TestSamplerDrawsAsTheDefinition(t *testing.T) {
+	settings := []Sampling{
+		{Temperature: 0.7, TopP: 0.95}, {Temperature: 0.2, TopP: 0.95}, {Temperature: 1, TopP: 0.5},
+		{Temperature: 1.2, TopP: 0.999}, {Temperature: 1}, {Temperature: 0.8, TopK: 40},
+		{Temperature: 0.8, TopK: 40, TopP: 0.9}, {Temperature: 1.5, TopP: 0.99, TopK: 2000},
+	}
+	for shape := range 6 {
+		logits := make([]float32, 3000)
+		for i := range logits {
+			x := float64(i*7919%3000) / 3000
+			switch shape % 3 {
+			case 0: // flat: thousands within reach of the best
+				logits[i] = float32(4 * math.Sin(13*x+float64(shape)))
+			case 1: // peaked: a few tokens hold most of the mass
+				logits[i] = float32(-20*x*x + 3*math.Cos(41*x))
+			case 2: // coarse: many exact ties
+				logits[i] = float32(math.Round(6 * math.Sin(5*x+float64(shape))))
+			}
+		}
+		for _, set := range settings {
+			fast, ref := NewSampler(set, uint64(shape)), NewSampler(set, uint64(shape))
+			for d := range 25 {
+				if got, want := fast.draw(slices.Clone(logits)), drawSorted(ref, logits); got != want {
+					t.Fatalf("logits %d, %+v, draw %d: token %d, the definition draws %d", shape, set, d, got, want)
+				}
+			}
+		}
+	}
+}
