@@ -187,8 +187,10 @@ func (s *scheduler) start(f *filling) {
 }
 
 // advance samples c's next token; a finished answer leaves the batch.
-func (s *scheduler) advance(c *choice, logits []float32) {
-	token := c.sampler.Next(logits)
+func (s *scheduler) advance(c *choice, logits []float32) { s.keep(c, c.sampler.Next(logits)) }
+
+// keep gives c its next token: the answer stays in the batch unless it is finished.
+func (s *scheduler) keep(c *choice, token int) {
 	room := s.e.model.ContextLen - c.seq.Len() - 1
 	if c.accept(token, s.e.stopIDs, room) {
 		s.running = append(s.running, c)
@@ -213,9 +215,23 @@ func (s *scheduler) step() {
 		}
 		return
 	}
+	live := make([]bool, len(batch))
 	for i, c := range batch {
-		if c.job.err == nil && !isClosed(c.job.done) {
-			s.advance(c, out[i])
+		live[i] = c.job.err == nil && !isClosed(c.job.done)
+	}
+	// The answers' samplers are independent (each its own random stream), so they draw on all
+	// cores: with a small model's flat logits a draw costs as much as a tenth of a step.
+	tokens := make([]int, len(batch))
+	s.e.model.Parallel(len(batch), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if live[i] {
+				tokens[i] = batch[i].sampler.Next(out[i])
+			}
+		}
+	})
+	for i, c := range batch {
+		if live[i] {
+			s.keep(c, tokens[i])
 		}
 	}
 	for _, c := range batch {

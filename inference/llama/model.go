@@ -205,6 +205,10 @@ func (m *Model) parallel(n, minChunk int, fn func(lo, hi int)) {
 	m.cores.Parallel(n, minChunk, fn)
 }
 
+// Parallel runs fn over [0,n) split into chunks of at least minChunk items on the model's
+// compute slots (tensor.Cores.Parallel), between its passes: fn must not use the model.
+func (m *Model) Parallel(n, minChunk int, fn func(lo, hi int)) { m.cores.Parallel(n, minChunk, fn) }
+
 // ShareCores makes the model compute on c's slots, shared with the other models given the same c.
 // Call it before the model is used.
 func (m *Model) ShareCores(c *tensor.Cores) { m.cores = c }

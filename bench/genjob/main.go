@@ -1,0 +1,137 @@
+// Command genjob measures the built-in engine the way a generation job uses
+// it: the starter sheet's prompts of one category, n answers each, the
+// answer slots' temperatures (0.2, 0.7, …) and top-p 0.95, eight answers
+// requested at once (the job runner's default), each answer up to
+// -max-tokens. It reports generated tokens per second over the whole job,
+// and in the same run the same requests decoded greedily (temperature 0):
+// the baseline that shows what sampling and scheduling cost on top of the
+// model's own arithmetic.
+//
+//	go run -tags sqlite_fts5 ./bench/genjob [-category lifetimes] [-n 2] [-max-tokens 128] [-rounds 2]
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"rustexpert/inference"
+	"rustexpert/inference/builtin"
+)
+
+func main() {
+	model := flag.String("model", "models/base/SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file")
+	sheet := flag.String("prompts", "data/prompts.csv", "prompt sheet (CSV with text and category columns)")
+	category := flag.String("category", "lifetimes", "the prompts of this category")
+	n := flag.Int("n", 2, "answers per prompt")
+	maxTokens := flag.Int("max-tokens", 128, "max tokens per answer")
+	workers := flag.Int("workers", 8, "answers requested at once")
+	rounds := flag.Int("rounds", 2, "rounds, each the job sampled and then greedy")
+	flag.Parse()
+	if err := run(*model, *sheet, *category, *n, *maxTokens, *workers, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "genjob bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(model, sheet, category string, n, maxTokens, workers, rounds int) error {
+	prompts, err := readPrompts(sheet, category)
+	if err != nil {
+		return err
+	}
+	e, err := builtin.Load(builtin.Spec{Base: model})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	fmt.Printf("%d prompts of %q × %d answers, up to %d tokens each, %d requested at once; activations %s\n",
+		len(prompts), category, n, maxTokens, workers, e.Model().Activations())
+	for r := range rounds {
+		for _, sampled := range []bool{true, false} {
+			tokens, took, err := job(e, prompts, n, maxTokens, workers, sampled)
+			if err != nil {
+				return err
+			}
+			what := "greedy (baseline)"
+			if sampled {
+				what = "sampled (T 0.2, 0.7, …; top-p 0.95)"
+			}
+			fmt.Printf("round %d, %s: %d tokens in %.2f s = %.1f tokens/s\n", r+1, what, tokens, took.Seconds(), float64(tokens)/took.Seconds())
+		}
+	}
+	return nil
+}
+
+// job answers every prompt n times, workers requests at a time, and returns
+// the tokens generated and the time taken.
+func job(e *builtin.Engine, prompts []string, n, maxTokens, workers int, sampled bool) (int, time.Duration, error) {
+	var (
+		mu       sync.Mutex
+		tokens   int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	slots := make(chan struct{}, workers)
+	start := time.Now()
+	for i := range len(prompts) * n {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			req := inference.Request{Messages: []inference.Message{{Role: "user", Content: prompts[i/n]}}}
+			req.Params = inference.Params{MaxTokens: maxTokens, TopP: 0.95}
+			if sampled {
+				req.Params.Temperature = []float64{0.2, 0.7, 1.0, 1.0}[i%n%4]
+			}
+			res, err := e.Chat(context.Background(), req, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if err == nil {
+				tokens += res.Usage.CompletionTokens
+			}
+		})
+	}
+	wg.Wait()
+	return tokens, time.Since(start), firstErr
+}
+
+// readPrompts returns the texts of the sheet's prompts of category.
+func readPrompts(path, category string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: empty", path)
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	text, okText := col["text"]
+	cat, okCat := col["category"]
+	if !okText || !okCat {
+		return nil, fmt.Errorf("%s: needs text and category columns", path)
+	}
+	var out []string
+	for _, r := range rows[1:] {
+		if r[cat] == category {
+			out = append(out, r[text])
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no prompts of category %q", path, category)
+	}
+	return out, nil
+}
