@@ -7,7 +7,7 @@
 // the baseline that shows what sampling and scheduling cost on top of the
 // model's own arithmetic.
 //
-//	go run -tags sqlite_fts5 ./bench/genjob [-category lifetimes] [-n 2] [-max-tokens 128] [-rounds 2]
+//	go run -tags sqlite_fts5 ./bench/genjob [-category lifetimes] [-n 2] [-max-tokens 128] [-rounds 2] [-cpuprofile FILE]
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -31,9 +32,17 @@ func main() {
 	maxTokens := flag.Int("max-tokens", 128, "max tokens per answer")
 	workers := flag.Int("workers", 8, "answers requested at once")
 	rounds := flag.Int("rounds", 2, "rounds, each the job sampled and then greedy")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the rounds to this file")
 	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(*model, *sheet, *category, *n, *maxTokens, *workers, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "genjob bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
