@@ -642,8 +642,9 @@ tblockloop:
 
 TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
 // SCALE4 adds vector k's block (int16 sums lo, hi) to its float sums at
-// k·64(SP): d_w·d_x·dot, then m_w·s_x; Y14, Y15 hold the rows' d_w.
-#define SCALE4(k, dx, sx, lo, hi) \
+// k·64(SP): d_w·d_x·dot, then m_w·s_x; Y14, Y15 hold the rows' d_w, mlo
+// and mhi are their m_w.
+#define SCALE4(k, dx, sx, lo, hi, mlo, mhi) \
 	VPMADDWD Y13, lo, lo \
 	VPMADDWD Y13, hi, hi \
 	VCVTDQ2PS lo, lo \
@@ -656,8 +657,8 @@ TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
 	VFMADD231PS Y10, lo, Y8 \
 	VFMADD231PS Y11, hi, Y9 \
 	VBROADCASTSS sx, Y12 \
-	VFMADD231PS (R10), Y12, Y8 \
-	VFMADD231PS 32(R10), Y12, Y9 \
+	VFMADD231PS mlo, Y12, Y8 \
+	VFMADD231PS mhi, Y12, Y9 \
 	VMOVUPS Y8, k*64(SP) \
 	VMOVUPS Y9, k*64+32(SP)
 
@@ -724,10 +725,10 @@ t4blockloop:
 	QUAD4(7)
 	VMOVUPS (R13), Y14
 	VMOVUPS 32(R13), Y15
-	SCALE4(0, (R12), (DX), Y0, Y1)
-	SCALE4(1, (R12)(CX*1), (DX)(CX*1), Y2, Y3)
-	SCALE4(2, (R12)(CX*2), (DX)(CX*2), Y4, Y5)
-	SCALE4(3, (R12)(AX*1), (DX)(AX*1), Y6, Y7)
+	SCALE4(0, (R12), (DX), Y0, Y1, (R10), 32(R10))
+	SCALE4(1, (R12)(CX*1), (DX)(CX*1), Y2, Y3, (R10), 32(R10))
+	SCALE4(2, (R12)(CX*2), (DX)(CX*2), Y4, Y5, (R10), 32(R10))
+	SCALE4(3, (R12)(AX*1), (DX)(AX*1), Y6, Y7, (R10), 32(R10))
 	ADDQ $512, R11
 	ADDQ $64, R13
 	ADDQ $64, R10
@@ -1240,7 +1241,7 @@ upkblock:
 // registers (once for the four vectors) instead of unpacked into a tile
 // first, which a few vectors do not repay. Each vector takes q8Tile4AVX2's
 // operations in its order (the int16 sums of a block are exact in any
-// order; d_w·d_x·dot, then m_w·s_x, into float sums at k·64(SP)), so its
+// order; SCALE4: d_w·d_x·dot, then m_w·s_x, into float sums at k·64(SP)), so its
 // bits, which are q41Rows16Q8AVX2's. The block's m_w wait at 256(SP), the
 // nibble mask at 320(SP).
 // Registers: R11 the block, SI, DI, R8, R9 the vectors' block bytes, R12
@@ -1280,25 +1281,6 @@ TEXT ·q41Rows16Q8x4AVX2(SB), NOSPLIT, $352-80
 	VPADDW  Y12, lo, lo \
 	VPMADDUBSW Y10, Y15, Y12 \
 	VPADDW  Y12, hi, hi
-
-// X4SCALE is q8Tile4AVX2's SCALE4 with the block's m_w at 256(SP).
-#define X4SCALE(k, dx, sx, lo, hi) \
-	VPMADDWD Y13, lo, lo \
-	VPMADDWD Y13, hi, hi \
-	VCVTDQ2PS lo, lo \
-	VCVTDQ2PS hi, hi \
-	VBROADCASTSS dx, Y12 \
-	VMULPS  Y14, Y12, Y10 \
-	VMULPS  Y15, Y12, Y11 \
-	VMOVUPS k*64(SP), Y8 \
-	VMOVUPS k*64+32(SP), Y9 \
-	VFMADD231PS Y10, lo, Y8 \
-	VFMADD231PS Y11, hi, Y9 \
-	VBROADCASTSS sx, Y12 \
-	VFMADD231PS 256(SP), Y12, Y8 \
-	VFMADD231PS 288(SP), Y12, Y9 \
-	VMOVUPS Y8, k*64(SP) \
-	VMOVUPS Y9, k*64+32(SP)
 
 // X4OUT writes vector k's 16 sums from the frame to o.
 #define X4OUT(k, o, o32) \
@@ -1364,10 +1346,10 @@ x4block:
 	VMOVUPS Y9, 288(SP)
 	VCVTPH2PS (R11), Y14
 	VCVTPH2PS 16(R11), Y15
-	X4SCALE(0, (R12), (DX), Y0, Y1)
-	X4SCALE(1, (R12)(R13*1), (DX)(R13*1), Y2, Y3)
-	X4SCALE(2, (R12)(R13*2), (DX)(R13*2), Y4, Y5)
-	X4SCALE(3, (R12)(AX*1), (DX)(AX*1), Y6, Y7)
+	SCALE4(0, (R12), (DX), Y0, Y1, 256(SP), 288(SP))
+	SCALE4(1, (R12)(R13*1), (DX)(R13*1), Y2, Y3, 256(SP), 288(SP))
+	SCALE4(2, (R12)(R13*2), (DX)(R13*2), Y4, Y5, 256(SP), 288(SP))
+	SCALE4(3, (R12)(AX*1), (DX)(AX*1), Y6, Y7, 256(SP), 288(SP))
 	ADDQ $320, R11
 	ADDQ $32, SI
 	ADDQ $32, DI
