@@ -93,6 +93,11 @@ func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, b *buffer
 func (m *Model) cache(l int, s Step, p int, k, v []float32) {
 	d := m.HeadDim
 	for h := range m.KVHeads {
+		if s.Seq.half() {
+			tensor.ToF16(s.Seq.keys16(l, h, d)[p*d:(p+1)*d], k[h*d:(h+1)*d])
+			tensor.ToF16(s.Seq.values16(l, h, d)[p*d:(p+1)*d], v[h*d:(h+1)*d])
+			continue
+		}
 		copy(s.Seq.keys(l, h, d)[p*d:(p+1)*d], k[h*d:(h+1)*d])
 		copy(s.Seq.values(l, h, d)[p*d:(p+1)*d], v[h*d:(h+1)*d])
 	}
@@ -152,21 +157,32 @@ func (s *Sequence) grow(m *Model, n int) {
 // moveTo gives s new blocks of room positions a head, holding the first n positions of
 // from's keys and values (from may be s itself).
 func (s *Sequence) moveTo(m *Model, room, n int, from *Sequence) {
-	d := m.HeadDim
-	for l := range s.k {
-		k, v := make([]float32, m.KVHeads*room*d), make([]float32, m.KVHeads*room*d)
-		for h := range m.KVHeads {
-			copy(k[h*room*d:], from.keys(l, h, d)[:n*d])
-			copy(v[h*room*d:], from.values(l, h, d)[:n*d])
-		}
-		s.k[l], s.v[l] = k, v
+	if from.half() {
+		moveBlocks(s.k16, s.v16, from.k16, from.v16, m.KVHeads, m.HeadDim, from.room, room, n)
+	} else {
+		moveBlocks(s.k, s.v, from.k, from.v, m.KVHeads, m.HeadDim, from.room, room, n)
 	}
 	s.room = room
 }
 
+// moveBlocks gives every layer of k and v new blocks of room positions for each of heads
+// heads, holding the first n positions of fk's and fv's blocks of fromRoom (the same layers
+// possibly: each layer is read before it is replaced).
+func moveBlocks[T any](k, v, fk, fv [][]T, heads, d, fromRoom, room, n int) {
+	for l := range k {
+		nk, nv := make([]T, heads*room*d), make([]T, heads*room*d)
+		for h := range heads {
+			copy(nk[h*room*d:], fk[l][h*fromRoom*d:][:n*d])
+			copy(nv[h*room*d:], fv[l][h*fromRoom*d:][:n*d])
+		}
+		k[l], v[l] = nk, nv
+	}
+}
+
 type buffers struct {
 	norm, q, k, v, att, proj, gate, up []float32
-	rope                               []float32 // each step's rotary cosines and sines (ropeAngles)
+	wide                               [][]float32 // a float16 cache's keys and values widened for packKV, per unit
+	rope                               []float32   // each step's rotary cosines and sines (ropeAngles)
 	steps                              int
 	prompt                             bool       // prompt tokens: blocked matrix multiply
 	mem                                inputMem   // the inputs' quantized and AMX forms, one input at a time
@@ -253,17 +269,38 @@ func (m *Model) packKV(b *buffers, run promptRun, l int) []packedKV {
 	if len(b.kv) != m.KVHeads {
 		b.kv = make([]packedKV, m.KVHeads)
 	}
+	if len(b.wide) != 2*m.KVHeads {
+		b.wide = make([][]float32, 2*m.KVHeads)
+	}
 	m.parallel(2*m.KVHeads, 1, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			h := u / 2
 			if u%2 == 0 {
-				b.kv[h].k.Pack(keys, d, run.seq.keys(l, h, d), d, 1)
+				b.kv[h].k.Pack(keys, d, b.widened(u, run.seq, l, h, d, keys, true), d, 1)
 			} else {
-				b.kv[h].v.Pack(d, keys, run.seq.values(l, h, d), 1, d)
+				b.kv[h].v.Pack(d, keys, b.widened(u, run.seq, l, h, d, keys, false), 1, d)
 			}
 		}
 	})
 	return b.kv
+}
+
+// widened returns the first keys positions of key-value head h's keys (or values) in layer l
+// as float32: the cache itself, or a float16 cache widened into b's scratch for unit u.
+func (b *buffers) widened(u int, seq *Sequence, l, h, d, keys int, isKey bool) []float32 {
+	if !seq.half() {
+		if isKey {
+			return seq.keys(l, h, d)
+		}
+		return seq.values(l, h, d)
+	}
+	src := seq.values16(l, h, d)
+	if isKey {
+		src = seq.keys16(l, h, d)
+	}
+	b.wide[u] = slices.Grow(b.wide[u][:0], keys*d)[:keys*d]
+	tensor.FromF16(b.wide[u], src)
+	return b.wide[u]
 }
 
 // queryChunk is how many queries attendRun multiplies with the keys at once.
@@ -330,9 +367,16 @@ func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, sco
 	qv := q[i*m.qDim()+head*d : i*m.qDim()+(head+1)*d]
 	scale := float32(1 / math.Sqrt(float64(d)))
 	scores = slices.Grow(scores[:0], pos+1)[:pos+1]
+	o := out[i*m.qDim()+head*d : i*m.qDim()+(head+1)*d]
+	if seq.half() {
+		tensor.DotRowsF16(scores, qv, seq.keys16(l, kvHead, d), d, scale)
+		tensor.Softmax(scores)
+		tensor.AddRowsF16(o, scores, seq.values16(l, kvHead, d), d)
+		return scores
+	}
 	tensor.DotRows(scores, qv, seq.keys(l, kvHead, d), d, scale)
 	tensor.Softmax(scores)
-	tensor.AddRows(out[i*m.qDim()+head*d:i*m.qDim()+(head+1)*d], scores, seq.values(l, kvHead, d), d)
+	tensor.AddRows(o, scores, seq.values(l, kvHead, d), d)
 	return scores
 }
 

@@ -161,35 +161,67 @@ func (m *Model) matrices() []*tensor.Matrix {
 // Sequence is one conversation's key/value cache: the keys and values of every
 // position processed so far, per layer. A layer's keys (and values) are one
 // block per key-value head of room positions, head after head, so that a
-// head's keys are consecutive for the attention to read as one stream.
+// head's keys are consecutive for the attention to read as one stream. They
+// are float32, or float16 where the model's int8 activations are on
+// (halfCache): half the bytes for the attention of every generated token to
+// read.
 type Sequence struct {
-	k, v [][]float32
-	n    int // positions in the cache
-	room int // positions each head's block holds
+	k, v     [][]float32 // the float32 cache, or nil
+	k16, v16 [][]uint16  // the float16 cache, or nil
+	n        int         // positions in the cache
+	room     int         // positions each head's block holds
 }
 
+// half reports whether the cache is float16.
+func (s *Sequence) half() bool { return s.k16 != nil }
+
 // keys returns key-value head h's keys in layer l (HeadDim d values a
-// position, room positions).
+// position, room positions) of a float32 cache.
 func (s *Sequence) keys(l, h, d int) []float32 { return s.k[l][h*s.room*d : (h+1)*s.room*d] }
 
 // values returns key-value head h's values in layer l, as keys does.
 func (s *Sequence) values(l, h, d int) []float32 { return s.v[l][h*s.room*d : (h+1)*s.room*d] }
 
+// keys16 and values16 are keys and values of a float16 cache.
+func (s *Sequence) keys16(l, h, d int) []uint16 { return s.k16[l][h*s.room*d : (h+1)*s.room*d] }
+
+func (s *Sequence) values16(l, h, d int) []uint16 { return s.v16[l][h*s.room*d : (h+1)*s.room*d] }
+
 // NewSequence returns an empty sequence for m.
-func (m *Model) NewSequence() *Sequence {
-	return &Sequence{k: make([][]float32, m.Layers), v: make([][]float32, m.Layers)}
+func (m *Model) NewSequence() *Sequence { return newSequence(m.Layers, m.halfCache()) }
+
+// newSequence returns an empty sequence of layers layers, its cache float16 if half.
+func newSequence(layers int, half bool) *Sequence {
+	if half {
+		return &Sequence{k16: make([][]uint16, layers), v16: make([][]uint16, layers)}
+	}
+	return &Sequence{k: make([][]float32, layers), v: make([][]float32, layers)}
 }
+
+// halfCache reports whether new sequences keep their keys and values in
+// float16: with int8 activations, whose own rounding is far larger.
+func (m *Model) halfCache() bool { return m.q8 }
 
 // Len is the number of positions in the cache.
 func (s *Sequence) Len() int { return s.n }
 
 // Clone copies the sequence, so several answers can continue one prompt.
 func (s *Sequence) Clone() *Sequence {
-	c := &Sequence{k: make([][]float32, len(s.k)), v: make([][]float32, len(s.v)), n: s.n, room: s.room}
-	for i := range s.k {
-		c.k[i], c.v[i] = slices.Clone(s.k[i]), slices.Clone(s.v[i])
-	}
+	c := &Sequence{n: s.n, room: s.room}
+	c.k, c.v = cloneLayers(s.k), cloneLayers(s.v)
+	c.k16, c.v16 = cloneLayers(s.k16), cloneLayers(s.v16)
 	return c
+}
+
+func cloneLayers[T any](layers [][]T) [][]T {
+	if layers == nil {
+		return nil
+	}
+	out := make([][]T, len(layers))
+	for i, l := range layers {
+		out[i] = slices.Clone(l)
+	}
+	return out
 }
 
 // Step is one token to process: it is appended to Seq at the next position.
@@ -360,6 +392,9 @@ func checkSteps(m *Model, steps []Step) error {
 		if s.Seq == nil {
 			return fmt.Errorf("step %d: no sequence", i)
 		}
+		if s.Seq.half() != m.halfCache() {
+			return fmt.Errorf("step %d: the sequence was made for the other activations (its cache is float16 with int8 activations only)", i)
+		}
 	}
 	return nil
 }
@@ -402,7 +437,7 @@ func (m *Model) WeightBytes() int64 {
 // is larger), so a new prompt can continue a shared prefix.
 func (s *Sequence) CloneUpTo(m *Model, n int) *Sequence {
 	n = min(n, s.n)
-	c := m.NewSequence()
+	c := newSequence(m.Layers, s.half())
 	c.moveTo(m, max(n, 64), n, s)
 	c.n = n
 	return c

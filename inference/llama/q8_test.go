@@ -4,6 +4,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"rustexpert/inference/tensor"
@@ -107,4 +108,61 @@ func runPrompt(t *testing.T, m *Model, prompt []int) (*Sequence, []float32) {
 		t.Fatal(err)
 	}
 	return seq, out[len(out)-1]
+}
+
+// With int8 activations the cache is float16: a prompt's logits are the same bits whole, in
+// pieces and continued from a cloned prefix, generated tokens too; a sequence made under one
+// kind of activations is refused under the other, with an error.
+func TestHalfCacheWithInt8Activations(t *testing.T) {
+	if !tensor.Q8Supported(tensor.Q4_1) {
+		t.Skip("no int8 kernels on this CPU or in this build")
+	}
+	m, _, err := LoadGGUF(bundledGGUF(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.SetActivations(ActivationsQ8)
+	tokens := make([]int, 90)
+	for i := range tokens {
+		tokens[i] = (i*7919 + 13) % m.Vocab
+	}
+	decode := func(seq *Sequence) []float32 {
+		out, err := m.Forward([]Step{{Seq: seq, Token: 42, Logits: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0]
+	}
+	whole := m.NewSequence()
+	if !whole.half() {
+		t.Fatal("int8 activations: the cache is not float16")
+	}
+	want := piecesLogits(t, m, tokens, 90)
+	if got := piecesLogits(t, m, tokens, 70, 20); !sameBits(got, want) {
+		t.Errorf("prompt in pieces: logits differ (relative %.1e)", relErr(got, want))
+	}
+	run(t, m, whole, tokens)
+	wantNext := decode(whole)
+	prefix := whole.CloneUpTo(m, 64)
+	run(t, m, prefix, tokens[64:])
+	if got := decode(prefix); !sameBits(got, wantNext) {
+		t.Errorf("continued from a cloned prefix: the next token's logits differ (relative %.1e)", relErr(got, wantNext))
+	}
+	m.SetActivations(ActivationsF32)
+	if _, err := m.Forward([]Step{{Seq: whole, Token: 1, Logits: true}}); err == nil || !strings.Contains(err.Error(), "other activations") {
+		t.Errorf("a float16 cache under float32 activations: error %v", err)
+	}
+}
+
+// run prompts seq with tokens.
+func run(t *testing.T, m *Model, seq *Sequence, tokens []int) {
+	t.Helper()
+	steps := make([]Step, len(tokens))
+	for i, tok := range tokens {
+		steps[i] = Step{Seq: seq, Token: tok}
+	}
+	if _, err := m.Prompt(steps); err != nil {
+		t.Fatal(err)
+	}
 }
