@@ -42,8 +42,11 @@ func ParseActivations(s string) (Activations, error) {
 	return "", fmt.Errorf("activations %q: want f32 or q8", s)
 }
 
-// SetActivations selects the form of the matrix multiplies' inputs. Call it
-// before the model is used, not while Forward or Prompt run.
+// SetActivations selects the form of the matrix multiplies' inputs, and of
+// the key/value caches of the sequences made afterwards: float16 with int8
+// activations, float32 with float32 ones (a sequence is refused under the
+// other form). Call it before the model is used, not while Forward or
+// Prompt run.
 func (m *Model) SetActivations(a Activations) { m.q8 = a == ActivationsQ8 }
 
 // Activations is the form SetActivations selected.
