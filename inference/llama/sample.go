@@ -1,9 +1,10 @@
 package llama
 
 import (
-	"math"
 	"math/rand/v2"
 	"slices"
+
+	"rustexpert/inference/tensor"
 )
 
 // Sampling chooses next tokens from logits.
@@ -23,6 +24,7 @@ type Sampler struct {
 	rng   *rand.Rand
 	seen  map[int]bool
 	idx   []int       // candidate tokens
+	exps  []float32   // their weights (candidateWeights)
 	probs []float64   // their probabilities relative to the best
 	pairs []candidate // sorting scratch
 }
@@ -82,12 +84,12 @@ func (s *Sampler) draw(logits []float32) int {
 	if s.TopK > 0 && s.TopK < len(s.idx) {
 		s.idx = bestK(s.idx, s.TopK, before)
 	}
+	s.exps = candidateWeights(s.exps, logits, s.idx, best, s.Temperature)
 	s.probs = s.probs[:0]
 	var sum float64
-	for _, i := range s.idx {
-		p := math.Exp((float64(logits[i]) - float64(best)) / s.Temperature)
-		s.probs = append(s.probs, p)
-		sum += p
+	for _, e := range s.exps {
+		s.probs = append(s.probs, float64(e))
+		sum += float64(e)
 	}
 	keep := s.nucleus(sum, before)
 	var total float64
@@ -102,6 +104,19 @@ func (s *Sampler) draw(logits []float32) int {
 		}
 	}
 	return s.idx[keep-1]
+}
+
+// candidateWeights returns, in buf, exp((logit − best)/temperature) of the candidates idx, computed
+// in float32 by the vector exponential (tensor.Exp): at a temperature near 1 a draw has tens
+// of thousands of candidates, and one float64 exponential each cost more than the rest of it.
+func candidateWeights(buf, logits []float32, idx []int, best float32, temperature float64) []float32 {
+	buf = buf[:0]
+	inv := float32(1 / temperature)
+	for _, i := range idx {
+		buf = append(buf, (logits[i]-best)*inv)
+	}
+	tensor.Exp(buf)
+	return buf
 }
 
 // nucleus orders the candidates (s.idx, their probabilities in s.probs,

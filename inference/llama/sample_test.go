@@ -110,7 +110,12 @@ func drawSorted(s *Sampler, logits []float32) int {
 		}
 		idx = slices.DeleteFunc(idx, func(i int) bool { return !kept[i] })
 	}
-	prob := func(i int) float64 { return math.Exp((float64(logits[i]) - float64(best)) / s.Temperature) }
+	w := candidateWeights(nil, logits, idx, best, s.Temperature) // the sampler's float32 weights
+	byID := map[int]float64{}
+	for j, i := range idx {
+		byID[i] = float64(w[j])
+	}
+	prob := func(i int) float64 { return byID[i] }
 	var sum float64
 	for _, i := range idx {
 		sum += prob(i)
