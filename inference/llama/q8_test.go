@@ -21,14 +21,7 @@ import (
 // float32, so the test bounds the error and asks for parting only at near
 // ties rather than for particular tokens.
 func TestQ8ActivationsBundled(t *testing.T) {
-	if !tensor.Q8Supported(tensor.Q4_1) {
-		t.Skip("no int8 kernels on this CPU or in this build")
-	}
-	m, _, err := LoadGGUF(bundledGGUF(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := bundledQ8(t)
 	dir := filepath.Join("testdata", "smollm2")
 	agreed := 0
 	for i, c := range readCases(t, dir) {
@@ -114,14 +107,7 @@ func runPrompt(t *testing.T, m *Model, prompt []int) (*Sequence, []float32) {
 // pieces and continued from a cloned prefix, generated tokens too; a sequence made under one
 // kind of activations is refused under the other, with an error.
 func TestHalfCacheWithInt8Activations(t *testing.T) {
-	if !tensor.Q8Supported(tensor.Q4_1) {
-		t.Skip("no int8 kernels on this CPU or in this build")
-	}
-	m, _, err := LoadGGUF(bundledGGUF(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := bundledQ8(t)
 	m.SetActivations(ActivationsQ8)
 	tokens := make([]int, 90)
 	for i := range tokens {
@@ -165,4 +151,19 @@ func run(t *testing.T, m *Model, seq *Sequence, tokens []int) {
 	if _, err := m.Prompt(steps); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// bundledQ8 loads the bundled model, closed when the test ends, or skips where there are no
+// int8 kernels.
+func bundledQ8(t *testing.T) *Model {
+	t.Helper()
+	if !tensor.Q8Supported(tensor.Q4_1) {
+		t.Skip("no int8 kernels on this CPU or in this build")
+	}
+	m, _, err := LoadGGUF(bundledGGUF(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }

@@ -641,6 +641,34 @@ tblockloop:
 	VPADDW  Y12, hi, hi
 
 TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
+// SUMS4ZERO clears the four vectors' float sums in the frame (0–255(SP)).
+#define SUMS4ZERO \
+	VXORPS Y0, Y0, Y0 \
+	VMOVUPS Y0, 0(SP) \
+	VMOVUPS Y0, 32(SP) \
+	VMOVUPS Y0, 64(SP) \
+	VMOVUPS Y0, 96(SP) \
+	VMOVUPS Y0, 128(SP) \
+	VMOVUPS Y0, 160(SP) \
+	VMOVUPS Y0, 192(SP) \
+	VMOVUPS Y0, 224(SP)
+
+// VECTORS4 points DI, R8, R9 at the vectors after SI's, stride bytes apart;
+// NEXT4 moves the four vectors' bytes (SI, DI, R8, R9) and vector 0's
+// scales and sums (R12, DX) on a block.
+#define VECTORS4(stride) \
+	LEAQ (SI)(stride*1), DI \
+	LEAQ (DI)(stride*1), R8 \
+	LEAQ (R8)(stride*1), R9
+
+#define NEXT4 \
+	ADDQ $32, SI \
+	ADDQ $32, DI \
+	ADDQ $32, R8 \
+	ADDQ $32, R9 \
+	ADDQ $4, R12 \
+	ADDQ $4, DX
+
 // SCALE4 adds vector k's block (int16 sums lo, hi) to its float sums at
 // k·64(SP): d_w·d_x·dot, then m_w·s_x; Y14, Y15 hold the rows' d_w, mlo
 // and mhi are their m_w.
@@ -683,23 +711,13 @@ t4group:
 	MOVQ nb+24(FP), BX
 	MOVQ 256(SP), SI
 	MOVQ xstride+40(FP), AX
-	LEAQ (SI)(AX*1), DI
-	LEAQ (DI)(AX*1), R8
-	LEAQ (R8)(AX*1), R9
+	VECTORS4(AX)
 	MOVQ 264(SP), R12
 	MOVQ 272(SP), DX
 	MOVQ dstride+64(FP), CX
 	SHLQ $2, CX
 	LEAQ (CX)(CX*2), AX
-	VXORPS Y0, Y0, Y0
-	VMOVUPS Y0, 0(SP)
-	VMOVUPS Y0, 32(SP)
-	VMOVUPS Y0, 64(SP)
-	VMOVUPS Y0, 96(SP)
-	VMOVUPS Y0, 128(SP)
-	VMOVUPS Y0, 160(SP)
-	VMOVUPS Y0, 192(SP)
-	VMOVUPS Y0, 224(SP)
+	SUMS4ZERO
 
 t4blockloop:
 	VMOVDQU (R11), Y8
@@ -732,12 +750,7 @@ t4blockloop:
 	ADDQ $512, R11
 	ADDQ $64, R13
 	ADDQ $64, R10
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $4, R12
-	ADDQ $4, DX
+	NEXT4
 	DECQ BX
 	JNZ  t4blockloop
 
@@ -1310,21 +1323,11 @@ x4group:
 	JLE   x4done
 	MOVQ x+24(FP), SI
 	MOVQ xstride+32(FP), BX
-	LEAQ (SI)(BX*1), DI
-	LEAQ (DI)(BX*1), R8
-	LEAQ (R8)(BX*1), R9
+	VECTORS4(BX)
 	MOVQ d+40(FP), R12
 	MOVQ s+48(FP), DX
 	MOVQ nb+8(FP), BX
-	VXORPS Y0, Y0, Y0
-	VMOVUPS Y0, 0(SP)
-	VMOVUPS Y0, 32(SP)
-	VMOVUPS Y0, 64(SP)
-	VMOVUPS Y0, 96(SP)
-	VMOVUPS Y0, 128(SP)
-	VMOVUPS Y0, 160(SP)
-	VMOVUPS Y0, 192(SP)
-	VMOVUPS Y0, 224(SP)
+	SUMS4ZERO
 
 x4block:
 	VPXOR Y0, Y0, Y0
@@ -1351,12 +1354,7 @@ x4block:
 	SCALE4(2, (R12)(R13*2), (DX)(R13*2), Y4, Y5, 256(SP), 288(SP))
 	SCALE4(3, (R12)(AX*1), (DX)(AX*1), Y6, Y7, 256(SP), 288(SP))
 	ADDQ $320, R11
-	ADDQ $32, SI
-	ADDQ $32, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $4, R12
-	ADDQ $4, DX
+	NEXT4
 	DECQ BX
 	JNZ  x4block
 
