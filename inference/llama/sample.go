@@ -67,10 +67,12 @@ const negligible = 30
 
 // draw samples from softmax(logits/temperature) restricted to the top-k
 // tokens and then to the smallest set of most likely tokens (ties by lower
-// id) whose probability reaches top-p. Only the tokens that can be in that
-// set are sorted: with a small model's flat logits thousands of tokens are
-// within reach of the best, and sorting them all for every token of every
-// answer took longer than computing the logits.
+// id) whose probability reaches top-p: the random number picks a token along
+// that set from the most likely, or, with top-p off, along the candidates in
+// id order. Only the tokens that can be in the top-p set are sorted: with a
+// small model's flat logits thousands of tokens are within reach of the best,
+// and sorting them all for every token of every answer took longer than
+// computing the logits.
 func (s *Sampler) draw(logits []float32) int {
 	best := logits[Argmax(logits)]
 	floor := best - float32(negligible*s.Temperature)
@@ -83,6 +85,7 @@ func (s *Sampler) draw(logits []float32) int {
 	before := func(a, b int) bool { return logits[a] > logits[b] || logits[a] == logits[b] && a < b }
 	if s.TopK > 0 && s.TopK < len(s.idx) {
 		s.idx = bestK(s.idx, s.TopK, before)
+		slices.Sort(s.idx) // back in id order, as without top-k
 	}
 	s.exps = candidateWeights(s.exps, logits, s.idx, best, s.Temperature)
 	s.probs = s.probs[:0]
@@ -121,14 +124,13 @@ func candidateWeights(buf, logits []float32, idx []int, best float32, temperatur
 
 // nucleus orders the candidates (s.idx, their probabilities in s.probs,
 // summing to sum) from the most likely and returns how many form the
-// smallest prefix whose share reaches s.TopP (all of them when top-p is
-// off). It sorts only the candidates above a cut whose mass alone reaches
+// smallest prefix whose share reaches s.TopP (all of them, unsorted, when
+// top-p is off). It sorts only the candidates above a cut whose mass alone reaches
 // top-p, the rest never being part of the prefix; where the sorted part's
 // running share falls short after all (rounding), it sorts everything.
 func (s *Sampler) nucleus(sum float64, before func(a, b int) bool) int {
 	if s.TopP <= 0 || s.TopP >= 1 {
-		s.sortCandidates(len(s.idx), before)
-		return len(s.idx)
+		return len(s.idx) // in id order: the same distribution, no sorting
 	}
 	n := len(s.idx)
 	for _, cut := range []float64{1e-2, 1e-4, 1e-6} {
