@@ -24,8 +24,7 @@ type Sampler struct {
 	rng   *rand.Rand
 	seen  map[int]bool
 	idx   []int       // candidate tokens
-	exps  []float32   // their weights (candidateWeights)
-	probs []float64   // their probabilities relative to the best
+	probs []float32   // their probabilities relative to the best (candidateWeights)
 	pairs []candidate // sorting scratch
 }
 
@@ -87,21 +86,19 @@ func (s *Sampler) draw(logits []float32) int {
 		s.idx = bestK(s.idx, s.TopK, before)
 		slices.Sort(s.idx) // back in id order, as without top-k
 	}
-	s.exps = candidateWeights(s.exps, logits, s.idx, best, s.Temperature)
-	s.probs = s.probs[:0]
+	s.probs = candidateWeights(s.probs, logits, s.idx, best, s.Temperature)
 	var sum float64
-	for _, e := range s.exps {
-		s.probs = append(s.probs, float64(e))
-		sum += float64(e)
+	for _, p := range s.probs {
+		sum += float64(p)
 	}
 	keep := s.nucleus(sum, before)
 	var total float64
 	for _, p := range s.probs[:keep] {
-		total += p
+		total += float64(p)
 	}
 	r := s.rng.Float64() * total
 	for i, p := range s.probs[:keep] {
-		r -= p
+		r -= float64(p)
 		if r < 0 {
 			return s.idx[i]
 		}
@@ -153,7 +150,7 @@ func (s *Sampler) nucleus(sum float64, before func(a, b int) bool) int {
 func (s *Sampler) partition(cut float64) int {
 	m := 0
 	for i, p := range s.probs {
-		if p > cut {
+		if float64(p) > cut {
 			s.probs[i], s.probs[m] = s.probs[m], p
 			s.idx[i], s.idx[m] = s.idx[m], s.idx[i]
 			m++
@@ -165,7 +162,7 @@ func (s *Sampler) partition(cut float64) int {
 func (s *Sampler) massAbove(m int) float64 {
 	var mass float64
 	for _, p := range s.probs[:m] {
-		mass += p
+		mass += float64(p)
 	}
 	return mass
 }
@@ -194,16 +191,16 @@ func (s *Sampler) sortCandidates(n int, before func(a, b int) bool) {
 
 type candidate struct {
 	id int
-	p  float64
+	p  float32
 }
 
 // prefixReaching returns how many of the sorted probabilities (of a total
 // sum) form the smallest prefix whose share reaches topP, and whether any
 // does.
-func prefixReaching(probs []float64, sum, topP float64) (int, bool) {
+func prefixReaching(probs []float32, sum, topP float64) (int, bool) {
 	var acc float64
 	for i, p := range probs {
-		acc += p / sum
+		acc += float64(p) / sum
 		if acc >= topP {
 			return i + 1, true
 		}
