@@ -230,7 +230,7 @@ const rows16Chunk = 64 << 10
 // wanted are copied.
 func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
 	if x.N >= q8TileBatch {
-		m.mulMatQ8Lanes(out, x, r0, r1)
+		m.mulMatQ8Lanes(out, x, r0, r1, rowsOrder)
 		return
 	}
 	nb := m.Cols / QK
@@ -284,7 +284,7 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 		return
 	}
 	if !q8Interleaved() {
-		m.mulMatQ8Lanes(out, x, r0, r1)
+		m.mulMatQ8Lanes(out, x, r0, r1, promptOrder)
 		return
 	}
 	nb := m.Cols / QK
@@ -312,24 +312,25 @@ func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 // results in place: a vector's results do not depend on its partners.
 // Tiles are the matrix's groups of 16 rows (those of its interleaved copy);
 // a group only partly inside [r0,r1) is computed whole and the rows wanted
-// are copied (groupsInRange). Per row and vector it computes what
-// q41Rows16Q8AVX2 does, in the same order, so MulRowsQ8 takes it for
-// batches too (mulRows16Q8).
+// are copied (groupsInRange). In rowsOrder it computes per row and vector
+// what q41Rows16Q8AVX2 does, in the same order, so MulRowsQ8 takes it for
+// batches too (mulRows16Q8); prompts take promptOrder, which adds the Q4_1
+// blocks' offset terms after the scaled dot products (see q8TileAVX2).
 //
 // Long prompts go through in passes of lanesVectors(x.Cols) vectors, each
 // over all the tiles (unpacked again for each pass), so that a pass's
 // vectors stay in the core's second-level cache while the tiles go by.
-func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int) {
+func (m *Matrix) mulMatQ8Lanes(out []float32, x *Q8Vectors, r0, r1 int, o lanesOrder) {
 	w := getQ8WeightTile(m.Cols / QK)
 	defer q8TilePool.Put(w)
 	pass := lanesVectors(x.Cols)
-	groupsInRange(out, x.N, m.Rows, r0/q8Group, (r1+q8Group-1)/q8Group, r0, r1, func(g, count int, o []float32, os int) {
+	groupsInRange(out, x.N, m.Rows, r0/q8Group, (r1+q8Group-1)/q8Group, r0, r1, func(g, count int, dst []float32, ds int) {
 		for b0 := 0; b0 < x.N; b0 += pass {
 			b1 := min(b0+pass, x.N)
 			for k := range count {
 				t := (g + k) * q8Group
 				w.unpackQuads(m, t, min(t+q8Group, m.Rows))
-				q8LanesRange(w, x, b0, b1, o[k*q8Group:], os)
+				q8LanesRange(w, x, b0, b1, dst[k*q8Group:], ds, o)
 			}
 		}
 	})
@@ -346,14 +347,24 @@ func lanesVectors(cols int) int {
 	return max(4, lanesBytes/max(1, cols)/4*4)
 }
 
+// lanesOrder is the summation order of the AVX2 tile kernels: the row
+// kernels' (each block's offset term right after its dot product) or a
+// prompt's (the offset terms after all the dot products).
+type lanesOrder bool
+
+const (
+	rowsOrder   lanesOrder = false
+	promptOrder lanesOrder = true
+)
+
 // q8LanesRange multiplies the unpacked tile w with vectors [b0,b1) of x,
 // vector b's 16 results at out[b*ostride:]: four at a time, then two (the
 // last one of an odd count twice).
-func q8LanesRange(w *q8WeightTile, x *Q8Vectors, b0, b1 int, out []float32, ostride int) {
-	q8Lanes4Kernel(w, x, b0, (b1-b0)/4, out[b0*ostride:], ostride)
+func q8LanesRange(w *q8WeightTile, x *Q8Vectors, b0, b1 int, out []float32, ostride int, o lanesOrder) {
+	q8Lanes4Kernel(w, x, b0, (b1-b0)/4, out[b0*ostride:], ostride, o)
 	for b := b0 + (b1-b0)/4*4; b < b1; b += 2 {
 		b2 := min(b+1, b1-1)
-		q8LanesKernel(w, x, b, b2, out[b*ostride:b*ostride+q8Group], out[b2*ostride:b2*ostride+q8Group])
+		q8LanesKernel(w, x, b, b2, out[b*ostride:b*ostride+q8Group], out[b2*ostride:b2*ostride+q8Group], o)
 	}
 }
 

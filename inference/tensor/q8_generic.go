@@ -24,11 +24,11 @@ func q8TileKernel(w *q8WeightTile, x *q8Tiles, g, nb int, res *[q8Group][q8Group
 // Int8Preferred is false: this build has no int8 kernels.
 func Int8Preferred() bool { return false }
 
-func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
+func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32, o lanesOrder) {
 	panic("tensor: no int8 kernels in this build")
 }
 
-func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32, ostride int) {
+func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32, ostride int, o lanesOrder) {
 	panic("tensor: no int8 kernels in this build")
 }
 

@@ -91,7 +91,13 @@ func q80Dot4Q8AVX2(row *byte, rb, rows, nb int, x *int8, xstride int, d *float32
 func q8Tile4AVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride, groups int)
 
 //go:noescape
+func q8Tile4PromptAVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride, groups int)
+
+//go:noescape
 func q8TileAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
+
+//go:noescape
+func q8TilePromptAVX2(w *byte, dw, mw *float32, nb int, xa, xb *int8, da, db, sa, sb *float32, oa, ob *float32)
 
 // q8Kernels is one instruction set's int8 kernels: a 16-vector tile kernel
 // over interleaved vectors (VNNI), or none and the AVX2 two-vector one.
@@ -242,8 +248,9 @@ func q8TileKernel(w *q8WeightTile, x *q8Tiles, g, nb int, res *[q8Group][q8Group
 func Int8Preferred() bool { return q8CPU() && !archsimd.X86.AVX512() }
 
 // q8LanesKernel multiplies the tile w (unpacked in quads) with vectors b
-// and b2 of x into oa and ob (16 floats each).
-func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
+// and b2 of x into oa and ob (16 floats each), in the row kernels' order or
+// in a prompt's (o, see q8TileAVX2).
+func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32, o lanesOrder) {
 	nb := x.Cols / QK
 	qa, da, sa := x.vector(b)
 	qb, db, sb := x.vector(b2)
@@ -253,13 +260,17 @@ func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32) {
 		clear(ob)
 		return
 	}
-	q8TileAVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &qa[0], &qb[0], &da[0], &db[0], &sa[0], &sb[0], &oa[0], &ob[0])
+	tile := q8TileAVX2
+	if o == promptOrder {
+		tile = q8TilePromptAVX2
+	}
+	tile(&w.w[0], &w.d[0], &w.mn[0], nb, &qa[0], &qb[0], &da[0], &db[0], &sa[0], &sb[0], &oa[0], &ob[0])
 }
 
 // q8Lanes4Kernel multiplies the tile w (unpacked in quads) with vectors
 // b…b+4·groups-1 of x: vector b+k's 16 results go to out[k*ostride:]. Each
 // vector gets q8LanesKernel's bits.
-func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32, ostride int) {
+func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32, ostride int, o lanesOrder) {
 	if groups == 0 {
 		return
 	}
@@ -272,7 +283,11 @@ func q8Lanes4Kernel(w *q8WeightTile, x *Q8Vectors, b, groups int, out []float32,
 		return
 	}
 	q, d, s := x.q[b*x.Cols:(b+n)*x.Cols], x.d[b*stride:(b+n-1)*stride+nb], x.s[b*stride:(b+n-1)*stride+nb]
-	q8Tile4AVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride, groups)
+	tile := q8Tile4AVX2
+	if o == promptOrder {
+		tile = q8Tile4PromptAVX2
+	}
+	tile(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride, groups)
 }
 
 // q8RowsN is q8Rows for vectors b…b+k-1 of x at once, k the most (up to

@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
 
 	"golang.org/x/sys/cpu"
+	"simd/archsimd"
 )
 
 // eachQ8 runs test once per int8 kernel set this CPU has (AVX-512 VNNI,
@@ -136,7 +138,7 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 				m.MulMatQ8(mat, xt, 0, rows)
 				checkQ8(t, what+", MulMatQ8", m, xt, mat)
 				for b := range n {
-					checkAlone(t, what, m, xf[b*cols:(b+1)*cols], out[b*rows:(b+1)*rows])
+					checkAlone(t, what, m, xf[b*cols:(b+1)*cols], out[b*rows:(b+1)*rows], mat[b*rows:(b+1)*rows])
 				}
 				// The batch over rows [3,Rows-5): the same bits.
 				r0, r1 := min(3, rows-1), rows-min(5, rows-1)
@@ -154,16 +156,18 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 	})
 }
 
-// checkAlone checks that vector x alone gives batch's bits over rows
-// [3,Rows-5) (partial groups at both ends), through MulRowsQ8 and MulMatQ8.
-func checkAlone(t *testing.T, what string, m *Matrix, x, batch []float32) {
+// checkAlone checks that vector x alone gives the batch's bits over rows
+// [3,Rows-5) (partial groups at both ends), through MulRowsQ8 (rowsBatch)
+// and MulMatQ8 (matBatch).
+func checkAlone(t *testing.T, what string, m *Matrix, x, rowsBatch, matBatch []float32) {
 	t.Helper()
 	r0, r1 := min(3, m.Rows-1), m.Rows-min(5, m.Rows-1)
 	for _, tiled := range []bool{false, true} {
 		one := QuantizeQ8(x, 1, m.Cols, tiled)
-		part := make([]float32, m.Rows)
+		part, batch := make([]float32, m.Rows), rowsBatch
 		if tiled {
 			m.MulMatQ8(part, one, r0, r1)
+			batch = matBatch
 		} else {
 			m.MulRowsQ8(part, one, r0, r1)
 		}
@@ -387,6 +391,79 @@ func TestQ8ExactIntegers(t *testing.T) {
 	})
 }
 
+// TestTileOrders checks the AVX2 tile kernels' bits in both summation
+// orders against the operations they are meant to do, lane by lane in
+// float32 with fused multiply-adds: per block acc += float32(dot)·(d_w·d_x),
+// then acc += m_w·s_x right away (rowsOrder) or for all blocks after the
+// last dot product (promptOrder). Seven vectors: a group of four, then
+// pairs, the last one twice.
+func TestTileOrders(t *testing.T) {
+	if !q8CPU() || !slices.Contains(q8Available(), q8AVX2Kernels) || !cpu.X86.HasFMA {
+		t.Skip("no AVX2 int8 kernels")
+	}
+	const nb, n = 5, 7
+	w := newQ8WeightTile(nb)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range w.w {
+		w.w[i] = byte(r.IntN(16))
+	}
+	for i := range w.d {
+		w.d[i], w.mn[i] = r.Float32()/8, -r.Float32()/4
+	}
+	x := QuantizeQ8(randFloats(9, n*nb*QK, 1), n, nb*QK, false)
+	for _, o := range []lanesOrder{rowsOrder, promptOrder} {
+		out := make([]float32, n*q8Group)
+		q8LanesRange(w, x, 0, n, out, q8Group, o)
+		for b := range n {
+			want := tileRef(w, x, b, o)
+			for i, v := range out[b*q8Group : (b+1)*q8Group] {
+				if math.Float32bits(v) != math.Float32bits(want[i]) {
+					t.Fatalf("order %v vector %d row %d: %g, want %g", o, b, i, v, want[i])
+				}
+			}
+		}
+	}
+}
+
+// tileRef is what q8LanesRange computes for vector b of x and the 16 rows
+// of the tile w, in order o.
+func tileRef(w *q8WeightTile, x *Q8Vectors, b int, o lanesOrder) [q8Group]float32 {
+	q, d, s := x.vector(b)
+	nb := x.Cols / QK
+	var out [q8Group]float32
+	for half := range 2 {
+		var acc archsimd.Float32x8
+		var dots, dd, mw [8]float32
+		offset := func(j int) {
+			copy(mw[:], w.mn[j*q8Group+8*half:])
+			acc = archsimd.LoadFloat32x8(&mw).MulAdd(archsimd.BroadcastFloat32x8(s[j]), acc)
+		}
+		for j := range nb {
+			for r := range 8 {
+				row := 8*half + r
+				var dot int32
+				for k := range QK / 4 {
+					for c := range 4 {
+						dot += int32(w.w[j*512+k*64+row*4+c]) * int32(q[j*QK+4*k+c])
+					}
+				}
+				dots[r], dd[r] = float32(dot), w.d[j*q8Group+row]*d[j]
+			}
+			acc = archsimd.LoadFloat32x8(&dots).MulAdd(archsimd.LoadFloat32x8(&dd), acc)
+			if o == rowsOrder {
+				offset(j)
+			}
+		}
+		if o == promptOrder {
+			for j := range nb {
+				offset(j)
+			}
+		}
+		acc.Store((*[8]float32)(out[8*half:]))
+	}
+	return out
+}
+
 // TestUnpackRows16 checks the assembly unpack of an interleaved Q4_1 group
 // against a plain-Go reference, byte for byte and scale for scale.
 func TestUnpackRows16(t *testing.T) {
@@ -441,12 +518,15 @@ func BenchmarkPromptTileAVX2(b *testing.B) {
 	}
 	for _, nb := range []int{18, 48} {
 		for _, all := range []bool{false, true} {
-			b.Run(fmt.Sprintf("cols=%d/allcores=%v", nb*QK, all), func(b *testing.B) { benchTile(b, nb, all) })
+			for _, o := range []lanesOrder{rowsOrder, promptOrder} {
+				name := fmt.Sprintf("cols=%d/allcores=%v/order=%s", nb*QK, all, map[lanesOrder]string{rowsOrder: "rows", promptOrder: "prompt"}[o])
+				b.Run(name, func(b *testing.B) { benchTile(b, nb, all, o) })
+			}
 		}
 	}
 }
 
-func benchTile(b *testing.B, nb int, all bool) {
+func benchTile(b *testing.B, nb int, all bool, o lanesOrder) {
 	const groups = 50 // 200 vectors
 	n, cols, stride := 4*groups, nb*QK, sumsLen(nb)
 	w := newQ8WeightTile(nb)
@@ -461,8 +541,12 @@ func benchTile(b *testing.B, nb int, all bool) {
 		q[i] = int8(i*31%255 - 127)
 	}
 	d, s := make([]float32, n*stride), make([]float32, n*stride)
+	kernel := q8Tile4AVX2
+	if o == promptOrder {
+		kernel = q8Tile4PromptAVX2
+	}
 	tile := func(out []float32) {
-		q8Tile4AVX2(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], cols, &d[0], &s[0], stride, &out[0], 16, groups)
+		kernel(&w.w[0], &w.d[0], &w.mn[0], nb, &q[0], cols, &d[0], &s[0], stride, &out[0], 16, groups)
 	}
 	cores := 1
 	if all {
