@@ -245,7 +245,7 @@ func (m *Model) attendPrompt(b *buffers, steps []Step, pos []int, l int) {
 		run := promptRun{seq: steps[i0].Seq, i0: i0, n: i - i0, p0: pos[i0]}
 		kv := m.packKV(b, run, l)
 		parts := queryParts(run.n)
-		m.parallel(m.Heads*len(parts), 1, func(lo, hi int) {
+		m.guided(m.Heads*len(parts), 1, func(lo, hi int) {
 			a := attnPool.Get().(*attnScratch)
 			defer attnPool.Put(a)
 			for u := lo; u < hi; u++ {

@@ -237,6 +237,10 @@ func (m *Model) parallel(n, minChunk int, fn func(lo, hi int)) {
 	m.cores.Parallel(n, minChunk, fn)
 }
 
+// guided is parallel for a prompt's long jobs (tensor.Cores.Guided): a core the host slows down
+// takes fewer of the tiles instead of keeping the other waiting.
+func (m *Model) guided(n, minChunk int, fn func(lo, hi int)) { m.cores.Guided(n, minChunk, fn) }
+
 // Parallel runs fn over [0,n) split into chunks of at least minChunk items on the model's
 // compute slots (tensor.Cores.Parallel), between its passes: fn must not use the model.
 func (m *Model) Parallel(n, minChunk int, fn func(lo, hi int)) { m.cores.Parallel(n, minChunk, fn) }
@@ -257,7 +261,7 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 	if xq := m.quantized(in, w, prompt); xq != nil {
 		if prompt {
 			tiles := (w.Rows + 15) / 16
-			m.parallel(tiles, 1, func(lo, hi int) { w.MulMatQ8(out, xq, lo*16, min(hi*16, w.Rows)) })
+			m.guided(tiles, 1, func(lo, hi int) { w.MulMatQ8(out, xq, lo*16, min(hi*16, w.Rows)) })
 			return
 		}
 		m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRowsQ8(out, xq, lo, hi) })
@@ -265,12 +269,12 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 	}
 	if xa := m.tiled(in, w, prompt); xa != nil {
 		pairs := (w.Rows + 31) / 32
-		m.parallel(pairs, 1, func(lo, hi int) { w.MulMatAMX(out, xa, lo*32, min(hi*32, w.Rows)) })
+		m.guided(pairs, 1, func(lo, hi int) { w.MulMatAMX(out, xa, lo*32, min(hi*32, w.Rows)) })
 		return
 	}
 	if prompt {
 		tiles := (w.Rows + 15) / 16
-		m.parallel(tiles, 1, func(lo, hi int) { w.MulMat(out, x, n, lo*16, min(hi*16, w.Rows)) })
+		m.guided(tiles, 1, func(lo, hi int) { w.MulMat(out, x, n, lo*16, min(hi*16, w.Rows)) })
 		return
 	}
 	v := tensor.PrepareVectors(x, n, w.Cols, w) // once for all workers

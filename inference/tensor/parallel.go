@@ -29,10 +29,13 @@ type coreState struct {
 	quit     atomic.Bool
 }
 
-// coreJob is one Parallel call: chunk c is [n·c/chunks, n·(c+1)/chunks).
+// coreJob is one Parallel call: chunk c is [n·c/chunks, n·(c+1)/chunks). A Guided call's
+// chunks are cut as they are taken (minChunk items at least); next and done count items then.
 type coreJob struct {
 	fn         func(lo, hi int)
 	n, chunks  int
+	guided     bool
+	minChunk   int
 	next, done atomic.Int64
 }
 
@@ -63,8 +66,24 @@ func (c *Cores) N() int { return c.s.n }
 // Parallel splits [0,n) into at most N chunks of at least minChunk items, each run by the caller
 // or a helper, and returns when all are done. fn must not call Parallel on the same Cores.
 func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
-	s := c.s
-	chunks := min(s.n, (n+minChunk-1)/max(1, minChunk))
+	chunks := min(c.s.n, (n+minChunk-1)/max(1, minChunk))
+	c.run(&coreJob{fn: fn, n: n, chunks: chunks})
+}
+
+// Guided is Parallel for a long job of many like items: the caller and the helpers take
+// chunks as they come free, each a share of what is left (1/(2N), minChunk items at least),
+// so that a slot that runs slower — a virtual machine's core that the host shares with other
+// guests — takes less of the job instead of keeping the others waiting at its end, and the
+// last chunks are short.
+func (c *Cores) Guided(n, minChunk int, fn func(lo, hi int)) {
+	minChunk = max(1, minChunk)
+	chunks := min(c.s.n, (n+minChunk-1)/minChunk)
+	c.run(&coreJob{fn: fn, n: n, chunks: chunks, guided: chunks > 1, minChunk: minChunk})
+}
+
+// run runs job j on the slots: on the caller alone where it has one chunk.
+func (c *Cores) run(j *coreJob) {
+	s, fn, n, chunks := c.s, j.fn, j.n, j.chunks
 	if chunks <= 1 {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -76,7 +95,6 @@ func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
 			go s.helper()
 		}
 	})
-	j := &coreJob{fn: fn, n: n, chunks: chunks}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cur.Store(j)
@@ -87,7 +105,7 @@ func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
 		}
 	}
 	j.work()
-	for spins := 1; j.done.Load() < int64(j.chunks); spins++ {
+	for spins := 1; !j.finished(); spins++ {
 		spinPause()
 		if spins%yieldSpins == 0 {
 			runtime.Gosched()
@@ -96,8 +114,20 @@ func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
 	j.fn = nil // the job stays the latest one: it must not keep what fn refers to alive
 }
 
+// finished reports whether every chunk of the job has run.
+func (j *coreJob) finished() bool {
+	if j.guided {
+		return j.done.Load() >= int64(j.n)
+	}
+	return j.done.Load() >= int64(j.chunks)
+}
+
 // work takes and runs the job's chunks until none is left.
 func (j *coreJob) work() {
+	if j.guided {
+		j.workGuided()
+		return
+	}
 	for {
 		c := int(j.next.Add(1) - 1)
 		if c >= j.chunks {
@@ -105,6 +135,24 @@ func (j *coreJob) work() {
 		}
 		j.fn(j.n*c/j.chunks, j.n*(c+1)/j.chunks)
 		j.done.Add(1)
+	}
+}
+
+// workGuided takes and runs a Guided job's chunks until none is left: each a 1/(2·chunks)
+// share of the items not yet taken, minChunk at least.
+func (j *coreJob) workGuided() {
+	for {
+		lo := j.next.Load()
+		left := int64(j.n) - lo
+		if left <= 0 {
+			return
+		}
+		size := min(left, max(int64(j.minChunk), left/int64(2*j.chunks)))
+		if !j.next.CompareAndSwap(lo, lo+size) {
+			continue
+		}
+		j.fn(int(lo), int(lo+size))
+		j.done.Add(size)
 	}
 }
 

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -103,6 +104,78 @@ func TestCoresChunks(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Guided jobs cover [0,n) once, in chunks of at least minChunk items (the last may be
+// shorter), each at most a 1/(2N) share of what was left, on at most N goroutines at once.
+func TestCoresGuidedChunks(t *testing.T) {
+	for _, slots := range []int{1, 2, 3, 8} {
+		cores := NewCores(slots)
+		for _, c := range []struct{ n, minChunk int }{{0, 1}, {1, 1}, {5, 1}, {100, 7}, {100, 60}, {1000, 1}, {16, 16}, {17, 16}} {
+			var mu sync.Mutex
+			var got [][2]int
+			var running, peak atomic.Int64
+			cores.Guided(c.n, c.minChunk, func(lo, hi int) {
+				now := running.Add(1)
+				if now > peak.Load() {
+					peak.Store(now)
+				}
+				mu.Lock()
+				got = append(got, [2]int{lo, hi})
+				mu.Unlock()
+				running.Add(-1)
+			})
+			what := fmt.Sprintf("%d slots, n=%d minChunk=%d", slots, c.n, c.minChunk)
+			if p := peak.Load(); p > int64(slots) {
+				t.Fatalf("%s: %d chunks at once", what, p)
+			}
+			slices.SortFunc(got, func(a, b [2]int) int { return a[0] - b[0] })
+			chunks := min(slots, (c.n+c.minChunk-1)/c.minChunk)
+			next := 0
+			for i, g := range got {
+				size, left := g[1]-g[0], c.n-g[0]
+				switch {
+				case g[0] != next:
+					t.Fatalf("%s: chunks %v leave a gap or overlap at %d", what, got, next)
+				case chunks > 1 && size != left && (size < c.minChunk || size > max(c.minChunk, left/(2*chunks))):
+					t.Fatalf("%s: chunk %d is %v: %d items of %d left", what, i, g, size, left)
+				}
+				next = g[1]
+			}
+			if next != c.n {
+				t.Fatalf("%s: chunks %v end at %d", what, got, next)
+			}
+		}
+	}
+}
+
+// A slot stalled in its first chunk of a Guided job leaves the rest to the others: with two
+// slots, the other one does at least 70% of the items (Parallel's halves would leave it 50%).
+func TestCoresGuidedStall(t *testing.T) {
+	cores := NewCores(2)
+	const n = 1000
+	var first, timedOut atomic.Bool
+	var others atomic.Int64
+	cores.Guided(n, 1, func(lo, hi int) {
+		if !first.CompareAndSwap(false, true) {
+			others.Add(int64(hi - lo))
+			return
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for others.Load() < int64(n-(hi-lo)) {
+			if time.Now().After(deadline) {
+				timedOut.Store(true)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	if timedOut.Load() {
+		t.Fatalf("the other slot did %d items while the first chunk stalled", others.Load())
+	}
+	if o := others.Load(); o < 7*n/10 {
+		t.Fatalf("the other slot did %d of %d items while the first chunk stalled", o, n)
 	}
 }
 
