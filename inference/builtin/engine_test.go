@@ -312,10 +312,10 @@ func TestSharedPrefixGivesTheSameAnswer(t *testing.T) {
 // A prompt longer than one prefill chunk gives the answer an unchunked prefill gives.
 func TestLongPromptIsPrefilledInChunks(t *testing.T) {
 	e := engine(t)
-	req := ask(strings.Repeat("Rust's ownership rules keep memory safe without a garbage collector. ", 30) + "Summarize.")
+	req := ask(strings.Repeat("Rust's ownership rules keep memory safe without a garbage collector. ", 45) + "Summarize.")
 	req.Params.MaxTokens = 8
 	prompt := e.promptIDs(t, req)
-	if len(prompt) < 2*PrefillChunk {
+	if len(prompt) <= IdlePrefillChunk {
 		t.Fatalf("prompt of %d tokens does not span chunks", len(prompt))
 	}
 	res, err := e.Chat(context.Background(), req, nil)

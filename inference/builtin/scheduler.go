@@ -15,6 +15,13 @@ const MaxBatch = 16
 // steps, so a long prompt does not stall the answers being written.
 const PrefillChunk = 128
 
+// IdlePrefillChunk is the most prompt tokens processed at once while no answer
+// is being written: a prompt in one call is cheaper than in several (a
+// 200-token prompt in one call took 0.96× the time of 128 + 72 tokens), and
+// the cap bounds the attention's scratch memory, which grows with the square
+// of the chunk.
+const IdlePrefillChunk = 512
+
 var errStopped = errors.New("the model engine has stopped")
 
 // scheduler owns the model's compute: one goroutine prefills new requests and
@@ -150,8 +157,11 @@ func (s *scheduler) nextFilling() bool {
 func (s *scheduler) prefillChunk(f *filling) error {
 	m := s.e.model
 	prompt := f.j.prompt
-	done := f.seq.Len()
-	end := min(done+PrefillChunk, len(prompt))
+	done, chunk := f.seq.Len(), PrefillChunk
+	if len(s.running) == 0 {
+		chunk = IdlePrefillChunk
+	}
+	end := min(done+chunk, len(prompt))
 	steps := make([]llama.Step, end-done)
 	for i := range steps {
 		steps[i] = llama.Step{Seq: f.seq, Token: prompt[done+i], Logits: done+i == len(prompt)-1}
