@@ -734,24 +734,23 @@ TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
 	LEAQ (CX)(CX*2), AX \
 	SUMS4ZERO
 
-// T4RESULT stores vector k's sums at DI and moves DI on by CX bytes.
-#define T4RESULT(k) \
-	VMOVUPS k*64(SP), Y0 \
-	VMOVUPS k*64+32(SP), Y1 \
-	VMOVUPS Y0, (DI) \
-	VMOVUPS Y1, 32(DI) \
+// T4RESULT stores a vector's sums (lo, hi) at DI and moves DI on by CX
+// bytes.
+#define T4RESULT(lo, hi) \
+	VMOVUPS lo, (DI) \
+	VMOVUPS hi, 32(DI) \
 	ADDQ CX, DI
 
-// T4RESULTS stores the group's results and moves on to the next group,
-// counting one off.
+// T4RESULTS stores the group's results, its sums in Y0–Y7, and moves on to
+// the next group, counting one off.
 #define T4RESULTS \
 	MOVQ 280(SP), DI \
 	MOVQ ostride+80(FP), CX \
 	SHLQ $2, CX \
-	T4RESULT(0) \
-	T4RESULT(1) \
-	T4RESULT(2) \
-	T4RESULT(3) \
+	T4RESULT(Y0, Y1) \
+	T4RESULT(Y2, Y3) \
+	T4RESULT(Y4, Y5) \
+	T4RESULT(Y6, Y7) \
 	MOVQ xstride+40(FP), AX \
 	SHLQ $2, AX \
 	ADDQ AX, 256(SP) \
@@ -764,8 +763,7 @@ TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
 	ADDQ AX, 280(SP) \
 	DECQ 288(SP)
 
-// SUMS4LOAD loads the group's sums from the frame into Y0–Y7; SUMS4SAVE
-// stores them back.
+// SUMS4LOAD loads the group's sums from the frame into Y0–Y7.
 #define SUMS4LOAD \
 	VMOVUPS 0(SP), Y0 \
 	VMOVUPS 32(SP), Y1 \
@@ -775,16 +773,6 @@ TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
 	VMOVUPS 160(SP), Y5 \
 	VMOVUPS 192(SP), Y6 \
 	VMOVUPS 224(SP), Y7
-
-#define SUMS4SAVE \
-	VMOVUPS Y0, 0(SP) \
-	VMOVUPS Y1, 32(SP) \
-	VMOVUPS Y2, 64(SP) \
-	VMOVUPS Y3, 96(SP) \
-	VMOVUPS Y4, 128(SP) \
-	VMOVUPS Y5, 160(SP) \
-	VMOVUPS Y6, 192(SP) \
-	VMOVUPS Y7, 224(SP)
 
 // SUMS4ZERO clears the four vectors' float sums in the frame (0–255(SP)).
 #define SUMS4ZERO \
@@ -892,6 +880,7 @@ t4blockloop:
 	SCALE4(3, (R12)(AX*1), (DX)(AX*1), Y6, Y7, (R10), 32(R10))
 	T4NEXT
 	JNZ  t4blockloop
+	SUMS4LOAD
 	T4RESULTS
 	JNZ  t4group
 	VZEROUPPER
@@ -928,7 +917,6 @@ t4poffsets:
 	ADDQ $4, DX
 	DECQ BX
 	JNZ  t4poffsets
-	SUMS4SAVE
 	T4RESULTS
 	JNZ  t4pgroup
 	VZEROUPPER
