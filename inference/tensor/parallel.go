@@ -29,13 +29,13 @@ type coreState struct {
 	quit     atomic.Bool
 }
 
-// coreJob is one Parallel call: chunk c is [n·c/chunks, n·(c+1)/chunks). A Guided call's
-// chunks are cut as they are taken (minChunk items at least); next and done count items then.
+// coreJob is one Parallel call: chunk c is [n·c/chunks, n·(c+1)/chunks), next counts the
+// chunks taken. A Guided call's chunks (minChunk > 0) are cut as they are taken, minChunk
+// items at least, and next counts the items taken. done counts the items done.
 type coreJob struct {
 	fn         func(lo, hi int)
 	n, chunks  int
-	guided     bool
-	minChunk   int
+	minChunk   int // Guided's; 0 for Parallel
 	next, done atomic.Int64
 }
 
@@ -78,7 +78,7 @@ func (c *Cores) Parallel(n, minChunk int, fn func(lo, hi int)) {
 func (c *Cores) Guided(n, minChunk int, fn func(lo, hi int)) {
 	minChunk = max(1, minChunk)
 	chunks := min(c.s.n, (n+minChunk-1)/minChunk)
-	c.run(&coreJob{fn: fn, n: n, chunks: chunks, guided: chunks > 1, minChunk: minChunk})
+	c.run(&coreJob{fn: fn, n: n, chunks: chunks, minChunk: minChunk})
 }
 
 // run runs job j on the slots: on the caller alone where it has one chunk.
@@ -105,7 +105,7 @@ func (c *Cores) run(j *coreJob) {
 		}
 	}
 	j.work()
-	for spins := 1; !j.finished(); spins++ {
+	for spins := 1; j.done.Load() < int64(n); spins++ {
 		spinPause()
 		if spins%yieldSpins == 0 {
 			runtime.Gosched()
@@ -114,17 +114,9 @@ func (c *Cores) run(j *coreJob) {
 	j.fn = nil // the job stays the latest one: it must not keep what fn refers to alive
 }
 
-// finished reports whether every chunk of the job has run.
-func (j *coreJob) finished() bool {
-	if j.guided {
-		return j.done.Load() >= int64(j.n)
-	}
-	return j.done.Load() >= int64(j.chunks)
-}
-
 // work takes and runs the job's chunks until none is left.
 func (j *coreJob) work() {
-	if j.guided {
+	if j.minChunk > 0 {
 		j.workGuided()
 		return
 	}
@@ -133,8 +125,9 @@ func (j *coreJob) work() {
 		if c >= j.chunks {
 			return
 		}
-		j.fn(j.n*c/j.chunks, j.n*(c+1)/j.chunks)
-		j.done.Add(1)
+		lo, hi := j.n*c/j.chunks, j.n*(c+1)/j.chunks
+		j.fn(lo, hi)
+		j.done.Add(int64(hi - lo))
 	}
 }
 

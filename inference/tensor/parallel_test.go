@@ -21,13 +21,7 @@ func TestCoresBoundSharedCompute(t *testing.T) {
 		wg.Go(func() {
 			for range 20 {
 				cores.Parallel(1000, 10, func(lo, hi int) {
-					now := running.Add(1)
-					for {
-						p := peak.Load()
-						if now <= p || peak.CompareAndSwap(p, now) {
-							break
-						}
-					}
+					notePeak(&peak, running.Add(1))
 					for i := lo; i < hi; i++ {
 						done[m][i].Add(1)
 					}
@@ -80,13 +74,7 @@ func TestCoresChunks(t *testing.T) {
 	for _, slots := range []int{1, 2, 3, 8} {
 		cores := NewCores(slots)
 		for _, c := range []struct{ n, minChunk int }{{0, 1}, {1, 1}, {5, 1}, {100, 7}, {100, 60}, {1000, 1}, {16, 16}, {17, 16}} {
-			var mu sync.Mutex
-			var got [][2]int
-			cores.Parallel(c.n, c.minChunk, func(lo, hi int) {
-				mu.Lock()
-				got = append(got, [2]int{lo, hi})
-				mu.Unlock()
-			})
+			got, _ := runChunks(cores.Parallel, c.n, c.minChunk)
 			chunks := min(slots, (c.n+c.minChunk-1)/c.minChunk)
 			if chunks <= 1 {
 				if len(got) != 1 || got[0] != [2]int{0, c.n} {
@@ -94,7 +82,6 @@ func TestCoresChunks(t *testing.T) {
 				}
 				continue
 			}
-			slices.SortFunc(got, func(a, b [2]int) int { return a[0] - b[0] })
 			if len(got) != chunks {
 				t.Fatalf("%d slots, n=%d minChunk=%d: %d chunks %v, want %d", slots, c.n, c.minChunk, len(got), got, chunks)
 			}
@@ -107,30 +94,44 @@ func TestCoresChunks(t *testing.T) {
 	}
 }
 
+// runChunks runs a job of n items through run (a Cores' Parallel or Guided) and returns
+// its chunks in order and the most that ran at once.
+func runChunks(run func(n, minChunk int, fn func(lo, hi int)), n, minChunk int) ([][2]int, int64) {
+	var mu sync.Mutex
+	var got [][2]int
+	var running, peak atomic.Int64
+	run(n, minChunk, func(lo, hi int) {
+		notePeak(&peak, running.Add(1))
+		mu.Lock()
+		got = append(got, [2]int{lo, hi})
+		mu.Unlock()
+		running.Add(-1)
+	})
+	slices.SortFunc(got, func(a, b [2]int) int { return a[0] - b[0] })
+	return got, peak.Load()
+}
+
+// notePeak raises peak to now where now is higher.
+func notePeak(peak *atomic.Int64, now int64) {
+	for {
+		p := peak.Load()
+		if now <= p || peak.CompareAndSwap(p, now) {
+			return
+		}
+	}
+}
+
 // Guided jobs cover [0,n) once, in chunks of at least minChunk items (the last may be
 // shorter), each at most a 1/(2N) share of what was left, on at most N goroutines at once.
 func TestCoresGuidedChunks(t *testing.T) {
 	for _, slots := range []int{1, 2, 3, 8} {
 		cores := NewCores(slots)
 		for _, c := range []struct{ n, minChunk int }{{0, 1}, {1, 1}, {5, 1}, {100, 7}, {100, 60}, {1000, 1}, {16, 16}, {17, 16}} {
-			var mu sync.Mutex
-			var got [][2]int
-			var running, peak atomic.Int64
-			cores.Guided(c.n, c.minChunk, func(lo, hi int) {
-				now := running.Add(1)
-				if now > peak.Load() {
-					peak.Store(now)
-				}
-				mu.Lock()
-				got = append(got, [2]int{lo, hi})
-				mu.Unlock()
-				running.Add(-1)
-			})
+			got, peak := runChunks(cores.Guided, c.n, c.minChunk)
 			what := fmt.Sprintf("%d slots, n=%d minChunk=%d", slots, c.n, c.minChunk)
-			if p := peak.Load(); p > int64(slots) {
-				t.Fatalf("%s: %d chunks at once", what, p)
+			if peak > int64(slots) {
+				t.Fatalf("%s: %d chunks at once", what, peak)
 			}
-			slices.SortFunc(got, func(a, b [2]int) int { return a[0] - b[0] })
 			chunks := min(slots, (c.n+c.minChunk-1)/c.minChunk)
 			next := 0
 			for i, g := range got {
