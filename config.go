@@ -29,6 +29,8 @@ type Config struct {
 	LogLevel      string
 	Workers       int
 	SecureCookies bool
+	// Preload names the built-in models serve loads at start ("none": each on first use).
+	Preload string
 	// Training: the Python that runs the worker, the folder holding the worker package, and how
 	// long a worker may take to save a checkpoint after SIGTERM.
 	TrainPython string

@@ -34,6 +34,7 @@ func (e *cliEnv) serveConfig(args []string) (Config, error) {
 	fs := e.flags("serve", &cfg)
 	fs.StringVar(&cfg.Addr, "addr", e.env("RUSTEXPERT_ADDR", "localhost:8080"), "address to listen on")
 	fs.IntVar(&cfg.Workers, "workers", e.envInt("RUSTEXPERT_WORKERS", 0), "answers generated at once (default 8)")
+	fs.StringVar(&cfg.Preload, "preload", e.env("RUSTEXPERT_PRELOAD", defaultPreload), "built-in models to load at start, comma-separated (\"none\": each loads on first use)")
 	e.trainFlags(fs, &cfg)
 	e.limitFlags(fs, &cfg.Limits)
 	e.ragFlags(fs, &cfg)
@@ -118,7 +119,7 @@ func (e *cliEnv) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("serving", slog.String("url", "http://"+ln.Addr().String()), slog.String("db", cfg.DBPath), slog.Bool("public", cfg.Public))
-	workers := []worker{runner, trainer}
+	workers := []worker{&preloader{store: st, engines: engines, names: preloadNames(cfg.Preload), log: log}, runner, trainer}
 	if checker != nil {
 		workers = append(workers, checking.New(st, checker, log, 2*time.Second))
 	}

@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"rustexpert/inference/tensor"
 )
@@ -21,6 +22,7 @@ type poolEntry struct {
 	once   sync.Once
 	engine *Engine
 	err    error
+	loaded atomic.Bool // engine is set
 }
 
 // NewPool returns an empty pool.
@@ -42,7 +44,10 @@ func (p *Pool) Get(spec Spec) (*Engine, error) {
 		p.entries[spec] = e
 	}
 	p.mu.Unlock()
-	e.once.Do(func() { e.engine, e.err = load(spec, p.cores) })
+	e.once.Do(func() {
+		e.engine, e.err = load(spec, p.cores)
+		e.loaded.Store(e.err == nil)
+	})
 	if e.err != nil {
 		p.mu.Lock()
 		if p.entries[spec] == e {
@@ -51,6 +56,14 @@ func (p *Pool) Get(spec Spec) (*Engine, error) {
 		p.mu.Unlock()
 	}
 	return e.engine, e.err
+}
+
+// Loaded reports whether spec's engine is in memory, without waiting for a load under way.
+func (p *Pool) Loaded(spec Spec) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.entries[spec]
+	return ok && e.loaded.Load()
 }
 
 // Close stops every loaded engine.
