@@ -11,7 +11,7 @@ import (
 // (48, the plain path), several row counts and a stride past the row.
 func TestRowsF16MatchFloat32Rows(t *testing.T) {
 	for _, d := range []int{64, 48} {
-		for _, n := range []int{0, 1, 7, 200} {
+		for _, n := range []int{0, 1, 7, 8, 23, 200} {
 			stride := d + 16
 			vals := randFloats(uint64(d+n), max(1, n*stride), 2)
 			half := make([]uint16, len(vals))

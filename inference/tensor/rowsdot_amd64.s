@@ -91,7 +91,7 @@ addrowsdone:
 // rows.
 
 // func dotRows64AVX2(out, q, rows *float32, stride, n int, scale float32)
-TEXT ·dotRows64AVX2(SB), NOSPLIT, $0-44
+TEXT ·dotRows64AVX2(SB), NOSPLIT, $256-44
 // DOTARGS loads the dot kernels' arguments, the scale in X7.
 #define DOTARGS \
 	MOVQ out+0(FP), DI \
@@ -128,20 +128,94 @@ TEXT ·dotRows64AVX2(SB), NOSPLIT, $0-44
 	ADDQ DX, SI \
 	DECQ CX
 
+// KEEP adds a row's accumulators Y0–Y3 as DOTSUM does, keeps the sum at
+// slot(SP) and moves on a row.
+#define KEEP(slot) \
+	VADDPS Y1, Y0, Y0 \
+	VADDPS Y3, Y2, Y2 \
+	VADDPS Y2, Y0, Y0 \
+	VMOVUPS Y0, slot(SP) \
+	ADDQ DX, SI
+
+// HALVES sets dst to [a.lo+a.hi | b.lo+b.hi] for the rows kept at a(SP)
+// and b(SP), with tmp.
+#define HALVES(a, b, tmp, dst) \
+	VMOVUPS a(SP), dst \
+	VPERM2F128 $0x20, b(SP), dst, tmp \
+	VPERM2F128 $0x31, b(SP), dst, dst \
+	VADDPS dst, tmp, dst
+
+// ROWS8OUT finishes the sums of the eight rows kept in the frame, in
+// hsum8's order (the halves, then pairs, then pairs of pairs: VHADDPS of
+// the rows side by side gives rows 0, 2, 4, 6 | 1, 3, 5, 7), scales them
+// by X7 and stores them at DI in row order.
+#define ROWS8OUT \
+	HALVES(0, 32, Y4, Y0) \
+	HALVES(64, 96, Y4, Y1) \
+	HALVES(128, 160, Y4, Y2) \
+	HALVES(192, 224, Y4, Y3) \
+	VHADDPS Y1, Y0, Y0 \
+	VHADDPS Y3, Y2, Y2 \
+	VHADDPS Y2, Y0, Y0 \
+	VBROADCASTSS X7, Y1 \
+	VMULPS Y1, Y0, Y0 \
+	VMOVDQU ·rowsOrder8(SB), Y1 \
+	VPERMPS Y0, Y1, Y0 \
+	VMOVUPS Y0, (DI) \
+	ADDQ $32, DI
+
+// GROUPS8 sets BX to the groups of eight rows and CX to the rows after
+// them, and jumps to rest when there is no group.
+#define GROUPS8(rest) \
+	MOVQ CX, BX \
+	SHRQ $3, BX \
+	ANDQ $7, CX \
+	TESTQ BX, BX \
+	JZ rest
+
+// DOTF32 sets Y0–Y3 to the accumulators of the row at SI times the
+// query in Y8–Y15, as dotAVX2 accumulates them.
+#define DOTF32 \
+	VMULPS 0(SI), Y8, Y0 \
+	VMULPS 32(SI), Y9, Y1 \
+	VMULPS 64(SI), Y10, Y2 \
+	VMULPS 96(SI), Y11, Y3 \
+	VFMADD231PS 128(SI), Y12, Y0 \
+	VFMADD231PS 160(SI), Y13, Y1 \
+	VFMADD231PS 192(SI), Y14, Y2 \
+	VFMADD231PS 224(SI), Y15, Y3
+
 	DOTARGS
 	QUERY64
+	GROUPS8(dotrows2rest)
+
+dotrows2group:
+	DOTF32
+	KEEP(0)
+	DOTF32
+	KEEP(32)
+	DOTF32
+	KEEP(64)
+	DOTF32
+	KEEP(96)
+	DOTF32
+	KEEP(128)
+	DOTF32
+	KEEP(160)
+	DOTF32
+	KEEP(192)
+	DOTF32
+	KEEP(224)
+	ROWS8OUT
+	DECQ BX
+	JNZ dotrows2group
+
+dotrows2rest:
 	TESTQ CX, CX
 	JLE dotrows2done
 
 dotrows2loop:
-	VMULPS 0(SI), Y8, Y0
-	VMULPS 32(SI), Y9, Y1
-	VMULPS 64(SI), Y10, Y2
-	VMULPS 96(SI), Y11, Y3
-	VFMADD231PS 128(SI), Y12, Y0
-	VFMADD231PS 160(SI), Y13, Y1
-	VFMADD231PS 192(SI), Y14, Y2
-	VFMADD231PS 224(SI), Y15, Y3
+	DOTF32
 	DOTSUM
 	JNZ dotrows2loop
 
@@ -149,36 +223,77 @@ dotrows2done:
 	VZEROUPPER
 	RET
 
+// rowsOrder8 puts ROWS8OUT's lanes (rows 0, 2, 4, 6 | 1, 3, 5, 7) in row order.
+DATA ·rowsOrder8+0(SB)/4, $0
+DATA ·rowsOrder8+4(SB)/4, $4
+DATA ·rowsOrder8+8(SB)/4, $1
+DATA ·rowsOrder8+12(SB)/4, $5
+DATA ·rowsOrder8+16(SB)/4, $2
+DATA ·rowsOrder8+20(SB)/4, $6
+DATA ·rowsOrder8+24(SB)/4, $3
+DATA ·rowsOrder8+28(SB)/4, $7
+GLOBL ·rowsOrder8(SB), RODATA|NOPTR, $32
+
 // func dotRows64F16AVX2(out, q *float32, rows *uint16, stride, n int, scale float32)
-TEXT ·dotRows64F16AVX2(SB), NOSPLIT, $0-44
+TEXT ·dotRows64F16AVX2(SB), NOSPLIT, $256-44
+// DOTF16 sets Y0–Y3 to the accumulators of the row at SI (widened from
+// float16) times the query in Y8–Y15, as dotAVX2 accumulates them.
+#define DOTF16 \
+	VCVTPH2PS 0(SI), Y4 \
+	VCVTPH2PS 16(SI), Y5 \
+	VCVTPH2PS 32(SI), Y6 \
+	VMULPS Y4, Y8, Y0 \
+	VMULPS Y5, Y9, Y1 \
+	VMULPS Y6, Y10, Y2 \
+	VCVTPH2PS 48(SI), Y4 \
+	VCVTPH2PS 64(SI), Y5 \
+	VCVTPH2PS 80(SI), Y6 \
+	VMULPS Y4, Y11, Y3 \
+	VFMADD231PS Y5, Y12, Y0 \
+	VFMADD231PS Y6, Y13, Y1 \
+	VCVTPH2PS 96(SI), Y4 \
+	VCVTPH2PS 112(SI), Y5 \
+	VFMADD231PS Y4, Y14, Y2 \
+	VFMADD231PS Y5, Y15, Y3
+
 	DOTARGS
 	QUERY64
+	GROUPS8(dotrowsf16rest)
+
+dotrowsf16group:
+	DOTF16
+	KEEP(0)
+	DOTF16
+	KEEP(32)
+	DOTF16
+	KEEP(64)
+	DOTF16
+	KEEP(96)
+	DOTF16
+	KEEP(128)
+	DOTF16
+	KEEP(160)
+	DOTF16
+	KEEP(192)
+	DOTF16
+	KEEP(224)
+	ROWS8OUT
+	DECQ BX
+	JNZ dotrowsf16group
+
+dotrowsf16rest:
 	TESTQ CX, CX
 	JLE dotrowsf16done
 
 dotrowsf16loop:
-	VCVTPH2PS 0(SI), Y4
-	VCVTPH2PS 16(SI), Y5
-	VCVTPH2PS 32(SI), Y6
-	VMULPS Y4, Y8, Y0
-	VMULPS Y5, Y9, Y1
-	VMULPS Y6, Y10, Y2
-	VCVTPH2PS 48(SI), Y4
-	VCVTPH2PS 64(SI), Y5
-	VCVTPH2PS 80(SI), Y6
-	VMULPS Y4, Y11, Y3
-	VFMADD231PS Y5, Y12, Y0
-	VFMADD231PS Y6, Y13, Y1
-	VCVTPH2PS 96(SI), Y4
-	VCVTPH2PS 112(SI), Y5
-	VFMADD231PS Y4, Y14, Y2
-	VFMADD231PS Y5, Y15, Y3
+	DOTF16
 	DOTSUM
 	JNZ dotrowsf16loop
 
 dotrowsf16done:
 	VZEROUPPER
 	RET
+
 
 // func addRows64AVX2(o, w, rows *float32, stride, n int)
 TEXT ·addRows64AVX2(SB), NOSPLIT, $0-40

@@ -98,7 +98,7 @@ func TestAVX2Rows64(t *testing.T) {
 	if !fmaAVX2 {
 		t.Skip("CPU has no AVX2 and FMA")
 	}
-	const stride, n = 72, 9
+	const stride, n = 72, 23 // two groups of eight rows and seven after them
 	rows := randFloats(1, n*stride, 2)
 	q, w := randFloats(2, 64, 1), randFloats(3, n, 1)
 	out := make([]float32, n)
