@@ -234,11 +234,20 @@ DATA ·rowsOrder8+24(SB)/4, $3
 DATA ·rowsOrder8+28(SB)/4, $7
 GLOBL ·rowsOrder8(SB), RODATA|NOPTR, $32
 
+// PFDIST is how far ahead of the row being read the float16 kernels ask
+// for rows (16 rows of 64 values): a generated token's attention reads each
+// layer's keys and values from memory, past the caches, and asking ahead
+// takes ~2% off a token after a 1,500-token prompt (alternating in one
+// process). Asking past the rows' end is harmless: a prefetch never faults.
+#define PFDIST 2048
+
 // func dotRows64F16AVX2(out, q *float32, rows *uint16, stride, n int, scale float32)
 TEXT ·dotRows64F16AVX2(SB), NOSPLIT, $256-44
 // DOTF16 sets Y0–Y3 to the accumulators of the row at SI (widened from
 // float16) times the query in Y8–Y15, as dotAVX2 accumulates them.
 #define DOTF16 \
+	PREFETCHT0 PFDIST(SI) \
+	PREFETCHT0 PFDIST+64(SI) \
 	VCVTPH2PS 0(SI), Y4 \
 	VCVTPH2PS 16(SI), Y5 \
 	VCVTPH2PS 32(SI), Y6 \
@@ -364,6 +373,8 @@ TEXT ·addRows64F16AVX2(SB), NOSPLIT, $0-40
 	JLE addrowsf16done
 
 addrowsf16loop:
+	PREFETCHT0 PFDIST(SI)
+	PREFETCHT0 PFDIST+64(SI)
 	VBROADCASTSS (AX), Y0
 	ADDH16(0, Y8)
 	ADDH16(16, Y9)
