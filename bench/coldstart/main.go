@@ -19,12 +19,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"rustexpert/bench/internal/appbin"
 )
 
 type options struct {
@@ -45,7 +46,7 @@ func main() {
 	flag.DurationVar(&o.after, "after", 2*time.Second, "wait between the server's address and the request")
 	flag.Parse()
 	ctx := context.Background()
-	bin, cleanup, err := binary(ctx, o.bin)
+	bin, cleanup, err := appbin.Binary(ctx, o.bin)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -69,29 +70,6 @@ func main() {
 		fmt.Printf("--preload %-7s  %s\n", mode, summary(results[mode]))
 	}
 	fmt.Printf("ratio of means (preloaded / on first use): %.2f\n", mean(results["default"])/mean(results["none"]))
-}
-
-// binary returns the app: the one named, else one built from the current folder.
-func binary(ctx context.Context, named string) (string, func(), error) {
-	if named != "" {
-		return named, func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "bench-coldstart-")
-	if err != nil {
-		return "", nil, err
-	}
-	bin := filepath.Join(dir, "rustexpert")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "sqlite_fts5", "-o", bin, ".")
-	cmd.Env = os.Environ()
-	if os.Getenv("GOEXPERIMENT") == "" {
-		cmd.Env = append(cmd.Env, "GOEXPERIMENT=simd")
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("building the app (run from the repository root): %w", err)
-	}
-	return bin, func() { os.RemoveAll(dir) }, nil
 }
 
 // round starts a server with --preload mode on a fresh data folder and times its first answer.

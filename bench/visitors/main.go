@@ -28,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"rustexpert/bench/internal/appbin"
 )
 
 // options are the benchmark's settings, from the flags.
@@ -96,7 +98,7 @@ func main() {
 // run starts the server, measures the idle baseline, the optional solo run and the load, and
 // prints the report.
 func run(ctx context.Context, o options) error {
-	bin, cleanup, err := binary(ctx, o.bin)
+	bin, cleanup, err := appbin.Binary(ctx, o.bin)
 	if err != nil {
 		return err
 	}
