@@ -182,6 +182,7 @@ func moveBlocks[T any](k, v, fk, fv [][]T, heads, d, fromRoom, room, n int) {
 type buffers struct {
 	norm, q, k, v, att, proj, gate, up []float32
 	wide                               [][]float32 // a float16 cache's keys and values widened for packKV, per unit
+	scores                             []float32   // generated tokens' attention scores (attendSplit)
 	rope                               []float32   // each step's rotary cosines and sines (ropeAngles)
 	steps                              int
 	prompt                             bool       // prompt tokens: blocked matrix multiply
@@ -221,13 +222,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	if b.prompt {
 		m.attendPrompt(b, steps, pos, l)
 	} else {
-		m.parallel(n*m.Heads, 1, func(lo, hi int) {
-			scores := make([]float32, 0, 256)
-			for t := lo; t < hi; t++ {
-				i, head := t/m.Heads, t%m.Heads
-				scores = m.attend(b.att, b.q, steps[i].Seq, l, i, head, pos[i], scores)
-			}
-		})
+		m.attendSteps(b, steps, pos, l)
 	}
 	m.apply(&ly.o, b.proj, &input{x: b.att, n: n, mem: &b.mem}, b.prompt)
 	m.addRows(x, b.proj, n)
@@ -360,12 +355,109 @@ func (m *Model) attendRun(out, q []float32, r promptRun, head, q0, q1 int, kv *p
 	}
 }
 
+// splitKeys is the number of keys from which a batch with fewer key-value heads in all than
+// twice the cores attends in three evenly split parts (attendSplit) rather than one job.
+const splitKeys = 256
+
+// attendSteps writes the attention output of generated tokens: with a float16 cache (and
+// kernels for its heads, tensor.GroupedF16), per key-value head (attendGroup: each key and
+// value row read once for the query heads that share it), and a batch of fewer such groups
+// than twice the cores over long caches in three evenly split parts (attendSplit); otherwise
+// per query head. Every head's output has the same bits either way (TestAttentionPathsAgree).
+func (m *Model) attendSteps(b *buffers, steps []Step, pos []int, l int) {
+	n := len(steps)
+	grouped := tensor.GroupedF16(m.HeadDim, m.Heads/m.KVHeads)
+	for _, s := range steps {
+		grouped = grouped && s.Seq.half()
+	}
+	few := n*m.KVHeads < 2*m.cores.N()
+	switch {
+	case grouped && few && slices.Min(pos) >= splitKeys:
+		m.attendSplit(b, steps, pos, l)
+	case grouped && !few:
+		m.parallel(n*m.KVHeads, 1, func(lo, hi int) {
+			var scores []float32
+			for t := lo; t < hi; t++ {
+				scores = m.attendGroup(b.att, b.q, steps[t/m.KVHeads].Seq, l, t/m.KVHeads, t%m.KVHeads, pos[t/m.KVHeads], scores)
+			}
+		})
+	default:
+		m.parallel(n*m.Heads, 1, func(lo, hi int) {
+			scores := make([]float32, 0, 256)
+			for t := lo; t < hi; t++ {
+				i, head := t/m.Heads, t%m.Heads
+				scores = m.attend(b.att, b.q, steps[i].Seq, l, i, head, pos[i], scores)
+			}
+		})
+	}
+}
+
+// attendGroup writes the attention output of step i for the query heads that share key-value
+// head kvHead, over a float16 cache: each row read once for all of them, the values asked of
+// the memory while the keys are read.
+func (m *Model) attendGroup(out, q []float32, seq *Sequence, l, i, kvHead, pos int, scores []float32) []float32 {
+	g, d, keys := m.Heads/m.KVHeads, m.HeadDim, pos+1
+	at := i*m.qDim() + kvHead*g*d
+	scores = slices.Grow(scores[:0], g*keys)[:g*keys]
+	values := seq.values16(l, kvHead, d)
+	tensor.DotRowsF16Heads(scores, keys, q[at:at+g*d], g, keys, seq.keys16(l, kvHead, d), d, m.attnScale(), values)
+	for h := range g {
+		tensor.Softmax(scores[h*keys : (h+1)*keys])
+	}
+	for half := range 2 {
+		tensor.AddRowsF16Heads(out[at:at+g*d], scores, keys, g, keys, values, d, half)
+	}
+	return scores
+}
+
+// attendSplit is attendGroup for every step in three parallel steps that each split evenly
+// over the cores where a job per key-value head would not: the scores in parts of the keys,
+// the softmax per query head, the weighted values in halves of each output.
+func (m *Model) attendSplit(b *buffers, steps []Step, pos []int, l int) {
+	g, d, kv := m.Heads/m.KVHeads, m.HeadDim, m.KVHeads
+	at := make([]int, len(steps)+1) // step i's scores from at[i], per query head pos[i]+1
+	for i, p := range pos {
+		at[i+1] = at[i] + m.Heads*(p+1)
+	}
+	b.scores = slices.Grow(b.scores[:0], at[len(steps)])[:at[len(steps)]]
+	units := len(steps) * kv
+	parts := (2*m.cores.N() + units - 1) / units
+	m.parallel(units*parts, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			i, kvHead, part := t/(kv*parts), t/parts%kv, t%parts
+			keys := pos[i] + 1
+			r0, r1 := keys*part/parts, keys*(part+1)/parts
+			seq, qAt := steps[i].Seq, i*m.qDim()+kvHead*g*d
+			tensor.DotRowsF16Heads(b.scores[at[i]+kvHead*g*keys+r0:], keys, b.q[qAt:qAt+g*d], g, r1-r0,
+				seq.keys16(l, kvHead, d)[r0*d:], d, m.attnScale(), seq.values16(l, kvHead, d)[r0*d:])
+		}
+	})
+	m.parallel(len(steps)*m.Heads, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			i, head := t/m.Heads, t%m.Heads
+			keys := pos[i] + 1
+			tensor.Softmax(b.scores[at[i]+head*keys : at[i]+(head+1)*keys])
+		}
+	})
+	m.parallel(units*2, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			i, kvHead, half := t/(kv*2), t/2%kv, t%2
+			keys, oAt := pos[i]+1, i*m.qDim()+kvHead*g*d
+			tensor.AddRowsF16Heads(b.att[oAt:oAt+g*d], b.scores[at[i]+kvHead*g*keys:], keys, g, keys,
+				steps[i].Seq.values16(l, kvHead, d), d, half)
+		}
+	})
+}
+
+// attnScale is the attention's score scale, 1/√HeadDim.
+func (m *Model) attnScale() float32 { return float32(1 / math.Sqrt(float64(m.HeadDim))) }
+
 // attend writes one head's attention output for step i.
 func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, scores []float32) []float32 {
 	d := m.HeadDim
 	kvHead := head / (m.Heads / m.KVHeads)
 	qv := q[i*m.qDim()+head*d : i*m.qDim()+(head+1)*d]
-	scale := float32(1 / math.Sqrt(float64(d)))
+	scale := m.attnScale()
 	scores = slices.Grow(scores[:0], pos+1)[:pos+1]
 	o := out[i*m.qDim()+head*d : i*m.qDim()+(head+1)*d]
 	if seq.half() {

@@ -65,3 +65,44 @@ func fromF16Vector(dst []float32, src []uint16) int {
 	fromF16AVX2(&dst[0], &src[0], n)
 	return n
 }
+
+//go:noescape
+func dotRows64F16x3AVX2(out, q *float32, rows *uint16, stride, n, outStride int, scale float32, next *uint16)
+
+//go:noescape
+func addRows64F16x3AVX2(o, w *float32, rows *uint16, stride, n, wStride, half int)
+
+// groupedF16 reports whether the three-query kernels take groups of heads
+// queries of d values whole.
+func groupedF16(d, heads int) bool { return d == 64 && heads%3 == 0 && halfAVX2 }
+
+// dotRowsF16HeadsVector is DotRowsF16Heads for 64 values a row, three
+// queries at a time; it returns how many queries it did, a multiple of 3.
+func dotRowsF16HeadsVector(out []float32, outStride int, q []float32, heads, n int, rows []uint16, stride int, scale float32, next []uint16) int {
+	if len(q) != 64*heads || !halfAVX2 || n == 0 {
+		return 0
+	}
+	ahead := &rows[0]
+	if len(next) > 0 {
+		ahead = &next[0]
+	}
+	h := 0
+	for ; h+3 <= heads; h += 3 {
+		dotRows64F16x3AVX2(&out[h*outStride], &q[h*64], &rows[0], 2*stride, n, 4*outStride, scale, ahead)
+		ahead = &rows[0] // next is on its way by now
+	}
+	return h
+}
+
+// addRowsF16HeadsVector is AddRowsF16Heads for 64 values a row, three
+// queries at a time; it returns how many queries it did, a multiple of 3.
+func addRowsF16HeadsVector(o, w []float32, wStride, heads, n int, rows []uint16, stride, half int) int {
+	if len(o) != 64*heads || !halfAVX2 || n == 0 {
+		return 0
+	}
+	h := 0
+	for ; h+3 <= heads; h += 3 {
+		addRows64F16x3AVX2(&o[h*64], &w[h*wStride], &rows[0], 2*stride, n, 4*wStride, half)
+	}
+	return h
+}

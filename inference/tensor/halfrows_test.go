@@ -60,3 +60,38 @@ func TestToFromF16(t *testing.T) {
 		}
 	}
 }
+
+// The grouped functions give each query the bits of the single-query
+// functions: for groups the three-query kernels take whole (3, 6), with a
+// query or two after them (4, 7, 2, 1), row counts around groups of eight,
+// scores and weights strided past their rows, each output half on its own,
+// and a head size the kernels do not take (48).
+func TestRowsF16HeadsMatchOneQueryAtATime(t *testing.T) {
+	for _, d := range []int{64, 48} {
+		for _, heads := range []int{1, 2, 3, 4, 6, 7} {
+			for _, n := range []int{0, 1, 8, 13, 200} {
+				stride, outStride := d+8, n+5
+				vals := randFloats(uint64(d*n+heads), max(1, n*stride), 2)
+				half := make([]uint16, len(vals))
+				ToF16(half, vals)
+				q := randFloats(uint64(heads), heads*d, 1)
+				w := randFloats(uint64(n+7), heads*outStride, 1)
+				what := fmt.Sprintf("d=%d heads=%d n=%d", d, heads, n)
+				got, gotO := filled(heads*outStride), filled(heads*d)
+				DotRowsF16Heads(got, outStride, q, heads, n, half, stride, 0.125, half)
+				AddRowsF16Heads(gotO, w, outStride, heads, n, half, stride, 1)
+				AddRowsF16Heads(gotO, w, outStride, heads, n, half, stride, 0)
+				for h := range heads {
+					want, wantO := filled(n), filled(d)
+					DotRowsF16(want, q[h*d:(h+1)*d], half, stride, 0.125)
+					AddRowsF16(wantO, w[h*outStride:][:n], half, stride)
+					sameBits(t, fmt.Sprintf("%s query %d DotRowsF16Heads", what, h), got[h*outStride:][:n], want)
+					sameBits(t, fmt.Sprintf("%s query %d AddRowsF16Heads", what, h), gotO[h*d:(h+1)*d], wantO)
+					if h < heads-1 {
+						sameBits(t, what+" past the scores", got[h*outStride+n:(h+1)*outStride], filled(outStride-n))
+					}
+				}
+			}
+		}
+	}
+}

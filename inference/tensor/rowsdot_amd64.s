@@ -137,23 +137,23 @@ TEXT ·dotRows64AVX2(SB), NOSPLIT, $256-44
 	VMOVUPS Y0, slot(SP) \
 	ADDQ DX, SI
 
-// HALVES sets dst to [a.lo+a.hi | b.lo+b.hi] for the rows kept at a(SP)
-// and b(SP), with tmp.
-#define HALVES(a, b, tmp, dst) \
-	VMOVUPS a(SP), dst \
-	VPERM2F128 $0x20, b(SP), dst, tmp \
-	VPERM2F128 $0x31, b(SP), dst, dst \
+// HALVES sets dst to [a.lo+a.hi | b.lo+b.hi] for the rows kept at a(base)
+// and b(base), with tmp.
+#define HALVES(base, a, b, tmp, dst) \
+	VMOVUPS a(base), dst \
+	VPERM2F128 $0x20, b(base), dst, tmp \
+	VPERM2F128 $0x31, b(base), dst, dst \
 	VADDPS dst, tmp, dst
 
-// ROWS8OUT finishes the sums of the eight rows kept in the frame, in
+// ROWS8 finishes the sums of eight rows kept at base (32 bytes a row), in
 // hsum8's order (the halves, then pairs, then pairs of pairs: VHADDPS of
 // the rows side by side gives rows 0, 2, 4, 6 | 1, 3, 5, 7), scales them
-// by X7 and stores them at DI in row order.
-#define ROWS8OUT \
-	HALVES(0, 32, Y4, Y0) \
-	HALVES(64, 96, Y4, Y1) \
-	HALVES(128, 160, Y4, Y2) \
-	HALVES(192, 224, Y4, Y3) \
+// by X7 and stores them at out in row order. It uses Y0–Y4.
+#define ROWS8(base, out) \
+	HALVES(base, 0, 32, Y4, Y0) \
+	HALVES(base, 64, 96, Y4, Y1) \
+	HALVES(base, 128, 160, Y4, Y2) \
+	HALVES(base, 192, 224, Y4, Y3) \
 	VHADDPS Y1, Y0, Y0 \
 	VHADDPS Y3, Y2, Y2 \
 	VHADDPS Y2, Y0, Y0 \
@@ -161,7 +161,11 @@ TEXT ·dotRows64AVX2(SB), NOSPLIT, $256-44
 	VMULPS Y1, Y0, Y0 \
 	VMOVDQU ·rowsOrder8(SB), Y1 \
 	VPERMPS Y0, Y1, Y0 \
-	VMOVUPS Y0, (DI) \
+	VMOVUPS Y0, (out)
+
+// ROWS8OUT is ROWS8 of the rows kept at 0(SP) into DI, then moves DI on.
+#define ROWS8OUT \
+	ROWS8(SP, DI) \
 	ADDQ $32, DI
 
 // GROUPS8 sets BX to the groups of eight rows and CX to the rows after
@@ -391,6 +395,185 @@ addrowsf16loop:
 
 addrowsf16done:
 	SUMSOUT
+	VZEROUPPER
+	RET
+
+// Three queries of one key-value head at once (grouped-query attention):
+// each float16 row is read and widened once for the three, then each query
+// does the single-query kernels' operations on it in their order, so each
+// gives the bits of dotRows64F16AVX2 / addRows64F16AVX2 alone.
+
+// func dotRows64F16x3AVX2(out, q *float32, rows *uint16, stride, n, outStride int, scale float32, next *uint16)
+// out[k*outStride/4 + j] = dot(q[64k:64k+64], row j) * scale for k < 3;
+// next's rows (stride apart) are asked into the second-level cache, one a
+// row, PFDIST ahead.
+TEXT ·dotRows64F16x3AVX2(SB), NOSPLIT, $768-64
+// WIDEN64 widens the row at SI into Y0–Y7.
+#define WIDEN64 \
+	PREFETCHT0 PFDIST(SI) \
+	PREFETCHT0 PFDIST+64(SI) \
+	VCVTPH2PS 0(SI), Y0 \
+	VCVTPH2PS 16(SI), Y1 \
+	VCVTPH2PS 32(SI), Y2 \
+	VCVTPH2PS 48(SI), Y3 \
+	VCVTPH2PS 64(SI), Y4 \
+	VCVTPH2PS 80(SI), Y5 \
+	VCVTPH2PS 96(SI), Y6 \
+	VCVTPH2PS 112(SI), Y7
+
+// DOTQ sets Y8 to the widened row times the query at qp, its four
+// accumulators added as DOTSUM adds them.
+#define DOTQ(qp) \
+	VMULPS 0(qp), Y0, Y8 \
+	VMULPS 32(qp), Y1, Y9 \
+	VMULPS 64(qp), Y2, Y10 \
+	VMULPS 96(qp), Y3, Y11 \
+	VFMADD231PS 128(qp), Y4, Y8 \
+	VFMADD231PS 160(qp), Y5, Y9 \
+	VFMADD231PS 192(qp), Y6, Y10 \
+	VFMADD231PS 224(qp), Y7, Y11 \
+	VADDPS Y9, Y8, Y8 \
+	VADDPS Y11, Y10, Y10 \
+	VADDPS Y10, Y8, Y8
+
+// DOTQOUT sums Y8's lanes as DOTSUM does, scales the sum and stores it at dst.
+#define DOTQOUT(dst) \
+	VEXTRACTF128 $1, Y8, X9 \
+	VADDPS X9, X8, X8 \
+	VHADDPS X8, X8, X8 \
+	VHADDPS X8, X8, X8 \
+	VMULSS scale+48(FP), X8, X8 \
+	VMOVSS X8, dst
+
+	MOVQ out+0(FP), DI
+	MOVQ q+8(FP), AX
+	MOVQ rows+16(FP), SI
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), CX
+	MOVQ outStride+40(FP), R8
+	MOVQ next+56(FP), R15
+	LEAQ 256(AX), R9
+	LEAQ 512(AX), R11
+	LEAQ 256(SP), R13
+	LEAQ 512(SP), R14
+	GROUPS8(dotx3rest)
+
+dotx3group:
+	XORQ R12, R12
+
+dotx3row:
+	PREFETCHT1 PFDIST(R15)
+	PREFETCHT1 PFDIST+64(R15)
+	ADDQ DX, R15
+	WIDEN64
+	DOTQ(AX)
+	VMOVUPS Y8, (SP)(R12*1)
+	DOTQ(R9)
+	VMOVUPS Y8, (R13)(R12*1)
+	DOTQ(R11)
+	VMOVUPS Y8, (R14)(R12*1)
+	ADDQ DX, SI
+	ADDQ $32, R12
+	CMPQ R12, $256
+	JNE dotx3row
+
+	VMOVSS scale+48(FP), X7
+	ROWS8(SP, DI)
+	LEAQ (DI)(R8*1), R10
+	ROWS8(R13, R10)
+	LEAQ (DI)(R8*2), R10
+	ROWS8(R14, R10)
+	ADDQ $32, DI
+	DECQ BX
+	JNZ dotx3group
+
+dotx3rest:
+	TESTQ CX, CX
+	JLE dotx3done
+
+dotx3one:
+	PREFETCHT1 PFDIST(R15)
+	PREFETCHT1 PFDIST+64(R15)
+	ADDQ DX, R15
+	WIDEN64
+	DOTQ(AX)
+	DOTQOUT((DI))
+	DOTQ(R9)
+	DOTQOUT((DI)(R8*1))
+	DOTQ(R11)
+	DOTQOUT((DI)(R8*2))
+	ADDQ $4, DI
+	ADDQ DX, SI
+	DECQ CX
+	JNZ dotx3one
+
+dotx3done:
+	VZEROUPPER
+	RET
+
+// func addRows64F16x3AVX2(o, w *float32, rows *uint16, stride, n, wStride, half int)
+// o[64k+32·half : 64k+32·half+32] = Σ_j w[k*wStride/4 + j]·(row j's values
+// 32·half…32·half+31) for k < 3: half of each query's output (12 sums in
+// registers), n ≥ 1.
+TEXT ·addRows64F16x3AVX2(SB), NOSPLIT, $0-56
+// ADD3 adds the three weights (Y12–Y14) times the 8 values widened from
+// off(R9) to their sums a, b, c.
+#define ADD3(off, a, b, c) \
+	VCVTPH2PS off(R9), Y15 \
+	VFMADD231PS Y15, Y12, a \
+	VFMADD231PS Y15, Y13, b \
+	VFMADD231PS Y15, Y14, c
+
+	MOVQ o+0(FP), DI
+	MOVQ w+8(FP), AX
+	MOVQ rows+16(FP), R9
+	MOVQ stride+24(FP), DX
+	MOVQ n+32(FP), BX
+	MOVQ wStride+40(FP), R8
+	MOVQ half+48(FP), CX
+	SHLQ $6, CX
+	ADDQ CX, R9
+	SHLQ $1, CX
+	ADDQ CX, DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+addx3row:
+	PREFETCHT0 PFDIST(R9)
+	VBROADCASTSS (AX), Y12
+	VBROADCASTSS (AX)(R8*1), Y13
+	VBROADCASTSS (AX)(R8*2), Y14
+	ADD3(0, Y0, Y4, Y8)
+	ADD3(16, Y1, Y5, Y9)
+	ADD3(32, Y2, Y6, Y10)
+	ADD3(48, Y3, Y7, Y11)
+	ADDQ $4, AX
+	ADDQ DX, R9
+	DECQ BX
+	JNZ addx3row
+
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 256(DI)
+	VMOVUPS Y5, 288(DI)
+	VMOVUPS Y6, 320(DI)
+	VMOVUPS Y7, 352(DI)
+	VMOVUPS Y8, 512(DI)
+	VMOVUPS Y9, 544(DI)
+	VMOVUPS Y10, 576(DI)
+	VMOVUPS Y11, 608(DI)
 	VZEROUPPER
 	RET
 
