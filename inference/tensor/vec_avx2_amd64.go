@@ -58,15 +58,49 @@ func exp8(x archsimd.Float32x8, c *expConsts8) archsimd.Float32x8 {
 	ni := n.ConvertToInt32()
 	n1 := ni.ShiftAllRight(1)
 	n2 := ni.Sub(n1)
-	y = y.Mul(n1.Add(c.bias).ShiftAllLeft(23).AsFloat32x8())
-	y = y.Mul(n2.Add(c.bias).ShiftAllLeft(23).AsFloat32x8())
+	y = y.Mul(pow2x8(n1, c))
+	y = y.Mul(pow2x8(n2, c))
 	return x.Merge(y, nan)
+}
+
+// exp8x2 is exp8 of two vectors, their operations interleaved: one
+// vector's chain of dependent steps leaves the cores' floating-point units
+// idle most of the time (0.76× the time of exp8 twice, alternating).
+func exp8x2(x, z archsimd.Float32x8, c *expConsts8) (archsimd.Float32x8, archsimd.Float32x8) {
+	nanX, nanZ := x.IsNaN(), z.IsNaN()
+	tx, tz := x.Max(c.lo).Min(c.hi), z.Max(c.lo).Min(c.hi)
+	nx, nz := tx.Mul(c.log2e).RoundToEven(), tz.Mul(c.log2e).RoundToEven()
+	rx, rz := nx.MulAdd(c.negC1, tx), nz.MulAdd(c.negC1, tz)
+	rx, rz = nx.MulAdd(c.negC2, rx), nz.MulAdd(c.negC2, rz)
+	qx, qz := c.p0.MulAdd(rx, c.p1), c.p0.MulAdd(rz, c.p1)
+	qx, qz = qx.MulAdd(rx, c.p2), qz.MulAdd(rz, c.p2)
+	qx, qz = qx.MulAdd(rx, c.p3), qz.MulAdd(rz, c.p3)
+	qx, qz = qx.MulAdd(rx, c.p4), qz.MulAdd(rz, c.p4)
+	qx, qz = qx.MulAdd(rx, c.p5), qz.MulAdd(rz, c.p5)
+	yx, yz := qx.MulAdd(rx.Mul(rx), rx).Add(c.one), qz.MulAdd(rz.Mul(rz), rz).Add(c.one)
+	nix, niz := nx.ConvertToInt32(), nz.ConvertToInt32()
+	n1x, n1z := nix.ShiftAllRight(1), niz.ShiftAllRight(1)
+	n2x, n2z := nix.Sub(n1x), niz.Sub(n1z)
+	yx, yz = yx.Mul(pow2x8(n1x, c)), yz.Mul(pow2x8(n1z, c))
+	yx, yz = yx.Mul(pow2x8(n2x, c)), yz.Mul(pow2x8(n2z, c))
+	return x.Merge(yx, nanX), z.Merge(yz, nanZ)
+}
+
+// pow2x8 is 2ⁿ for exponents n in float32's normal range.
+func pow2x8(n archsimd.Int32x8, c *expConsts8) archsimd.Float32x8 {
+	return n.Add(c.bias).ShiftAllLeft(23).AsFloat32x8()
 }
 
 func expAVX2(v []float32) {
 	var c expConsts8
 	c.init()
-	for len(v) >= 8 {
+	for len(v) >= 16 {
+		a, b := exp8x2(load8(v), load8(v[8:]), &c)
+		a.Store((*[8]float32)(v))
+		b.Store((*[8]float32)(v[8:]))
+		v = v[16:]
+	}
+	if len(v) >= 8 {
 		exp8(load8(v), &c).Store((*[8]float32)(v))
 		v = v[8:]
 	}
@@ -109,10 +143,17 @@ func softmaxAVX2(v []float32) {
 	// A row of -Inf: subtract 0 instead, so that every exp is 0.
 	top = zero.Merge(top, top.Equal(negInf))
 	var sum archsimd.Float32x8
-	for w = v; len(w) >= 8; w = w[8:] {
+	for w = v; len(w) >= 16; w = w[16:] {
+		e, f := exp8x2(load8(w).Sub(top), load8(w[8:]).Sub(top), &c)
+		e.Store((*[8]float32)(w))
+		f.Store((*[8]float32)(w[8:]))
+		sum = sum.Add(e).Add(f)
+	}
+	if len(w) >= 8 {
 		e := exp8(load8(w).Sub(top), &c)
 		e.Store((*[8]float32)(w))
 		sum = sum.Add(e)
+		w = w[8:]
 	}
 	if tail > 0 {
 		e := exp8(archsimd.LoadFloat32x8SlicePart(w).Sub(top), &c)
@@ -144,6 +185,13 @@ func siluMulAVX2(g, u []float32) {
 	var c expConsts8
 	c.init()
 	var zero archsimd.Float32x8
+	for len(g) >= 16 && len(u) >= 16 {
+		x, y := load8(g), load8(g[8:])
+		e, f := exp8x2(zero.Sub(x), zero.Sub(y), &c)
+		x.Div(c.one.Add(e)).Mul(load8(u)).Store((*[8]float32)(g))
+		y.Div(c.one.Add(f)).Mul(load8(u[8:])).Store((*[8]float32)(g[8:]))
+		g, u = g[16:], u[16:]
+	}
 	for len(g) >= 8 && len(u) >= 8 {
 		gg := (*[8]float32)(g)
 		x := archsimd.LoadFloat32x8(gg)
@@ -238,17 +286,31 @@ func softmaxRow8(v []float32, sc archsimd.Float32x8, c *expConsts8) {
 	var zero archsimd.Float32x8
 	// A row of -Inf: subtract 0 instead, so that every exp is 0.
 	top = zero.Merge(top, top.Equal(splat8(0xff800000)))
+	// Even vectors add up in s0, odd ones in s1 (the partial last one as
+	// its index says).
 	var s0, s1 archsimd.Float32x8
 	w := v
-	for ; len(w) >= 8; w = w[8:] {
+	for ; len(w) >= 16; w = w[16:] {
+		e, f := exp8x2(load8(w).Sub(top), load8(w[8:]).Sub(top), c)
+		e.Store((*[8]float32)(w))
+		f.Store((*[8]float32)(w[8:]))
+		s0, s1 = s0.Add(e), s1.Add(f)
+	}
+	odd := false
+	if len(w) >= 8 {
 		e := exp8(load8(w).Sub(top), c)
 		e.Store((*[8]float32)(w))
-		s0, s1 = s1, s0.Add(e)
+		s0, odd = s0.Add(e), true
+		w = w[8:]
 	}
 	if len(w) > 0 {
 		e := exp8(archsimd.LoadFloat32x8SlicePart(w).Sub(top), c)
 		e.StoreSlicePart(w)
-		s0 = s0.Add(e.Masked(tailMask8(len(w))))
+		if e = e.Masked(tailMask8(len(w))); odd {
+			s1 = s1.Add(e)
+		} else {
+			s0 = s0.Add(e)
+		}
 	}
 	total := archsimd.BroadcastFloat32x8(hsum8(s0.Add(s1)))
 	// Only a row of -Inf sums to 0: multiply its zeros by 1.
