@@ -40,15 +40,15 @@ func AddRowsF16(o, w []float32, rows []uint16, stride int) {
 }
 
 // GroupedF16 reports whether DotRowsF16Heads and AddRowsF16Heads read each
-// row once for every query of a group of heads queries of d values here
-// (else they take the queries one at a time, AddRowsF16Heads a whole output
-// for each half).
+// row once for every three queries of a group of heads queries of d values
+// here (else they take the queries one at a time, AddRowsF16Heads a whole
+// output for each half).
 func GroupedF16(d, heads int) bool { return groupedF16(d, heads) }
 
 // DotRowsF16Heads is DotRowsF16 for the queries that share key-value rows
 // (grouped-query attention): query h, q[h*d:(h+1)*d] with d = len(q)/heads,
 // against n rows, its scores at out[h*outStride:][:n], each with the bits of
-// DotRowsF16 for that query alone. Each row is read once for up to three
+// DotRowsF16 for that query alone. Each row is read once for every three
 // queries. next, when not empty, holds rows to be read later (the values
 // after the keys): one of them for each row read is asked of the memory on
 // the way, into the second-level cache.

@@ -72,9 +72,12 @@ func dotRows64F16x3AVX2(out, q *float32, rows *uint16, stride, n, outStride int,
 //go:noescape
 func addRows64F16x3AVX2(o, w *float32, rows *uint16, stride, n, wStride, half int)
 
-// groupedF16 reports whether the three-query kernels take groups of heads
-// queries of d values whole.
-func groupedF16(d, heads int) bool { return d == 64 && heads%3 == 0 && halfAVX2 }
+//go:noescape
+func addRows64F16HalfAVX2(o, w *float32, rows *uint16, stride, n, half int)
+
+// groupedF16 reports whether the grouped kernels take groups of heads
+// queries of d values (three at a time, the rest one at a time).
+func groupedF16(d, heads int) bool { return d == 64 && heads >= 3 && halfAVX2 }
 
 // dotRowsF16HeadsVector is DotRowsF16Heads for 64 values a row, three
 // queries at a time; it returns how many queries it did, a multiple of 3.
@@ -95,7 +98,8 @@ func dotRowsF16HeadsVector(out []float32, outStride int, q []float32, heads, n i
 }
 
 // addRowsF16HeadsVector is AddRowsF16Heads for 64 values a row, three
-// queries at a time; it returns how many queries it did, a multiple of 3.
+// queries at a time and the rest one at a time; it returns how many
+// queries it did (all of them, or none).
 func addRowsF16HeadsVector(o, w []float32, wStride, heads, n int, rows []uint16, stride, half int) int {
 	if len(o) != 64*heads || !halfAVX2 || n == 0 {
 		return 0
@@ -103,6 +107,9 @@ func addRowsF16HeadsVector(o, w []float32, wStride, heads, n int, rows []uint16,
 	h := 0
 	for ; h+3 <= heads; h += 3 {
 		addRows64F16x3AVX2(&o[h*64], &w[h*wStride], &rows[0], 2*stride, n, 4*wStride, half)
+	}
+	for ; h < heads; h++ {
+		addRows64F16HalfAVX2(&o[h*64], &w[h*wStride], &rows[0], 2*stride, n, half)
 	}
 	return h
 }

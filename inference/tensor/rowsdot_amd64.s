@@ -577,6 +577,40 @@ addx3row:
 	VZEROUPPER
 	RET
 
+// func addRows64F16HalfAVX2(o, w *float32, rows *uint16, stride, n, half int)
+// addRows64F16AVX2 for half of the output, values 32·half … 32·half+31
+// (its four sums), the same operations on each lane; n ≥ 1.
+TEXT ·addRows64F16HalfAVX2(SB), NOSPLIT, $0-48
+	ADDARGS
+	MOVQ half+40(FP), R8
+	SHLQ $6, R8
+	ADDQ R8, SI
+	SHLQ $1, R8
+	ADDQ R8, DI
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+addhalfloop:
+	PREFETCHT0 PFDIST(SI)
+	VBROADCASTSS (AX), Y0
+	ADDH16(0, Y8)
+	ADDH16(16, Y9)
+	ADDH16(32, Y10)
+	ADDH16(48, Y11)
+	ADDQ $4, AX
+	ADDQ DX, SI
+	DECQ CX
+	JNZ addhalfloop
+
+	VMOVUPS Y8, 0(DI)
+	VMOVUPS Y9, 32(DI)
+	VMOVUPS Y10, 64(DI)
+	VMOVUPS Y11, 96(DI)
+	VZEROUPPER
+	RET
+
 // func toF16AVX2(dst *uint16, src *float32, n int)
 // n a positive multiple of 8; rounds to nearest even (imm8 0).
 TEXT ·toF16AVX2(SB), NOSPLIT, $0-24
