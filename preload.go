@@ -7,13 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"rustexpert/bundled"
 	"rustexpert/inference/builtin"
 	"rustexpert/store"
 )
 
-// defaultPreload names the bundled models: serve loads them at start, so the first question
-// does not wait for its model to load.
-const defaultPreload = "base,v1,v2"
+// defaultPreload names the bundled models (base,v1,v2): serve loads them at start, so the first
+// question does not wait for its model to load.
+var defaultPreload = strings.Join(bundled.Names(), ",")
 
 // preloader loads the named built-in models into the engine pool, one after the other, while
 // the server already answers; a model that is not registered, is not built-in or fails to load

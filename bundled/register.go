@@ -16,6 +16,16 @@ var adapters = []struct{ name, dir, parent, notes string }{
 	{"v2", "v2", "v1", "DPO LoRA adapter trained from v1 (see models/v2/README.md)"},
 }
 
+// Names lists the registry names of the bundled models: the base, then its
+// adapters (each registered only where its files are present).
+func Names() []string {
+	names := []string{Base.Name}
+	for _, a := range adapters {
+		names = append(names, a.name)
+	}
+	return names
+}
+
 // Register adds the bundled models found in modelsDir to the registry (by
 // absolute path, so the server may start from any folder later), once: a
 // model whose name is taken is left alone. It returns the names it added.

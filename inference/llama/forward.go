@@ -183,6 +183,7 @@ type buffers struct {
 	norm, q, k, v, att, proj, gate, up []float32
 	wide                               [][]float32 // a float16 cache's keys and values widened for packKV, per unit
 	scores                             []float32   // generated tokens' attention scores (attendSplit)
+	scoresAt                           []int       // step i's scores from scores[scoresAt[i]], pos[i]+1 a query head
 	rope                               []float32   // each step's rotary cosines and sines (ropeAngles)
 	steps                              int
 	prompt                             bool       // prompt tokens: blocked matrix multiply
@@ -415,11 +416,14 @@ func (m *Model) attendGroup(out, q []float32, seq *Sequence, l, i, kvHead, pos i
 // the softmax per query head, the weighted values in halves of each output.
 func (m *Model) attendSplit(b *buffers, steps []Step, pos []int, l int) {
 	g, d, kv := m.Heads/m.KVHeads, m.HeadDim, m.KVHeads
-	at := make([]int, len(steps)+1) // step i's scores from at[i], per query head pos[i]+1
-	for i, p := range pos {
-		at[i+1] = at[i] + m.Heads*(p+1)
+	if b.scoresAt == nil { // the same for every layer
+		b.scoresAt = make([]int, len(steps)+1)
+		for i, p := range pos {
+			b.scoresAt[i+1] = b.scoresAt[i] + m.Heads*(p+1)
+		}
+		b.scores = make([]float32, b.scoresAt[len(steps)])
 	}
-	b.scores = slices.Grow(b.scores[:0], at[len(steps)])[:at[len(steps)]]
+	at := b.scoresAt
 	units := len(steps) * kv
 	parts := (2*m.cores.N() + units - 1) / units
 	m.parallel(units*parts, 1, func(lo, hi int) {
