@@ -804,7 +804,7 @@ TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
 
 // SCALE4 adds vector k's block (int16 sums lo, hi) to its float sums at
 // k·64(SP): d_w·d_x·dot, then m_w·s_x; Y14, Y15 hold the rows' d_w, mlo
-// and mhi are their m_w. SCALE4D adds d_w·d_x·dot alone (a prompt's order).
+// and mhi are their m_w.
 #define SCALE4DOT(k, dx, lo, hi) \
 	VPMADDWD Y13, lo, lo \
 	VPMADDWD Y13, hi, hi \
@@ -827,10 +827,6 @@ TEXT ·q8Tile4AVX2(SB), NOSPLIT, $296-96
 	VBROADCASTSS sx, Y12 \
 	VFMADD231PS mlo, Y12, Y8 \
 	VFMADD231PS mhi, Y12, Y9 \
-	SUMS4STORE(k)
-
-#define SCALE4D(k, dx, lo, hi) \
-	SCALE4DOT(k, dx, lo, hi) \
 	SUMS4STORE(k)
 
 // T4BLOCK leaves a block's int16 sums in Y0–Y7 and its rows' d_w in Y14,
@@ -886,27 +882,138 @@ t4blockloop:
 	VZEROUPPER
 	RET
 
+// func q8Tile4PromptAVX2(w *byte, dw, mw *float32, nb int, x *int8, xstride int, d, s *float32, dstride int, out *float32, ostride, groups int)
+//
+// q8Tile4AVX2 in a prompt's order: the blocks add d_w·d_x·dot alone (the
+// same operations in the same order, so the same bits), the offset terms
+// m_w·s_x come after the last block. The four vectors are addressed from
+// vector 0's (SI bytes, R12 scales) with the strides in registers, so a
+// block moves four pointers on, and each block's float sums are read by
+// the FMA itself. Registers in the block loop: R11 the block's weights,
+// R13 its rows' d_w, SI vector 0's block bytes (vector k's at SI +
+// k·xstride: R14 xstride, R15 three times that), R12 vector 0's scales
+// (vector k's at R12 + k·dstride floats: CX dstride in bytes, AX three
+// times that), BX the blocks left, Y0–Y7 the int16 sums (vector k's rows
+// 0–7 and 8–15 in Y(2k), Y(2k+1)), Y13 the int16 ones, Y14, Y15 the rows'
+// d_w. The frame keeps the float sums (0–255(SP)) and the group's vector
+// bytes, scales, sums and results and the groups left (256–295(SP)).
+
+// P4QV multiplies column quad k of the 16 rows (Y8, Y9) with the vector
+// at SI + idx and adds the products to lo, hi; P4QV0 is vector 0's.
+#define P4QV(k, idx, lo, hi) \
+	VPBROADCASTD k*4(SI)(idx), Y10 \
+	VPMADDUBSW Y10, Y8, Y12 \
+	VPADDW  Y12, lo, lo \
+	VPMADDUBSW Y10, Y9, Y12 \
+	VPADDW  Y12, hi, hi
+
+#define P4QV0(k, lo, hi) \
+	VPBROADCASTD k*4(SI), Y10 \
+	VPMADDUBSW Y10, Y8, Y12 \
+	VPADDW  Y12, lo, lo \
+	VPMADDUBSW Y10, Y9, Y12 \
+	VPADDW  Y12, hi, hi
+
+#define P4QUAD(k) \
+	VMOVDQU k*64(R11), Y8 \
+	VMOVDQU k*64+32(R11), Y9 \
+	P4QV0(k, Y0, Y1) \
+	P4QV(k, R14*1, Y2, Y3) \
+	P4QV(k, R14*2, Y4, Y5) \
+	P4QV(k, R15*1, Y6, Y7)
+
+// P4FIRST sets the int16 sums to quad 0's products.
+#define P4FIRST1(x, lo, hi) \
+	VPBROADCASTD x, Y10 \
+	VPMADDUBSW Y10, Y8, lo \
+	VPMADDUBSW Y10, Y9, hi
+
+#define P4FIRST \
+	VMOVDQU (R11), Y8 \
+	VMOVDQU 32(R11), Y9 \
+	P4FIRST1((SI), Y0, Y1) \
+	P4FIRST1((SI)(R14*1), Y2, Y3) \
+	P4FIRST1((SI)(R14*2), Y4, Y5) \
+	P4FIRST1((SI)(R15*1), Y6, Y7)
+
+// P4SCALE adds vector k's block (int16 sums lo, hi; scale dx) to its float
+// sums at k·64(SP): d_w·d_x·dot, SCALE4DOT's operations.
+#define P4SCALE(k, dx, lo, hi) \
+	VPMADDWD Y13, lo, lo \
+	VPMADDWD Y13, hi, hi \
+	VCVTDQ2PS lo, lo \
+	VCVTDQ2PS hi, hi \
+	VBROADCASTSS dx, Y12 \
+	VMULPS  Y14, Y12, Y10 \
+	VMULPS  Y15, Y12, Y11 \
+	VFMADD213PS k*64(SP), Y10, lo \
+	VFMADD213PS k*64+32(SP), Y11, hi \
+	VMOVUPS lo, k*64(SP) \
+	VMOVUPS hi, k*64+32(SP)
+
+// P4RESULT stores a vector's sums (lo, hi) at DI and moves DI on by R8
+// bytes.
+#define P4RESULT(lo, hi) \
+	VMOVUPS lo, (DI) \
+	VMOVUPS hi, 32(DI) \
+	ADDQ R8, DI
+
 TEXT ·q8Tile4PromptAVX2(SB), NOSPLIT, $296-96
-	T4START
+	MOVQ x+32(FP), R9
+	MOVQ R9, 256(SP)
+	MOVQ d+48(FP), R9
+	MOVQ R9, 264(SP)
+	MOVQ s+56(FP), R9
+	MOVQ R9, 272(SP)
+	MOVQ out+72(FP), R9
+	MOVQ R9, 280(SP)
+	MOVQ groups+88(FP), R9
+	MOVQ R9, 288(SP)
+	MOVL $0x00010001, R9
+	VMOVD R9, X13
+	VPBROADCASTD X13, Y13
+	MOVQ xstride+40(FP), R14
+	LEAQ (R14)(R14*2), R15
+	MOVQ dstride+64(FP), CX
+	SHLQ $2, CX
+	LEAQ (CX)(CX*2), AX
 
-t4pgroup:
-	T4GROUP
+p4group:
+	MOVQ w+0(FP), R11
+	MOVQ dw+8(FP), R13
+	MOVQ nb+24(FP), BX
+	MOVQ 256(SP), SI
+	MOVQ 264(SP), R12
+	SUMS4ZERO
 
-t4pblockloop:
-	T4BLOCK
-	SCALE4D(0, (R12), Y0, Y1)
-	SCALE4D(1, (R12)(CX*1), Y2, Y3)
-	SCALE4D(2, (R12)(CX*2), Y4, Y5)
-	SCALE4D(3, (R12)(AX*1), Y6, Y7)
-	T4NEXT
-	JNZ  t4pblockloop
+p4blockloop:
+	P4FIRST
+	P4QUAD(1)
+	P4QUAD(2)
+	P4QUAD(3)
+	P4QUAD(4)
+	P4QUAD(5)
+	P4QUAD(6)
+	P4QUAD(7)
+	VMOVUPS (R13), Y14
+	VMOVUPS 32(R13), Y15
+	P4SCALE(0, (R12), Y0, Y1)
+	P4SCALE(1, (R12)(CX*1), Y2, Y3)
+	P4SCALE(2, (R12)(CX*2), Y4, Y5)
+	P4SCALE(3, (R12)(AX*1), Y6, Y7)
+	ADDQ $512, R11
+	ADDQ $64, R13
+	ADDQ $32, SI
+	ADDQ $4, R12
+	DECQ BX
+	JNZ  p4blockloop
 	// The offset terms, block by block, on the sums in Y0–Y7.
 	MOVQ mw+16(FP), R10
 	MOVQ 272(SP), DX
 	MOVQ nb+24(FP), BX
 	SUMS4LOAD
 
-t4poffsets:
+p4offsets:
 	VMOVUPS (R10), Y8
 	VMOVUPS 32(R10), Y9
 	OFFSET((DX), Y0, Y1)
@@ -916,9 +1023,24 @@ t4poffsets:
 	ADDQ $64, R10
 	ADDQ $4, DX
 	DECQ BX
-	JNZ  t4poffsets
-	T4RESULTS
-	JNZ  t4pgroup
+	JNZ  p4offsets
+	// The results, and the next group's vectors.
+	MOVQ 280(SP), DI
+	MOVQ ostride+80(FP), R8
+	SHLQ $2, R8
+	P4RESULT(Y0, Y1)
+	P4RESULT(Y2, Y3)
+	P4RESULT(Y4, Y5)
+	P4RESULT(Y6, Y7)
+	LEAQ (R14*4), R9
+	ADDQ R9, 256(SP)
+	LEAQ (CX*4), R9
+	ADDQ R9, 264(SP)
+	ADDQ R9, 272(SP)
+	LEAQ (R8*4), R9
+	ADDQ R9, 280(SP)
+	DECQ 288(SP)
+	JNZ  p4group
 	VZEROUPPER
 	RET
 
