@@ -320,8 +320,8 @@ type promptRun struct {
 }
 
 // attnScratch is one worker's buffers for attendRun, kept in attnPool: a
-// 200-token prompt's scores alone are 160 KB a head, which every layer
-// allocated and cleared anew.
+// chunk of queries' scores (28 queries over a 1,500-token prompt's keys are
+// 168 KB), which every head of every layer would otherwise allocate anew.
 type attnScratch struct {
 	scores []float32
 	ps     tensor.PanelScratch
@@ -330,29 +330,26 @@ type attnScratch struct {
 var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
 
 // attendRun writes one head's attention output for queries [q0,q1) of a run of prompt steps
-// (q0 a multiple of queryChunk), over the head's packed keys and values: the queries times the
-// keys up to the last one's position, a softmax of each query's scores up to its own position,
-// then the probabilities times the values, each group of queries over the values up to its last
-// one's position. Each query's output depends only on itself and the keys and values up to its
+// (q0 a multiple of queryChunk), over the head's packed keys and values, a chunk of queries at
+// a time, so that the chunk's scores stay in the core's cache between its three steps: the
+// queries times the keys up to the last one's position, a softmax of each query's scores up to
+// its own position, then the probabilities times the values, each group of queries over the
+// values up to its last one's position. Each query's output depends only on itself and the keys and values up to its
 // position, not on the other queries, the parts or how far the packs go, as the matrix
 // multiplies guarantee (tensor.Panels).
 func (m *Model) attendRun(out, q []float32, r promptRun, head, q0, q1 int, kv *packedKV, a *attnScratch) {
 	d, qd := m.HeadDim, m.qDim()
-	keys, n := r.p0+q1, q1-q0
-	a.scores = slices.Grow(a.scores[:0], n*keys)[:n*keys]
-	// Queries in chunks, each against the keys its last query sees: the
-	// scores past a query's position are never read (CausalSoftmax zeroes
-	// them), and each score is the same dot product whatever the chunk.
-	for t0 := 0; t0 < n; t0 += queryChunk {
-		t1 := min(t0+queryChunk, n)
-		kv.k.Mul(a.scores[t0*keys:], keys, q[(r.i0+q0+t0)*qd+head*d:], qd, t1-t0, 0, r.p0+q0+t1, nil, &a.ps)
-	}
-	tensor.CausalSoftmax(a.scores, keys, r.p0+q0, float32(1/math.Sqrt(float64(d))))
-	// The probabilities past a query's position are zeros: each group of
-	// queries takes the values up to its last one's position only.
-	for t0 := 0; t0 < n; t0 += tensor.PanelGroup {
-		t1 := min(t0+tensor.PanelGroup, n)
-		kv.v.MulFirst(out[(r.i0+q0+t0)*qd+head*d:], qd, a.scores[t0*keys:], keys, t1-t0, 0, d, r.p0+q0+t1, nil, &a.ps)
+	scale := float32(1 / math.Sqrt(float64(d)))
+	for t0 := 0; t0 < q1-q0; t0 += queryChunk {
+		t1 := min(t0+queryChunk, q1-q0)
+		keys := r.p0 + q0 + t1
+		a.scores = slices.Grow(a.scores[:0], (t1-t0)*keys)[:(t1-t0)*keys]
+		kv.k.Mul(a.scores, keys, q[(r.i0+q0+t0)*qd+head*d:], qd, t1-t0, 0, keys, nil, &a.ps)
+		tensor.CausalSoftmax(a.scores, keys, r.p0+q0+t0, scale)
+		for g0 := t0; g0 < t1; g0 += tensor.PanelGroup {
+			g1 := min(g0+tensor.PanelGroup, t1)
+			kv.v.MulFirst(out[(r.i0+q0+g0)*qd+head*d:], qd, a.scores[(g0-t0)*keys:], keys, g1-g0, 0, d, r.p0+q0+g1, nil, &a.ps)
+		}
 	}
 }
 
