@@ -1623,3 +1623,368 @@ x4block:
 x4done:
 	VZEROUPPER
 	RET
+
+// Q8_0 rows in lanes (AVX2). A Q8_0 matrix's interleaved copy on these CPUs
+// (rows16.go) keeps, per group of 16 rows and block, the rows' d (16 fp16)
+// and then for each column quad c = 0…7 the rows' bytes 4c…4c+3, one row's
+// four after another's (rows 0–7 in the first 32 bytes, 8–15 in the next):
+// one lane per row, as the Q4_1 copy. Per quad, the weights' absolute
+// values (VPABSB) are multiplied with the vector's four bytes broadcast
+// and given the weights' signs (VPSIGNB): VPMADDUBSW's int16 pairs are at
+// most 2·128·127, so each goes to int32 at once (VPMADDWD) and the block's
+// eight quads add up there, exactly; the block's int32 row sums are then
+// converted and multiplied by d_w·d_x into the rows' float sums (one FMA a
+// block). Every kernel below takes these operations in this order for each
+// vector, so a vector's results have the same bits whichever kernel and
+// however many vectors. Y14 holds the int16 ones; Y8, Y9 a quad's weights
+// (rows 0–7, 8–15), Y10, Y11 their absolute values, Y12, Y13 scratch.
+
+// QW loads quad c of the block at p and its absolute values.
+#define QW(c, p) \
+	VMOVDQU 32+c*64(p), Y8 \
+	VMOVDQU 64+c*64(p), Y9 \
+	VPABSB  Y8, Y10 \
+	VPABSB  Y9, Y11
+
+// QXSET sets lo, hi to the int32 row sums of the quad (QW) times the
+// vector's four bytes at xo; QXADD adds them to lo, hi.
+#define QXSET(xo, lo, hi) \
+	VPBROADCASTD xo, Y12 \
+	VPSIGNB Y8, Y12, lo \
+	VPSIGNB Y9, Y12, hi \
+	VPMADDUBSW lo, Y10, lo \
+	VPMADDUBSW hi, Y11, hi \
+	VPMADDWD Y14, lo, lo \
+	VPMADDWD Y14, hi, hi
+
+#define QXADD(xo, lo, hi) \
+	VPBROADCASTD xo, Y12 \
+	VPSIGNB Y8, Y12, Y13 \
+	VPSIGNB Y9, Y12, Y12 \
+	VPMADDUBSW Y13, Y10, Y13 \
+	VPMADDUBSW Y12, Y11, Y12 \
+	VPMADDWD Y14, Y13, Y13 \
+	VPMADDWD Y14, Y12, Y12 \
+	VPADDD  Y13, lo, lo \
+	VPADDD  Y12, hi, hi
+
+// Q1BLOCK adds the block at p (16 rows) times the vector's block at DI
+// (scale at R8) to the float sums Y0, Y1 (int32 sums in Y2, Y3), and moves
+// p to the next block.
+#define Q1BLOCK(p) \
+	QW(0, p) \
+	QXSET(0(DI), Y2, Y3) \
+	QW(1, p) \
+	QXADD(4(DI), Y2, Y3) \
+	QW(2, p) \
+	QXADD(8(DI), Y2, Y3) \
+	QW(3, p) \
+	QXADD(12(DI), Y2, Y3) \
+	QW(4, p) \
+	QXADD(16(DI), Y2, Y3) \
+	QW(5, p) \
+	QXADD(20(DI), Y2, Y3) \
+	QW(6, p) \
+	QXADD(24(DI), Y2, Y3) \
+	QW(7, p) \
+	QXADD(28(DI), Y2, Y3) \
+	VCVTDQ2PS Y2, Y2 \
+	VCVTDQ2PS Y3, Y3 \
+	VCVTPH2PS (p), Y8 \
+	VCVTPH2PS 16(p), Y9 \
+	VBROADCASTSS (R8), Y12 \
+	VMULPS  Y12, Y8, Y8 \
+	VMULPS  Y12, Y9, Y9 \
+	VFMADD231PS Y8, Y2, Y0 \
+	VFMADD231PS Y9, Y3, Y1 \
+	ADDQ $544, p
+
+// func q80Quads2AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+// func q80Quads3AVX2(… the same)
+// func q80Quads4AVX2(… the same)
+//
+// q80Quads1AVX2 for two (three, four) vectors at once: vector k's bytes at
+// x + k·xstride, its scales at d + k·dstride floats, its results at out +
+// k·ostride floats. Each quad's weights and their absolute values are
+// loaded once for all the vectors; vector k's int32 sums are Y(2k),
+// Y(2k+1), its float sums wait at k·64(SP). Registers: R11 the block, SI
+// vector 0's block bytes (R13 bytes between vectors', R15 three times
+// that), R12 vector 0's scales (R9 bytes between vectors', AX three
+// times that), R10 the group's first results (R14 bytes between vectors'),
+// BX the blocks left, CX the groups left.
+
+// QNSCALE adds vector k's block (int32 sums lo, hi; scale at dx) to its
+// float sums at k·64(SP), Y8, Y9 holding the rows' d_w: Q1BLOCK's
+// operations.
+#define QNSCALE(k, dx, lo, hi) \
+	VCVTDQ2PS lo, lo \
+	VCVTDQ2PS hi, hi \
+	VBROADCASTSS dx, Y12 \
+	VMULPS  Y12, Y8, Y10 \
+	VMULPS  Y12, Y9, Y11 \
+	VFMADD213PS k*64(SP), Y10, lo \
+	VFMADD213PS k*64+32(SP), Y11, hi \
+	VMOVUPS lo, k*64(SP) \
+	VMOVUPS hi, k*64+32(SP)
+
+// QNDW loads the block's d_w; QNNEXT moves on to the next block and
+// counts one off.
+#define QNDW \
+	VCVTPH2PS (R11), Y8 \
+	VCVTPH2PS 16(R11), Y9
+
+#define QNNEXT \
+	ADDQ $544, R11 \
+	ADDQ $32, SI \
+	ADDQ $4, R12 \
+	DECQ BX
+
+// QNOUT writes vector k's 16 sums from the frame at DI and moves DI on.
+#define QNOUT(k) \
+	VMOVUPS k*64(SP), Y8 \
+	VMOVUPS k*64+32(SP), Y9 \
+	VMOVUPS Y8, (DI) \
+	VMOVUPS Y9, 32(DI) \
+	ADDQ R14, DI
+
+// Q2QUAD (Q3QUAD, Q4QUAD) multiplies quad c with the vectors, adding with
+// op (QXADD; QXSET for quad 0).
+#define Q2QUAD(c, op) \
+	QW(c, R11) \
+	op(c*4(SI), Y0, Y1) \
+	op(c*4(SI)(R13*1), Y2, Y3)
+
+#define Q3QUAD(c, op) \
+	Q2QUAD(c, op) \
+	op(c*4(SI)(R13*2), Y4, Y5)
+
+#define Q4QUAD(c, op) \
+	Q3QUAD(c, op) \
+	op(c*4(SI)(R15*1), Y6, Y7)
+
+#define QNQUADS(quad) \
+	quad(0, QXSET) \
+	quad(1, QXADD) \
+	quad(2, QXADD) \
+	quad(3, QXADD) \
+	quad(4, QXADD) \
+	quad(5, QXADD) \
+	quad(6, QXADD) \
+	quad(7, QXADD)
+
+// func q80Quads1AVX2(w *byte, nb, groups int, x *int8, d *float32, out *float32)
+//
+// out[16g+r] = row r of group g times the vector, for g < groups.
+// Registers: R11 the block, DI the vector's block bytes, R8 its scale, BX
+// the blocks left, CX the groups left, R12 the next results.
+TEXT ·q80Quads1AVX2(SB), NOSPLIT, $0-48
+	ONES16
+	MOVQ w+0(FP), R11
+	MOVQ groups+16(FP), CX
+	MOVQ out+40(FP), R12
+
+q1group:
+	TESTQ CX, CX
+	JLE   q1done
+	MOVQ x+24(FP), DI
+	MOVQ d+32(FP), R8
+	MOVQ nb+8(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+q1block:
+	Q1BLOCK(R11)
+	ADDQ $32, DI
+	ADDQ $4, R8
+	DECQ BX
+	JNZ  q1block
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y1, 32(R12)
+	ADDQ $64, R12
+	DECQ CX
+	JMP  q1group
+
+q1done:
+	VZEROUPPER
+	RET
+
+// func q80QuadsS4AVX2(w *byte, nb, q int, x *int8, d *float32, out *float32)
+//
+// q80Quads1AVX2 over 4·q groups read as four streams (see
+// q41Rows16Q8S4AVX2): groups j, q+j, 2q+j and 3q+j together, a block of
+// each in turn; stream k's float sums wait at k·64(SP). Registers: R11,
+// R10, SI, DX the streams' blocks, R12 stream 0's next results, R13 the
+// bytes between streams' results, AX scratch.
+TEXT ·q80QuadsS4AVX2(SB), NOSPLIT, $256-48
+// Q4STREAM adds the block of stream k (at p) to its sums in the frame.
+#define Q4STREAM(k, p) \
+	VMOVUPS k*64(SP), Y0 \
+	VMOVUPS k*64+32(SP), Y1 \
+	Q1BLOCK(p) \
+	VMOVUPS Y0, k*64(SP) \
+	VMOVUPS Y1, k*64+32(SP)
+
+// Q4RESULT stores stream k's 16 results at AX, clears its sums (Y4 is
+// zero) and moves AX to the next stream's.
+#define Q4RESULT(k) \
+	VMOVUPS k*64(SP), Y0 \
+	VMOVUPS k*64+32(SP), Y1 \
+	VMOVUPS Y0, (AX) \
+	VMOVUPS Y1, 32(AX) \
+	VMOVUPS Y4, k*64(SP) \
+	VMOVUPS Y4, k*64+32(SP) \
+	ADDQ R13, AX
+
+	ONES16
+	STREAMS4(w+0(FP), q+16(FP), nb+8(FP), $544)
+	MOVQ out+40(FP), R12
+	MOVQ CX, R13
+	SHLQ $6, R13
+	SUMS4ZERO
+
+qs4group:
+	TESTQ CX, CX
+	JLE   qs4done
+	MOVQ x+24(FP), DI
+	MOVQ d+32(FP), R8
+	MOVQ nb+8(FP), BX
+
+qs4block:
+	Q4STREAM(0, R11)
+	Q4STREAM(1, R10)
+	Q4STREAM(2, SI)
+	Q4STREAM(3, DX)
+	ADDQ $32, DI
+	ADDQ $4, R8
+	DECQ BX
+	JNZ  qs4block
+	VPXOR Y4, Y4, Y4
+	MOVQ R12, AX
+	Q4RESULT(0)
+	Q4RESULT(1)
+	Q4RESULT(2)
+	Q4RESULT(3)
+	ADDQ $64, R12
+	DECQ CX
+	JMP  qs4group
+
+qs4done:
+	VZEROUPPER
+	RET
+
+TEXT ·q80Quads2AVX2(SB), NOSPLIT, $128-72
+// QNSTART loads the arguments and the constants.
+#define QNSTART \
+	ONES16 \
+	MOVQ w+0(FP), R11 \
+	MOVQ groups+16(FP), CX \
+	MOVQ out+56(FP), R10 \
+	MOVQ ostride+64(FP), R14 \
+	SHLQ $2, R14 \
+	MOVQ xstride+32(FP), R13 \
+	LEAQ (R13)(R13*2), R15 \
+	MOVQ dstride+48(FP), R9 \
+	SHLQ $2, R9 \
+	LEAQ (R9)(R9*2), AX
+
+// QNGROUP points SI, R12 and BX at a group's first block.
+#define QNGROUP \
+	MOVQ x+24(FP), SI \
+	MOVQ d+40(FP), R12 \
+	MOVQ nb+8(FP), BX
+
+	QNSTART
+
+qx2group:
+	TESTQ CX, CX
+	JLE   qx2done
+	QNGROUP
+	VXORPS Y0, Y0, Y0
+	VMOVUPS Y0, 0(SP)
+	VMOVUPS Y0, 32(SP)
+	VMOVUPS Y0, 64(SP)
+	VMOVUPS Y0, 96(SP)
+
+qx2block:
+	QNQUADS(Q2QUAD)
+	QNDW
+	QNSCALE(0, (R12), Y0, Y1)
+	QNSCALE(1, (R12)(R9*1), Y2, Y3)
+	QNNEXT
+	JNZ  qx2block
+	MOVQ R10, DI
+	QNOUT(0)
+	QNOUT(1)
+	ADDQ $64, R10
+	DECQ CX
+	JMP  qx2group
+
+qx2done:
+	VZEROUPPER
+	RET
+
+TEXT ·q80Quads3AVX2(SB), NOSPLIT, $192-72
+	QNSTART
+
+qx3group:
+	TESTQ CX, CX
+	JLE   qx3done
+	QNGROUP
+	VXORPS Y0, Y0, Y0
+	VMOVUPS Y0, 0(SP)
+	VMOVUPS Y0, 32(SP)
+	VMOVUPS Y0, 64(SP)
+	VMOVUPS Y0, 96(SP)
+	VMOVUPS Y0, 128(SP)
+	VMOVUPS Y0, 160(SP)
+
+qx3block:
+	QNQUADS(Q3QUAD)
+	QNDW
+	QNSCALE(0, (R12), Y0, Y1)
+	QNSCALE(1, (R12)(R9*1), Y2, Y3)
+	QNSCALE(2, (R12)(R9*2), Y4, Y5)
+	QNNEXT
+	JNZ  qx3block
+	MOVQ R10, DI
+	QNOUT(0)
+	QNOUT(1)
+	QNOUT(2)
+	ADDQ $64, R10
+	DECQ CX
+	JMP  qx3group
+
+qx3done:
+	VZEROUPPER
+	RET
+
+TEXT ·q80Quads4AVX2(SB), NOSPLIT, $256-72
+	QNSTART
+
+qx4group:
+	TESTQ CX, CX
+	JLE   qx4done
+	QNGROUP
+	SUMS4ZERO
+
+qx4block:
+	QNQUADS(Q4QUAD)
+	QNDW
+	QNSCALE(0, (R12), Y0, Y1)
+	QNSCALE(1, (R12)(R9*1), Y2, Y3)
+	QNSCALE(2, (R12)(R9*2), Y4, Y5)
+	QNSCALE(3, (R12)(AX*1), Y6, Y7)
+	QNNEXT
+	JNZ  qx4block
+	MOVQ R10, DI
+	QNOUT(0)
+	QNOUT(1)
+	QNOUT(2)
+	QNOUT(3)
+	ADDQ $64, R10
+	DECQ CX
+	JMP  qx4group
+
+qx4done:
+	VZEROUPPER
+	RET

@@ -222,27 +222,31 @@ var q8TileBatch = 16
 // once.
 const rows16Chunk = 64 << 10
 
-// mulRows16Q8 is MulRowsQ8 over the interleaved copy of a Q4_1 matrix
-// (AVX2): fewer than q8TileBatch vectors through the row kernels, up to
-// four at a time (each group's weights split into nibbles once for them,
-// each vector with the one-vector kernel's bits), more through the tile
-// kernel; a group only partly inside [r0,r1) is computed whole and the rows
-// wanted are copied.
+// mulRows16Q8 is MulRowsQ8 over the interleaved copy of a Q4_1 or Q8_0
+// matrix (AVX2): through the row kernels, up to four vectors at a time (a
+// group's weights loaded, and Q4_1's split into nibbles, once for them;
+// each vector with the one-vector kernel's bits), and for Q4_1 from
+// q8TileBatch vectors on through the tile kernel; a group only partly
+// inside [r0,r1) is computed whole and the rows wanted are copied.
 func (m *Matrix) mulRows16Q8(out []float32, x *Q8Vectors, r0, r1 int) {
-	if x.N >= q8TileBatch {
+	if m.Type == Q4_1 && x.N >= q8TileBatch {
 		m.mulMatQ8Lanes(out, x, r0, r1, rowsOrder)
 		return
 	}
 	nb := m.Cols / QK
-	chunk := max(1, rows16Chunk/(nb*q41Rows16Bytes))
+	gb, kernel := nb*rows16Bytes(m.Type), q8Rows16KernelN
+	if m.Type == Q8_0 {
+		kernel = q80QuadsKernelN
+	}
+	chunk := max(1, rows16Chunk/gb)
 	if x.N <= 4 {
 		chunk = math.MaxInt // one pass over the rows: no other vectors to keep them for
 	}
 	groupsInRange(out, x.N, m.Rows, r0/16, (r1+15)/16, r0, r1, func(g, count int, o []float32, os int) {
 		for c := 0; c < count; c += chunk {
-			w, groups := m.rows16[(g+c)*nb*q41Rows16Bytes:], min(chunk, count-c)
+			w, groups := m.rows16[(g+c)*gb:], min(chunk, count-c)
 			for b := 0; b < x.N; b += 4 {
-				q8Rows16KernelN(w, nb, groups, x, b, min(4, x.N-b), o[b*os+16*c:], os)
+				kernel(w, nb, groups, x, b, min(4, x.N-b), o[b*os+16*c:], os)
 			}
 		}
 	})

@@ -40,6 +40,10 @@ func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []flo
 	panic("tensor: no int8 kernels in this build")
 }
 
+func q80QuadsKernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []float32, ostride int) {
+	panic("tensor: no int8 kernels in this build")
+}
+
 func q8Rows16() bool { return false }
 
 func unpackRows16(src []byte, nb int, dst []byte, d, mn []float32) {

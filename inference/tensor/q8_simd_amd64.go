@@ -189,6 +189,40 @@ func q8Rows16KernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []flo
 	kernel(&w[0], nb, groups, &q[0], x.Cols, &d[0], &s[0], stride, &out[0], ostride)
 }
 
+// q80QuadsKernel runs groups [0,groups) of w, a Q8_0 matrix's interleaved
+// copy from a group on (rows in lanes, rows16.go), against one quantized
+// vector into out (16·groups floats): four streams where there are enough
+// groups, the same bits either way.
+func q80QuadsKernel(w []byte, nb, groups int, q []int8, d []float32, out []float32) {
+	w, out = w[:groups*nb*q80Rows16Bytes], out[:16*groups]
+	q, d = q[:nb*QK], d[:nb]
+	if n := fourStreams(groups); n > 0 {
+		q80QuadsS4AVX2(&w[0], nb, n/4, &q[0], &d[0], &out[0])
+		w, out, groups = w[n*nb*q80Rows16Bytes:], out[16*n:], groups-n
+	}
+	if groups > 0 {
+		q80Quads1AVX2(&w[0], nb, groups, &q[0], &d[0], &out[0])
+	}
+}
+
+// q80QuadsKernelN is q80QuadsKernel for vectors b…b+n-1 of x at once (n is
+// 1 to 4), vector b+k's results at out[k*ostride:], with that kernel's bits
+// for each.
+func q80QuadsKernelN(w []byte, nb, groups int, x *Q8Vectors, b, n int, out []float32, ostride int) {
+	if n == 1 {
+		q, d, _ := x.vector(b)
+		q80QuadsKernel(w, nb, groups, q, d, out)
+		return
+	}
+	stride := sumsLen(nb)
+	w, out = w[:groups*nb*q80Rows16Bytes], out[:(n-1)*ostride+16*groups]
+	q, d := x.q[b*x.Cols:(b+n)*x.Cols], x.d[b*stride:(b+n-1)*stride+nb]
+	kernel := [...]func(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int){
+		2: q80Quads2AVX2, 3: q80Quads3AVX2, 4: q80Quads4AVX2,
+	}[n]
+	kernel(&w[0], nb, groups, &q[0], x.Cols, &d[0], stride, &out[0], ostride)
+}
+
 // q8Interleaved reports whether the tile kernel takes interleaved vectors.
 func q8Interleaved() bool { return q8Active != nil && q8Active.tile != nil }
 
@@ -306,3 +340,18 @@ func q8RowsN(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b i
 	q8Active.q80xN[k](&rows[0], rb, n, nb, &q[0], x.Cols, &d[0], stride, &out[0], ostride)
 	return k
 }
+
+//go:noescape
+func q80Quads1AVX2(w *byte, nb, groups int, x *int8, d *float32, out *float32)
+
+//go:noescape
+func q80QuadsS4AVX2(w *byte, nb, q int, x *int8, d *float32, out *float32)
+
+//go:noescape
+func q80Quads2AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
+func q80Quads3AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
+func q80Quads4AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)

@@ -108,8 +108,8 @@ func TestQuantizeRowQ8MatchesGo(t *testing.T) {
 }
 
 // TestMulRowsQ8Interleaved checks MulRowsQ8 (and MulMatQ8, whose tiles
-// then come from the copy) over a Q4_1 matrix's interleaved copy, where the
-// kernel set reads it (AVX2): against the reference, for partial groups at
+// then come from the copy) over a Q4_1 or Q8_0 matrix's interleaved copy,
+// where the kernel set reads it (AVX2): against the reference, for partial groups at
 // both ends of the row range, and the same bits for every vector alone as in
 // batches of two and three (the row kernels that take several vectors) and
 // in one large enough for the tile kernel (odd, so one vector goes through
@@ -120,14 +120,17 @@ func TestMulRowsQ8Interleaved(t *testing.T) {
 		if !q8Rows16() {
 			t.Skip("this kernel set reads the rows themselves")
 		}
-		for _, shape := range [][2]int{{16, 1}, {37, 3}, {64, 18}, {200, 48}} {
-			rows, cols := shape[0], shape[1]*QK
-			m := q8Matrix(t, Q4_1, rows, cols, uint64(rows))
+		for _, c := range []struct {
+			dt         DType
+			rows, cols int
+		}{{Q4_1, 16, 1}, {Q4_1, 37, 3}, {Q4_1, 64, 18}, {Q4_1, 200, 48}, {Q8_0, 16, 1}, {Q8_0, 37, 3}, {Q8_0, 200, 18}} {
+			rows, cols := c.rows, c.cols*QK
+			m := q8Matrix(t, c.dt, rows, cols, uint64(rows))
 			if !m.Interleave() {
 				t.Skip("no interleaved copy on this CPU")
 			}
-			for _, n := range []int{2, 4, 7, q8TileBatch - 1, q8TileBatch + 1} {
-				what := fmt.Sprintf("interleaved %d×%d n=%d", rows, cols, n)
+			for _, n := range []int{2, 3, 4, 7, q8TileBatch - 1, q8TileBatch + 1} {
+				what := fmt.Sprintf("interleaved %s %d×%d n=%d", c.dt, rows, cols, n)
 				xf := randFloats(uint64(cols), n*cols, 1)
 				x := QuantizeQ8(xf, n, cols, false)
 				out := make([]float32, n*rows)
@@ -229,8 +232,58 @@ func TestFourStreamsBits(t *testing.T) {
 			q41Rows16Q8AVX2(&m.rows16[0], nb, groups, &q[0], &d[0], &s[0], &want[0])
 			sameBits(t, fmt.Sprintf("Q4_1 interleaved %d×%d, against one stream", rows, cols), got, want)
 			checkQ8(t, fmt.Sprintf("Q4_1 interleaved %d×%d", rows, cols), m, x, got)
+			m8 := q8Matrix(t, Q8_0, rows, cols, uint64(rows+nb))
+			if !m8.Interleave() {
+				t.Fatal("a Q8_0 matrix has no interleaved copy where a Q4_1 one has")
+			}
+			q80QuadsKernel(m8.rows16, nb, groups, q, d, got)
+			q80Quads1AVX2(&m8.rows16[0], nb, groups, &q[0], &d[0], &want[0])
+			sameBits(t, fmt.Sprintf("Q8_0 interleaved %d×%d, against one stream", rows, cols), got, want)
+			checkQ8(t, fmt.Sprintf("Q8_0 interleaved %d×%d", rows, cols), m8, x, got)
 		}
 	}
+}
+
+// TestQ80QuadsExtremes checks the Q8_0 rows-in-lanes kernels where the
+// int16 pairs are largest: weights of -128 and 127 against activations of
+// ±127 with the weights' signs (pairs of 2·128·127), for one to five vectors.
+func TestQ80QuadsExtremes(t *testing.T) {
+	eachQ8(t, func(t *testing.T) {
+		const rows, cols = 32, 2 * QK
+		m := q8Matrix(t, Q8_0, rows, cols, 1)
+		for i := range m.Data {
+			switch {
+			case i%q80Bytes < 2:
+				binary.LittleEndian.PutUint16(m.Data[i-i%q80Bytes:], 0x3c00) // d = 1
+			case (i/q80Bytes)%3 == 0:
+				m.Data[i] = 0x7f
+			default:
+				m.Data[i] = 0x80
+			}
+		}
+		if !m.Interleave() || !q8Rows16() {
+			t.Skip("no interleaved copy read by this kernel set")
+		}
+		for n := 1; n <= 5; n++ {
+			xf := make([]float32, n*cols)
+			for i := range xf {
+				if (i/QK)%3 == 0 {
+					xf[i] = 1
+				} else {
+					xf[i] = -1
+				}
+			}
+			x := QuantizeQ8(xf, n, cols, false)
+			out := make([]float32, n*rows)
+			m.MulRowsQ8(out, x, 0, rows)
+			checkQ8(t, fmt.Sprintf("extremes n=%d", n), m, x, out)
+			// Row 0: 127 against +127 over block 0, -128 against -127 over
+			// block 1, the activations' scale 1/127.
+			if want := 32*127 + 32*128; math.Abs(float64(out[0])-float64(want)) > 1e-3 {
+				t.Errorf("n=%d: row 0 gives %g, want %d", n, out[0], want)
+			}
+		}
+	})
 }
 
 // TestLanesPasses checks that the AVX2 prompt multiply gives the same bits

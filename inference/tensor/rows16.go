@@ -16,7 +16,10 @@ import "unsafe"
 //	Q4_1: d (16 fp16), m (16 fp16), then for c in 0…3 the bytes 4c…4c+3 of
 //	      each row (low nibbles columns 4c…4c+3, high nibbles columns
 //	      16+4c…16+4c+3), one row's four after another's: 320 bytes;
-//	Q8_0: d (16 fp16), then for j in 0…31 the byte j of each row: 544 bytes.
+//	Q8_0: d (16 fp16), then for j in 0…31 the byte j of each row: 544 bytes
+//	      (AVX-512); on CPUs with the AVX2 int8 kernels instead, after d, for
+//	      c in 0…7 the bytes 4c…4c+3 of each row, one row's four after
+//	      another's (rows in lanes for VPMADDUBSW, as Q4_1's quads).
 //
 // Rows past the matrix's last are zeros.
 
@@ -39,7 +42,7 @@ func rows16Bytes(t DType) int {
 
 // Interleave adds the interleaved copy of the weights that MulRows then
 // decodes with, where this build and CPU have its kernels (AVX-512) and
-// the type is Q4_1 or Q8_0 — and that MulRowsQ8 decodes Q4_1 with on CPUs
+// the type is Q4_1 or Q8_0 — and that MulRowsQ8 decodes with on CPUs
 // with the AVX2 int8 kernels; it reports whether it did. The copy costs as
 // much memory as the weights. Call it before the matrix is shared between
 // goroutines.
@@ -52,11 +55,10 @@ func (m *Matrix) Interleave() bool {
 }
 
 // Interleavable reports whether Interleave would make an interleaved copy:
-// for Q4_1 and Q8_0 where the CPU has the AVX-512 kernels, for Q4_1 where
-// it has the AVX2 int8 ones and int8 activations are its default
-// (MulRowsQ8 reads the copy there).
+// for Q4_1 and Q8_0 where the CPU has the AVX-512 kernels or the AVX2 int8
+// ones with int8 activations its default (MulRowsQ8 reads the copy there).
 func (m *Matrix) Interleavable() bool {
-	cpu := rows16CPU() || (m.Type == Q4_1 && q8Rows16() && Int8Preferred())
+	cpu := rows16CPU() || (q8Rows16() && Int8Preferred())
 	return rows16Bytes(m.Type) != 0 && cpu && m.Cols%QK == 0 && m.Cols > 0
 }
 
@@ -69,9 +71,12 @@ func (m *Matrix) Groups() int { return (m.Rows + 15) / 16 }
 func (m *Matrix) InterleaveGroups(g0, g1 int) {
 	zeros := make([]byte, m.RowBytes()+16)
 	for g := g0; g < g1; g++ {
-		if rows16CPU() {
+		switch {
+		case rows16CPU():
 			m.interleaveGroup(g, zeros)
-		} else {
+		case m.Type == Q8_0:
+			m.interleaveGroupQ80Quads(g)
+		default:
 			m.interleaveGroupQ41(g)
 		}
 	}
@@ -92,6 +97,25 @@ func (m *Matrix) interleaveGroupQ41(g int) {
 			copy(dst[32+2*r:32+2*r+2], blk[2:4])
 			for c := range 4 {
 				copy(dst[64+64*c+4*r:][:4], blk[4+4*c:4+4*c+4])
+			}
+		}
+	}
+}
+
+// interleaveGroupQ80Quads writes group g of a Q8_0 matrix's interleaved
+// copy in the AVX2 kernels' layout: the rows' d, then their quads.
+func (m *Matrix) interleaveGroupQ80Quads(g int) {
+	nb, rb := m.Cols/QK, m.RowBytes()
+	for i := range nb {
+		dst := m.rows16[(g*nb+i)*q80Rows16Bytes:][:q80Rows16Bytes]
+		for r := range 16 {
+			if 16*g+r >= m.Rows {
+				break // the copy starts zeroed
+			}
+			blk := m.Data[(16*g+r)*rb+i*q80Bytes:][:q80Bytes]
+			copy(dst[2*r:2*r+2], blk[0:2])
+			for c := range 8 {
+				copy(dst[32+64*c+4*r:][:4], blk[2+4*c:2+4*c+4])
 			}
 		}
 	}

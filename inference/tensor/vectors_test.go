@@ -120,8 +120,8 @@ func TestMulVectorsRefusesOtherShapes(t *testing.T) {
 // copy), or for any matrix when none is named.
 func TestPrepareVectorsMakesPiecesOnlyWhereRead(t *testing.T) {
 	q41, q80 := randMatrix(t, Q4_1, 32, 64, 1), randMatrix(t, Q8_0, 32, 64, 2)
-	if !q41.Interleave() || !q80.Interleave() {
-		t.Skip("no interleaved-row kernels in this build or on this CPU")
+	if !rows16CPU() || !q41.Interleave() || !q80.Interleave() {
+		t.Skip("no AVX-512 interleaved-row kernels in this build or on this CPU")
 	}
 	x := randFloats(3, 2*64, 1)
 	for _, c := range []struct {
