@@ -1161,11 +1161,12 @@ r16done:
 // results, R13 the bytes between streams' results, AX scratch.
 
 TEXT ·q41Rows16Q8S4AVX2(SB), NOSPLIT, $256-56
-// R16STREAM adds the block of stream k (at p) to its sums in the frame.
-#define R16STREAM(k, p) \
+// S4STREAM adds the block of stream k (at p) to its sums in the frame, by
+// block (R16BLOCK, or Q1BLOCK for Q8_0), which keeps them in Y0, Y1.
+#define S4STREAM(k, p, block) \
 	VMOVUPS k*64(SP), Y0 \
 	VMOVUPS k*64+32(SP), Y1 \
-	R16BLOCK(p) \
+	block(p) \
 	VMOVUPS Y0, k*64(SP) \
 	VMOVUPS Y1, k*64+32(SP)
 
@@ -1200,10 +1201,10 @@ s4group:
 	R16VECTOR
 
 s4block:
-	R16STREAM(0, R11)
-	R16STREAM(1, R10)
-	R16STREAM(2, SI)
-	R16STREAM(3, DX)
+	S4STREAM(0, R11, R16BLOCK)
+	S4STREAM(1, R10, R16BLOCK)
+	S4STREAM(2, SI, R16BLOCK)
+	S4STREAM(3, DX, R16BLOCK)
 	R16NEXT
 	JNZ  s4block
 
@@ -1811,30 +1812,12 @@ q1done:
 // func q80QuadsS4AVX2(w *byte, nb, q int, x *int8, d *float32, out *float32)
 //
 // q80Quads1AVX2 over 4·q groups read as four streams (see
-// q41Rows16Q8S4AVX2): groups j, q+j, 2q+j and 3q+j together, a block of
-// each in turn; stream k's float sums wait at k·64(SP). Registers: R11,
+// q41Rows16Q8S4AVX2, whose S4STREAM and R16RESULT it shares): groups j,
+// q+j, 2q+j and 3q+j together, a block of each in turn; stream k's float
+// sums wait at k·64(SP). Registers: R11,
 // R10, SI, DX the streams' blocks, R12 stream 0's next results, R13 the
 // bytes between streams' results, AX scratch.
 TEXT ·q80QuadsS4AVX2(SB), NOSPLIT, $256-48
-// Q4STREAM adds the block of stream k (at p) to its sums in the frame.
-#define Q4STREAM(k, p) \
-	VMOVUPS k*64(SP), Y0 \
-	VMOVUPS k*64+32(SP), Y1 \
-	Q1BLOCK(p) \
-	VMOVUPS Y0, k*64(SP) \
-	VMOVUPS Y1, k*64+32(SP)
-
-// Q4RESULT stores stream k's 16 results at AX, clears its sums (Y4 is
-// zero) and moves AX to the next stream's.
-#define Q4RESULT(k) \
-	VMOVUPS k*64(SP), Y0 \
-	VMOVUPS k*64+32(SP), Y1 \
-	VMOVUPS Y0, (AX) \
-	VMOVUPS Y1, 32(AX) \
-	VMOVUPS Y4, k*64(SP) \
-	VMOVUPS Y4, k*64+32(SP) \
-	ADDQ R13, AX
-
 	ONES16
 	STREAMS4(w+0(FP), q+16(FP), nb+8(FP), $544)
 	MOVQ out+40(FP), R12
@@ -1850,20 +1833,20 @@ qs4group:
 	MOVQ nb+8(FP), BX
 
 qs4block:
-	Q4STREAM(0, R11)
-	Q4STREAM(1, R10)
-	Q4STREAM(2, SI)
-	Q4STREAM(3, DX)
+	S4STREAM(0, R11, Q1BLOCK)
+	S4STREAM(1, R10, Q1BLOCK)
+	S4STREAM(2, SI, Q1BLOCK)
+	S4STREAM(3, DX, Q1BLOCK)
 	ADDQ $32, DI
 	ADDQ $4, R8
 	DECQ BX
 	JNZ  qs4block
-	VPXOR Y4, Y4, Y4
+	VPXOR Y2, Y2, Y2
 	MOVQ R12, AX
-	Q4RESULT(0)
-	Q4RESULT(1)
-	Q4RESULT(2)
-	Q4RESULT(3)
+	R16RESULT(0)
+	R16RESULT(1)
+	R16RESULT(2)
+	R16RESULT(3)
 	ADDQ $64, R12
 	DECQ CX
 	JMP  qs4group

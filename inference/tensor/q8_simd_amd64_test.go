@@ -527,7 +527,7 @@ func TestUnpackRows16(t *testing.T) {
 	m := q8Matrix(t, Q4_1, 37, nb*QK, 9)
 	m.rows16 = make([]byte, m.Groups()*nb*q41Rows16Bytes)
 	for g := range m.Groups() {
-		m.interleaveGroupQ41(g)
+		m.interleaveGroupQuads(g)
 	}
 	for g := range m.Groups() {
 		a, b := newQ8WeightTile(nb), newQ8WeightTile(nb)

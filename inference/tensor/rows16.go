@@ -74,48 +74,34 @@ func (m *Matrix) InterleaveGroups(g0, g1 int) {
 		switch {
 		case rows16CPU():
 			m.interleaveGroup(g, zeros)
-		case m.Type == Q8_0:
-			m.interleaveGroupQ80Quads(g)
 		default:
-			m.interleaveGroupQ41(g)
+			m.interleaveGroupQuads(g)
 		}
 	}
 }
 
-// interleaveGroupQ41 writes group g of a Q4_1 matrix's interleaved copy in
-// plain Go (CPUs without the AVX-512 byte permutes).
-func (m *Matrix) interleaveGroupQ41(g int) {
+// interleaveGroupQuads writes group g of a Q4_1 or Q8_0 matrix's
+// interleaved copy in plain Go, in the layout the AVX2 kernels read (and
+// the AVX-512 ones for Q4_1): the 16 rows' fp16 fields (Q4_1's d and m,
+// Q8_0's d), then the rows' column quads.
+func (m *Matrix) interleaveGroupQuads(g int) {
 	nb, rb := m.Cols/QK, m.RowBytes()
-	for i := range nb {
-		dst := m.rows16[(g*nb+i)*q41Rows16Bytes:][:q41Rows16Bytes]
-		for r := range 16 {
-			if 16*g+r >= m.Rows {
-				break // the copy starts zeroed
-			}
-			blk := m.Data[(16*g+r)*rb+i*q41Bytes:][:q41Bytes]
-			copy(dst[2*r:2*r+2], blk[0:2])
-			copy(dst[32+2*r:32+2*r+2], blk[2:4])
-			for c := range 4 {
-				copy(dst[64+64*c+4*r:][:4], blk[4+4*c:4+4*c+4])
-			}
-		}
+	bb, size, fields := q41Bytes, rows16Bytes(m.Type), 2 // fields: fp16 values a row
+	if m.Type == Q8_0 {
+		bb, fields = q80Bytes, 1
 	}
-}
-
-// interleaveGroupQ80Quads writes group g of a Q8_0 matrix's interleaved
-// copy in the AVX2 kernels' layout: the rows' d, then their quads.
-func (m *Matrix) interleaveGroupQ80Quads(g int) {
-	nb, rb := m.Cols/QK, m.RowBytes()
 	for i := range nb {
-		dst := m.rows16[(g*nb+i)*q80Rows16Bytes:][:q80Rows16Bytes]
+		dst := m.rows16[(g*nb+i)*size:][:size]
 		for r := range 16 {
 			if 16*g+r >= m.Rows {
 				break // the copy starts zeroed
 			}
-			blk := m.Data[(16*g+r)*rb+i*q80Bytes:][:q80Bytes]
-			copy(dst[2*r:2*r+2], blk[0:2])
-			for c := range 8 {
-				copy(dst[32+64*c+4*r:][:4], blk[2+4*c:2+4*c+4])
+			blk := m.Data[(16*g+r)*rb+i*bb:][:bb]
+			for f := range fields {
+				copy(dst[32*f+2*r:][:2], blk[2*f:])
+			}
+			for c := range (bb - 2*fields) / 4 {
+				copy(dst[32*fields+64*c+4*r:][:4], blk[2*fields+4*c:])
 			}
 		}
 	}

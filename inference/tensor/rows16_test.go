@@ -86,7 +86,7 @@ func TestInterleaveQ41InGo(t *testing.T) {
 	m.rows16 = make([]byte, m.Groups()*nb*q41Rows16Bytes)
 	m.InterleaveGroups(0, 0) // nothing
 	for g := range m.Groups() {
-		m.interleaveGroupQ41(g)
+		m.interleaveGroupQuads(g)
 	}
 	for g := range m.Groups() {
 		for i := range nb {
