@@ -7,7 +7,8 @@ package tensor
 
 // DotRowsF16 is DotRows over rows stored as float16 (rows[j*stride:] the
 // j-th row's first value): out[j] has the bits of DotRows over the rows'
-// float32 values.
+// float32 values — on CPUs with AVX-512, of the AVX2 float32 kernel, since
+// DotRows there sums a row's sixteen lanes in another order.
 func DotRowsF16(out, q []float32, rows []uint16, stride int, scale float32) {
 	if len(out) > 0 {
 		_ = rows[(len(out)-1)*stride+len(q)-1]

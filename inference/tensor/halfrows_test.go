@@ -6,6 +6,11 @@ import (
 	"testing"
 )
 
+// dotRowsF16Twin is the float32 function whose bits DotRowsF16 gives over
+// the widened rows: DotRows, or its AVX2 kernel where DotRowsF16 runs its
+// AVX2 one (halfrows_twin_amd64_test.go).
+var dotRowsF16Twin = DotRows
+
 // The float16 row functions give the bits of their float32 versions over the
 // rows' widened values, for the vector kernels' head size (64) and another
 // (48, the plain path), several row counts and a stride past the row.
@@ -21,7 +26,7 @@ func TestRowsF16MatchFloat32Rows(t *testing.T) {
 			q := randFloats(3, d, 1)
 			what := fmt.Sprintf("d=%d n=%d", d, n)
 			want, got := filled(n), filled(n)
-			DotRows(want, q, wide, stride, 0.125)
+			dotRowsF16Twin(want, q, wide, stride, 0.125)
 			DotRowsF16(got, q, half, stride, 0.125)
 			sameBits(t, what+" DotRowsF16", got, want)
 			w := randFloats(5, n, 1)

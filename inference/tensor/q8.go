@@ -187,7 +187,7 @@ func Q8Supported(t DType) bool {
 // arguments do not fit the matrix or Q8Supported(m.Type) is false.
 func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
 	m.checkQ8(out, x, r0, r1, "MulRowsQ8")
-	if m.rows16 != nil && q8Rows16() {
+	if q8Rows16() && m.quadsCopy() {
 		m.mulRows16Q8(out, x, r0, r1)
 		return
 	}

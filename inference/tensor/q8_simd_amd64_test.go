@@ -233,8 +233,8 @@ func TestFourStreamsBits(t *testing.T) {
 			sameBits(t, fmt.Sprintf("Q4_1 interleaved %d×%d, against one stream", rows, cols), got, want)
 			checkQ8(t, fmt.Sprintf("Q4_1 interleaved %d×%d", rows, cols), m, x, got)
 			m8 := q8Matrix(t, Q8_0, rows, cols, uint64(rows+nb))
-			if !m8.Interleave() {
-				t.Fatal("a Q8_0 matrix has no interleaved copy where a Q4_1 one has")
+			if !m8.Interleave() || !m8.quadsCopy() {
+				continue // the AVX-512 kernels' copy (columns), not these kernels'
 			}
 			q80QuadsKernel(m8.rows16, nb, groups, q, d, got)
 			q80Quads1AVX2(&m8.rows16[0], nb, groups, &q[0], &d[0], &want[0])

@@ -71,14 +71,18 @@ func (m *Matrix) Groups() int { return (m.Rows + 15) / 16 }
 func (m *Matrix) InterleaveGroups(g0, g1 int) {
 	zeros := make([]byte, m.RowBytes()+16)
 	for g := g0; g < g1; g++ {
-		switch {
-		case rows16CPU():
+		if rows16CPU() {
 			m.interleaveGroup(g, zeros)
-		default:
+		} else {
 			m.interleaveGroupQuads(g)
 		}
 	}
 }
+
+// quadsCopy reports whether m has an interleaved copy in the layout of the
+// AVX2 int8 kernels (column quads): Q4_1's always is; Q8_0's is where the
+// AVX-512 kernels, which read its columns, are not in use.
+func (m *Matrix) quadsCopy() bool { return m.rows16 != nil && (m.Type == Q4_1 || !rows16CPU()) }
 
 // interleaveGroupQuads writes group g of a Q4_1 or Q8_0 matrix's
 // interleaved copy in plain Go, in the layout the AVX2 kernels read (and
