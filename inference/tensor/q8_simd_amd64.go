@@ -21,6 +21,9 @@ import (
 // cancelled by the tile's c); the AVX2 one with two vectors as they are,
 // one lane per row, the Q4 nibbles as the unsigned operand, so it serves
 // Q4_1 only (Q8_0 prompts take the row kernel there, row tile by row tile).
+// Decoding on AVX2 reads the matrices' interleaved copies (rows16.go), 16
+// rows in lanes: Q4_1's nibbles, and Q8_0's |w| against the activation
+// bytes given w's signs (VPSIGNB).
 
 //go:noescape
 func q8Quantize(x *float32, nb int, q *int8, d, s *float32)
@@ -54,6 +57,21 @@ func q80DotQ8S4AVX2(row *byte, q, nb int, x *int8, d *float32, out *float32)
 
 //go:noescape
 func unpackRows16AVX2(src *byte, nb int, dst *byte, d, mn *float32)
+
+//go:noescape
+func q80Quads1AVX2(w *byte, nb, groups int, x *int8, d *float32, out *float32)
+
+//go:noescape
+func q80QuadsS4AVX2(w *byte, nb, q int, x *int8, d *float32, out *float32)
+
+//go:noescape
+func q80Quads2AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
+func q80Quads3AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
+
+//go:noescape
+func q80Quads4AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
 
 // unpackRows16 writes nb blocks of an interleaved Q4_1 group (src) to a
 // tile in column quads: quad c's low nibbles are quad c, its high ones
@@ -340,18 +358,3 @@ func q8RowsN(t DType, rows []byte, out []float32, ostride int, x *Q8Vectors, b i
 	q8Active.q80xN[k](&rows[0], rb, n, nb, &q[0], x.Cols, &d[0], stride, &out[0], ostride)
 	return k
 }
-
-//go:noescape
-func q80Quads1AVX2(w *byte, nb, groups int, x *int8, d *float32, out *float32)
-
-//go:noescape
-func q80QuadsS4AVX2(w *byte, nb, q int, x *int8, d *float32, out *float32)
-
-//go:noescape
-func q80Quads2AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
-
-//go:noescape
-func q80Quads3AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
-
-//go:noescape
-func q80Quads4AVX2(w *byte, nb, groups int, x *int8, xstride int, d *float32, dstride int, out *float32, ostride int)
