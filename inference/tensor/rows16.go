@@ -1,6 +1,9 @@
 package tensor
 
-import "unsafe"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
 // Interleaved rows for decoding. MulRows on a Q4_1 or Q8_0 matrix reads
 // each row separately and sums 16 vector lanes per row; with one vector
@@ -102,10 +105,12 @@ func (m *Matrix) interleaveGroupQuads(g int) {
 			}
 			blk := m.Data[(16*g+r)*rb+i*bb:][:bb]
 			for f := range fields {
-				copy(dst[32*f+2*r:][:2], blk[2*f:])
+				binary.LittleEndian.PutUint16(dst[32*f+2*r:], binary.LittleEndian.Uint16(blk[2*f:]))
 			}
-			for c := range (bb - 2*fields) / 4 {
-				copy(dst[32*fields+64*c+4*r:][:4], blk[2*fields+4*c:])
+			quads, to := blk[2*fields:], dst[32*fields+4*r:]
+			_, _ = quads[len(quads)-1], to[64*(len(quads)/4-1)+3] // the bounds, checked once
+			for c := range len(quads) / 4 {
+				*(*uint32)(unsafe.Pointer(&to[64*c])) = *(*uint32)(unsafe.Pointer(&quads[4*c]))
 			}
 		}
 	}
