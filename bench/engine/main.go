@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,7 +31,7 @@ func main() {
 	adapter := flag.String("adapter", "", "PEFT LoRA adapter folder applied to the model (e.g. models/v1)")
 	promptLen := flag.Int("prompt", 200, "prompt tokens")
 	decode := flag.Int("decode", 128, "tokens decoded per measurement")
-	runs := flag.Int("runs", 3, "measurements (the best is reported)")
+	runs := flag.Int("runs", 3, "measurements (the best is reported; for the first token the median too)")
 	python := flag.String("python", "python3", "Python with llama-cpp-python for the reference ('' to skip)")
 	activations := flag.String("activations", "", "matrix multiply inputs: f32 or q8 (default: the engine's)")
 	amx := flag.Bool("amx", true, "prompt multiplies on the AMX tiles where the CPU has them")
@@ -43,6 +44,10 @@ func main() {
 			os.Exit(1)
 		}
 		defer stop()
+	}
+	if *runs < 1 {
+		fmt.Fprintln(os.Stderr, "engine bench: -runs must be at least 1")
+		os.Exit(2)
 	}
 	spec := builtin.Spec{Base: *model, Adapter: *adapter, Activations: *activations, NoAMX: !*amx}
 	if err := run(spec, *promptLen, *decode, *runs, *python); err != nil {
@@ -79,10 +84,12 @@ func run(spec builtin.Spec, promptLen, decode, runs int, python string) error {
 	bw := bandwidth()
 
 	var first, firstCPU, prefillTPS, tps1, tps3, tps8, tpsLong float64
+	var firsts []float64
 	stat0, statErr := readCPUStat()
 	for range runs {
 		c0 := cpuSeconds()
 		f, p := prefill(m, prompt)
+		firsts = append(firsts, f)
 		firstCPU = best(firstCPU, cpuSeconds()-c0, true)
 		first, prefillTPS = best(first, f, true), max(prefillTPS, p)
 		tps1 = max(tps1, decodeSpeed(m, prompt[:16], 1, decode))
@@ -96,8 +103,9 @@ func run(spec builtin.Spec, promptLen, decode, runs int, python string) error {
 	bound := bw / float64(m.WeightBytes())
 	fmt.Printf("memory bandwidth (copy, read+write bytes, best before and after): %.1f GB/s; weights read per decoded token: %.1f MB; bound %.1f tokens/s\n",
 		bw/1e9, float64(m.WeightBytes())/1e6, bound)
-	fmt.Printf("first token after a %d-token prompt: %.0f ms (prefill %.0f tokens/s; %.0f ms of CPU time on all cores)\n",
-		len(prompt), first*1000, prefillTPS, firstCPU*1000)
+	slices.Sort(firsts)
+	fmt.Printf("first token after a %d-token prompt: %.0f ms (median of %d runs %.0f ms; prefill %.0f tokens/s; %.0f ms of CPU time on all cores)\n",
+		len(prompt), first*1000, len(firsts), firsts[len(firsts)/2]*1000, prefillTPS, firstCPU*1000)
 	fmt.Printf("decode batch 1: %.1f tokens/s = %.2f of the bandwidth bound\n", tps1, tps1/bound)
 	fmt.Printf("decode batch 3: %.1f tokens/s in all (%.1f per answer)\n", tps3, tps3/3)
 	fmt.Printf("decode batch 8 (a generation job's answers at once): %.1f tokens/s in all (%.1f per answer)\n", tps8, tps8/8)
