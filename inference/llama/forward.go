@@ -334,9 +334,9 @@ var attnPool = sync.Pool{New: func() any { return new(attnScratch) }}
 // a time, so that the chunk's scores stay in the core's cache between its three steps: the
 // queries times the keys up to the last one's position, a softmax of each query's scores up to
 // its own position, then the probabilities times the values, each group of queries over the
-// values up to its last one's position. Each query's output depends only on itself and the keys and values up to its
-// position, not on the other queries, the parts or how far the packs go, as the matrix
-// multiplies guarantee (tensor.Panels).
+// values up to its last one's position. Each query's output depends only on itself and the
+// keys and values up to its position, not on the other queries, the parts or how far the
+// packs go, as the matrix multiplies guarantee (tensor.Panels).
 func (m *Model) attendRun(out, q []float32, r promptRun, head, q0, q1 int, kv *packedKV, a *attnScratch) {
 	d, qd := m.HeadDim, m.qDim()
 	scale := float32(1 / math.Sqrt(float64(d)))

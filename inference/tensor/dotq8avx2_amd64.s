@@ -1669,26 +1669,41 @@ x4done:
 	VPADDD  Y13, lo, lo \
 	VPADDD  Y12, hi, hi
 
+// Q1QUAD (Q2QUAD, Q3QUAD, Q4QUAD) multiplies quad c of the block at p with
+// the vector at DI (the vectors from SI on), adding with op (QXADD; QXSET
+// for quad 0); QNQUADS runs one of them over a block's eight quads.
+#define Q1QUAD(c, op, p) \
+	QW(c, p) \
+	op(c*4(DI), Y2, Y3)
+
+#define Q2QUAD(c, op, p) \
+	QW(c, p) \
+	op(c*4(SI), Y0, Y1) \
+	op(c*4(SI)(R13*1), Y2, Y3)
+
+#define Q3QUAD(c, op, p) \
+	Q2QUAD(c, op, p) \
+	op(c*4(SI)(R13*2), Y4, Y5)
+
+#define Q4QUAD(c, op, p) \
+	Q3QUAD(c, op, p) \
+	op(c*4(SI)(R15*1), Y6, Y7)
+
+#define QNQUADS(quad, p) \
+	quad(0, QXSET, p) \
+	quad(1, QXADD, p) \
+	quad(2, QXADD, p) \
+	quad(3, QXADD, p) \
+	quad(4, QXADD, p) \
+	quad(5, QXADD, p) \
+	quad(6, QXADD, p) \
+	quad(7, QXADD, p)
+
 // Q1BLOCK adds the block at p (16 rows) times the vector's block at DI
 // (scale at R8) to the float sums Y0, Y1 (int32 sums in Y2, Y3), and moves
 // p to the next block.
 #define Q1BLOCK(p) \
-	QW(0, p) \
-	QXSET(0(DI), Y2, Y3) \
-	QW(1, p) \
-	QXADD(4(DI), Y2, Y3) \
-	QW(2, p) \
-	QXADD(8(DI), Y2, Y3) \
-	QW(3, p) \
-	QXADD(12(DI), Y2, Y3) \
-	QW(4, p) \
-	QXADD(16(DI), Y2, Y3) \
-	QW(5, p) \
-	QXADD(20(DI), Y2, Y3) \
-	QW(6, p) \
-	QXADD(24(DI), Y2, Y3) \
-	QW(7, p) \
-	QXADD(28(DI), Y2, Y3) \
+	QNQUADS(Q1QUAD, p) \
 	VCVTDQ2PS Y2, Y2 \
 	VCVTDQ2PS Y3, Y3 \
 	VCVTPH2PS (p), Y8 \
@@ -1747,31 +1762,6 @@ x4done:
 	VMOVUPS Y8, (DI) \
 	VMOVUPS Y9, 32(DI) \
 	ADDQ R14, DI
-
-// Q2QUAD (Q3QUAD, Q4QUAD) multiplies quad c with the vectors, adding with
-// op (QXADD; QXSET for quad 0).
-#define Q2QUAD(c, op) \
-	QW(c, R11) \
-	op(c*4(SI), Y0, Y1) \
-	op(c*4(SI)(R13*1), Y2, Y3)
-
-#define Q3QUAD(c, op) \
-	Q2QUAD(c, op) \
-	op(c*4(SI)(R13*2), Y4, Y5)
-
-#define Q4QUAD(c, op) \
-	Q3QUAD(c, op) \
-	op(c*4(SI)(R15*1), Y6, Y7)
-
-#define QNQUADS(quad) \
-	quad(0, QXSET) \
-	quad(1, QXADD) \
-	quad(2, QXADD) \
-	quad(3, QXADD) \
-	quad(4, QXADD) \
-	quad(5, QXADD) \
-	quad(6, QXADD) \
-	quad(7, QXADD)
 
 // func q80Quads1AVX2(w *byte, nb, groups int, x *int8, d *float32, out *float32)
 //
@@ -1889,7 +1879,7 @@ qx2group:
 	VMOVUPS Y0, 96(SP)
 
 qx2block:
-	QNQUADS(Q2QUAD)
+	QNQUADS(Q2QUAD, R11)
 	QNDW
 	QNSCALE(0, (R12), Y0, Y1)
 	QNSCALE(1, (R12)(R9*1), Y2, Y3)
@@ -1922,7 +1912,7 @@ qx3group:
 	VMOVUPS Y0, 160(SP)
 
 qx3block:
-	QNQUADS(Q3QUAD)
+	QNQUADS(Q3QUAD, R11)
 	QNDW
 	QNSCALE(0, (R12), Y0, Y1)
 	QNSCALE(1, (R12)(R9*1), Y2, Y3)
@@ -1951,7 +1941,7 @@ qx4group:
 	SUMS4ZERO
 
 qx4block:
-	QNQUADS(Q4QUAD)
+	QNQUADS(Q4QUAD, R11)
 	QNDW
 	QNSCALE(0, (R12), Y0, Y1)
 	QNSCALE(1, (R12)(R9*1), Y2, Y3)
