@@ -535,6 +535,12 @@ func TestModelsAddDuplicateAndCheck(t *testing.T) {
 	if row.Length() != 1 || !strings.Contains(row.Text(), model.URL()) || !strings.Contains(row.Text(), "QWEN_API_KEY") {
 		t.Fatalf("model list: %q", row.Text())
 	}
+	if href, _ := row.Find("[data-testid=model-name]").Attr("href"); href != "/models/qwen/card" {
+		t.Errorf("model name links to %q, want its card", href)
+	}
+	if card := c.page("/models/qwen/card"); !strings.Contains(card.Find("h1").Text(), "qwen") {
+		t.Errorf("model card heading %q", card.Find("h1").Text())
+	}
 
 	res := c.postForm("/models", add)
 	if res.StatusCode != http.StatusUnprocessableEntity {
