@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -92,6 +93,14 @@ func TestLocalModelAddLoadAndServe(t *testing.T) {
 	}](t, res)
 	if len(body.Choices) != 1 || body.Choices[0].Message.Content == "" || body.Usage.CompletionTokens == 0 {
 		t.Fatalf("answer %+v", body)
+	}
+	// The follow-up question reuses the cache of the conversation so far, and says how much of it.
+	history, _ := json.Marshal([]apiMessage{{Role: "user", Content: "Say hi."}, {Role: "assistant", Content: body.Choices[0].Message.Content},
+		{Role: "user", Content: "Now say bye."}})
+	res = app.call(http.MethodPost, "/v1/chat/completions", app.key, `{"model":"smol","messages":`+string(history)+`,"max_tokens":4}`)
+	next := decodeBody[struct{ Usage apiUsage }](t, res)
+	if u := next.Usage; res.StatusCode != http.StatusOK || u.PromptDetails.CachedTokens <= 0 || u.PromptDetails.CachedTokens >= u.PromptTokens {
+		t.Fatalf("follow-up: status %d, usage %+v", res.StatusCode, u)
 	}
 	res = app.call(http.MethodPost, "/v1/chat/completions", app.key,
 		`{"model":"smol","messages":[{"role":"user","content":"`+strings.Repeat("word ", 5000)+`"}]}`)

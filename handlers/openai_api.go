@@ -545,13 +545,20 @@ func newChatReply(model string, n int) chatReply {
 }
 
 type apiUsage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens     int              `json:"prompt_tokens"`
+	CompletionTokens int              `json:"completion_tokens"`
+	TotalTokens      int              `json:"total_tokens"`
+	PromptDetails    apiPromptDetails `json:"prompt_tokens_details"`
+}
+
+// apiPromptDetails is OpenAI's breakdown of the prompt tokens: those whose cache was reused.
+type apiPromptDetails struct {
+	CachedTokens int `json:"cached_tokens"`
 }
 
 func apiUsageOf(u inference.Usage) *apiUsage {
-	return &apiUsage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	return &apiUsage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens,
+		PromptDetails: apiPromptDetails{CachedTokens: u.CachedTokens}}
 }
 
 type apiMessage struct {

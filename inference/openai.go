@@ -541,13 +541,21 @@ type usageJSON struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 	TotalTokens      int `json:"total_tokens"`
+	// PromptDetails is sent by OpenAI and by vLLM (with prefix caching on); others leave it out.
+	PromptDetails *struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
 }
 
 func (u *usageJSON) usage() Usage {
 	if u == nil {
 		return Usage{}
 	}
-	return Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	out := Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	if u.PromptDetails != nil {
+		out.CachedTokens = u.PromptDetails.CachedTokens
+	}
+	return out
 }
 
 func addUsage(a, b Usage) Usage {
@@ -555,6 +563,7 @@ func addUsage(a, b Usage) Usage {
 		PromptTokens:     a.PromptTokens + b.PromptTokens,
 		CompletionTokens: a.CompletionTokens + b.CompletionTokens,
 		TotalTokens:      a.TotalTokens + b.TotalTokens,
+		CachedTokens:     a.CachedTokens + b.CachedTokens,
 	}
 }
 
@@ -829,6 +838,7 @@ func combineUsage(reports []Usage) Usage {
 	var total Usage
 	for _, u := range reports {
 		total.PromptTokens = max(total.PromptTokens, u.PromptTokens)
+		total.CachedTokens = max(total.CachedTokens, u.CachedTokens)
 		total.CompletionTokens += u.CompletionTokens
 	}
 	total.TotalTokens = total.PromptTokens + total.CompletionTokens

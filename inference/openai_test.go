@@ -518,7 +518,7 @@ func TestChatStreamParsing(t *testing.T) {
 		`data: {"choices":[{"index":0,"delta":{"content":` + string(longJSON) + `},"finish_reason":null}]}` + "\n\n" +
 		"data: {\"choices\":[{\"index\":0,\n" +
 		"data: \"delta\":{\"content\":\"Z\"},\"finish_reason\":\"length\"}]}\n\n" +
-		`data: {"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":9,"total_tokens":13}}` + "\n\n" +
+		`data: {"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":9,"total_tokens":13,"prompt_tokens_details":{"cached_tokens":3}}}` + "\n\n" +
 		"data: [DONE]\n\n" +
 		`data: {"choices":[{"index":0,"delta":{"content":"after done"},"finish_reason":null}]}` + "\n\n"
 	var requests atomic.Int64
@@ -538,7 +538,7 @@ func TestChatStreamParsing(t *testing.T) {
 	if result.Choices[0].FinishReason != "length" {
 		t.Errorf("finish reason = %q, want length", result.Choices[0].FinishReason)
 	}
-	if result.Usage != (Usage{PromptTokens: 4, CompletionTokens: 9, TotalTokens: 13}) {
+	if result.Usage != (Usage{PromptTokens: 4, CompletionTokens: 9, TotalTokens: 13, CachedTokens: 3}) {
 		t.Errorf("usage = %+v", result.Usage)
 	}
 }

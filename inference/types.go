@@ -55,6 +55,9 @@ type Choice struct {
 // Usage counts the tokens a request consumed.
 type Usage struct {
 	PromptTokens, CompletionTokens, TotalTokens int
+	// CachedTokens is the part of the prompt whose cache was reused from earlier
+	// requests (OpenAI's usage.prompt_tokens_details.cached_tokens).
+	CachedTokens int
 }
 
 // Result holds the answers of a request, ordered by index 0..N-1.

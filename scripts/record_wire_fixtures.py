@@ -131,7 +131,21 @@ def choice_text(choice, streamed):
 def usage_of(value):
     if not isinstance(value, dict):
         return None
-    return {k: value.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    usage = {k: value.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    details = value.get("prompt_tokens_details")
+    if isinstance(details, dict) and "cached_tokens" in details:
+        usage["prompt_tokens_details"] = {"cached_tokens": details["cached_tokens"]}
+    return usage
+
+
+def cached_of(usage):
+    return (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+
+
+def with_cached(usage, cached):
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    return usage
 
 
 def is_error(obj):
@@ -192,7 +206,9 @@ def combine_usage(reports):
         return reports[0] if reports else None
     prompt = max(r["prompt_tokens"] for r in reports)
     completion = sum(r["completion_tokens"] for r in reports)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    cached = [c for c in map(cached_of, reports) if c is not None]
+    return with_cached({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+                       max(cached) if cached else None)
 
 
 def add_usage(a, b):
@@ -200,7 +216,9 @@ def add_usage(a, b):
         return b
     if b is None:
         return a
-    return {k: a[k] + b[k] for k in a}
+    cached = [c for c in (cached_of(a), cached_of(b)) if c is not None]
+    return with_cached({k: a[k] + b[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")},
+                       sum(cached) if cached else None)
 
 
 def write_fixture(path, server, note, method, api_path, body, answer, want=None):

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"flag"
 	"fmt"
 	"os"
@@ -20,13 +19,14 @@ import (
 	"sync"
 	"time"
 
+	"rustexpert/bench/internal/sheet"
 	"rustexpert/inference"
 	"rustexpert/inference/builtin"
 )
 
 func main() {
 	model := flag.String("model", "models/base/SmolLM2-135M-Instruct.Q4_1.gguf", "GGUF file")
-	sheet := flag.String("prompts", "data/prompts.csv", "prompt sheet (CSV with text and category columns)")
+	sheetFile := flag.String("prompts", "data/prompts.csv", "prompt sheet (CSV with text and category columns)")
 	category := flag.String("category", "lifetimes", "the prompts of this category")
 	n := flag.Int("n", 2, "answers per prompt")
 	maxTokens := flag.Int("max-tokens", 128, "max tokens per answer")
@@ -40,15 +40,15 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	if err := run(*model, *sheet, *category, *n, *maxTokens, *workers, *rounds); err != nil {
+	if err := run(*model, *sheetFile, *category, *n, *maxTokens, *workers, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "genjob bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(model, sheet, category string, n, maxTokens, workers, rounds int) error {
-	prompts, err := readPrompts(sheet, category)
+func run(model, sheetPath, category string, n, maxTokens, workers, rounds int) error {
+	prompts, err := sheet.Prompts(sheetPath, category)
 	if err != nil {
 		return err
 	}
@@ -108,39 +108,4 @@ func job(e *builtin.Engine, prompts []string, n, maxTokens, workers int, sampled
 	}
 	wg.Wait()
 	return tokens, time.Since(start), firstErr
-}
-
-// readPrompts returns the texts of the sheet's prompts of category.
-func readPrompts(path, category string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("%s: empty", path)
-	}
-	col := map[string]int{}
-	for i, name := range rows[0] {
-		col[name] = i
-	}
-	text, okText := col["text"]
-	cat, okCat := col["category"]
-	if !okText || !okCat {
-		return nil, fmt.Errorf("%s: needs text and category columns", path)
-	}
-	var out []string
-	for _, r := range rows[1:] {
-		if r[cat] == category {
-			out = append(out, r[text])
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no prompts of category %q", path, category)
-	}
-	return out, nil
 }

@@ -49,7 +49,9 @@ func (e *Engine) newJob(ctx context.Context, req inference.Request) (*job, error
 		seed = uint64(*req.Params.Seed)
 	}
 	stops := append(append([]string(nil), req.Params.Stop...), e.template.Stops()...)
-	return newJob(ctx, prompt, n, maxTokens, seed, stops, sampling(req.Params)), nil
+	j := newJob(ctx, prompt, n, maxTokens, seed, stops, sampling(req.Params))
+	j.msgs = msgs
+	return j, nil
 }
 
 // answerBudget is how many tokens an answer may have: the request's limit (or

@@ -299,6 +299,9 @@ func TestSharedPrefixGivesTheSameAnswer(t *testing.T) {
 	}
 	defer shared.Close()
 	answer(shared, first)
+	if err := shared.Idle(context.Background()); err != nil { // the scheduler owns the cache
+		t.Fatal(err)
+	}
 	j, _ := shared.newJob(context.Background(), second)
 	reused := commonPrefix(shared.sched.prefix.entries[0].tokens, j.prompt)
 	if reused < 20 {

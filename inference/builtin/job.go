@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"rustexpert/inference"
+	"rustexpert/inference/chat"
 	"rustexpert/inference/llama"
 	"rustexpert/inference/tokenizer"
 )
@@ -14,7 +15,9 @@ import (
 // job is one chat request inside the scheduler.
 type job struct {
 	ctx       context.Context
+	msgs      []chat.Message // the conversation the prompt renders
 	prompt    []int
+	cached    int // the prompt's positions found in the prefix cache
 	n         int
 	maxTokens int
 	seed      uint64
@@ -73,6 +76,7 @@ func (j *job) finish(err error) {
 			j.result.Usage.CompletionTokens += c.tokens
 		}
 		j.result.Usage.PromptTokens = len(j.prompt)
+		j.result.Usage.CachedTokens = j.cached
 		j.result.Usage.TotalTokens = j.result.Usage.PromptTokens + j.result.Usage.CompletionTokens
 	}
 	close(j.done)

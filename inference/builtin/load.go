@@ -38,6 +38,9 @@ type Spec struct {
 	// NoAMX turns off the AMX tile path of prompt multiplies (see
 	// llama.Model.SetAMX); so does RUSTEXPERT_ENGINE_AMX=off.
 	NoAMX bool
+	// NoWarm turns off prefilling a finished conversation while idle (see
+	// warmth); so does RUSTEXPERT_ENGINE_WARM=off.
+	NoWarm bool
 }
 
 // activationsEnv names the environment variable that selects the
@@ -47,6 +50,9 @@ const activationsEnv = "RUSTEXPERT_ENGINE_ACTIVATIONS"
 // amxEnv names the environment variable that turns the AMX path off ("off").
 const amxEnv = "RUSTEXPERT_ENGINE_AMX"
 
+// warmEnv names the environment variable that turns warming off ("off").
+const warmEnv = "RUSTEXPERT_ENGINE_WARM"
+
 // Engine is a loaded model ready to answer.
 type Engine struct {
 	model    *llama.Model
@@ -55,13 +61,15 @@ type Engine struct {
 	stopIDs  map[int]bool
 	sched    *scheduler
 	adapter  string
+	noWarm   bool
 }
 
 // Load reads the model, adapter, tokenizer and chat template that spec names.
-func Load(spec Spec) (*Engine, error) { return load(spec, nil) }
+func Load(spec Spec) (*Engine, error) { return load(spec, nil, &activity{}) }
 
-// load is Load computing on cores when it is not nil (a Pool's engines share them).
-func load(spec Spec, cores *tensor.Cores) (*Engine, error) {
+// load is Load computing on cores when it is not nil (a Pool's engines share
+// them, and act counts which of them have work).
+func load(spec Spec, cores *tensor.Cores, act *activity) (*Engine, error) {
 	info, err := os.Stat(spec.Base)
 	if err != nil {
 		return nil, fmt.Errorf("model weights: %w", err)
@@ -82,12 +90,13 @@ func load(spec Spec, cores *tensor.Cores) (*Engine, error) {
 	if cores != nil {
 		e.model.ShareCores(cores)
 	}
-	e.sched = newScheduler(e)
+	e.sched = newScheduler(e, act)
 	return e, nil
 }
 
 func (e *Engine) configure(spec Spec) error {
 	e.setAMX(spec)
+	e.noWarm = spec.NoWarm || os.Getenv(warmEnv) == "off"
 	if err := e.setActivations(spec.Activations); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ type Pool struct {
 	entries map[Spec]*poolEntry
 	closed  bool
 	cores   *tensor.Cores
+	act     activity // the engines with work (they warm caches only while none has)
 }
 
 type poolEntry struct {
@@ -45,7 +46,7 @@ func (p *Pool) Get(spec Spec) (*Engine, error) {
 	}
 	p.mu.Unlock()
 	e.once.Do(func() {
-		e.engine, e.err = load(spec, p.cores)
+		e.engine, e.err = load(spec, p.cores, &p.act)
 		e.loaded.Store(e.err == nil)
 	})
 	if e.err != nil {

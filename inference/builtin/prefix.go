@@ -6,21 +6,28 @@ import (
 	"rustexpert/inference/llama"
 )
 
-// prefixEntries is how many prompts' caches are kept.
-const prefixEntries = 8
+// prefixEntries is how many prompts' caches are kept, and prefixBytes how much
+// memory they may take together (the bundled model's float16 cache is 23 KB a
+// position: ~5,800 positions).
+const (
+	prefixEntries = 8
+	prefixBytes   = 128 << 20
+)
 
-// prefixCache keeps the key/value caches of recent prompts, so a request that
-// starts like an earlier one (the same prompt for another sample slot, or the
-// same system message) skips the shared part of the prefill. Only the
-// scheduler goroutine uses it.
+// prefixCache keeps the key/value caches of recent prompts and conversations,
+// so a request that starts like an earlier one (the same prompt for another
+// sample slot, the same system message, or the next question of a
+// conversation) skips the shared part of the prefill. Only the scheduler
+// goroutine uses it.
 type prefixCache struct {
 	entries []prefixEntry // most recently used last
+	bytes   int64         // the entries' caches
 }
 
 type prefixEntry struct {
 	tokens []int
 	seq    *llama.Sequence
-	logits []float32 // next-token logits after all of tokens
+	logits []float32 // next-token logits after all of tokens; nil for a part of a conversation
 }
 
 // lookup returns a copy of the cache covering the longest shared prefix of
@@ -38,17 +45,25 @@ func (p *prefixCache) lookup(m *llama.Model, prompt []int) (*llama.Sequence, []f
 	}
 	e := p.entries[best]
 	p.entries = append(slices.Delete(p.entries, best, best+1), e)
-	if bestLen == len(prompt) && bestLen == len(e.tokens) {
+	if bestLen == len(prompt) && bestLen == len(e.tokens) && e.logits != nil {
 		return e.seq.CloneUpTo(m, bestLen), e.logits
 	}
 	// Keep at least the last prompt token to run, so it yields logits.
 	return e.seq.CloneUpTo(m, min(bestLen, len(prompt)-1)), nil
 }
 
-// store remembers the cache of a whole prompt.
-func (p *prefixCache) store(m *llama.Model, prompt []int, seq *llama.Sequence, logits []float32) {
-	p.entries = append(p.entries, prefixEntry{tokens: prompt, seq: seq.CloneUpTo(m, len(prompt)), logits: slices.Clone(logits)})
-	if len(p.entries) > prefixEntries {
+// store remembers the cache of tokens (seq's first len(tokens) positions) and
+// the logits after them, dropping the least recently used entries beyond the
+// limits.
+func (p *prefixCache) store(m *llama.Model, tokens []int, seq *llama.Sequence, logits []float32) {
+	e := prefixEntry{tokens: tokens, seq: seq.CloneUpTo(m, len(tokens)), logits: slices.Clone(logits)}
+	if e.seq.Bytes() > prefixBytes {
+		return
+	}
+	p.entries = append(p.entries, e)
+	p.bytes += e.seq.Bytes()
+	for len(p.entries) > prefixEntries || p.bytes > prefixBytes {
+		p.bytes -= p.entries[0].seq.Bytes()
 		p.entries = slices.Delete(p.entries, 0, 1)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"rustexpert/inference/llama"
 )
@@ -35,17 +36,22 @@ type scheduler struct {
 	waiting []*job
 	prefix  prefixCache
 	filling *filling // the prompt being prefilled, a chunk per loop
+	warmth           // finished conversations prefilled while idle (warm.go)
 }
 
-// filling is a job whose prompt is being prefilled.
+// filling is a prompt being prefilled: a job's, or a finished conversation's
+// being warmed (j nil).
 type filling struct {
 	j      *job
+	prompt []int
 	seq    *llama.Sequence
+	from   int // positions the prefix cache had
 	logits []float32
 }
 
-func newScheduler(e *Engine) *scheduler {
-	s := &scheduler{e: e, queue: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
+func newScheduler(e *Engine, act *activity) *scheduler {
+	s := &scheduler{e: e, queue: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{}),
+		warmth: warmth{act: act, idleReq: make(chan chan struct{})}}
 	go s.loop()
 	return s
 }
@@ -73,23 +79,43 @@ func (s *scheduler) stop() {
 func (s *scheduler) loop() {
 	defer close(s.stopped)
 	for {
+		s.setBusy(s.hasWork())
 		if !s.collect() {
+			s.setBusy(false)
 			s.failAll(errStopped)
 			return
 		}
+		if s.setBusy(s.hasWork()); !s.busy {
+			s.warmChunk()
+			continue
+		}
+		s.stopWarming()
 		s.admit()
 		s.dropCancelled()
 		s.step()
 	}
 }
 
-// collect takes newly submitted jobs: it blocks while there is nothing to do.
-// It returns false when the scheduler must stop.
+func (s *scheduler) hasWork() bool {
+	return len(s.running) > 0 || len(s.waiting) > 0 || s.filling != nil
+}
+
+// collect takes newly submitted jobs (and Idle's callers): it blocks while
+// there is nothing to do, or only a warming that waits for other engines. It
+// returns false when the scheduler must stop.
 func (s *scheduler) collect() bool {
-	if len(s.running) == 0 && len(s.waiting) == 0 && s.filling == nil {
+	if !s.hasWork() && !s.canWarm() {
+		s.tellIdle()
+		var poll <-chan time.Time
+		if s.warmPending() {
+			poll = time.After(warmPoll)
+		}
 		select {
 		case j := <-s.queue:
 			s.waiting = append(s.waiting, j)
+		case w := <-s.idleReq:
+			s.idlers = append(s.idlers, w)
+		case <-poll:
 		case <-s.quit:
 			return false
 		}
@@ -98,6 +124,8 @@ func (s *scheduler) collect() bool {
 		select {
 		case j := <-s.queue:
 			s.waiting = append(s.waiting, j)
+		case w := <-s.idleReq:
+			s.idlers = append(s.idlers, w)
 		case <-s.quit:
 			return false
 		default:
@@ -120,7 +148,11 @@ func (s *scheduler) admit() {
 		return
 	}
 	if f.logits == nil {
-		if err := s.prefillChunk(f); err != nil {
+		chunk := PrefillChunk
+		if len(s.running) == 0 {
+			chunk = IdlePrefillChunk
+		}
+		if err := s.prefillChunk(f, chunk); err != nil {
 			s.filling = nil
 			f.j.finish(err)
 			return
@@ -146,21 +178,19 @@ func (s *scheduler) nextFilling() bool {
 			continue
 		}
 		seq, logits := s.prefix.lookup(s.e.model, j.prompt)
-		s.filling = &filling{j: j, seq: seq, logits: logits}
+		j.cached = seq.Len()
+		s.filling = &filling{j: j, prompt: j.prompt, seq: seq, from: seq.Len(), logits: logits}
 		return true
 	}
 	return false
 }
 
-// prefillChunk runs the next chunk of the prompt; after the last one it sets
-// the logits and remembers the prompt's cache.
-func (s *scheduler) prefillChunk(f *filling) error {
+// prefillChunk runs the next chunk (at most chunk tokens) of the prompt; after
+// the last one it sets the logits and remembers the prompt's cache.
+func (s *scheduler) prefillChunk(f *filling, chunk int) error {
 	m := s.e.model
-	prompt := f.j.prompt
-	done, chunk := f.seq.Len(), PrefillChunk
-	if len(s.running) == 0 {
-		chunk = IdlePrefillChunk
-	}
+	prompt := f.prompt
+	done := f.seq.Len()
 	end := min(done+chunk, len(prompt))
 	steps := make([]llama.Step, end-done)
 	for i := range steps {
@@ -204,7 +234,9 @@ func (s *scheduler) keep(c *choice, token int) {
 	room := s.e.model.ContextLen - c.seq.Len() - 1
 	if c.accept(token, s.e.stopIDs, room) {
 		s.running = append(s.running, c)
+		return
 	}
+	s.queueWarm(c)
 }
 
 // step decodes one token for every running answer.

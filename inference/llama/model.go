@@ -205,6 +205,18 @@ func (m *Model) halfCache() bool { return m.q8 }
 // Len is the number of positions in the cache.
 func (s *Sequence) Len() int { return s.n }
 
+// Bytes is the memory the sequence's keys and values take, room included.
+func (s *Sequence) Bytes() int64 {
+	var n int64
+	for l := range s.k {
+		n += 4 * int64(len(s.k[l])+len(s.v[l]))
+	}
+	for l := range s.k16 {
+		n += 2 * int64(len(s.k16[l])+len(s.v16[l]))
+	}
+	return n
+}
+
 // Clone copies the sequence, so several answers can continue one prompt.
 func (s *Sequence) Clone() *Sequence {
 	c := &Sequence{n: s.n, room: s.room}
