@@ -71,6 +71,7 @@ bench:
 	$(GO) run -tags $(TAGS) ./bench/labels
 	$(GO) run -tags $(TAGS) ./bench/focusview
 	$(GO) run -tags $(TAGS) ./bench/engine
+	$(GO) run -tags $(TAGS) ./bench/followup
 	$(GO) run -tags $(TAGS) ./bench/coldstart
 
 clean:
