@@ -151,12 +151,13 @@ func (c *choice) cutAtStop() bool {
 }
 
 // flush emits the text that can no longer turn into a stop string (all of it
-// when the answer is over), never splitting a UTF-8 character.
+// when the answer is over): all but an end that begins a stop string, never
+// splitting a UTF-8 character.
 func (c *choice) flush(final bool) {
 	text := c.text.String()
 	safe := len(text)
 	if !final {
-		safe -= c.longestStop() - 1
+		safe -= c.stopStart(text)
 		for safe > c.emitted && safe < len(text) && !utf8.RuneStart(text[safe]) {
 			safe--
 		}
@@ -167,10 +168,17 @@ func (c *choice) flush(final bool) {
 	}
 }
 
-func (c *choice) longestStop() int {
-	n := 1
+// stopStart is the length of the longest end of text that is the beginning of
+// a stop string.
+func (c *choice) stopStart(text string) int {
+	n := 0
 	for _, s := range c.job.stops {
-		n = max(n, len(s))
+		for k := min(len(s)-1, len(text)); k > n; k-- {
+			if strings.HasSuffix(text, s[:k]) {
+				n = k
+				break
+			}
+		}
 	}
 	return n
 }
