@@ -26,6 +26,18 @@ func chatOK(t *testing.T, e *Engine, req inference.Request) inference.Result {
 	return res
 }
 
+// newEngine loads the bundled model into an engine of the test's own, closed when it ends.
+func newEngine(t *testing.T) *Engine {
+	t.Helper()
+	engine(t) // skips when the model is not fetched
+	e, err := Load(Spec{Base: bundledPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
 func idleWithin(e *Engine, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -35,12 +47,7 @@ func idleWithin(e *Engine, d time.Duration) error {
 // After an answer, the engine prefills the conversation while idle, so the follow-up question
 // reuses the cache of the question and the answer, and gets the answer a fresh engine gives.
 func TestFollowUpReusesTheConversation(t *testing.T) {
-	engine(t)
-	warmed, err := Load(Spec{Base: bundledPath()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer warmed.Close()
+	warmed := newEngine(t)
 	first := ask("What does the ? operator do in Rust?")
 	first.Params.MaxTokens = 40
 	answer := chatOK(t, warmed, first)
@@ -57,11 +64,7 @@ func TestFollowUpReusesTheConversation(t *testing.T) {
 			c, got.Usage.PromptTokens, firstLen, answerLen)
 	}
 
-	fresh, err := Load(Spec{Base: bundledPath()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
+	fresh := newEngine(t)
 	want := chatOK(t, fresh, next)
 	if want.Usage.CachedTokens != 0 {
 		t.Errorf("a fresh engine reused %d tokens", want.Usage.CachedTokens)
@@ -74,12 +77,7 @@ func TestFollowUpReusesTheConversation(t *testing.T) {
 // A request that comes while a conversation is being warmed (its answer is long enough for
 // several chunks) is answered as a fresh engine answers it, and the warming ends afterwards.
 func TestRequestDuringWarmingIsAnswered(t *testing.T) {
-	engine(t)
-	e, err := Load(Spec{Base: bundledPath()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := newEngine(t)
 	first := ask("Explain lifetimes in Rust in detail.")
 	first.Params.MaxTokens = 5 * WarmChunk
 	answer := chatOK(t, e, first)
