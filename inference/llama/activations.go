@@ -61,10 +61,11 @@ func (m *Model) Activations() Activations {
 // share theirs, so do gate and up), quantized on first use when the int8
 // path applies.
 type input struct {
-	x   []float32
-	n   int
-	q8  *tensor.Q8Vectors
-	amx *tensor.AMXVectors
+	x        []float32
+	n        int
+	adapters []int // each vector's LoRA adapter (its step's sequence's), or nil for none
+	q8       *tensor.Q8Vectors
+	amx      *tensor.AMXVectors
 	// mem, when set, is memory for q8 and amx that the next input may
 	// reuse: an input's quantized and AMX forms live only until the next
 	// input is made.

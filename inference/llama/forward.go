@@ -36,6 +36,7 @@ func (m *Model) forward(steps []Step, prompt bool) ([][]float32, error) {
 		m.embed.Row(s.Token, x[i*h:(i+1)*h])
 	}
 	b := m.newBuffers(n, prompt, pos)
+	b.adapters = stepAdapters(steps)
 	last := len(m.layers) - 1
 	for l := range last {
 		m.attentionBlock(l, steps, pos, x, b)
@@ -67,6 +68,7 @@ func (m *Model) lastLayer(l int, steps []Step, pos []int, x []float32, b *buffer
 	}
 	ks, kp, kx := pick(steps, keep), pick(pos, keep), m.pickRows(x, keep)
 	kb := m.newBuffers(len(keep), b.prompt, kp)
+	kb.adapters = stepAdapters(ks)
 	m.attentionBlock(l, ks, kp, kx, kb)
 	m.feedForwardBlock(l, kx, kb, len(keep))
 	for j, lg := range m.logits(ks, kx) {
@@ -81,7 +83,7 @@ func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, b *buffer
 	ly := &m.layers[l]
 	n, kv := len(steps), m.kvDim()
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
-	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{b.k, b.v}, &input{x: b.norm, n: n, mem: &b.mem}, b.prompt)
+	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{b.k, b.v}, &input{x: b.norm, n: n, mem: &b.mem, adapters: b.adapters}, b.prompt)
 	for i := range n {
 		m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
 		m.cache(l, steps[i], pos[i], b.k[i*kv:], b.v[i*kv:])
@@ -101,6 +103,18 @@ func (m *Model) cache(l int, s Step, p int, k, v []float32) {
 		copy(s.Seq.keys(l, h, d)[p*d:(p+1)*d], k[h*d:(h+1)*d])
 		copy(s.Seq.values(l, h, d)[p*d:(p+1)*d], v[h*d:(h+1)*d])
 	}
+}
+
+// stepAdapters returns each step's LoRA adapter, or nil when none has one.
+func stepAdapters(steps []Step) []int {
+	if !slices.ContainsFunc(steps, func(s Step) bool { return s.Seq.adapter != 0 }) {
+		return nil
+	}
+	ids := make([]int, len(steps))
+	for i, s := range steps {
+		ids[i] = s.Seq.adapter
+	}
+	return ids
 }
 
 // pick returns the elements of s at the indices idx.
@@ -186,6 +200,7 @@ type buffers struct {
 	scoresAt                           []int       // step i's scores from scores[scoresAt[i]], pos[i]+1 a query head
 	rope                               []float32   // each step's rotary cosines and sines (ropeAngles)
 	steps                              int
+	adapters                           []int      // each step's LoRA adapter, or nil for none
 	prompt                             bool       // prompt tokens: blocked matrix multiply
 	mem                                inputMem   // the inputs' quantized and AMX forms, one input at a time
 	kv                                 []packedKV // a prompt run's keys and values packed for attention (attendPrompt)
@@ -205,7 +220,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	ly := &m.layers[l]
 	n := len(steps)
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
-	in := &input{x: b.norm, n: n, mem: &b.mem}
+	in := &input{x: b.norm, n: n, mem: &b.mem, adapters: b.adapters}
 	m.applyAll([]*linear{&ly.q, &ly.k, &ly.v}, [][]float32{b.q, b.k, b.v}, in, b.prompt)
 	kv := m.kvDim()
 	store := func(lo, hi int) {
@@ -225,7 +240,7 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	} else {
 		m.attendSteps(b, steps, pos, l)
 	}
-	m.apply(&ly.o, b.proj, &input{x: b.att, n: n, mem: &b.mem}, b.prompt)
+	m.apply(&ly.o, b.proj, &input{x: b.att, n: n, mem: &b.mem, adapters: b.adapters}, b.prompt)
 	m.addRows(x, b.proj, n)
 }
 
@@ -476,10 +491,10 @@ func (m *Model) attend(out, q []float32, seq *Sequence, l, i, head, pos int, sco
 func (m *Model) feedForwardBlock(l int, x []float32, b *buffers, n int) {
 	ly := &m.layers[l]
 	m.rmsNorm(b.norm, x, ly.ffnNorm, n)
-	in := &input{x: b.norm, n: n, mem: &b.mem}
+	in := &input{x: b.norm, n: n, mem: &b.mem, adapters: b.adapters}
 	m.applyAll([]*linear{&ly.gate, &ly.up}, [][]float32{b.gate, b.up}, in, b.prompt)
 	m.byRows(n, func(lo, hi int) { tensor.SiLUMul(b.gate[lo*m.FFN:hi*m.FFN], b.up[lo*m.FFN:hi*m.FFN]) })
-	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n, mem: &b.mem}, b.prompt)
+	m.apply(&ly.down, b.proj, &input{x: b.gate, n: n, mem: &b.mem, adapters: b.adapters}, b.prompt)
 	m.addRows(x, b.proj, n)
 }
 

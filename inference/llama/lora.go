@@ -37,38 +37,80 @@ func (c adapterConfig) scale() float32 {
 // base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight.
 var loraKey = regexp.MustCompile(`^base_model\.model\.model\.layers\.(\d+)\.(self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)\.lora_([AB])(?:\.[^.]+)?\.weight$`)
 
-// ApplyAdapter adds a PEFT LoRA adapter from dir to the model: each adapted
-// projection computes W·x + (α/r)·B·(A·x), which equals merging W + (α/r)·B·A
-// while quantized weights stay compact.
+// ApplyAdapter adds a PEFT LoRA adapter from dir to the model (AddAdapter) and
+// makes it the one of every sequence NewSequence makes from then on.
 func (m *Model) ApplyAdapter(dir string) error {
-	cfg, err := readAdapterConfig(filepath.Join(dir, "adapter_config.json"))
+	id, err := m.AddAdapter(dir)
 	if err != nil {
 		return err
 	}
+	m.defaultAdapter = id
+	return nil
+}
+
+// Adapters is how many adapters AddAdapter has added.
+func (m *Model) Adapters() int {
+	if list := m.adapters.Load(); list != nil {
+		return len(*list)
+	}
+	return 0
+}
+
+// adapterOf returns adapter id (nil for 0 or one not added).
+func (m *Model) adapterOf(id int) *adapter {
+	list := m.adapters.Load()
+	if id <= 0 || list == nil || id > len(*list) {
+		return nil
+	}
+	return (*list)[id-1]
+}
+
+// AddAdapter reads a PEFT LoRA adapter from dir and returns its id, for
+// NewSequenceWith: an adapted projection of such a sequence's steps computes
+// W·x + (α/r)·B·(A·x), which equals merging W + (α/r)·B·A while quantized
+// weights stay compact and shared with the base model and other adapters.
+// It may be called while the model computes (adapters is replaced whole);
+// calls to it must not overlap.
+func (m *Model) AddAdapter(dir string) (int, error) {
+	a, err := m.readAdapter(dir)
+	if err != nil {
+		return 0, err
+	}
+	var list []*adapter
+	if old := m.adapters.Load(); old != nil {
+		list = slices.Clone(*old)
+	}
+	list = append(list, a)
+	m.adapters.Store(&list)
+	return len(list), nil
+}
+
+func (m *Model) readAdapter(dir string) (*adapter, error) {
+	cfg, err := readAdapterConfig(filepath.Join(dir, "adapter_config.json"))
+	if err != nil {
+		return nil, err
+	}
 	set, err := safetensors.OpenFiles(filepath.Join(dir, "adapter_model.safetensors"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer set.Close()
 	pairs, err := m.adapterPairs(set)
 	if err != nil {
-		return fmt.Errorf("adapter %s: %w", dir, err)
+		return nil, fmt.Errorf("adapter %s: %w", dir, err)
 	}
 	if len(pairs) == 0 {
-		return fmt.Errorf("adapter %s: no LoRA weights for the attention or feed-forward projections", dir)
+		return nil, fmt.Errorf("adapter %s: no LoRA weights for the attention or feed-forward projections", dir)
 	}
-	updates := map[*linear]*lowRank{}
+	a := &adapter{dir: dir, updates: map[*linear]*lowRank{}}
 	for target, p := range pairs {
 		u, err := m.lowRank(set, target, p, cfg)
 		if err != nil {
-			return fmt.Errorf("adapter %s: %w", dir, err)
+			return nil, fmt.Errorf("adapter %s: %w", dir, err)
 		}
-		updates[target.dst] = u
+		a.updates[target.dst] = u
 	}
-	for l, u := range updates {
-		l.lora = u
-	}
-	return nil
+	return a, nil
 }
 
 func readAdapterConfig(path string) (adapterConfig, error) {

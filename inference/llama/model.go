@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"rustexpert/inference/tensor"
 )
@@ -24,6 +25,17 @@ type Model struct {
 	q8      bool          // int8 activations (see SetActivations)
 	noAMX   bool          // AMX tiles off for prompts (see SetAMX)
 	closers []io.Closer
+	// adapters are the LoRA adapters added (AddAdapter), adapter i at index
+	// i-1, replaced whole when one is added (readers load it once a pass);
+	// sequences made by NewSequence use defaultAdapter (ApplyAdapter's).
+	adapters       atomic.Pointer[[]*adapter]
+	defaultAdapter int
+}
+
+// adapter is a LoRA adapter's updates of the projections it adapts.
+type adapter struct {
+	dir     string
+	updates map[*linear]*lowRank
 }
 
 type layer struct {
@@ -32,11 +44,11 @@ type layer struct {
 	gate, up, down    linear
 }
 
-// linear is y = W·x (+ bias) (+ scale·B·(A·x) for a LoRA adapter).
+// linear is y = W·x (+ bias) (+ scale·B·(A·x) for a step whose sequence has a
+// LoRA adapter that adapts it).
 type linear struct {
 	w    *tensor.Matrix
 	bias []float32
-	lora *lowRank
 }
 
 // lowRank is a LoRA update: A is r×in, B is out×r, bt is Bᵀ (r rows of
@@ -168,6 +180,7 @@ func (m *Model) matrices() []*tensor.Matrix {
 type Sequence struct {
 	k, v     [][]float32 // the float32 cache, or nil
 	k16, v16 [][]uint16  // the float16 cache, or nil
+	adapter  int         // the LoRA adapter its keys and values were computed with (0: none)
 	n        int         // positions in the cache
 	room     int         // positions each head's block holds
 }
@@ -187,8 +200,18 @@ func (s *Sequence) keys16(l, h, d int) []uint16 { return s.k16[l][h*s.room*d : (
 
 func (s *Sequence) values16(l, h, d int) []uint16 { return s.v16[l][h*s.room*d : (h+1)*s.room*d] }
 
-// NewSequence returns an empty sequence for m.
-func (m *Model) NewSequence() *Sequence { return newSequence(m.Layers, m.halfCache()) }
+// NewSequence returns an empty sequence for m, with the adapter ApplyAdapter
+// applied (if any).
+func (m *Model) NewSequence() *Sequence { return m.NewSequenceWith(m.defaultAdapter) }
+
+// NewSequenceWith returns an empty sequence whose steps run with LoRA adapter
+// id (AddAdapter's; 0 for none): sequences of several adapters of one base
+// model decode in one batch.
+func (m *Model) NewSequenceWith(id int) *Sequence {
+	s := newSequence(m.Layers, m.halfCache())
+	s.adapter = id
+	return s
+}
 
 // newSequence returns an empty sequence of layers layers, its cache float16 if half.
 func newSequence(layers int, half bool) *Sequence {
@@ -217,9 +240,12 @@ func (s *Sequence) Bytes() int64 {
 	return n
 }
 
+// Adapter is the LoRA adapter the sequence's steps run with (0: none).
+func (s *Sequence) Adapter() int { return s.adapter }
+
 // Clone copies the sequence, so several answers can continue one prompt.
 func (s *Sequence) Clone() *Sequence {
-	c := &Sequence{n: s.n, room: s.room}
+	c := &Sequence{n: s.n, room: s.room, adapter: s.adapter}
 	c.k, c.v = cloneLayers(s.k), cloneLayers(s.v)
 	c.k16, c.v16 = cloneLayers(s.k16), cloneLayers(s.v16)
 	return c
@@ -361,7 +387,8 @@ func (m *Model) groupsOn(run func(n, minChunk int, fn func(lo, hi int)), ls []*l
 	})
 }
 
-// finish adds l's bias and LoRA update to out = W·x.
+// finish adds l's bias and its LoRA updates to out = W·x: each vector's
+// adapter's (in.adapters), the vectors of one adapter together.
 func (m *Model) finish(l *linear, out []float32, in *input, prompt bool) {
 	rows, n := l.w.Rows, in.n
 	if l.bias != nil {
@@ -369,9 +396,53 @@ func (m *Model) finish(l *linear, out []float32, in *input, prompt bool) {
 			addTo(out[b*rows:(b+1)*rows], l.bias)
 		}
 	}
-	if l.lora != nil {
-		m.addLowRank(l.lora, out, in, prompt)
+	ids := in.adapters
+	if len(ids) == 0 {
+		return
 	}
+	if !slices.ContainsFunc(ids, func(id int) bool { return id != ids[0] }) {
+		if a := m.adapterOf(ids[0]); a != nil && a.updates[l] != nil {
+			m.addLowRank(a.updates[l], out, in, prompt)
+		}
+		return
+	}
+	for _, id := range distinct(ids) {
+		if a := m.adapterOf(id); a != nil && a.updates[l] != nil {
+			m.addLowRankTo(a.updates[l], out, in, prompt, id)
+		}
+	}
+}
+
+// addLowRankTo is addLowRank for in's vectors of adapter id alone: gathered,
+// updated, put back (each vector's update is the one it gets alone).
+func (m *Model) addLowRankTo(u *lowRank, out []float32, in *input, prompt bool, id int) {
+	rows, cols := u.b.Rows, u.a.Cols
+	var idx []int
+	for i, a := range in.adapters {
+		if a == id {
+			idx = append(idx, i)
+		}
+	}
+	x, o := make([]float32, len(idx)*cols), make([]float32, len(idx)*rows)
+	for j, i := range idx {
+		copy(x[j*cols:(j+1)*cols], in.x[i*cols:(i+1)*cols])
+		copy(o[j*rows:(j+1)*rows], out[i*rows:(i+1)*rows])
+	}
+	m.addLowRank(u, o, &input{x: x, n: len(idx)}, prompt)
+	for j, i := range idx {
+		copy(out[i*rows:(i+1)*rows], o[j*rows:(j+1)*rows])
+	}
+}
+
+// distinct returns the values of ids, each once, in order of first appearance.
+func distinct(ids []int) []int {
+	var out []int
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // addLowRank adds the LoRA update scale·B·(A·x) to out for the n vectors of
@@ -417,6 +488,9 @@ func checkSteps(m *Model, steps []Step) error {
 		if s.Seq.half() != m.halfCache() {
 			return fmt.Errorf("step %d: the sequence was made for the other activations (its cache is float16 with int8 activations only)", i)
 		}
+		if a := s.Seq.adapter; a < 0 || a > m.Adapters() {
+			return fmt.Errorf("step %d: the sequence's adapter %d is not one of the model's %d", i, a, m.Adapters())
+		}
 	}
 	return nil
 }
@@ -460,6 +534,7 @@ func (m *Model) WeightBytes() int64 {
 func (s *Sequence) CloneUpTo(m *Model, n int) *Sequence {
 	n = min(n, s.n)
 	c := newSequence(m.Layers, s.half())
+	c.adapter = s.adapter
 	c.moveTo(m, max(n, 64), n, s)
 	c.n = n
 	return c
