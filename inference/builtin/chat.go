@@ -50,7 +50,7 @@ func (e *Engine) newJob(ctx context.Context, req inference.Request) (*job, error
 	}
 	stops := append(append([]string(nil), req.Params.Stop...), e.template.Stops()...)
 	j := newJob(ctx, prompt, n, maxTokens, seed, stops, sampling(req.Params))
-	j.msgs = msgs
+	j.msgs, j.adapter = msgs, e.adapter
 	return j, nil
 }
 

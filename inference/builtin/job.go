@@ -18,6 +18,7 @@ type job struct {
 	msgs      []chat.Message // the conversation the prompt renders
 	prompt    []int
 	cached    int // the prompt's positions found in the prefix cache
+	adapter   int // the core model's LoRA adapter that answers (0: none)
 	n         int
 	maxTokens int
 	seed      uint64

@@ -53,28 +53,63 @@ const amxEnv = "RUSTEXPERT_ENGINE_AMX"
 // warmEnv names the environment variable that turns warming off ("off").
 const warmEnv = "RUSTEXPERT_ENGINE_WARM"
 
-// Engine is a loaded model ready to answer.
+// Engine is a loaded model ready to answer: a base model with its tokenizer,
+// template and scheduler (a core, which a Pool shares among the engines of its
+// adapters, so their answers decode in one batch) and an optional LoRA adapter.
 type Engine struct {
+	*core
+	adapter    int    // the core model's adapter id (0: none)
+	adapterDir string // its folder
+	owned      bool   // Close stops the core (Load's engines; a Pool closes its cores itself)
+}
+
+// core is a loaded base model ready to answer, for the adapters added to it.
+type core struct {
 	model    *llama.Model
 	tok      *tokenizer.Tokenizer
 	template *chat.Template
 	stopIDs  map[int]bool
 	sched    *scheduler
-	adapter  string
 	noWarm   bool
 }
 
 // Load reads the model, adapter, tokenizer and chat template that spec names.
-func Load(spec Spec) (*Engine, error) { return load(spec, nil, &activity{}) }
+func Load(spec Spec) (*Engine, error) {
+	c, err := loadCore(spec, nil, &activity{})
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{core: c, owned: true}
+	if err := e.addAdapter(spec.Adapter); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
 
-// load is Load computing on cores when it is not nil (a Pool's engines share
-// them, and act counts which of them have work).
-func load(spec Spec, cores *tensor.Cores, act *activity) (*Engine, error) {
+// addAdapter adds the adapter in dir ("" for none) to the core model and
+// answers with it.
+func (e *Engine) addAdapter(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	id, err := e.model.AddAdapter(dir)
+	if err != nil {
+		return err
+	}
+	e.adapter, e.adapterDir = id, dir
+	return nil
+}
+
+// loadCore loads spec's base model (its Adapter aside), computing on cores
+// when it is not nil (a Pool's engines share them, and act counts which of
+// them have work).
+func loadCore(spec Spec, cores *tensor.Cores, act *activity) (*core, error) {
 	info, err := os.Stat(spec.Base)
 	if err != nil {
 		return nil, fmt.Errorf("model weights: %w", err)
 	}
-	var e *Engine
+	var e *core
 	if info.IsDir() {
 		e, err = loadDir(spec.Base)
 	} else {
@@ -84,7 +119,7 @@ func load(spec Spec, cores *tensor.Cores, act *activity) (*Engine, error) {
 		return nil, err
 	}
 	if err := e.configure(spec); err != nil {
-		e.Close()
+		e.close()
 		return nil, err
 	}
 	if cores != nil {
@@ -94,17 +129,11 @@ func load(spec Spec, cores *tensor.Cores, act *activity) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) configure(spec Spec) error {
+func (e *core) configure(spec Spec) error {
 	e.setAMX(spec)
 	e.noWarm = spec.NoWarm || os.Getenv(warmEnv) == "off"
 	if err := e.setActivations(spec.Activations); err != nil {
 		return err
-	}
-	if spec.Adapter != "" {
-		if err := e.model.ApplyAdapter(spec.Adapter); err != nil {
-			return err
-		}
-		e.adapter = spec.Adapter
 	}
 	if spec.ContextLength > 0 && spec.ContextLength < e.model.ContextLen {
 		e.model.ContextLen = spec.ContextLength
@@ -133,7 +162,7 @@ func (e *Engine) configure(spec Spec) error {
 
 // setActivations applies the activations that name (or the environment)
 // selects.
-func (e *Engine) setActivations(name string) error {
+func (e *core) setActivations(name string) error {
 	if name == "" {
 		name = os.Getenv(activationsEnv)
 	}
@@ -149,11 +178,11 @@ func (e *Engine) setActivations(name string) error {
 }
 
 // setAMX turns the AMX path off when spec or the environment says so.
-func (e *Engine) setAMX(spec Spec) {
+func (e *core) setAMX(spec Spec) {
 	e.model.SetAMX(!spec.NoAMX && os.Getenv(amxEnv) != "off")
 }
 
-func (e *Engine) addStop(id int) {
+func (e *core) addStop(id int) {
 	if e.stopIDs == nil {
 		e.stopIDs = map[int]bool{}
 	}
@@ -162,8 +191,16 @@ func (e *Engine) addStop(id int) {
 	}
 }
 
-// Close stops the engine and releases its weights.
+// Close stops the engine and releases its weights, unless a Pool owns them.
 func (e *Engine) Close() error {
+	if !e.owned {
+		return nil
+	}
+	return e.close()
+}
+
+// close stops the scheduler and releases the weights.
+func (e *core) close() error {
 	if e.sched != nil {
 		e.sched.stop()
 	}
@@ -171,12 +208,12 @@ func (e *Engine) Close() error {
 }
 
 // ContextLength is the most tokens a prompt and its answer may take together.
-func (e *Engine) ContextLength() int { return e.model.ContextLen }
+func (e *core) ContextLength() int { return e.model.ContextLen }
 
 // Config is the loaded model's shape.
-func (e *Engine) Config() llama.Config { return e.model.Config }
+func (e *core) Config() llama.Config { return e.model.Config }
 
-func loadGGUF(path string) (*Engine, error) {
+func loadGGUF(path string) (*core, error) {
 	m, f, err := llama.LoadGGUF(path)
 	if err != nil {
 		return nil, err
@@ -186,7 +223,7 @@ func loadGGUF(path string) (*Engine, error) {
 		m.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	e := &Engine{model: m, tok: tok}
+	e := &core{model: m, tok: tok}
 	if f.Has("tokenizer.chat_template") {
 		src, err := f.String("tokenizer.chat_template")
 		if err == nil {
@@ -238,12 +275,12 @@ func ggufTokenizer(f *gguf.File) (*tokenizer.Tokenizer, error) {
 	return tokenizer.FromGGUF(v)
 }
 
-func loadDir(dir string) (*Engine, error) {
+func loadDir(dir string) (*core, error) {
 	m, err := llama.LoadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{model: m}
+	e := &core{model: m}
 	if err := e.loadDirTokenizer(dir); err != nil {
 		m.Close()
 		return nil, err
@@ -257,7 +294,7 @@ type tokenizerConfig struct {
 	EOS          json.RawMessage `json:"eos_token"`
 }
 
-func (e *Engine) loadDirTokenizer(dir string) error {
+func (e *core) loadDirTokenizer(dir string) error {
 	data, err := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		return fmt.Errorf("tokenizer: %w", err)
@@ -370,14 +407,14 @@ func (e *Engine) Describe() string {
 	c := e.model.Config
 	s := fmt.Sprintf("%s, %d layers, hidden %d, %d heads (%d key/value), vocabulary %d, context %d tokens, %s template, weights %s",
 		c.Arch, c.Layers, c.Hidden, c.Heads, c.KVHeads, c.Vocab, c.ContextLen, e.template.Family, e.model.WeightTypes())
-	if e.adapter != "" {
-		s += ", LoRA adapter " + e.adapter
+	if e.adapterDir != "" {
+		s += ", LoRA adapter " + e.adapterDir
 	}
 	return s
 }
 
 // Model is the loaded network (for benchmarks and tools that drive it directly).
-func (e *Engine) Model() *llama.Model { return e.model }
+func (e *core) Model() *llama.Model { return e.model }
 
 // Tokenizer is the model's tokenizer.
-func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
+func (e *core) Tokenizer() *tokenizer.Tokenizer { return e.tok }

@@ -31,17 +31,21 @@ type prefixEntry struct {
 }
 
 // lookup returns a copy of the cache covering the longest shared prefix of
-// prompt, and the logits when the whole prompt is covered.
-func (p *prefixCache) lookup(m *llama.Model, prompt []int) (*llama.Sequence, []float32) {
+// prompt among the entries of adapter (0: none), and the logits when the whole
+// prompt is covered.
+func (p *prefixCache) lookup(m *llama.Model, adapter int, prompt []int) (*llama.Sequence, []float32) {
 	best, bestLen := -1, 0
 	for i, e := range p.entries {
+		if e.seq.Adapter() != adapter {
+			continue
+		}
 		n := commonPrefix(e.tokens, prompt)
 		if n > bestLen {
 			best, bestLen = i, n
 		}
 	}
 	if best < 0 {
-		return m.NewSequence(), nil
+		return m.NewSequenceWith(adapter), nil
 	}
 	e := p.entries[best]
 	p.entries = append(slices.Delete(p.entries, best, best+1), e)

@@ -28,7 +28,7 @@ var errStopped = errors.New("the model engine has stopped")
 // scheduler owns the model's compute: one goroutine prefills new requests and
 // decodes every running answer one token per step, in one batch.
 type scheduler struct {
-	e       *Engine
+	e       *core
 	queue   chan *job
 	quit    chan struct{}
 	stopped chan struct{}
@@ -49,7 +49,7 @@ type filling struct {
 	logits []float32
 }
 
-func newScheduler(e *Engine, act *activity) *scheduler {
+func newScheduler(e *core, act *activity) *scheduler {
 	s := &scheduler{e: e, queue: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{}),
 		warmth: warmth{act: act, idleReq: make(chan chan struct{})}}
 	go s.loop()
@@ -177,7 +177,7 @@ func (s *scheduler) nextFilling() bool {
 			j.finish(err)
 			continue
 		}
-		seq, logits := s.prefix.lookup(s.e.model, j.prompt)
+		seq, logits := s.prefix.lookup(s.e.model, j.adapter, j.prompt)
 		j.cached = seq.Len()
 		s.filling = &filling{j: j, prompt: j.prompt, seq: seq, from: seq.Len(), logits: logits}
 		return true

@@ -39,7 +39,7 @@ type activity struct{ busy atomic.Int32 }
 type warmth struct {
 	act     *activity
 	busy    bool               // this scheduler is counted in act
-	warm    [][]int            // finished conversations' tokens, latest last
+	warm    []conversation     // finished conversations, latest last
 	warming *filling           // the conversation being prefilled, a chunk per idle loop
 	idleReq chan chan struct{} // Idle's callers
 	idlers  []chan struct{}    // callers told once nothing is left to do
@@ -86,11 +86,17 @@ func (s *scheduler) queueWarm(c *choice) {
 	if err != nil {
 		return
 	}
-	s.pushWarm(s.e.tok.EncodeChat(text))
+	s.pushWarm(conversation{tokens: s.e.tok.EncodeChat(text), adapter: c.job.adapter})
 }
 
-func (w *warmth) pushWarm(tokens []int) {
-	w.warm = append(w.warm, tokens)
+// conversation is a finished conversation's tokens and the adapter that answered.
+type conversation struct {
+	tokens  []int
+	adapter int
+}
+
+func (w *warmth) pushWarm(c conversation) {
+	w.warm = append(w.warm, c)
 	if len(w.warm) > warmKept {
 		w.warm = slices.Delete(w.warm, 0, 1)
 	}
@@ -102,13 +108,13 @@ func (s *scheduler) warmChunk() {
 		return
 	}
 	if s.warming == nil {
-		tokens := s.warm[len(s.warm)-1]
+		c := s.warm[len(s.warm)-1]
 		s.warm = s.warm[:len(s.warm)-1]
-		seq, logits := s.prefix.lookup(s.e.model, tokens)
+		seq, logits := s.prefix.lookup(s.e.model, c.adapter, c.tokens)
 		if logits != nil {
 			return // cached already
 		}
-		s.warming = &filling{prompt: tokens, seq: seq, from: seq.Len()}
+		s.warming = &filling{prompt: c.tokens, seq: seq, from: seq.Len()}
 	}
 	f := s.warming
 	if err := s.prefillChunk(f, WarmChunk); err != nil {
@@ -132,13 +138,13 @@ func (s *scheduler) stopWarming() {
 	if n := f.seq.Len(); n > f.from {
 		s.prefix.store(s.e.model, f.prompt[:n], f.seq, nil)
 	}
-	s.pushWarm(f.prompt)
+	s.pushWarm(conversation{tokens: f.prompt, adapter: f.seq.Adapter()})
 }
 
 // Idle waits until the engine has nothing left to do: no request in flight and
 // no finished conversation waiting to be warmed (a warming that waits for other
 // engines counts as work).
-func (e *Engine) Idle(ctx context.Context) error {
+func (e *core) Idle(ctx context.Context) error {
 	told := make(chan struct{})
 	select {
 	case e.sched.idleReq <- told:

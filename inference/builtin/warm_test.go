@@ -110,8 +110,8 @@ func TestStopWarmingKeepsTheWarmedPart(t *testing.T) {
 	if len(tokens) <= WarmChunk {
 		t.Fatalf("%d tokens fit one chunk", len(tokens))
 	}
-	s := &scheduler{e: e, warmth: warmth{act: &activity{}}} // the engine's own scheduler is idle
-	s.warm = [][]int{tokens}
+	s := &scheduler{e: e.core, warmth: warmth{act: &activity{}}} // the engine's own scheduler is idle
+	s.warm = []conversation{{tokens: tokens}}
 	s.warmChunk()
 	if s.warming == nil || s.warming.seq.Len() != WarmChunk {
 		t.Fatalf("after one chunk: %+v", s.warming)
