@@ -453,13 +453,19 @@ func (m *Model) addLowRank(u *lowRank, out []float32, in *input, prompt bool) {
 	r, rows, n := u.a.Rows, u.b.Rows, in.n
 	mid := make([]float32, n*r)
 	if !prompt {
-		u.a.MulRows(mid, in.x, n, 0, r)
-		for b := range n {
-			o := out[b*rows : (b+1)*rows]
-			for j, v := range mid[b*r : (b+1)*r] {
-				tensor.Axpy(o, u.scale*v, u.bt[j*rows:(j+1)*rows])
+		// Both steps read the adapter's float32 rows (some 20 MB a token for a
+		// 135M model's), so both split across cores: A's rows, then out's rows
+		// in runs of 16 (Axpy's results do not depend on where a run starts).
+		m.parallel(r, 1, func(lo, hi int) { u.a.MulRows(mid, in.x, n, lo, hi) })
+		m.parallel((rows+15)/16, 1, func(lo, hi int) {
+			lo, hi = lo*16, min(hi*16, rows)
+			for b := range n {
+				o := out[b*rows+lo : b*rows+hi]
+				for j, v := range mid[b*r : (b+1)*r] {
+					tensor.Axpy(o, u.scale*v, u.bt[j*rows+lo:j*rows+hi])
+				}
 			}
-		}
+		})
 		return
 	}
 	m.matmul(u.a, mid, &input{x: in.x, n: n}, true)
