@@ -56,6 +56,17 @@ func (p *prefixCache) lookup(m *llama.Model, adapter int, prompt []int) (*llama.
 	return e.seq.CloneUpTo(m, min(bestLen, len(prompt)-1)), nil
 }
 
+// longest is how many tokens of prompt lookup would find cached for adapter.
+func (p *prefixCache) longest(adapter int, prompt []int) int {
+	n := 0
+	for _, e := range p.entries {
+		if e.seq.Adapter() == adapter {
+			n = max(n, commonPrefix(e.tokens, prompt))
+		}
+	}
+	return n
+}
+
 // store remembers the cache of tokens (seq's first len(tokens) positions) and
 // the logits after them, dropping the least recently used entries beyond the
 // limits.

@@ -35,8 +35,8 @@ type scheduler struct {
 	running []*choice
 	waiting []*job
 	prefix  prefixCache
-	filling *filling // the prompt being prefilled, a chunk per loop
-	warmth           // finished conversations prefilled while idle (warm.go)
+	filling []*filling // the prompts being prefilled, a chunk each per loop
+	warmth             // finished conversations prefilled while idle (warm.go)
 }
 
 // filling is a prompt being prefilled: a job's, or a finished conversation's
@@ -97,7 +97,7 @@ func (s *scheduler) loop() {
 }
 
 func (s *scheduler) hasWork() bool {
-	return len(s.running) > 0 || len(s.waiting) > 0 || s.filling != nil
+	return len(s.running) > 0 || len(s.waiting) > 0 || len(s.filling) > 0
 }
 
 // collect takes newly submitted jobs (and Idle's callers): it blocks while
@@ -134,43 +134,64 @@ func (s *scheduler) collect() bool {
 	}
 }
 
-// admit moves the prompt being prefilled on by one chunk; once it is done,
-// the job's answers join the batch and the next waiting job starts filling,
-// while the batch has room for all its answers.
+// admit takes the waiting jobs the batch has room for and moves their
+// prompts on by a chunk each, all in one call (the chat page's columns ask
+// the models of one base model at once); a job whose prompt is done has its
+// answers join the batch.
 func (s *scheduler) admit() {
-	if s.filling == nil && !s.nextFilling() {
-		return
-	}
-	f := s.filling
-	if err := f.j.ctx.Err(); err != nil {
-		s.filling = nil
-		f.j.finish(err)
-		return
-	}
-	if f.logits == nil {
-		chunk := PrefillChunk
-		if len(s.running) == 0 {
-			chunk = IdlePrefillChunk
-		}
-		if err := s.prefillChunk(f, chunk); err != nil {
-			s.filling = nil
+	s.takeWaiting()
+	s.filling = slices.DeleteFunc(s.filling, func(f *filling) bool {
+		if err := f.j.ctx.Err(); err != nil {
 			f.j.finish(err)
-			return
+			return true
+		}
+		return false
+	})
+	var need []*filling
+	for _, f := range s.filling {
+		if f.logits == nil {
+			need = append(need, f)
 		}
 	}
-	if f.logits != nil {
-		s.filling = nil
-		s.start(f)
+	if len(need) > 0 {
+		chunk := IdlePrefillChunk
+		if len(s.running) > 0 {
+			chunk = max(PrefillChunk/len(need), minPrefillShare)
+		}
+		if err := s.prefillChunks(need, chunk); err != nil {
+			for _, f := range need {
+				f.j.finish(err)
+			}
+			s.filling = slices.DeleteFunc(s.filling, func(f *filling) bool { return f.logits == nil })
+		}
 	}
+	rest := s.filling[:0]
+	for _, f := range s.filling {
+		if f.logits != nil {
+			s.start(f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	s.filling = rest
 }
 
-// nextFilling takes the first waiting job that is still wanted, if the batch
-// has room for its answers, and looks up the cached prefix of its prompt.
-func (s *scheduler) nextFilling() bool {
+// minPrefillShare is the fewest tokens of each prompt in a chunk while answers
+// are being written.
+const minPrefillShare = 32
+
+// takeWaiting moves the waiting jobs that are still wanted to the prompts
+// being prefilled, in order, while the batch has room for their answers, and
+// looks up the cached prefix of each prompt. A job whose prompt shares over
+// shareWait tokens more with a prompt being prefilled than with the cache
+// waits for that one to be cached (another sample slot of the same prompt
+// then costs no prefill).
+func (s *scheduler) takeWaiting() {
 	for len(s.waiting) > 0 {
 		j := s.waiting[0]
-		if len(s.running) > 0 && len(s.running)+j.n > MaxBatch {
-			return false
+		busy := len(s.running) > 0 || len(s.filling) > 0
+		if busy && s.answers()+j.n > MaxBatch || s.sharesFilling(j) {
+			return
 		}
 		s.waiting = s.waiting[1:]
 		if err := j.ctx.Err(); err != nil {
@@ -179,30 +200,63 @@ func (s *scheduler) nextFilling() bool {
 		}
 		seq, logits := s.prefix.lookup(s.e.model, j.adapter, j.prompt)
 		j.cached = seq.Len()
-		s.filling = &filling{j: j, prompt: j.prompt, seq: seq, from: seq.Len(), logits: logits}
-		return true
+		s.filling = append(s.filling, &filling{j: j, prompt: j.prompt, seq: seq, from: seq.Len(), logits: logits})
+	}
+}
+
+// answers counts the answers being written and those of the prompts being prefilled.
+func (s *scheduler) answers() int {
+	n := len(s.running)
+	for _, f := range s.filling {
+		n += f.j.n
+	}
+	return n
+}
+
+// shareWait is how many more tokens a prompt must share with one being
+// prefilled than with the cache for its job to wait (prompts that share only a
+// system message go together).
+const shareWait = 64
+
+// sharesFilling reports whether j's prompt shares over shareWait tokens more
+// with a prompt being prefilled for the same adapter than with the prefix cache.
+func (s *scheduler) sharesFilling(j *job) bool {
+	cached := s.prefix.longest(j.adapter, j.prompt)
+	for _, f := range s.filling {
+		if f.j.adapter == j.adapter && commonPrefix(f.prompt, j.prompt) > cached+shareWait {
+			return true
+		}
 	}
 	return false
 }
 
-// prefillChunk runs the next chunk (at most chunk tokens) of the prompt; after
-// the last one it sets the logits and remembers the prompt's cache.
-func (s *scheduler) prefillChunk(f *filling, chunk int) error {
+// prefillChunks runs the next chunk (at most chunk tokens) of each prompt, all
+// in one call; after a prompt's last chunk it sets its logits and remembers
+// its cache.
+func (s *scheduler) prefillChunks(fs []*filling, chunk int) error {
 	m := s.e.model
-	prompt := f.prompt
-	done := f.seq.Len()
-	end := min(done+chunk, len(prompt))
-	steps := make([]llama.Step, end-done)
-	for i := range steps {
-		steps[i] = llama.Step{Seq: f.seq, Token: prompt[done+i], Logits: done+i == len(prompt)-1}
+	var steps []llama.Step
+	last := make([]int, len(fs)) // each prompt's last step in steps, or -1
+	for i, f := range fs {
+		done := f.seq.Len()
+		end := min(done+chunk, len(f.prompt))
+		for p := done; p < end; p++ {
+			steps = append(steps, llama.Step{Seq: f.seq, Token: f.prompt[p], Logits: p == len(f.prompt)-1})
+		}
+		last[i] = -1
+		if end == len(f.prompt) {
+			last[i] = len(steps) - 1
+		}
 	}
 	out, err := m.Prompt(steps)
 	if err != nil {
 		return err
 	}
-	if end == len(prompt) {
-		f.logits = out[len(out)-1]
-		s.prefix.store(m, prompt, f.seq, f.logits)
+	for i, f := range fs {
+		if last[i] >= 0 {
+			f.logits = out[last[i]]
+			s.prefix.store(m, f.prompt, f.seq, f.logits)
+		}
 	}
 	return nil
 }
@@ -324,10 +378,10 @@ func (s *scheduler) failAll(err error) {
 		j.finish(err)
 	}
 	s.waiting = nil
-	if s.filling != nil {
-		s.filling.j.finish(err)
-		s.filling = nil
+	for _, f := range s.filling {
+		f.j.finish(err)
 	}
+	s.filling = nil
 	for {
 		select {
 		case j := <-s.queue:

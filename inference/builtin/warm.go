@@ -117,7 +117,7 @@ func (s *scheduler) warmChunk() {
 		s.warming = &filling{prompt: c.tokens, seq: seq, from: seq.Len()}
 	}
 	f := s.warming
-	if err := s.prefillChunk(f, WarmChunk); err != nil {
+	if err := s.prefillChunks([]*filling{f}, WarmChunk); err != nil {
 		s.warming = nil
 		slog.Warn("warming a conversation's cache", slog.Any("error", err))
 		return

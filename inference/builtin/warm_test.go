@@ -176,3 +176,40 @@ func TestWarmingWaitsForOtherEngines(t *testing.T) {
 		t.Fatalf("Idle after the other engine finished: %v", err)
 	}
 }
+
+// Waiting jobs are taken to be prefilled together, except one whose prompt shares more with a
+// prompt being prefilled than with the cache: it waits until that prompt is cached, then costs
+// no prefill.
+func TestJobsPrefillTogetherUnlessOneWaitsForTheOther(t *testing.T) {
+	e := engine(t)
+	if err := idleWithin(e, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	newJob := func(question string) *job {
+		j, err := e.newJob(context.Background(), ask(question))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	long := strings.Repeat("A future that is pinned may hold references into itself. ", 8)
+	a, b := newJob(long+"What does Pin guarantee?"), newJob("How do I share a Vec between threads?")
+	again := newJob(long + "What does Pin guarantee?")
+	if len(a.prompt) < shareWait+40 {
+		t.Fatalf("a prompt of %d tokens", len(a.prompt))
+	}
+	s := &scheduler{e: e.core, warmth: warmth{act: &activity{}}} // the engine's own scheduler is idle
+	s.waiting = []*job{a, b, again}
+	s.takeWaiting()
+	if len(s.filling) != 2 || s.filling[0].j != a || s.filling[1].j != b || len(s.waiting) != 1 {
+		t.Fatalf("took %d jobs, %d wait; want the first two taken, the repeated prompt waiting", len(s.filling), len(s.waiting))
+	}
+	if err := s.prefillChunks(s.filling, IdlePrefillChunk); err != nil {
+		t.Fatal(err)
+	}
+	s.filling = nil
+	s.takeWaiting()
+	if len(s.filling) != 1 || s.filling[0].logits == nil || again.cached != len(again.prompt) {
+		t.Fatalf("the repeated prompt after the first was cached: %d of %d tokens found", again.cached, len(again.prompt))
+	}
+}
