@@ -14,9 +14,10 @@ import (
 // while idle: a request that comes meanwhile waits for one chunk at most.
 const WarmChunk = 64
 
-// warmKept is how many finished conversations wait to be warmed; older ones
-// are dropped.
-const warmKept = 2
+// warmKept is how many finished conversations wait to be warmed (the chat
+// page's three columns, when one base model answers them all, and one more);
+// older ones are dropped.
+const warmKept = 4
 
 // warmPoll is how often a scheduler with a conversation to warm looks whether
 // the other engines on its cores have become idle.
