@@ -72,6 +72,7 @@ bench:
 	$(GO) run -tags $(TAGS) ./bench/focusview
 	$(GO) run -tags $(TAGS) ./bench/engine
 	$(GO) run -tags $(TAGS) ./bench/followup
+	$(GO) run -tags $(TAGS) ./bench/columns
 	$(GO) run -tags $(TAGS) ./bench/coldstart
 
 clean:
