@@ -27,6 +27,7 @@ type prefixCache struct {
 type prefixEntry struct {
 	tokens []int
 	seq    *llama.Sequence
+	bytes  int64     // seq's memory
 	logits []float32 // next-token logits after all of tokens; nil for a part of a conversation
 }
 
@@ -34,16 +35,7 @@ type prefixEntry struct {
 // prompt among the entries of adapter (0: none), and the logits when the whole
 // prompt is covered.
 func (p *prefixCache) lookup(m *llama.Model, adapter int, prompt []int) (*llama.Sequence, []float32) {
-	best, bestLen := -1, 0
-	for i, e := range p.entries {
-		if e.seq.Adapter() != adapter {
-			continue
-		}
-		n := commonPrefix(e.tokens, prompt)
-		if n > bestLen {
-			best, bestLen = i, n
-		}
-	}
+	best, bestLen := p.match(adapter, prompt)
 	if best < 0 {
 		return m.NewSequenceWith(adapter), nil
 	}
@@ -58,13 +50,23 @@ func (p *prefixCache) lookup(m *llama.Model, adapter int, prompt []int) (*llama.
 
 // longest is how many tokens of prompt lookup would find cached for adapter.
 func (p *prefixCache) longest(adapter int, prompt []int) int {
-	n := 0
-	for _, e := range p.entries {
-		if e.seq.Adapter() == adapter {
-			n = max(n, commonPrefix(e.tokens, prompt))
+	_, n := p.match(adapter, prompt)
+	return n
+}
+
+// match returns the entry of adapter that shares the longest start with prompt
+// (-1 when none shares any) and how many tokens it shares.
+func (p *prefixCache) match(adapter int, prompt []int) (best, n int) {
+	best = -1
+	for i, e := range p.entries {
+		if e.seq.Adapter() != adapter {
+			continue
+		}
+		if k := commonPrefix(e.tokens, prompt); k > n {
+			best, n = i, k
 		}
 	}
-	return n
+	return best, n
 }
 
 // store remembers the cache of tokens (seq's first len(tokens) positions) and
@@ -72,13 +74,13 @@ func (p *prefixCache) longest(adapter int, prompt []int) int {
 // limits.
 func (p *prefixCache) store(m *llama.Model, tokens []int, seq *llama.Sequence, logits []float32) {
 	e := prefixEntry{tokens: tokens, seq: seq.CloneUpTo(m, len(tokens)), logits: slices.Clone(logits)}
-	if e.seq.Bytes() > prefixBytes {
+	if e.bytes = e.seq.Bytes(); e.bytes > prefixBytes {
 		return
 	}
 	p.entries = append(p.entries, e)
-	p.bytes += e.seq.Bytes()
+	p.bytes += e.bytes
 	for len(p.entries) > prefixEntries || p.bytes > prefixBytes {
-		p.bytes -= p.entries[0].seq.Bytes()
+		p.bytes -= p.entries[0].bytes
 		p.entries = slices.Delete(p.entries, 0, 1)
 	}
 }
