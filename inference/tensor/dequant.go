@@ -59,6 +59,20 @@ func dequantRow(t DType, src []byte, dst []float32) {
 		dequantQ41(src, dst)
 	case Q8_0:
 		dequantQ80(src, dst)
+	case Q5_0:
+		dequantQ50(src, dst)
+	case Q5_1:
+		dequantQ51(src, dst)
+	case Q2_K:
+		dequantQ2K(src, dst)
+	case Q3_K:
+		dequantQ3K(src, dst)
+	case Q4_K:
+		dequantQ4K(src, dst)
+	case Q5_K:
+		dequantQ5K(src, dst)
+	case Q6_K:
+		dequantQ6K(src, dst)
 	}
 }
 
@@ -103,8 +117,12 @@ func dequantQ80(src []byte, dst []float32) {
 
 // Quantize encodes v in format t with ggml's reference quantizers
 // (quantize_row_*_ref), so the bytes match what llama.cpp's tools write.
-// len(v) must be a multiple of t's block size.
+// len(v) must be a multiple of t's block size. The K formats (Q2_K … Q6_K)
+// are read, not written: llama.cpp's quantizer makes them.
 func Quantize(t DType, v []float32) ([]byte, error) {
+	if t.BlockSize() == QKK {
+		return nil, fmt.Errorf("tensor: no quantizer for %s here (llama.cpp's llama-quantize writes it)", t)
+	}
 	n, err := RowBytes(t, len(v))
 	if err != nil {
 		return nil, err
@@ -135,6 +153,14 @@ func Quantize(t DType, v []float32) ([]byte, error) {
 		for i := 0; i < len(v)/QK; i++ {
 			quantQ80((*[QK]float32)(v[i*QK:]), (*[q80Bytes]byte)(out[i*q80Bytes:]))
 		}
+	case Q5_0:
+		for i := 0; i < len(v)/QK; i++ {
+			quantQ50((*[QK]float32)(v[i*QK:]), (*[q50Bytes]byte)(out[i*q50Bytes:]))
+		}
+	case Q5_1:
+		for i := 0; i < len(v)/QK; i++ {
+			quantQ51((*[QK]float32)(v[i*QK:]), (*[q51Bytes]byte)(out[i*q51Bytes:]))
+		}
 	}
 	return out, nil
 }
@@ -160,14 +186,33 @@ func nibble(v float32) byte {
 	return byte(q)
 }
 
-func quantQ40(x *[QK]float32, blk *[q40Bytes]byte) {
+// signedMax returns the value of largest magnitude (the first of them).
+func signedMax(x *[QK]float32) float32 {
 	var amax, max float32
 	for _, v := range x {
 		if a := float32(math.Abs(float64(v))); amax < a {
 			amax, max = a, v
 		}
 	}
-	d := max / -8
+	return max
+}
+
+// minMax returns the smallest and the largest value.
+func minMax(x *[QK]float32) (float32, float32) {
+	min, max := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+	for _, v := range x {
+		if v < min {
+			min = v
+		}
+		if v > max {
+			max = v
+		}
+	}
+	return min, max
+}
+
+func quantQ40(x *[QK]float32, blk *[q40Bytes]byte) {
+	d := signedMax(x) / -8
 	id := inverse(d)
 	putHalf(blk[0:2], d)
 	for j := 0; j < QK/2; j++ {
@@ -178,15 +223,7 @@ func quantQ40(x *[QK]float32, blk *[q40Bytes]byte) {
 }
 
 func quantQ41(x *[QK]float32, blk *[q41Bytes]byte) {
-	min, max := float32(math.MaxFloat32), float32(-math.MaxFloat32)
-	for _, v := range x {
-		if v < min {
-			min = v
-		}
-		if v > max {
-			max = v
-		}
-	}
+	min, max := minMax(x)
 	d := (max - min) / 15
 	id := inverse(d)
 	putHalf(blk[0:2], d)

@@ -65,18 +65,24 @@ func TestDequantizeSizeErrors(t *testing.T) {
 	if err := Dequantize(Q8_0, make([]byte, 34), make([]float32, 31)); err == nil {
 		t.Error("31 Q8_0 elements: no error")
 	}
-	err := Dequantize(DType(14), nil, nil)
-	if err == nil || !strings.Contains(err.Error(), "Q6_K (14)") {
-		t.Errorf("Q6_K: got %v, want an error naming Q6_K (14)", err)
+	if err := Dequantize(Q4_K, make([]byte, 144), make([]float32, 255)); err == nil {
+		t.Error("255 Q4_K elements: no error")
+	}
+	err := Dequantize(DType(16), nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "IQ2_XXS (16)") {
+		t.Errorf("IQ2_XXS: got %v, want an error naming IQ2_XXS (16)", err)
 	}
 }
 
 type goldenFile struct {
 	Input []uint32 `json:"input"`
-	Types map[string]struct {
-		Bytes   string   `json:"bytes"`
-		Dequant []uint32 `json:"dequant"`
-	} `json:"types"`
+	Types  map[string]goldenData `json:"types"`
+	Blocks map[string]goldenData `json:"blocks"` // formats read, not written
+}
+
+type goldenData struct {
+	Bytes   string   `json:"bytes"`
+	Dequant []uint32 `json:"dequant"`
 }
 
 // TestQuantGolden compares Quantize and Dequantize bit for bit with the
@@ -94,7 +100,7 @@ func TestQuantGolden(t *testing.T) {
 	for i, b := range g.Input {
 		x[i] = math.Float32frombits(b)
 	}
-	types := map[string]DType{"F16": F16, "BF16": BF16, "Q4_0": Q4_0, "Q4_1": Q4_1, "Q8_0": Q8_0}
+	types := map[string]DType{"F16": F16, "BF16": BF16, "Q4_0": Q4_0, "Q4_1": Q4_1, "Q8_0": Q8_0, "Q5_0": Q5_0, "Q5_1": Q5_1}
 	if len(g.Types) != len(types) {
 		t.Fatalf("golden has %d types, want %d", len(g.Types), len(types))
 	}
@@ -107,17 +113,37 @@ func TestQuantGolden(t *testing.T) {
 		if got := hex.EncodeToString(q); got != ref.Bytes {
 			t.Errorf("%s: Quantize differs from gguf-py\n got  %s\n want %s", name, got, ref.Bytes)
 		}
-		want, _ := hex.DecodeString(ref.Bytes)
-		d := make([]float32, len(x))
-		if err := Dequantize(dt, want, d); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for i := range d {
-			if math.Float32bits(d[i]) != ref.Dequant[i] {
+		checkDequant(t, name, dt, ref)
+	}
+	kinds := map[string]DType{"Q2_K": Q2_K, "Q3_K": Q3_K, "Q4_K": Q4_K, "Q5_K": Q5_K, "Q6_K": Q6_K}
+	if len(g.Blocks) != len(kinds) {
+		t.Fatalf("golden has %d K formats, want %d", len(g.Blocks), len(kinds))
+	}
+	for name, ref := range g.Blocks {
+		checkDequant(t, name, kinds[name], ref)
+	}
+}
+
+// checkDequant compares Dequantize of ref's bytes with gguf-py's values, bit
+// for bit.
+func checkDequant(t *testing.T, name string, dt DType, ref goldenData) {
+	t.Helper()
+	raw, _ := hex.DecodeString(ref.Bytes)
+	d := make([]float32, len(ref.Dequant))
+	if err := Dequantize(dt, raw, d); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	bad := 0
+	for i := range d {
+		if math.Float32bits(d[i]) != ref.Dequant[i] {
+			if bad++; bad <= 8 {
 				t.Errorf("%s element %d: %g (%#08x), gguf-py %g (%#08x)", name, i, d[i],
 					math.Float32bits(d[i]), math.Float32frombits(ref.Dequant[i]), ref.Dequant[i])
 			}
 		}
+	}
+	if bad > 8 {
+		t.Errorf("%s: %d elements differ in all", name, bad)
 	}
 }
 

@@ -21,12 +21,24 @@ const (
 	F16  DType = 1
 	Q4_0 DType = 2
 	Q4_1 DType = 3
+	Q5_0 DType = 6
+	Q5_1 DType = 7
 	Q8_0 DType = 8
+	Q2_K DType = 10
+	Q3_K DType = 11
+	Q4_K DType = 12
+	Q5_K DType = 13
+	Q6_K DType = 14
 	BF16 DType = 30
 )
 
-// QK is the number of elements in one block of the quantized formats.
+// QK is the number of elements in one block of the 32-value quantized
+// formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
 const QK = 32
+
+// QKK is the number of elements in one super-block of the K formats
+// (Q2_K … Q6_K).
+const QKK = 256
 
 // ggmlName names every GGML type id, supported or not, so errors about
 // unsupported tensors can say what they found.
@@ -112,23 +124,25 @@ func (d DType) String() string {
 // Supported reports whether this package can decode the type.
 func (d DType) Supported() bool {
 	switch d {
-	case F32, F16, BF16, Q8_0, Q4_0, Q4_1:
+	case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K:
 		return true
 	}
 	return false
 }
 
 // SupportedList is the human-readable list of decodable types, for errors.
-const SupportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1"
+const SupportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K"
 
 // BlockSize is the number of elements per storage block: 1 for float types,
-// 32 for the quantized ones, 0 for unsupported types.
+// 32 for Q4_0 … Q8_0, 256 for the K formats, 0 for unsupported types.
 func (d DType) BlockSize() int {
 	switch d {
 	case F32, F16, BF16:
 		return 1
-	case Q4_0, Q4_1, Q8_0:
+	case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0:
 		return QK
+	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K:
+		return QKK
 	}
 	return 0
 }
@@ -144,8 +158,22 @@ func (d DType) BlockBytes() int {
 		return 2 + QK/2
 	case Q4_1:
 		return 4 + QK/2
+	case Q5_0:
+		return q50Bytes
+	case Q5_1:
+		return q51Bytes
 	case Q8_0:
 		return 2 + QK
+	case Q2_K:
+		return q2KBytes
+	case Q3_K:
+		return q3KBytes
+	case Q4_K:
+		return q4KBytes
+	case Q5_K:
+		return q5KBytes
+	case Q6_K:
+		return q6KBytes
 	}
 	return 0
 }

@@ -9,7 +9,7 @@ import (
 	"unsafe"
 )
 
-var allTypes = []DType{F32, F16, BF16, Q4_0, Q4_1, Q8_0}
+var allTypes = []DType{F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0}
 
 func randFloats(seed uint64, n int, scale float32) []float32 {
 	r := rand.New(rand.NewPCG(seed, 7))
@@ -132,7 +132,8 @@ func TestNewMatrixErrors(t *testing.T) {
 		n          int
 		want       string
 	}{
-		{DType(14), 1, 32, 210, "tensor type Q6_K (14) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)"},
+		{DType(16), 1, 256, 66, "tensor type IQ2_XXS (16) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"},
+		{Q4_K, 1, 96, 0, "96 columns is not a multiple of the Q4_K block size 256"},
 		{DType(99), 1, 32, 0, "type(99) (99)"},
 		{Q4_0, 2, 32, 35, "needs 36 bytes, got 35"},
 		{Q8_0, 1, 33, 0, "33 columns is not a multiple"},

@@ -2,6 +2,11 @@
 """Writes quant_golden.json: reference quantized bytes and dequantized values
 from the `gguf` Python package (llama.cpp's gguf-py), for TestQuantGolden.
 
+The formats gguf-py quantizes get the shared input quantized; the K formats
+(which it only reads) get random blocks whose float16 scale fields are set
+to chosen values (ordinary, zero, negative, subnormal, large), under
+"blocks", with their dequantized values.
+
 Run from this directory with the gguf package importable:
 
     pip install gguf numpy
@@ -27,14 +32,45 @@ def inputs() -> np.ndarray:
     return x
 
 
+# name, type, byte offsets of the block's float16 scale fields
+K_FORMATS = [
+    ("Q2_K", T.Q2_K, [80, 82]),
+    ("Q3_K", T.Q3_K, [108]),
+    ("Q4_K", T.Q4_K, [0, 2]),
+    ("Q5_K", T.Q5_K, [0, 2]),
+    ("Q6_K", T.Q6_K, [208]),
+]
+SCALES = np.array([0.0123, 0.5, 0.0, -0.031, 3e-6, 40.0], dtype=np.float16)
+
+
+def k_blocks(t, offsets) -> np.ndarray:
+    """Six random blocks of type t, block i's scale fields set from SCALES."""
+    size = quants.GGML_QUANT_SIZES[t][1]
+    rng = np.random.default_rng(int(t))
+    q = rng.integers(0, 256, size=(len(SCALES), size), dtype=np.uint8)
+    for i, v in enumerate(SCALES):
+        for k, off in enumerate(offsets):
+            q[i, off:off + 2] = np.frombuffer(SCALES[(i + k) % len(SCALES)].tobytes(), dtype=np.uint8)
+    return q.reshape(-1)
+
+
 def main() -> None:
     x = inputs()
     out = {"input": [int(v) for v in x.view(np.uint32)], "types": {}}
-    for name, t in [("F16", T.F16), ("BF16", T.BF16), ("Q4_0", T.Q4_0), ("Q4_1", T.Q4_1), ("Q8_0", T.Q8_0)]:
+    for name, t in [("F16", T.F16), ("BF16", T.BF16), ("Q4_0", T.Q4_0), ("Q4_1", T.Q4_1), ("Q8_0", T.Q8_0),
+                    ("Q5_0", T.Q5_0), ("Q5_1", T.Q5_1)]:
         q = quants.quantize(x.reshape(1, -1), t).reshape(-1)
         d = quants.dequantize(q, t).astype(np.float32).reshape(-1)
         out["types"][name] = {
             "bytes": bytes(q.view(np.uint8)).hex(),
+            "dequant": [int(v) for v in d.view(np.uint32)],
+        }
+    out["blocks"] = {}
+    for name, t, scales in K_FORMATS:
+        q = k_blocks(t, scales)
+        d = quants.dequantize(q, t).astype(np.float32).reshape(-1)
+        out["blocks"][name] = {
+            "bytes": bytes(q).hex(),
             "dequant": [int(v) for v in d.view(np.uint32)],
         }
     with open("quant_golden.json", "w") as f:
