@@ -23,6 +23,9 @@ It writes, next to this script:
   tiny-mistral/     MistralForCausalLM, random init, float16, no sliding window.
   smollm2/          goldens of the bundled GGUF as transformers loads it
                     (dequantized to float32), with chat-template prompts.
+  tiny-kquants/<f>/ goldens of tiny-kquants/<f>.gguf (llama.cpp's quantizer's
+                    Q4_K_M, Q3_K_M, Q2_K, Q5_0, Q5_1 files, make_kquants.py)
+                    as transformers loads them.
 
 Each golden folder has cases.json, a list of
   {"prompt": [ids], "greedy": [64 ids], "logits": "logits_<i>.f32",
@@ -258,6 +261,21 @@ def smollm2(gguf):
         f.write("\n")
 
 
+KQUANT_PROMPTS = [[256, 72, 101, 108, 108, 111], [256] + list(range(97, 97 + 40)), [258, 259, 32, 10, 200, 13, 7]]
+
+
+def kquants():
+    """Goldens of the files in tiny-kquants/ (make_kquants.py) as transformers
+    loads them (dequantized to float32 by gguf-py), in tiny-kquants/<name>/."""
+    folder = HERE / "tiny-kquants"
+    for path in sorted(folder.glob("*.gguf")):
+        model = load(str(folder), gguf_file=path.name)
+        out = folder / path.stem
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        goldens(model, out, KQUANT_PROMPTS, all_positions_length=len(KQUANT_PROMPTS[2]))
+
+
 def find_gguf(arg):
     for p in [arg, os.environ.get("RUSTEXPERT_TEST_GGUF"), REPO / "models/base/SmolLM2-135M-Instruct.Q4_1.gguf"]:
         if p and pathlib.Path(p).is_file():
@@ -303,8 +321,12 @@ def _dist_version(name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gguf", help="SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--kquants-only", action="store_true", help="only the goldens of tiny-kquants/*.gguf")
     args = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
+    kquants()
+    if args.kquants_only:
+        return
     prompt_list = prompts()
     tiny_llama(prompt_list)
     tiny_qwen2(prompt_list)
