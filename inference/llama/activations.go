@@ -47,7 +47,51 @@ func ParseActivations(s string) (Activations, error) {
 // activations, float32 with float32 ones (a sequence is refused under the
 // other form). Call it before the model is used, not while Forward or
 // Prompt run.
-func (m *Model) SetActivations(a Activations) { m.q8 = a == ActivationsQ8 }
+func (m *Model) SetActivations(a Activations) {
+	m.q8 = a == ActivationsQ8
+	if m.q8 {
+		m.interleaveEach(m.int8Forms())
+	}
+}
+
+// int8Forms gives the weights in formats the int8 kernels do not take
+// their int8 form (tensor.Matrix.NewInt8Form: Q4_K, Q6_K and the others as
+// Q4_1 or Q8_0), converted on all cores, and returns the forms it made
+// (none for matrices that have one already).
+func (m *Model) int8Forms() []*tensor.Matrix {
+	type part struct {
+		w, f   *tensor.Matrix
+		r0, r1 int
+	}
+	var parts []part
+	var forms []*tensor.Matrix
+	seen := map[*tensor.Matrix]bool{}
+	for _, w := range m.matrices() {
+		if seen[w] || w.Int8Form() != nil {
+			continue
+		}
+		seen[w] = true
+		f := w.NewInt8Form()
+		if f == nil {
+			continue
+		}
+		forms = append(forms, f)
+		for r := 0; r < w.Rows; r += 64 {
+			parts = append(parts, part{w, f, r, min(r+64, w.Rows)})
+		}
+	}
+	m.parallel(len(parts), 1, func(lo, hi int) {
+		for _, p := range parts[lo:hi] {
+			p.w.ConvertRows(p.f, p.r0, p.r1)
+		}
+	})
+	for _, p := range parts {
+		if p.r0 == 0 {
+			p.w.SetInt8Form(p.f)
+		}
+	}
+	return forms
+}
 
 // Activations is the form SetActivations selected.
 func (m *Model) Activations() Activations {
@@ -89,7 +133,7 @@ func (in *input) memory() *inputMem {
 // quantized returns in's vectors quantized for w, or nil when w takes
 // float32 vectors.
 func (m *Model) quantized(in *input, w *tensor.Matrix, prompt bool) *tensor.Q8Vectors {
-	if !m.q8 || !tensor.Q8Supported(w.Type) || w.Cols%tensor.QK != 0 {
+	if !m.q8 || !w.Q8Ready() || w.Cols%tensor.QK != 0 {
 		return nil
 	}
 	if in.q8 == nil {

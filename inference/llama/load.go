@@ -57,6 +57,9 @@ func build(cfg Config, w weights, names naming, closer io.Closer) (*Model, error
 		return nil, err
 	}
 	m.init()
+	if DefaultActivations() == ActivationsQ8 {
+		m.int8Forms() // before interleave, which copies them into the model's arena
+	}
 	m.interleave()
 	return m, nil
 }

@@ -108,7 +108,7 @@ func (m *Model) interleave() {
 	}
 	var parts []part
 	var total int64 // 2 GiB overflows a 32-bit int
-	for _, w := range m.matrices() {
+	for _, w := range m.decodeMatrices() {
 		if w.Interleavable() {
 			total += int64(len(w.Data))
 		}
@@ -117,7 +117,7 @@ func (m *Model) interleave() {
 		return
 	}
 	mem := m.interleavedMemory()
-	for _, w := range m.matrices() {
+	for _, w := range m.decodeMatrices() {
 		n := w.InterleavedBytes()
 		if n == 0 {
 			continue
@@ -144,7 +144,7 @@ func (m *Model) interleave() {
 // when it cannot.
 func (m *Model) interleavedMemory() []byte {
 	size := 0
-	for _, w := range m.matrices() {
+	for _, w := range m.decodeMatrices() {
 		size += (w.InterleavedBytes() + 63) / 64 * 64
 	}
 	if size == 0 {
@@ -156,6 +156,29 @@ func (m *Model) interleavedMemory() []byte {
 	}
 	m.ownArena(a)
 	return a.data
+}
+
+// interleaveEach gives each of ws its interleaved copy on the Go heap, where
+// its type and the CPU take one (interleave does all of a model's at once).
+func (m *Model) interleaveEach(ws []*tensor.Matrix) {
+	for _, w := range ws {
+		if w.AllocInterleaved() {
+			m.parallel(w.Groups(), 64, func(lo, hi int) { w.InterleaveGroups(lo, hi) })
+		}
+	}
+}
+
+// decodeMatrices lists the matrices that may get an interleaved copy: the
+// weights and their int8 forms.
+func (m *Model) decodeMatrices() []*tensor.Matrix {
+	var ms []*tensor.Matrix
+	for _, w := range m.matrices() {
+		ms = append(ms, w)
+		if f := w.Int8Form(); f != nil {
+			ms = append(ms, f)
+		}
+	}
+	return ms
 }
 
 // matrices lists the weight matrices the forward pass multiplies with.
@@ -505,7 +528,13 @@ func checkSteps(m *Model, steps []Step) error {
 // "Q4_1 ×210, Q8_0 ×1".
 func (m *Model) WeightTypes() string {
 	counts := map[string]int{}
-	add := func(w *tensor.Matrix) { counts[w.Type.String()]++ }
+	add := func(w *tensor.Matrix) {
+		name := w.Type.String()
+		if f := m.decodeForm(w); f != w {
+			name += "→" + f.Type.String() // multiplied in its int8 form
+		}
+		counts[name]++
+	}
 	ms := m.matrices()
 	if m.embed != m.output {
 		ms = append(ms, m.embed)
@@ -530,9 +559,18 @@ func (m *Model) WeightTypes() string {
 func (m *Model) WeightBytes() int64 {
 	var n int64
 	for _, w := range m.matrices() {
-		n += int64(len(w.Data))
+		n += int64(len(m.decodeForm(w).Data))
 	}
 	return n
+}
+
+// decodeForm is the matrix a generated token's multiply reads for w: its
+// int8 form under int8 activations, else w.
+func (m *Model) decodeForm(w *tensor.Matrix) *tensor.Matrix {
+	if f := w.Int8Form(); f != nil && m.q8 {
+		return f
+	}
+	return w
 }
 
 // CloneUpTo copies the first n positions of the sequence (all of them when n

@@ -13,7 +13,8 @@ type Matrix struct {
 	Type       DType
 	Rows, Cols int
 	Data       []byte
-	rows16     []byte // interleaved copy for decoding, when made (Interleave)
+	rows16     []byte  // interleaved copy for decoding, when made (Interleave)
+	int8       *Matrix // the int8 kernels' copy of a format they do not take (SetInt8Form)
 }
 
 // NewMatrix checks that data holds exactly rows×cols elements of type t and

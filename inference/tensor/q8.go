@@ -186,6 +186,10 @@ func Q8Supported(t DType) bool {
 // product is the same bits whatever n and the row range. It panics when the
 // arguments do not fit the matrix or Q8Supported(m.Type) is false.
 func (m *Matrix) MulRowsQ8(out []float32, x *Q8Vectors, r0, r1 int) {
+	if m.int8 != nil {
+		m.int8.MulRowsQ8(out, x, r0, r1)
+		return
+	}
 	m.checkQ8(out, x, r0, r1, "MulRowsQ8")
 	if q8Rows16() && m.quadsCopy() {
 		m.mulRows16Q8(out, x, r0, r1)
@@ -276,6 +280,10 @@ func (m *Matrix) checkQ8(out []float32, x *Q8Vectors, r0, r1 int, fn string) {
 // rows. It panics when the arguments do not fit, like MulRowsQ8, or when x
 // is not tiled.
 func (m *Matrix) MulMatQ8(out []float32, x *Q8Vectors, r0, r1 int) {
+	if m.int8 != nil {
+		m.int8.MulMatQ8(out, x, r0, r1)
+		return
+	}
 	m.checkQ8(out, x, r0, r1, "MulMatQ8")
 	if !x.tiled {
 		panic("tensor.Matrix.MulMatQ8: vectors not quantized with tiled set")
