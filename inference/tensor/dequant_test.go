@@ -75,7 +75,7 @@ func TestDequantizeSizeErrors(t *testing.T) {
 }
 
 type goldenFile struct {
-	Input []uint32 `json:"input"`
+	Input  []uint32              `json:"input"`
 	Types  map[string]goldenData `json:"types"`
 	Blocks map[string]goldenData `json:"blocks"` // formats read, not written
 }
