@@ -32,8 +32,9 @@ type Spec struct {
 	ContextLength int
 	// Activations is the form of the matrix multiplies' inputs: "f32" or
 	// "q8" (see llama.Activations). Empty means the RUSTEXPERT_ENGINE_ACTIVATIONS
-	// environment variable's value, or llama.DefaultActivations (f32, or q8
-	// on CPUs without AVX-512) when that is unset.
+	// environment variable's value, or the model's PreferredActivations
+	// (f32, or q8 on CPUs without AVX-512 and for weights in the K formats)
+	// when that is unset.
 	Activations string
 	// NoAMX turns off the AMX tile path of prompt multiplies (see
 	// llama.Model.SetAMX); so does RUSTEXPERT_ENGINE_AMX=off.
@@ -166,7 +167,7 @@ func (e *core) setActivations(name string) error {
 	if name == "" {
 		name = os.Getenv(activationsEnv)
 	}
-	a := llama.DefaultActivations()
+	a := e.model.PreferredActivations()
 	if name != "" {
 		var err error
 		if a, err = llama.ParseActivations(name); err != nil {

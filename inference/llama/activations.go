@@ -33,6 +33,22 @@ func DefaultActivations() Activations {
 	return ActivationsF32
 }
 
+// PreferredActivations is DefaultActivations for this model: int8 also on
+// CPUs with AVX-512 when its weights are in formats that only the int8 path
+// multiplies at speed (the K formats, Q5_0, Q5_1: their float32 path decodes
+// each row in plain Go; with int8 activations they run in their int8 forms).
+func (m *Model) PreferredActivations() Activations {
+	if DefaultActivations() == ActivationsQ8 {
+		return ActivationsQ8
+	}
+	for _, w := range m.matrices() {
+		if _, ok := w.Int8FormType(); ok && w.Type != tensor.Q4_0 { // Q4_0 has float32 kernels
+			return ActivationsQ8
+		}
+	}
+	return ActivationsF32
+}
+
 // ParseActivations reads "f32" or "q8".
 func ParseActivations(s string) (Activations, error) {
 	switch a := Activations(s); a {

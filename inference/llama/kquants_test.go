@@ -216,3 +216,29 @@ func TestInt8FormsMadeOnce(t *testing.T) {
 		t.Errorf("WeightBytes: %d with int8 forms, %d without", q8, bytes)
 	}
 }
+
+// TestPreferredActivations checks that K-format files prefer int8
+// activations wherever the int8 kernels exist (on AVX-512 machines too,
+// whose default is float32), and float32 models keep the default.
+func TestPreferredActivations(t *testing.T) {
+	k, _, err := LoadGGUF(filepath.Join("testdata", "tiny-kquants", "Q4_K_M.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	want := ActivationsF32
+	if k.output.NewInt8Form() != nil || k.output.Int8Form() != nil {
+		want = ActivationsQ8 // this CPU has the int8 kernels
+	}
+	if got := k.PreferredActivations(); got != want {
+		t.Errorf("Q4_K_M file: %s, want %s", got, want)
+	}
+	f, err := LoadDir(filepath.Join("testdata", "tiny-llama"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.PreferredActivations(); got != DefaultActivations() {
+		t.Errorf("float32 model: %s, want the default %s", got, DefaultActivations())
+	}
+}
