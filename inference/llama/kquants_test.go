@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"rustexpert/inference/gguf"
@@ -51,26 +52,12 @@ func TestKQuantFiles(t *testing.T) {
 	}
 	for name, file := range ref.Files {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join("testdata", "tiny-kquants", name)
-			checkFormats(t, path, file.Formats)
-			m, _, err := LoadGGUF(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			checkFormats(t, filepath.Join("testdata", "tiny-kquants", name), file.Formats)
+			m := loadKQuant(t, strings.TrimSuffix(name, ".gguf"))
 			for _, a := range []Activations{ActivationsF32, ActivationsQ8} {
 				m.SetActivations(a)
 				for i, c := range file.Cases {
-					seq := m.NewSequence()
-					steps := make([]Step, len(c.Prompt))
-					for j, tok := range c.Prompt {
-						steps[j] = Step{Seq: seq, Token: tok, Logits: j == len(c.Prompt)-1}
-					}
-					out, err := m.Prompt(steps)
-					if err != nil {
-						t.Fatal(err)
-					}
-					last := out[len(out)-1]
+					seq, last := promptLast(t, m, c.Prompt)
 					e := relErr(last, c.Logits)
 					t.Logf("%s case %d: logits differ from llama.cpp's by %.2e of their scale", a, i, e)
 					if e > tol {
@@ -87,6 +74,33 @@ func TestKQuantFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadKQuant loads testdata/tiny-kquants/<name>.gguf, closed when the test ends.
+func loadKQuant(t *testing.T, name string) *Model {
+	t.Helper()
+	m, _, err := LoadGGUF(filepath.Join("testdata", "tiny-kquants", name+".gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// promptLast runs prompt in a new sequence and returns it and the last
+// position's logits.
+func promptLast(t *testing.T, m *Model, prompt []int) (*Sequence, []float32) {
+	t.Helper()
+	seq := m.NewSequence()
+	steps := make([]Step, len(prompt))
+	for j, tok := range prompt {
+		steps[j] = Step{Seq: seq, Token: tok, Logits: j == len(prompt)-1}
+	}
+	out, err := m.Prompt(steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq, out[len(out)-1]
 }
 
 // scale is max|v|.
@@ -135,14 +149,9 @@ func checkFormats(t *testing.T, path string, want map[string]string) {
 func TestKQuantGoldens(t *testing.T) {
 	for _, name := range []string{"Q4_K_M", "Q3_K_M", "Q2_K", "Q5_0", "Q5_1"} {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("testdata", "tiny-kquants")
-			m, _, err := LoadGGUF(filepath.Join(dir, name+".gguf"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := loadKQuant(t, name)
 			m.SetActivations(ActivationsF32)
-			checkGoldens(t, m, filepath.Join(dir, name), 1e-3)
+			checkGoldens(t, m, filepath.Join("testdata", "tiny-kquants", name), 1e-3)
 		})
 	}
 }
@@ -157,27 +166,15 @@ func TestKQuantGoldens(t *testing.T) {
 func TestKQuantGoldensInt8(t *testing.T) {
 	for _, name := range []string{"Q4_K_M", "Q3_K_M", "Q2_K", "Q5_0", "Q5_1"} {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("testdata", "tiny-kquants")
-			m, _, err := LoadGGUF(filepath.Join(dir, name+".gguf"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			dir := filepath.Join("testdata", "tiny-kquants", name)
+			m := loadKQuant(t, name)
 			m.SetActivations(ActivationsQ8)
 			if !m.output.Q8Ready() {
 				t.Skip("no int8 kernels on this CPU or build")
 			}
-			for i, c := range readCases(t, filepath.Join(dir, name)) {
-				seq := m.NewSequence()
-				steps := make([]Step, len(c.Prompt))
-				for j, tok := range c.Prompt {
-					steps[j] = Step{Seq: seq, Token: tok, Logits: j == len(c.Prompt)-1}
-				}
-				out, err := m.Prompt(steps)
-				if err != nil {
-					t.Fatal(err)
-				}
-				e := relErr(out[len(out)-1], readF32(t, filepath.Join(dir, name, c.Logits)))
+			for i, c := range readCases(t, dir) {
+				_, last := promptLast(t, m, c.Prompt)
+				e := relErr(last, readF32(t, filepath.Join(dir, c.Logits)))
 				t.Logf("case %d: logits differ from transformers' by %.2e of their scale", i, e)
 				if e > 4e-2 {
 					t.Errorf("case %d: logits differ from transformers' by %.2e of their scale, want ≤ 4e-2", i, e)
@@ -192,11 +189,7 @@ func TestKQuantGoldensInt8(t *testing.T) {
 // that WeightTypes and WeightBytes then describe what decoding reads, and
 // that float32 activations go back to the file's own formats.
 func TestInt8FormsMadeOnce(t *testing.T) {
-	m, _, err := LoadGGUF(filepath.Join("testdata", "tiny-kquants", "Q4_K_M.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := loadKQuant(t, "Q4_K_M")
 	m.SetActivations(ActivationsF32)
 	exact, bytes := m.WeightTypes(), m.WeightBytes()
 	m.SetActivations(ActivationsQ8)
@@ -221,11 +214,7 @@ func TestInt8FormsMadeOnce(t *testing.T) {
 // activations wherever the int8 kernels exist (on AVX-512 machines too,
 // whose default is float32), and float32 models keep the default.
 func TestPreferredActivations(t *testing.T) {
-	k, _, err := LoadGGUF(filepath.Join("testdata", "tiny-kquants", "Q4_K_M.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := loadKQuant(t, "Q4_K_M")
 	want := ActivationsF32
 	if k.output.NewInt8Form() != nil || k.output.Int8Form() != nil {
 		want = ActivationsQ8 // this CPU has the int8 kernels

@@ -140,10 +140,10 @@ func q4KAsQ41(src, dst []byte) {
 		d, dmin := half(blk[0:2]), half(blk[2:4])
 		scales, qs := blk[4:16], blk[16:144]
 		for j := range 8 {
-			sc, m := scaleMinK4(j, scales)
+			scale, offset := subScale(j, d, dmin, scales)
 			out := dst[(i*8+j)*q41Bytes : (i*8+j+1)*q41Bytes]
-			putHalf(out[0:2], d*float32(sc))
-			putHalf(out[2:4], -(dmin * float32(m)))
+			putHalf(out[0:2], scale)
+			putHalf(out[2:4], -offset)
 			q := qs[32*(j/2) : 32*(j/2)+32]
 			shift := 4 * (j % 2)
 			for l := range 16 {

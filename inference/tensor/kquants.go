@@ -136,6 +136,12 @@ func scaleMinK4(j int, q []byte) (sc, m byte) {
 	return q[j+4]&15 | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
 }
 
+// subScale returns sub-block j's scale d·sc and offset dmin·m (Q4_K, Q5_K).
+func subScale(j int, d, dmin float32, scales []byte) (float32, float32) {
+	sc, m := scaleMinK4(j, scales)
+	return d * float32(sc), dmin * float32(m)
+}
+
 func dequantQ4K(src []byte, dst []float32) {
 	for i := 0; i < len(dst)/QKK; i++ {
 		blk := (*[q4KBytes]byte)(src[i*q4KBytes:])
@@ -144,10 +150,8 @@ func dequantQ4K(src []byte, dst []float32) {
 		scales, qs := blk[4:16], blk[16:144]
 		for j := range 4 {
 			q := qs[32*j : 32*j+32]
-			s1, m1 := scaleMinK4(2*j, scales)
-			s2, m2 := scaleMinK4(2*j+1, scales)
-			d1, dm1 := d*float32(s1), dmin*float32(m1)
-			d2, dm2 := d*float32(s2), dmin*float32(m2)
+			d1, dm1 := subScale(2*j, d, dmin, scales)
+			d2, dm2 := subScale(2*j+1, d, dmin, scales)
 			for l := range 32 {
 				y[64*j+l] = float32(d1*float32(q[l]&15)) - dm1
 				y[64*j+32+l] = float32(d2*float32(q[l]>>4)) - dm2
@@ -164,10 +168,8 @@ func dequantQ5K(src []byte, dst []float32) {
 		scales, qh, qs := blk[4:16], blk[16:48], blk[48:176]
 		for j := range 4 {
 			q := qs[32*j : 32*j+32]
-			s1, m1 := scaleMinK4(2*j, scales)
-			s2, m2 := scaleMinK4(2*j+1, scales)
-			d1, dm1 := d*float32(s1), dmin*float32(m1)
-			d2, dm2 := d*float32(s2), dmin*float32(m2)
+			d1, dm1 := subScale(2*j, d, dmin, scales)
+			d2, dm2 := subScale(2*j+1, d, dmin, scales)
 			for l := range 32 {
 				h1, h2 := qh[l]>>(2*j)&1, qh[l]>>(2*j+1)&1
 				y[64*j+l] = float32(d1*float32(q[l]&15|h1<<4)) - dm1
