@@ -57,7 +57,7 @@ func TestKQuantFiles(t *testing.T) {
 			for _, a := range []Activations{ActivationsF32, ActivationsQ8} {
 				m.SetActivations(a)
 				for i, c := range file.Cases {
-					seq, last := promptLast(t, m, c.Prompt)
+					seq, last := runPrompt(t, m, c.Prompt)
 					e := relErr(last, c.Logits)
 					t.Logf("%s case %d: logits differ from llama.cpp's by %.2e of their scale", a, i, e)
 					if e > tol {
@@ -85,22 +85,6 @@ func loadKQuant(t *testing.T, name string) *Model {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
-}
-
-// promptLast runs prompt in a new sequence and returns it and the last
-// position's logits.
-func promptLast(t *testing.T, m *Model, prompt []int) (*Sequence, []float32) {
-	t.Helper()
-	seq := m.NewSequence()
-	steps := make([]Step, len(prompt))
-	for j, tok := range prompt {
-		steps[j] = Step{Seq: seq, Token: tok, Logits: j == len(prompt)-1}
-	}
-	out, err := m.Prompt(steps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return seq, out[len(out)-1]
 }
 
 // scale is max|v|.
@@ -173,7 +157,7 @@ func TestKQuantGoldensInt8(t *testing.T) {
 				t.Skip("no int8 kernels on this CPU or build")
 			}
 			for i, c := range readCases(t, dir) {
-				_, last := promptLast(t, m, c.Prompt)
+				_, last := runPrompt(t, m, c.Prompt)
 				e := relErr(last, readF32(t, filepath.Join(dir, c.Logits)))
 				t.Logf("case %d: logits differ from transformers' by %.2e of their scale", i, e)
 				if e > 4e-2 {
