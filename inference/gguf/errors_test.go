@@ -122,7 +122,7 @@ func TestParseErrors(t *testing.T) {
 		{"alignment type", build(func(e *encoder) { header(e, 0, 1); e.str("general.alignment"); e.u32(uint32(TypeString)); e.str("x") }),
 			`"general.alignment" is string, not an integer`},
 		{"unsupported type", tensorFile([]WriteTensor{{Name: "blk.0.attn_q.weight", Type: tensor.DType(16), Dims: []uint64{256, 2}}}, []uint64{0}, 420),
-			"blk.0.attn_q.weight: tensor type IQ2_XXS (16) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"},
+			"blk.0.attn_q.weight: tensor type IQ2_XXS (16) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)"},
 		{"unknown type id", tensorFile([]WriteTensor{{Name: "w", Type: tensor.DType(77), Dims: []uint64{8}}}, []uint64{0}, 32),
 			"w: tensor type type(77) (77) is not supported"},
 		{"five dims", tensorFile([]WriteTensor{{Name: "w", Type: tensor.F32, Dims: []uint64{1, 1, 1, 1, 1}}}, []uint64{0}, 4),

@@ -14,6 +14,8 @@ func FuzzOpen(f *testing.F) {
 	f.Add(data[:len(data)/2])
 	f.Add(tensorFile([]WriteTensor{f32Info("a", 8), f32Info("b", 8)}, []uint64{0, 32}, 64))
 	f.Add(tensorFile([]WriteTensor{{Name: "q", Type: tensor.Q4_1, Dims: []uint64{32, 2}}}, []uint64{0}, 40))
+	f.Add(tensorFile([]WriteTensor{{Name: "k", Type: tensor.Q4_K, Dims: []uint64{256, 2}}}, []uint64{0}, 288))
+	f.Add(tensorFile([]WriteTensor{{Name: "k", Type: tensor.Q6_K, Dims: []uint64{256, 1}}, {Name: "h", Type: tensor.Q5_0, Dims: []uint64{32, 1}}}, []uint64{0, 224}, 256))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := Parse(data)
 		if err != nil {
@@ -47,5 +49,8 @@ func exercise(g *File) {
 		m.Float32()
 		out := make([]float32, 2*m.Rows)
 		m.MulRows(out, make([]float32, 2*m.Cols), 2, 0, m.Rows)
+		if f := m.NewInt8Form(); f != nil {
+			m.ConvertRows(f, 0, m.Rows)
+		}
 	}
 }

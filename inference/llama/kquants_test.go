@@ -12,6 +12,9 @@ import (
 	"rustexpert/inference/gguf"
 )
 
+// kquantFiles are the files in testdata/tiny-kquants (without .gguf).
+var kquantFiles = []string{"Q4_K_M", "Q3_K_M", "Q2_K", "Q5_0", "Q5_1", "IQ4_NL", "IQ4_XS"}
+
 // llamaCppRef is testdata/tiny-kquants/llamacpp.json (make_kquants.py):
 // files quantized by llama.cpp, with llama.cpp's logits and greedy tokens.
 type llamaCppRef struct {
@@ -40,15 +43,15 @@ func readLlamaCppRef(t *testing.T) llamaCppRef {
 }
 
 // TestKQuantFiles loads GGUF files that llama.cpp's quantizer wrote in the
-// formats people download (Q4_K_M, Q3_K_M, Q2_K, Q5_0, Q5_1: every K format
-// and the 5-bit ones) and compares the engine's logits and greedy tokens
+// formats people download (Q4_K_M, Q3_K_M, Q2_K, Q5_0, Q5_1, IQ4_NL, IQ4_XS:
+// every K format, the 5-bit and the 4-bit non-linear ones) and compares the engine's logits and greedy tokens
 // with llama.cpp's own. llama.cpp multiplies these formats with activations
 // rounded to 8 bits, so the logits agree to that error, not to float32's.
 func TestKQuantFiles(t *testing.T) {
 	const tol = 5e-2
 	ref := readLlamaCppRef(t)
-	if len(ref.Files) != 5 {
-		t.Fatalf("%d reference files, want 5", len(ref.Files))
+	if len(ref.Files) != len(kquantFiles) {
+		t.Fatalf("%d reference files, want %d", len(ref.Files), len(kquantFiles))
 	}
 	for name, file := range ref.Files {
 		t.Run(name, func(t *testing.T) {
@@ -131,7 +134,7 @@ func checkFormats(t *testing.T, path string, want map[string]string) {
 // (make_goldens.py: the weights dequantized to float32 by gguf-py), the
 // float32 activations' path within the goldens' 1e-3.
 func TestKQuantGoldens(t *testing.T) {
-	for _, name := range []string{"Q4_K_M", "Q3_K_M", "Q2_K", "Q5_0", "Q5_1"} {
+	for _, name := range kquantFiles {
 		t.Run(name, func(t *testing.T) {
 			m := loadKQuant(t, name)
 			m.SetActivations(ActivationsF32)
@@ -143,12 +146,13 @@ func TestKQuantGoldens(t *testing.T) {
 // TestKQuantGoldensInt8 compares the int8 path (int8 activations, and the
 // weights' int8 forms: Q4_K as Q4_1, Q5_0 exactly as Q8_0, the others
 // requantized to Q8_0) with transformers' float32 goldens: the logits
-// within 4·10⁻² of their scale. On these random weights the int8
+// within 4·10⁻² of their scale (IQ4_NL's form is exact, IQ4_XS's
+// rounds each 32 values' scale to float16). On these random weights the int8
 // activations alone (Q5_0, whose form is exact) move the logits by
 // 1.5–2.3·10⁻²; llama.cpp's own logits differ from transformers' by
 // 1.4–3.4·10⁻² (measured 2026-11-28).
 func TestKQuantGoldensInt8(t *testing.T) {
-	for _, name := range []string{"Q4_K_M", "Q3_K_M", "Q2_K", "Q5_0", "Q5_1"} {
+	for _, name := range kquantFiles {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("testdata", "tiny-kquants", name)
 			m := loadKQuant(t, name)

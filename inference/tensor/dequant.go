@@ -73,6 +73,10 @@ func dequantRow(t DType, src []byte, dst []float32) {
 		dequantQ5K(src, dst)
 	case Q6_K:
 		dequantQ6K(src, dst)
+	case IQ4_NL:
+		dequantIQ4NL(src, dst)
+	case IQ4_XS:
+		dequantIQ4XS(src, dst)
 	}
 }
 
@@ -120,7 +124,7 @@ func dequantQ80(src []byte, dst []float32) {
 // len(v) must be a multiple of t's block size. The K formats (Q2_K … Q6_K)
 // are read, not written: llama.cpp's quantizer makes them.
 func Quantize(t DType, v []float32) ([]byte, error) {
-	if t.BlockSize() == QKK {
+	if t.BlockSize() == QKK || t == IQ4_NL {
 		return nil, fmt.Errorf("tensor: no quantizer for %s here (llama.cpp's llama-quantize writes it)", t)
 	}
 	n, err := RowBytes(t, len(v))

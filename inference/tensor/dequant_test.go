@@ -115,7 +115,7 @@ func TestQuantGolden(t *testing.T) {
 		}
 		checkDequant(t, name, dt, ref)
 	}
-	kinds := map[string]DType{"Q2_K": Q2_K, "Q3_K": Q3_K, "Q4_K": Q4_K, "Q5_K": Q5_K, "Q6_K": Q6_K}
+	kinds := map[string]DType{"Q2_K": Q2_K, "Q3_K": Q3_K, "Q4_K": Q4_K, "Q5_K": Q5_K, "Q6_K": Q6_K, "IQ4_NL": IQ4_NL, "IQ4_XS": IQ4_XS}
 	if len(g.Blocks) != len(kinds) {
 		t.Fatalf("golden has %d K formats, want %d", len(g.Blocks), len(kinds))
 	}

@@ -17,19 +17,21 @@ type DType uint32
 
 // Storage formats this package can decode.
 const (
-	F32  DType = 0
-	F16  DType = 1
-	Q4_0 DType = 2
-	Q4_1 DType = 3
-	Q5_0 DType = 6
-	Q5_1 DType = 7
-	Q8_0 DType = 8
-	Q2_K DType = 10
-	Q3_K DType = 11
-	Q4_K DType = 12
-	Q5_K DType = 13
-	Q6_K DType = 14
-	BF16 DType = 30
+	F32    DType = 0
+	F16    DType = 1
+	Q4_0   DType = 2
+	Q4_1   DType = 3
+	Q5_0   DType = 6
+	Q5_1   DType = 7
+	Q8_0   DType = 8
+	Q2_K   DType = 10
+	Q3_K   DType = 11
+	Q4_K   DType = 12
+	Q5_K   DType = 13
+	Q6_K   DType = 14
+	IQ4_NL DType = 20
+	IQ4_XS DType = 23
+	BF16   DType = 30
 )
 
 // QK is the number of elements in one block of the 32-value quantized
@@ -124,24 +126,25 @@ func (d DType) String() string {
 // Supported reports whether this package can decode the type.
 func (d DType) Supported() bool {
 	switch d {
-	case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K:
+	case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS:
 		return true
 	}
 	return false
 }
 
 // SupportedList is the human-readable list of decodable types, for errors.
-const SupportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K"
+const SupportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS"
 
 // BlockSize is the number of elements per storage block: 1 for float types,
-// 32 for Q4_0 … Q8_0, 256 for the K formats, 0 for unsupported types.
+// 32 for Q4_0 … Q8_0 and IQ4_NL, 256 for the K formats and IQ4_XS, 0 for
+// unsupported types.
 func (d DType) BlockSize() int {
 	switch d {
 	case F32, F16, BF16:
 		return 1
-	case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0:
+	case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL:
 		return QK
-	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K:
+	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS:
 		return QKK
 	}
 	return 0
@@ -174,6 +177,10 @@ func (d DType) BlockBytes() int {
 		return q5KBytes
 	case Q6_K:
 		return q6KBytes
+	case IQ4_NL:
+		return iq4NLBytes
+	case IQ4_XS:
+		return iq4XSBytes
 	}
 	return 0
 }

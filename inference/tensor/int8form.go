@@ -12,8 +12,9 @@ import (
 //	Q4_0 → Q4_1 (or Q8_0 where a block's scale is so large that -8 times
 //	  it overflows float16) and Q5_0 → Q8_0: exactly (the same values; a
 //	  Q4_0 zero of a negative scale, -0, becomes +0 as Q4_1);
-//	Q4_K → Q4_1: each 32 values' scale d·sc and offset −dmin·m rounded to
-//	  float16 (a relative error of at most 2⁻¹¹ on each);
+//	IQ4_NL → Q8_0: exactly (its levels are int8, its scale float16);
+//	Q4_K → Q4_1 and IQ4_XS → Q8_0: each 32 values' scale (d·sc, and Q4_K's
+//	  offset −dmin·m) rounded to float16 (a relative error of at most 2⁻¹¹);
 //	Q5_1, Q2_K, Q3_K, Q5_K, Q6_K → Q8_0: each 32 values requantized from
 //	  their exact values by ggml's Q8_0 quantizer (an error of at most half
 //	  a step of max|w|/127, plus 127 times the step's float16 rounding).
@@ -37,7 +38,7 @@ func (m *Matrix) Int8FormType() (DType, bool) {
 		return Q4_1, true
 	case Q4_K:
 		return Q4_1, true
-	case Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K:
+	case Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS:
 		return Q8_0, true
 	}
 	return 0, false
@@ -72,6 +73,19 @@ func (m *Matrix) ConvertRows(dst *Matrix, r0, r1 int) {
 			q50AsQ80(src, out)
 		case m.Type == Q4_K:
 			q4KAsQ41(src, out)
+		case m.Type == IQ4_NL:
+			for i := 0; i < m.Cols/QK; i++ {
+				blk := src[i*iq4NLBytes:]
+				iq4AsQ80(blk[2:], half(blk[0:2]), out[i*q80Bytes:])
+			}
+		case m.Type == IQ4_XS:
+			for i := 0; i < m.Cols/QKK; i++ {
+				blk := src[i*iq4XSBytes : (i+1)*iq4XSBytes]
+				d := half(blk[0:2])
+				for ib := range QKK / QK {
+					iq4AsQ80(blk[8+16*ib:], d*float32(iq4XSScale(blk, ib)), out[(i*8+ib)*q80Bytes:])
+				}
+			}
 		default:
 			dequantRow(m.Type, src, values)
 			for i := 0; i < m.Cols/QK; i++ {

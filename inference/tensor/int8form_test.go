@@ -29,9 +29,14 @@ func TestInt8FormsExact(t *testing.T) {
 	for _, c := range []struct {
 		dt, form DType
 		odd      bool
-	}{{Q4_0, Q4_1, false}, {Q4_0, Q8_0, true}, {Q5_0, Q8_0, false}, {Q5_0, Q8_0, true}} {
+	}{{Q4_0, Q4_1, false}, {Q4_0, Q8_0, true}, {Q5_0, Q8_0, false}, {Q5_0, Q8_0, true}, {IQ4_NL, Q8_0, false}} {
 		dt := c.dt
-		m := randMatrix(t, dt, 9, 96, 5)
+		var m *Matrix
+		if dt == IQ4_NL {
+			m = randKMatrix(t, dt, 9, 96, 5)
+		} else {
+			m = randMatrix(t, dt, 9, 96, 5)
+		}
 		if c.odd {
 			oddScales(m) // zero, subnormal and negative scales
 			bb := dt.BlockBytes()
@@ -56,7 +61,9 @@ func TestInt8FormsExact(t *testing.T) {
 func TestInt8FormsNear(t *testing.T) {
 	ms := []*Matrix{randMatrix(t, Q5_1, 7, 96, 3)}
 	for _, dt := range kTypes {
-		ms = append(ms, randKMatrix(t, dt, 7, 512, uint64(dt)))
+		if dt != IQ4_NL { // exact: TestInt8FormsExact
+			ms = append(ms, randKMatrix(t, dt, 7, 512, uint64(dt)))
+		}
 	}
 	for _, m := range ms {
 		f := int8Form(t, m)
@@ -68,7 +75,7 @@ func TestInt8FormsNear(t *testing.T) {
 				amax = math.Max(amax, math.Abs(float64(v)))
 			}
 			bound := amax / 127 * 0.57 // half a step, and the step's float16 rounding times 127
-			if m.Type == Q4_K {
+			if m.Type == Q4_K || m.Type == IQ4_XS {
 				bound = 2 * amax * math.Pow(2, -11)
 			}
 			for i := b; i < b+QK; i++ {
@@ -88,8 +95,8 @@ func TestInt8FormTypes(t *testing.T) {
 	if !Q8Supported(Q8_0) {
 		t.Skip("no int8 kernels on this CPU or build")
 	}
-	want := map[DType]DType{Q4_0: Q4_1, Q4_K: Q4_1, Q5_0: Q8_0, Q5_1: Q8_0, Q2_K: Q8_0, Q3_K: Q8_0, Q5_K: Q8_0, Q6_K: Q8_0}
-	for _, dt := range []DType{F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
+	want := map[DType]DType{Q4_0: Q4_1, Q4_K: Q4_1, Q5_0: Q8_0, Q5_1: Q8_0, Q2_K: Q8_0, Q3_K: Q8_0, Q5_K: Q8_0, Q6_K: Q8_0, IQ4_NL: Q8_0, IQ4_XS: Q8_0}
+	for _, dt := range []DType{F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS} {
 		m := &Matrix{Type: dt, Rows: 1, Cols: 256}
 		got, ok := m.Int8FormType()
 		if w, has := want[dt]; ok != has || got != w {

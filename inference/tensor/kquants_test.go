@@ -8,17 +8,18 @@ import (
 	"testing"
 )
 
-var kTypes = []DType{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K}
+// kTypes are the formats read but not written: the K formats and the IQ4 ones.
+var kTypes = []DType{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS}
 
-// kScaleFields are the byte offsets of each K block's float16 scales.
-var kScaleFields = map[DType][]int{Q2_K: {80, 82}, Q3_K: {108}, Q4_K: {0, 2}, Q5_K: {0, 2}, Q6_K: {208}}
+// kScaleFields are the byte offsets of each block's float16 scales.
+var kScaleFields = map[DType][]int{Q2_K: {80, 82}, Q3_K: {108}, Q4_K: {0, 2}, Q5_K: {0, 2}, Q6_K: {208}, IQ4_NL: {0}, IQ4_XS: {0}}
 
-// randKMatrix is a rows×cols matrix of random K blocks whose float16 scales
+// randKMatrix is a rows×cols matrix of random blocks of a kTypes format whose float16 scales
 // are small positive values, as a quantizer makes them.
 func randKMatrix(t testing.TB, dt DType, rows, cols int, seed uint64) *Matrix {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 11))
-	data := make([]byte, rows*cols/QKK*dt.BlockBytes())
+	data := make([]byte, rows*cols/dt.BlockSize()*dt.BlockBytes())
 	for i := range data {
 		data[i] = byte(r.Uint32())
 	}
@@ -34,7 +35,7 @@ func randKMatrix(t testing.TB, dt DType, rows, cols int, seed uint64) *Matrix {
 	return m
 }
 
-// TestKMatricesMultiply checks the products of K-format matrices, one
+// TestKMatricesMultiply checks the products of K-format and IQ4 matrices, one
 // vector at a time and as prompts, against float64 dot products of their
 // dequantized rows, and Row against Float32.
 func TestKMatricesMultiply(t *testing.T) {

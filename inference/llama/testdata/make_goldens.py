@@ -24,7 +24,8 @@ It writes, next to this script:
   smollm2/          goldens of the bundled GGUF as transformers loads it
                     (dequantized to float32), with chat-template prompts.
   tiny-kquants/<f>/ goldens of tiny-kquants/<f>.gguf (llama.cpp's quantizer's
-                    Q4_K_M, Q3_K_M, Q2_K, Q5_0, Q5_1 files, make_kquants.py)
+                    Q4_K_M, Q3_K_M, Q2_K, Q5_0, Q5_1, IQ4_NL, IQ4_XS files,
+                    make_kquants.py)
                     as transformers loads them.
 
 Each golden folder has cases.json, a list of

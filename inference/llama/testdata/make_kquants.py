@@ -50,6 +50,8 @@ FTYPES = {  # llama.cpp's LLAMA_FTYPE_MOSTLY_* values
     "Q2_K": 10,
     "Q5_0": 8,
     "Q5_1": 9,
+    "IQ4_NL": 25,
+    "IQ4_XS": 30,
 }
 PROMPTS = [[256, 72, 101, 108, 108, 111], [256] + list(range(97, 97 + 40)), [258, 259, 32, 10, 200, 13, 7]]
 

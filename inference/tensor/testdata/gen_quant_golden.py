@@ -3,7 +3,7 @@
 from the `gguf` Python package (llama.cpp's gguf-py), for TestQuantGolden.
 
 The formats gguf-py quantizes get the shared input quantized; the K formats
-(which it only reads) get random blocks whose float16 scale fields are set
+and IQ4_NL/IQ4_XS (which it only reads) get random blocks whose float16 scale fields are set
 to chosen values (ordinary, zero, negative, subnormal, large), under
 "blocks", with their dequantized values.
 
@@ -39,6 +39,8 @@ K_FORMATS = [
     ("Q4_K", T.Q4_K, [0, 2]),
     ("Q5_K", T.Q5_K, [0, 2]),
     ("Q6_K", T.Q6_K, [208]),
+    ("IQ4_NL", T.IQ4_NL, [0]),
+    ("IQ4_XS", T.IQ4_XS, [0]),
 ]
 SCALES = np.array([0.0123, 0.5, 0.0, -0.031, 3e-6, 40.0], dtype=np.float16)
 
