@@ -519,7 +519,7 @@ func (m *Model) logits(steps []Step, x []float32) [][]float32 {
 	all := make([]float32, len(idx)*m.Vocab)
 	in := &input{x: normed, n: len(idx)}
 	if xq := m.quantized(in, m.output, false); xq != nil {
-		m.parallel(m.output.Rows, 256, func(lo, hi int) { m.output.MulRowsQ8(all, xq, lo, hi) })
+		m.decodeGroups([]*linear{{w: m.output}}, func(_, r0, r1 int) { m.output.MulRowsQ8(all, xq, r0, r1) })
 	} else {
 		m.parallel(m.output.Rows, 256, func(lo, hi int) { m.output.MulRows(all, normed, len(idx), lo, hi) })
 	}

@@ -325,7 +325,7 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 			m.guided(tiles, 1, func(lo, hi int) { w.MulMatQ8(out, xq, lo*16, min(hi*16, w.Rows)) })
 			return
 		}
-		m.parallel(w.Rows, 16, func(lo, hi int) { w.MulRowsQ8(out, xq, lo, hi) })
+		m.decodeGroups([]*linear{{w: w}}, func(_, r0, r1 int) { w.MulRowsQ8(out, xq, r0, r1) })
 		return
 	}
 	if xa := m.tiled(in, w, prompt); xa != nil {
@@ -363,7 +363,7 @@ func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool)
 		if prompt {
 			m.tileGroups(ls, func(i, r0, r1 int) { ls[i].w.MulMatQ8(outs[i], in.q8, r0, r1) })
 		} else {
-			m.rowGroups(ls, func(i, r0, r1 int) { ls[i].w.MulRowsQ8(outs[i], in.q8, r0, r1) })
+			m.decodeGroups(ls, func(i, r0, r1 int) { ls[i].w.MulRowsQ8(outs[i], in.q8, r0, r1) })
 		}
 	case prompt || m.q8:
 		for i, l := range ls {
@@ -386,18 +386,31 @@ func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool)
 // rowGroups runs mul over the rows of all of ls's matrices in one parallel
 // call, split at multiples of 16 rows: mul(i, r0, r1) for rows [r0,r1) of
 // ls[i].
-func (m *Model) rowGroups(ls []*linear, mul func(i, r0, r1 int)) { m.groupsOn(m.parallel, ls, mul) }
+func (m *Model) rowGroups(ls []*linear, mul func(i, r0, r1 int)) { m.groupsOn(m.parallel, 1, ls, mul) }
 
 // tileGroups is rowGroups for a prompt's matrices, in guided chunks.
-func (m *Model) tileGroups(ls []*linear, mul func(i, r0, r1 int)) { m.groupsOn(m.guided, ls, mul) }
+func (m *Model) tileGroups(ls []*linear, mul func(i, r0, r1 int)) { m.groupsOn(m.guided, 1, ls, mul) }
+
+// decodeGroups is rowGroups for generated tokens' int8 multiplies, in guided chunks of at
+// least decodeChunk groups: a core that finishes first takes more rows instead of spinning
+// while the other ends its half (a token's time 0.93×, median of ten alternating pairs of
+// BenchmarkDecodeBundledQ8, on a VM whose two CPUs are one core's threads; bench/engine's
+// decode 1.02–1.04× by medians of eight pairs), and a chunk's rows stay long enough for the
+// kernels' four streams. Each row's result does not depend on the chunks.
+func (m *Model) decodeGroups(ls []*linear, mul func(i, r0, r1 int)) {
+	m.groupsOn(m.guided, decodeChunk, ls, mul)
+}
+
+// decodeChunk is the fewest 16-row groups a guided chunk of a generated token's multiply takes.
+const decodeChunk = 16
 
 // groupsOn is rowGroups on the given parallel runner.
-func (m *Model) groupsOn(run func(n, minChunk int, fn func(lo, hi int)), ls []*linear, mul func(i, r0, r1 int)) {
+func (m *Model) groupsOn(run func(n, minChunk int, fn func(lo, hi int)), minChunk int, ls []*linear, mul func(i, r0, r1 int)) {
 	total := 0 // groups of 16 rows over all layers
 	for _, l := range ls {
 		total += (l.w.Rows + 15) / 16
 	}
-	run(total, 1, func(lo, hi int) {
+	run(total, minChunk, func(lo, hi int) {
 		start := 0
 		for i, l := range ls {
 			end := start + (l.w.Rows+15)/16
