@@ -74,24 +74,20 @@ func (m *Matrix) ConvertRows(dst *Matrix, r0, r1 int) {
 		case m.Type == Q4_K:
 			q4KAsQ41(src, out)
 		case m.Type == IQ4_NL:
-			for i := 0; i < m.Cols/QK; i++ {
-				blk := src[i*iq4NLBytes:]
-				iq4AsQ80(blk[2:], half(blk[0:2]), out[i*q80Bytes:])
-			}
+			iq4NLAsQ80(src, out)
 		case m.Type == IQ4_XS:
-			for i := 0; i < m.Cols/QKK; i++ {
-				blk := src[i*iq4XSBytes : (i+1)*iq4XSBytes]
-				d := half(blk[0:2])
-				for ib := range QKK / QK {
-					iq4AsQ80(blk[8+16*ib:], d*float32(iq4XSScale(blk, ib)), out[(i*8+ib)*q80Bytes:])
-				}
-			}
+			iq4XSAsQ80(src, out)
 		default:
 			dequantRow(m.Type, src, values)
-			for i := 0; i < m.Cols/QK; i++ {
-				quantQ80((*[QK]float32)(values[i*QK:]), (*[q80Bytes]byte)(out[i*q80Bytes:]))
-			}
+			requantQ80(values, out)
 		}
+	}
+}
+
+// requantQ80 quantizes values to Q8_0 blocks with ggml's quantizer.
+func requantQ80(values []float32, out []byte) {
+	for i := 0; i < len(values)/QK; i++ {
+		quantQ80((*[QK]float32)(values[i*QK:]), (*[q80Bytes]byte)(out[i*q80Bytes:]))
 	}
 }
 

@@ -52,6 +52,26 @@ func dequantIQ4XS(src []byte, dst []float32) {
 	}
 }
 
+// iq4NLAsQ80 rewrites IQ4_NL blocks as Q8_0 ones, exactly.
+func iq4NLAsQ80(src, dst []byte) {
+	for i := 0; i < len(src)/iq4NLBytes; i++ {
+		blk := src[i*iq4NLBytes : (i+1)*iq4NLBytes]
+		iq4AsQ80(blk[2:], half(blk[0:2]), dst[i*q80Bytes:])
+	}
+}
+
+// iq4XSAsQ80 rewrites IQ4_XS super-blocks as eight Q8_0 blocks, each with
+// its sub-block's scale d·(ls-32) rounded to float16.
+func iq4XSAsQ80(src, dst []byte) {
+	for i := 0; i < len(src)/iq4XSBytes; i++ {
+		blk := src[i*iq4XSBytes : (i+1)*iq4XSBytes]
+		d := half(blk[0:2])
+		for ib := range QKK / QK {
+			iq4AsQ80(blk[8+16*ib:], d*float32(iq4XSScale(blk, ib)), dst[(i*8+ib)*q80Bytes:])
+		}
+	}
+}
+
 // iq4AsQ80 rewrites a run of 32 IQ4 values (16 nibble bytes, scale d) as
 // a Q8_0 block: the levels are int8 already, d is stored as float16.
 func iq4AsQ80(qs []byte, d float32, out []byte) {
