@@ -52,7 +52,7 @@ func (m *Matrix) NewInt8Form() *Matrix {
 		return nil
 	}
 	rb, _ := RowBytes(t, m.Cols)
-	return &Matrix{Type: t, Rows: m.Rows, Cols: m.Cols, Data: make([]byte, m.Rows*rb)}
+	return &Matrix{Type: t, Rows: m.Rows, Cols: m.Cols, Data: make([]byte, m.Rows*rb), isForm: true}
 }
 
 // ConvertRows writes rows [r0,r1) of m into dst, its int8 form (made by

@@ -104,3 +104,13 @@ func TestInt8FormTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestInt8FormInterleavesForInt8Kernels checks that an int8 form gets an
+// interleaved copy only where MulRowsQ8 reads one (the AVX2 set; the VNNI
+// one reads the rows), whatever the float32 kernels would do with it.
+func TestInt8FormInterleavesForInt8Kernels(t *testing.T) {
+	f := int8Form(t, randKMatrix(t, Q6_K, 16, 256, 2))
+	if got := f.Interleavable(); got != q8Rows16() {
+		t.Errorf("int8 form interleavable %v, want %v (the int8 kernels read interleaved copies: %v)", got, q8Rows16(), q8Rows16())
+	}
+}

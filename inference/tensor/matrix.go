@@ -15,6 +15,7 @@ type Matrix struct {
 	Data       []byte
 	rows16     []byte  // interleaved copy for decoding, when made (Interleave)
 	int8       *Matrix // the int8 kernels' copy of a format they do not take (SetInt8Form)
+	isForm     bool    // this matrix is such a copy (NewInt8Form)
 }
 
 // NewMatrix checks that data holds exactly rows×cols elements of type t and

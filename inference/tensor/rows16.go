@@ -60,8 +60,13 @@ func (m *Matrix) Interleave() bool {
 // Interleavable reports whether Interleave would make an interleaved copy:
 // for Q4_1 and Q8_0 where the CPU has the AVX-512 kernels or the AVX2 int8
 // ones with int8 activations its default (MulRowsQ8 reads the copy there).
+// An int8 form (NewInt8Form) interleaves only where MulRowsQ8 reads the
+// copy: the float32 kernels never multiply it.
 func (m *Matrix) Interleavable() bool {
 	cpu := rows16CPU() || (q8Rows16() && Int8Preferred())
+	if m.isForm {
+		cpu = q8Rows16()
+	}
 	return rows16Bytes(m.Type) != 0 && cpu && m.Cols%QK == 0 && m.Cols > 0
 }
 
