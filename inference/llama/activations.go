@@ -42,7 +42,7 @@ func (m *Model) PreferredActivations() Activations {
 		return ActivationsQ8
 	}
 	for _, w := range m.matrices() {
-		if _, ok := w.Int8FormType(); ok && w.Type != tensor.Q4_0 { // Q4_0 has float32 kernels
+		if tensor.HasInt8Form(w.Type) && w.Type != tensor.Q4_0 { // Q4_0 has float32 kernels
 			return ActivationsQ8
 		}
 	}
@@ -80,18 +80,16 @@ func (m *Model) int8Forms() []*tensor.Matrix {
 		r0, r1 int
 	}
 	var parts []part
-	var forms []*tensor.Matrix
-	seen := map[*tensor.Matrix]bool{}
-	for _, w := range m.matrices() {
-		if seen[w] || w.Int8Form() != nil {
+	var ws, forms []*tensor.Matrix
+	for _, w := range m.matrices() { // distinct matrices
+		if w.Int8Form() != nil {
 			continue
 		}
-		seen[w] = true
 		f := w.NewInt8Form()
 		if f == nil {
 			continue
 		}
-		forms = append(forms, f)
+		ws, forms = append(ws, w), append(forms, f)
 		for r := 0; r < w.Rows; r += 64 {
 			parts = append(parts, part{w, f, r, min(r+64, w.Rows)})
 		}
@@ -101,10 +99,8 @@ func (m *Model) int8Forms() []*tensor.Matrix {
 			p.w.ConvertRows(p.f, p.r0, p.r1)
 		}
 	})
-	for _, p := range parts {
-		if p.r0 == 0 {
-			p.w.SetInt8Form(p.f)
-		}
+	for i, w := range ws {
+		w.SetInt8Form(forms[i])
 	}
 	return forms
 }

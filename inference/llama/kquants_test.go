@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"rustexpert/inference/gguf"
+	"rustexpert/inference/tensor"
 )
 
 // kquantFiles are the files in testdata/tiny-kquants (without .gguf).
@@ -204,7 +205,7 @@ func TestInt8FormsMadeOnce(t *testing.T) {
 func TestPreferredActivations(t *testing.T) {
 	k := loadKQuant(t, "Q4_K_M")
 	want := ActivationsF32
-	if k.output.NewInt8Form() != nil || k.output.Int8Form() != nil {
+	if tensor.HasInt8Form(k.output.Type) {
 		want = ActivationsQ8 // this CPU has the int8 kernels
 	}
 	if got := k.PreferredActivations(); got != want {

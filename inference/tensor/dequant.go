@@ -119,12 +119,18 @@ func dequantQ80(src []byte, dst []float32) {
 	}
 }
 
+// readOnly reports whether t is decoded but not written here: the K formats
+// and the IQ4 ones, which llama.cpp's quantizer makes.
+func (d DType) readOnly() bool {
+	return d.BlockSize() == QKK || d == IQ4_NL
+}
+
 // Quantize encodes v in format t with ggml's reference quantizers
 // (quantize_row_*_ref), so the bytes match what llama.cpp's tools write.
-// len(v) must be a multiple of t's block size. The K formats (Q2_K … Q6_K)
-// are read, not written: llama.cpp's quantizer makes them.
+// len(v) must be a multiple of t's block size. The K and IQ4 formats are
+// read, not written (readOnly): llama.cpp's quantizer makes them.
 func Quantize(t DType, v []float32) ([]byte, error) {
-	if t.BlockSize() == QKK || t == IQ4_NL {
+	if t.readOnly() {
 		return nil, fmt.Errorf("tensor: no quantizer for %s here (llama.cpp's llama-quantize writes it)", t)
 	}
 	n, err := RowBytes(t, len(v))

@@ -23,11 +23,21 @@ import (
 // (SetInt8Form), MulRowsQ8 and MulMatQ8 multiply with the int8 form; the
 // float32 paths (MulRows, MulMat, Row) keep the matrix's own, exact values.
 
+// HasInt8Form reports whether matrices of type t get an int8 form: a block
+// format the int8 kernels do not take, where this build and CPU have them.
+func HasInt8Form(t DType) bool {
+	switch t {
+	case Q4_0, Q4_K, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS:
+		return Q8Supported(Q8_0) && Q8Supported(Q4_1)
+	}
+	return false
+}
+
 // Int8FormType is the format of m's int8 form, and false when m has none
 // (its type is one the int8 kernels take, a float format, or this build or
-// CPU has no int8 kernels).
+// CPU has no int8 kernels). For Q4_0 it reads the blocks' scales.
 func (m *Matrix) Int8FormType() (DType, bool) {
-	if !Q8Supported(Q8_0) || !Q8Supported(Q4_1) || m.Cols%QK != 0 {
+	if !HasInt8Form(m.Type) || m.Cols%QK != 0 {
 		return 0, false
 	}
 	switch m.Type {
@@ -38,10 +48,15 @@ func (m *Matrix) Int8FormType() (DType, bool) {
 		return Q4_1, true
 	case Q4_K:
 		return Q4_1, true
-	case Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS:
-		return Q8_0, true
 	}
-	return 0, false
+	return Q8_0, true
+}
+
+// checkForm panics unless f is an int8 form made for m (NewInt8Form).
+func (m *Matrix) checkForm(f *Matrix, fn string) {
+	if !f.isForm || !HasInt8Form(m.Type) || f.Rows != m.Rows || f.Cols != m.Cols {
+		panic(fmt.Sprintf("tensor.Matrix.%s: %s %d×%d is not an int8 form of %s %d×%d", fn, f.Type, f.Rows, f.Cols, m.Type, m.Rows, m.Cols))
+	}
 }
 
 // NewInt8Form returns an empty matrix of m's shape in its int8 form's
@@ -58,9 +73,7 @@ func (m *Matrix) NewInt8Form() *Matrix {
 // ConvertRows writes rows [r0,r1) of m into dst, its int8 form (made by
 // NewInt8Form). Callers may convert disjoint row ranges concurrently.
 func (m *Matrix) ConvertRows(dst *Matrix, r0, r1 int) {
-	if t, ok := m.Int8FormType(); !ok || dst.Type != t || dst.Rows != m.Rows || dst.Cols != m.Cols {
-		panic(fmt.Sprintf("tensor.Matrix.ConvertRows: %s %d×%d into %s %d×%d", m.Type, m.Rows, m.Cols, dst.Type, dst.Rows, dst.Cols))
-	}
+	m.checkForm(dst, "ConvertRows")
 	values := make([]float32, m.Cols)
 	for r := r0; r < r1; r++ {
 		src, out := m.row(r), dst.row(r)
@@ -167,9 +180,7 @@ func q4KAsQ41(src, dst []byte) {
 // MulRowsQ8 and MulMatQ8 to use. Call it before the matrix is shared
 // between goroutines.
 func (m *Matrix) SetInt8Form(f *Matrix) {
-	if t, ok := m.Int8FormType(); !ok || f.Type != t || f.Rows != m.Rows || f.Cols != m.Cols {
-		panic(fmt.Sprintf("tensor.Matrix.SetInt8Form: %s %d×%d for %s %d×%d", f.Type, f.Rows, f.Cols, m.Type, m.Rows, m.Cols))
-	}
+	m.checkForm(f, "SetInt8Form")
 	m.int8 = f
 }
 
