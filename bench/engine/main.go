@@ -4,7 +4,7 @@
 // fraction of the bound it sets, and llama.cpp's decode speed on the same GGUF
 // and prompt (through llama-cpp-python, when installed) for the ratio.
 //
-//	go run -tags sqlite_fts5 ./bench/engine [-model models/base/...gguf] [-adapter models/v1] [-activations f32|q8] [-amx=false] [-python python3]
+//	go run -tags sqlite_fts5 ./bench/engine [-model models/base/...gguf] [-adapter models/v1] [-activations f32|q8|q8-prompt] [-amx=false] [-python python3]
 package main
 
 import (
@@ -33,7 +33,7 @@ func main() {
 	decode := flag.Int("decode", 128, "tokens decoded per measurement")
 	runs := flag.Int("runs", 3, "measurements (the best is reported; for the first token the median too)")
 	python := flag.String("python", "python3", "Python with llama-cpp-python for the reference ('' to skip)")
-	activations := flag.String("activations", "", "matrix multiply inputs: f32 or q8 (default: the engine's)")
+	activations := flag.String("activations", "", "matrix multiply inputs: f32, q8 or q8-prompt (default: the engine's)")
 	amx := flag.Bool("amx", true, "prompt multiplies on the AMX tiles where the CPU has them")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
 	flag.Parse()

@@ -19,16 +19,28 @@ const (
 	// and Q8_0 weights, as llama.cpp does; other weights, and CPUs with
 	// neither, keep the float32 path.
 	ActivationsQ8 Activations = "q8"
+	// ActivationsQ8Prompt is int8 for a prompt's matrix multiplies (the
+	// tile kernels) and float32 for generated tokens' and the output head's,
+	// with float32 caches: for CPUs whose int8 tile kernel takes prompts
+	// faster than their float32 kernels while their float32 decoding is the
+	// faster one (AVX-512 without AMX, see DefaultActivations).
+	ActivationsQ8Prompt Activations = "q8-prompt"
 )
 
 // DefaultActivations is the form a model should use on this CPU unless told
 // otherwise: float32, the exact path, except where the CPU has int8 kernels
 // but no AVX-512 (AVX2 machines, most laptops), where the float32 kernels
 // are plain Go and int8 activations are many times faster, as llama.cpp
-// uses them.
+// uses them, and where it has AVX-512 VNNI but no AMX tiles (AMD Zen 4 and
+// 5, Intel before Sapphire Rapids), where prompts run faster on the int8
+// tile kernel and generated tokens on the float32 kernels
+// (ActivationsQ8Prompt).
 func DefaultActivations() Activations {
-	if tensor.Int8Preferred() {
+	switch {
+	case tensor.Int8Preferred():
 		return ActivationsQ8
+	case tensor.Int8PromptPreferred():
+		return ActivationsQ8Prompt
 	}
 	return ActivationsF32
 }
@@ -38,37 +50,43 @@ func DefaultActivations() Activations {
 // multiplies at speed (the K formats, Q5_0, Q5_1: their float32 path decodes
 // each row in plain Go; with int8 activations they run in their int8 forms).
 func (m *Model) PreferredActivations() Activations {
-	if DefaultActivations() == ActivationsQ8 {
-		return ActivationsQ8
+	d := DefaultActivations()
+	if d == ActivationsQ8 {
+		return d
 	}
 	for _, w := range m.matrices() {
 		if tensor.HasInt8Form(w.Type) && w.Type != tensor.Q4_0 { // Q4_0 has float32 kernels
 			return ActivationsQ8
 		}
 	}
-	return ActivationsF32
+	return d
 }
 
-// ParseActivations reads "f32" or "q8".
+// ParseActivations reads "f32", "q8" or "q8-prompt".
 func ParseActivations(s string) (Activations, error) {
 	switch a := Activations(s); a {
-	case ActivationsF32, ActivationsQ8:
+	case ActivationsF32, ActivationsQ8, ActivationsQ8Prompt:
 		return a, nil
 	}
-	return "", fmt.Errorf("activations %q: want f32 or q8", s)
+	return "", fmt.Errorf("activations %q: want f32, q8 or q8-prompt", s)
 }
 
 // SetActivations selects the form of the matrix multiplies' inputs, and of
 // the key/value caches of the sequences made afterwards: float16 with int8
 // activations, float32 with float32 ones (a sequence is refused under the
-// other form). Call it before the model is used, not while Forward or
-// Prompt run.
+// other form; ActivationsQ8Prompt's caches are float32). Call it before the
+// model is used, not while Forward or Prompt run.
 func (m *Model) SetActivations(a Activations) {
 	m.q8 = a == ActivationsQ8
-	if m.q8 {
+	m.q8Prompt = a == ActivationsQ8Prompt
+	if m.q8 || m.q8Prompt {
 		m.interleaveEach(m.int8Forms())
 	}
 }
+
+// int8 reports whether a prompt's (prompt) or generated tokens' matrix
+// multiplies take int8 activations.
+func (m *Model) int8(prompt bool) bool { return m.q8 || m.q8Prompt && prompt }
 
 // int8Forms gives the weights in formats the int8 kernels do not take
 // their int8 form (tensor.Matrix.NewInt8Form: Q4_K, Q6_K and the others as
@@ -107,8 +125,11 @@ func (m *Model) int8Forms() []*tensor.Matrix {
 
 // Activations is the form SetActivations selected.
 func (m *Model) Activations() Activations {
-	if m.q8 {
+	switch {
+	case m.q8:
 		return ActivationsQ8
+	case m.q8Prompt:
+		return ActivationsQ8Prompt
 	}
 	return ActivationsF32
 }
@@ -145,7 +166,7 @@ func (in *input) memory() *inputMem {
 // quantized returns in's vectors quantized for w, or nil when w takes
 // float32 vectors.
 func (m *Model) quantized(in *input, w *tensor.Matrix, prompt bool) *tensor.Q8Vectors {
-	if !m.q8 || !w.Q8Ready() || w.Cols%tensor.QK != 0 {
+	if !m.int8(prompt) || !w.Q8Ready() || w.Cols%tensor.QK != 0 {
 		return nil
 	}
 	if in.q8 == nil {
@@ -167,14 +188,14 @@ func (m *Model) SetAMX(on bool) { m.noAMX = !on }
 // AMX reports whether prompts of this model's weights use the AMX tiles:
 // the path is on and the CPU has it for some of its matrices.
 func (m *Model) AMX() bool {
-	return !m.noAMX && !m.q8 && len(m.layers) > 0 && tensor.AMXSupported(m.layers[0].gate.w.Type)
+	return !m.noAMX && !m.int8(true) && len(m.layers) > 0 && tensor.AMXSupported(m.layers[0].gate.w.Type)
 }
 
 // tiled returns in's vectors prepared for w's AMX multiply, or nil when
 // that path does not apply (decoding, int8 activations, other weights, no
 // AMX).
 func (m *Model) tiled(in *input, w *tensor.Matrix, prompt bool) *tensor.AMXVectors {
-	if !prompt || m.q8 || m.noAMX || !tensor.AMXSupported(w.Type) || w.Cols%tensor.QK != 0 {
+	if !prompt || m.int8(prompt) || m.noAMX || !tensor.AMXSupported(w.Type) || w.Cols%tensor.QK != 0 {
 		return nil
 	}
 	if in.amx == nil || in.amx.Cols != w.Cols {

@@ -57,7 +57,7 @@ func build(cfg Config, w weights, names naming, closer io.Closer) (*Model, error
 		return nil, err
 	}
 	m.init()
-	if DefaultActivations() == ActivationsQ8 {
+	if DefaultActivations() != ActivationsF32 {
 		m.int8Forms() // before interleave, which copies them into the model's arena
 	}
 	m.interleave()

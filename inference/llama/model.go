@@ -16,15 +16,16 @@ import (
 // sequences.
 type Model struct {
 	Config
-	embed   *tensor.Matrix
-	layers  []layer
-	norm    []float32
-	output  *tensor.Matrix
-	invFreq []float32
-	cores   *tensor.Cores // compute slots, possibly shared with other models
-	q8      bool          // int8 activations (see SetActivations)
-	noAMX   bool          // AMX tiles off for prompts (see SetAMX)
-	closers []io.Closer
+	embed    *tensor.Matrix
+	layers   []layer
+	norm     []float32
+	output   *tensor.Matrix
+	invFreq  []float32
+	cores    *tensor.Cores // compute slots, possibly shared with other models
+	q8       bool          // int8 activations (see SetActivations)
+	q8Prompt bool          // int8 activations for prompts only (ActivationsQ8Prompt)
+	noAMX    bool          // AMX tiles off for prompts (see SetAMX)
+	closers  []io.Closer
 	// adapters are the LoRA adapters added (AddAdapter), adapter i at index
 	// i-1, replaced whole when one is added (readers load it once a pass);
 	// sequences made by NewSequence use defaultAdapter (ApplyAdapter's).
@@ -359,7 +360,7 @@ func (m *Model) apply(l *linear, out []float32, in *input, prompt bool) {
 // the Q4_1 kernels).
 func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool) {
 	switch {
-	case m.q8 && !slices.ContainsFunc(ls, func(l *linear) bool { return m.quantized(in, l.w, prompt) == nil }):
+	case m.int8(prompt) && !slices.ContainsFunc(ls, func(l *linear) bool { return m.quantized(in, l.w, prompt) == nil }):
 		if prompt {
 			m.tileGroups(ls, func(i, r0, r1 int) { ls[i].w.MulMatQ8(outs[i], in.q8, r0, r1) })
 		} else {

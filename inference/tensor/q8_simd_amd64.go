@@ -299,6 +299,12 @@ func q8TileKernel(w *q8WeightTile, x *q8Tiles, g, nb int, res *[q8Group][q8Group
 // float32 matrix multiplies run in plain Go there).
 func Int8Preferred() bool { return q8CPU() && !archsimd.X86.AVX512() }
 
+// Int8PromptPreferred reports whether int8 activations are this CPU's fast
+// path for prompts only: it has AVX-512 (whose float32 kernels decode
+// faster than the int8 ones) and the VNNI tile kernel, but no AMX tiles
+// (which take float32 prompts faster still).
+func Int8PromptPreferred() bool { return q8Interleaved() && archsimd.X86.AVX512() && !amxCPU() }
+
 // q8LanesKernel multiplies the tile w (unpacked in quads) with vectors b
 // and b2 of x into oa and ob (16 floats each), in the row kernels' order or
 // in a prompt's (o, see q8TileAVX2).
