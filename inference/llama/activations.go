@@ -46,12 +46,15 @@ func DefaultActivations() Activations {
 }
 
 // PreferredActivations is DefaultActivations for this model: int8 also on
-// CPUs with AVX-512 when its weights are in formats that only the int8 path
-// multiplies at speed (the K formats, Q5_0, Q5_1: their float32 path decodes
-// each row in plain Go; with int8 activations they run in their int8 forms).
+// CPUs whose default is float32 (AVX-512 with AMX) when its weights are in
+// formats that only the int8 path multiplies at speed (the K formats, Q5_0,
+// Q5_1: their float32 path decodes each row in plain Go; with int8
+// activations they run in their int8 forms). Under q8-prompt, the default
+// of AVX-512 CPUs without AMX, generated tokens multiply those forms with
+// float32 activations.
 func (m *Model) PreferredActivations() Activations {
 	d := DefaultActivations()
-	if d == ActivationsQ8 {
+	if d != ActivationsF32 { // q8-prompt decodes over the int8 forms with float32 activations
 		return d
 	}
 	for _, w := range m.matrices() {
@@ -80,8 +83,30 @@ func (m *Model) SetActivations(a Activations) {
 	m.q8 = a == ActivationsQ8
 	m.q8Prompt = a == ActivationsQ8Prompt
 	if m.q8 || m.q8Prompt {
-		m.interleaveEach(m.int8Forms())
+		m.int8Forms(m.q8Prompt)
+		m.interleaveForms()
 	}
+}
+
+// interleaveForms gives the int8 forms their interleaved copies where the
+// kernels that decode with them read one and they have none yet (forms made
+// at load got theirs there); under ActivationsQ8Prompt the float32 kernels
+// decode with them.
+func (m *Model) interleaveForms() {
+	var forms []*tensor.Matrix
+	for _, w := range m.matrices() {
+		f := w.Int8Form()
+		if f == nil {
+			continue
+		}
+		if m.q8Prompt {
+			f.MultiplyInFloat32()
+		}
+		if !f.Interleaved() {
+			forms = append(forms, f)
+		}
+	}
+	m.interleaveEach(forms)
 }
 
 // int8 reports whether a prompt's (prompt) or generated tokens' matrix
@@ -91,8 +116,9 @@ func (m *Model) int8(prompt bool) bool { return m.q8 || m.q8Prompt && prompt }
 // int8Forms gives the weights in formats the int8 kernels do not take
 // their int8 form (tensor.Matrix.NewInt8Form: Q4_K, Q6_K and the others as
 // Q4_1 or Q8_0), converted on all cores, and returns the forms it made
-// (none for matrices that have one already).
-func (m *Model) int8Forms() []*tensor.Matrix {
+// (none for matrices that have one already); float32Too marks them as
+// multiplied by the float32 kernels too (q8-prompt's decoding).
+func (m *Model) int8Forms(float32Too bool) []*tensor.Matrix {
 	type part struct {
 		w, f   *tensor.Matrix
 		r0, r1 int
@@ -118,6 +144,9 @@ func (m *Model) int8Forms() []*tensor.Matrix {
 		}
 	})
 	for i, w := range ws {
+		if float32Too {
+			forms[i].MultiplyInFloat32()
+		}
 		w.SetInt8Form(forms[i])
 	}
 	return forms

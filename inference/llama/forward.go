@@ -521,7 +521,8 @@ func (m *Model) logits(steps []Step, x []float32) [][]float32 {
 	if xq := m.quantized(in, m.output, false); xq != nil {
 		m.decodeGroups([]*linear{{w: m.output}}, func(_, r0, r1 int) { m.output.MulRowsQ8(all, xq, r0, r1) })
 	} else {
-		m.parallel(m.output.Rows, 256, func(lo, hi int) { m.output.MulRows(all, normed, len(idx), lo, hi) })
+		head := m.decodeForm(m.output)
+		m.parallel(head.Rows, 256, func(lo, hi int) { head.MulRows(all, normed, len(idx), lo, hi) })
 	}
 	for j, i := range idx {
 		out[i] = all[j*m.Vocab : (j+1)*m.Vocab : (j+1)*m.Vocab]

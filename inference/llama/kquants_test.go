@@ -185,7 +185,7 @@ func TestInt8FormsMadeOnce(t *testing.T) {
 	if !m.output.Q8Ready() {
 		t.Skip("no int8 kernels on this CPU or build")
 	}
-	if again := m.int8Forms(); len(again) != 0 {
+	if again := m.int8Forms(false); len(again) != 0 {
 		t.Errorf("a second SetActivations(q8) made %d more int8 forms", len(again))
 	}
 	if got := m.WeightTypes(); got != "Q4_K→Q4_1 ×12, Q6_K→Q8_0 ×3, Q4_K ×1" { // the embeddings, read a row at a time, keep their own
@@ -200,13 +200,17 @@ func TestInt8FormsMadeOnce(t *testing.T) {
 }
 
 // TestPreferredActivations checks that K-format files prefer int8
-// activations wherever the int8 kernels exist (on AVX-512 machines too,
-// whose default is float32), and float32 models keep the default.
+// activations wherever the int8 kernels exist (on AVX-512 machines with AMX
+// too, whose default is float32; q8-prompt where that is the default), and
+// float32 models keep the default.
 func TestPreferredActivations(t *testing.T) {
 	k := loadKQuant(t, "Q4_K_M")
 	want := ActivationsF32
 	if tensor.HasInt8Form(k.output.Type) {
 		want = ActivationsQ8 // this CPU has the int8 kernels
+		if DefaultActivations() == ActivationsQ8Prompt {
+			want = ActivationsQ8Prompt
+		}
 	}
 	if got := k.PreferredActivations(); got != want {
 		t.Errorf("Q4_K_M file: %s, want %s", got, want)

@@ -57,8 +57,8 @@ func build(cfg Config, w weights, names naming, closer io.Closer) (*Model, error
 		return nil, err
 	}
 	m.init()
-	if DefaultActivations() != ActivationsF32 {
-		m.int8Forms() // before interleave, which copies them into the model's arena
+	if d := DefaultActivations(); d != ActivationsF32 {
+		m.int8Forms(d == ActivationsQ8Prompt) // before interleave, which copies them into the model's arena
 	}
 	m.interleave()
 	return m, nil

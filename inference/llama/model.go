@@ -339,6 +339,7 @@ func (m *Model) matmul(w *tensor.Matrix, out []float32, in *input, prompt bool) 
 		m.guided(tiles, 1, func(lo, hi int) { w.MulMat(out, x, n, lo*16, min(hi*16, w.Rows)) })
 		return
 	}
+	w = m.decodeForm(w)
 	v := tensor.PrepareVectors(x, n, w.Cols, w) // once for all workers
 	m.parallel(w.Rows, 16, func(lo, hi int) { w.MulVectors(out, v, lo, hi) })
 }
@@ -374,10 +375,10 @@ func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool)
 	default:
 		ms := make([]*tensor.Matrix, len(ls))
 		for i, l := range ls {
-			ms[i] = l.w
+			ms[i] = m.decodeForm(l.w)
 		}
 		v := tensor.PrepareVectors(in.x, in.n, ls[0].w.Cols, ms...)
-		m.rowGroups(ls, func(i, r0, r1 int) { ls[i].w.MulVectors(outs[i], v, r0, r1) })
+		m.rowGroups(ls, func(i, r0, r1 int) { ms[i].MulVectors(outs[i], v, r0, r1) })
 	}
 	for i, l := range ls {
 		m.finish(l, outs[i], in, prompt)
@@ -579,9 +580,11 @@ func (m *Model) WeightBytes() int64 {
 }
 
 // decodeForm is the matrix a generated token's multiply reads for w: its
-// int8 form under int8 activations, else w.
+// int8 form under int8 activations and under q8-prompt (whose float32
+// kernels take the form's Q4_1 or Q8_0, where w's own format may have none
+// but plain Go), else w.
 func (m *Model) decodeForm(w *tensor.Matrix) *tensor.Matrix {
-	if f := w.Int8Form(); f != nil && m.q8 {
+	if f := w.Int8Form(); f != nil && (m.q8 || m.q8Prompt) {
 		return f
 	}
 	return w

@@ -184,6 +184,12 @@ func (m *Matrix) SetInt8Form(f *Matrix) {
 	m.int8 = f
 }
 
+// MultiplyInFloat32 marks m, an int8 form, as one the float32 kernels
+// multiply too (a model decoding over its int8 forms with float32
+// activations), so that it interleaves where they read interleaved copies
+// (Interleavable). Call it before Interleave.
+func (m *Matrix) MultiplyInFloat32() { m.float32Too = true }
+
 // Int8Form returns the int8 form set on m, or nil.
 func (m *Matrix) Int8Form() *Matrix { return m.int8 }
 

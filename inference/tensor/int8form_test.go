@@ -113,4 +113,24 @@ func TestInt8FormInterleavesForInt8Kernels(t *testing.T) {
 	if got := f.Interleavable(); got != q8Rows16() {
 		t.Errorf("int8 form interleavable %v, want %v (the int8 kernels read interleaved copies: %v)", got, q8Rows16(), q8Rows16())
 	}
+	f.MultiplyInFloat32()
+	if want := q8Rows16() || rows16CPU(); f.Interleavable() != want {
+		t.Errorf("int8 form the float32 kernels multiply: interleavable %v, want %v (they read interleaved copies: %v)", f.Interleavable(), want, rows16CPU())
+	}
+	if !f.Interleavable() {
+		return
+	}
+	if f.Interleaved() || !f.Interleave() || !f.Interleaved() {
+		t.Fatal("Interleaved does not report the copy Interleave makes")
+	}
+	x := randFloats(3, 2*f.Cols, 1)
+	got, want := make([]float32, 2*f.Rows), make([]float32, 2*f.Rows)
+	f.MulVectors(got, PrepareVectors(x, 2, f.Cols, f), 0, f.Rows)
+	plain := &Matrix{Type: f.Type, Rows: f.Rows, Cols: f.Cols, Data: f.Data}
+	plain.MulRows(want, x, 2, 0, f.Rows)
+	for i := range got {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("output %d: %g through the interleaved copy, %g through the rows", i, got[i], want[i])
+		}
+	}
 }

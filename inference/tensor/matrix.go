@@ -16,6 +16,7 @@ type Matrix struct {
 	rows16     []byte  // interleaved copy for decoding, when made (Interleave)
 	int8       *Matrix // the int8 kernels' copy of a format they do not take (SetInt8Form)
 	isForm     bool    // this matrix is such a copy (NewInt8Form)
+	float32Too bool    // an int8 form the float32 kernels multiply too (MultiplyInFloat32)
 }
 
 // NewMatrix checks that data holds exactly rows×cols elements of type t and

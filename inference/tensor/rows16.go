@@ -61,14 +61,17 @@ func (m *Matrix) Interleave() bool {
 // for Q4_1 and Q8_0 where the CPU has the AVX-512 kernels or the AVX2 int8
 // ones with int8 activations its default (MulRowsQ8 reads the copy there).
 // An int8 form (NewInt8Form) interleaves only where MulRowsQ8 reads the
-// copy: the float32 kernels never multiply it.
+// copy, unless MultiplyInFloat32 said the float32 kernels multiply it too.
 func (m *Matrix) Interleavable() bool {
 	cpu := rows16CPU() || (q8Rows16() && Int8Preferred())
 	if m.isForm {
-		cpu = q8Rows16()
+		cpu = q8Rows16() || (m.float32Too && rows16CPU())
 	}
 	return rows16Bytes(m.Type) != 0 && cpu && m.Cols%QK == 0 && m.Cols > 0
 }
+
+// Interleaved reports whether m has its interleaved copy.
+func (m *Matrix) Interleaved() bool { return m.rows16 != nil }
 
 // Groups is the number of groups of 16 rows, the last one possibly partial.
 func (m *Matrix) Groups() int { return (m.Rows + 15) / 16 }
