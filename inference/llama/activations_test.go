@@ -10,14 +10,13 @@ import (
 
 // TestQ8PromptActivations checks ActivationsQ8Prompt on a file whose
 // matrices the int8 kernels take through their exact int8 forms (Q5_0 →
-// Q8_0): a prompt's multiplies take int8
-// activations (its logits are not the float32 path's, and stay within the
-// int8 path's distance from transformers); generated tokens' multiply the
-// forms with float32 activations (Forward's logits within float32 rounding
-// of the float32 path's, given its Q6_K head's requantized form too, where
-// int8 activations are 1e-2 away), their
-// float32 kernels reading the forms' interleaved copies where they read one;
-// the caches stay float32.
+// Q8_0): a prompt's multiplies take int8 activations (its logits are not the
+// float32 path's, and stay within the int8 path's distance from
+// transformers); generated tokens' multiply the forms with float32
+// activations (Forward's logits within float32 rounding of the float32
+// path's given the same requantized Q6_K head, where int8 activations are
+// 1e-2 away), the float32 kernels reading the forms' interleaved copies
+// where they read one; the caches stay float32.
 func TestQ8PromptActivations(t *testing.T) {
 	const name = "Q5_0"
 	dir := filepath.Join("testdata", "tiny-kquants", name)
