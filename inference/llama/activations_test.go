@@ -32,7 +32,7 @@ func TestQ8PromptActivations(t *testing.T) {
 	if mixed.halfCache() {
 		t.Error("q8-prompt sequences keep float16 caches; want float32, as generated tokens compute in float32")
 	}
-	if got := mixed.WeightTypes(); got != "Q5_0→Q8_0 ×14, Q6_K→Q8_0 ×1, Q5_0 ×1" { // the embeddings keep their own
+	if got := mixed.WeightTypes(); got != "Q5_0→Q8_0 ×14, Q5_0 ×1, Q6_K→Q8_0 ×1" { // the embeddings keep their own
 		t.Errorf("WeightTypes: %q, want the int8 forms decoding reads", got)
 	}
 	probe := &tensor.Matrix{Type: tensor.Q8_0, Rows: 16, Cols: tensor.QK} // a weight matrix of the forms' format

@@ -1,6 +1,7 @@
 package llama
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -561,7 +562,7 @@ func (m *Model) WeightTypes() string {
 	for n := range counts {
 		names = append(names, n)
 	}
-	slices.SortFunc(names, func(a, b string) int { return counts[b] - counts[a] })
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(counts[b]-counts[a], strings.Compare(a, b)) })
 	parts := make([]string, len(names))
 	for i, n := range names {
 		parts[i] = fmt.Sprintf("%s ×%d", n, counts[n])
