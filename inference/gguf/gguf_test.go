@@ -240,7 +240,7 @@ func TestWriteErrors(t *testing.T) {
 		{[]KV{{"n", []any{uint8(1)}}}, nil, "unsupported value type interface"},
 		{[]KV{{"general.alignment", uint64(32)}}, nil, "general.alignment must be a uint32"},
 		{nil, []WriteTensor{{Name: "x", Type: tensor.Q4_0, Dims: []uint64{64, 3}, Data: q.Data[:10]}}, "needs 108 bytes, got 10"},
-		{nil, []WriteTensor{{Name: "x", Type: tensor.DType(16), Dims: []uint64{256}}}, "IQ2_XXS (16) is not supported"},
+		{nil, []WriteTensor{{Name: "x", Type: tensor.DType(34), Dims: []uint64{256}}}, "TQ1_0 (34) is not supported"},
 		{nil, []WriteTensor{{Name: "x", Type: tensor.F32, Dims: nil}}, "0 dimensions"},
 		{nil, []WriteTensor{q, q}, "tensor q40 appears twice"},
 	}

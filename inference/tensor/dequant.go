@@ -77,6 +77,20 @@ func dequantRow(t DType, src []byte, dst []float32) {
 		dequantIQ4NL(src, dst)
 	case IQ4_XS:
 		dequantIQ4XS(src, dst)
+	case IQ1_S:
+		dequantIQ1S(src, dst)
+	case IQ1_M:
+		dequantIQ1M(src, dst)
+	case IQ2_XXS:
+		dequantIQ2XXS(src, dst)
+	case IQ2_XS:
+		dequantIQ2XS(src, dst)
+	case IQ2_S:
+		dequantIQ2S(src, dst)
+	case IQ3_XXS:
+		dequantIQ3XXS(src, dst)
+	case IQ3_S:
+		dequantIQ3S(src, dst)
 	}
 }
 
@@ -120,14 +134,14 @@ func dequantQ80(src []byte, dst []float32) {
 }
 
 // readOnly reports whether t is decoded but not written here: the K formats
-// and the IQ4 ones, which llama.cpp's quantizer makes.
+// and the IQ ones, which llama.cpp's quantizer makes.
 func (d DType) readOnly() bool {
 	return d.BlockSize() == QKK || d == IQ4_NL
 }
 
 // Quantize encodes v in format t with ggml's reference quantizers
 // (quantize_row_*_ref), so the bytes match what llama.cpp's tools write.
-// len(v) must be a multiple of t's block size. The K and IQ4 formats are
+// len(v) must be a multiple of t's block size. The K and IQ formats are
 // read, not written (readOnly): llama.cpp's quantizer makes them.
 func Quantize(t DType, v []float32) ([]byte, error) {
 	if t.readOnly() {

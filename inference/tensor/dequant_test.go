@@ -68,9 +68,9 @@ func TestDequantizeSizeErrors(t *testing.T) {
 	if err := Dequantize(Q4_K, make([]byte, 144), make([]float32, 255)); err == nil {
 		t.Error("255 Q4_K elements: no error")
 	}
-	err := Dequantize(DType(16), nil, nil)
-	if err == nil || !strings.Contains(err.Error(), "IQ2_XXS (16)") {
-		t.Errorf("IQ2_XXS: got %v, want an error naming IQ2_XXS (16)", err)
+	err := Dequantize(DType(34), nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "TQ1_0 (34)") {
+		t.Errorf("TQ1_0: got %v, want an error naming TQ1_0 (34)", err)
 	}
 }
 
@@ -115,7 +115,10 @@ func TestQuantGolden(t *testing.T) {
 		}
 		checkDequant(t, name, dt, ref)
 	}
-	kinds := map[string]DType{"Q2_K": Q2_K, "Q3_K": Q3_K, "Q4_K": Q4_K, "Q5_K": Q5_K, "Q6_K": Q6_K, "IQ4_NL": IQ4_NL, "IQ4_XS": IQ4_XS}
+	kinds := map[string]DType{}
+	for _, dt := range kTypes {
+		kinds[dt.String()] = dt
+	}
 	if len(g.Blocks) != len(kinds) {
 		t.Fatalf("golden has %d K formats, want %d", len(g.Blocks), len(kinds))
 	}

@@ -17,21 +17,28 @@ type DType uint32
 
 // Storage formats this package can decode.
 const (
-	F32    DType = 0
-	F16    DType = 1
-	Q4_0   DType = 2
-	Q4_1   DType = 3
-	Q5_0   DType = 6
-	Q5_1   DType = 7
-	Q8_0   DType = 8
-	Q2_K   DType = 10
-	Q3_K   DType = 11
-	Q4_K   DType = 12
-	Q5_K   DType = 13
-	Q6_K   DType = 14
-	IQ4_NL DType = 20
-	IQ4_XS DType = 23
-	BF16   DType = 30
+	F32     DType = 0
+	F16     DType = 1
+	Q4_0    DType = 2
+	Q4_1    DType = 3
+	Q5_0    DType = 6
+	Q5_1    DType = 7
+	Q8_0    DType = 8
+	Q2_K    DType = 10
+	Q3_K    DType = 11
+	Q4_K    DType = 12
+	Q5_K    DType = 13
+	Q6_K    DType = 14
+	IQ2_XXS DType = 16
+	IQ2_XS  DType = 17
+	IQ3_XXS DType = 18
+	IQ1_S   DType = 19
+	IQ4_NL  DType = 20
+	IQ3_S   DType = 21
+	IQ2_S   DType = 22
+	IQ4_XS  DType = 23
+	IQ1_M   DType = 29
+	BF16    DType = 30
 )
 
 // QK is the number of elements in one block of the 32-value quantized
@@ -126,25 +133,26 @@ func (d DType) String() string {
 // Supported reports whether this package can decode the type.
 func (d DType) Supported() bool {
 	switch d {
-	case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS:
+	case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS,
+		IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S:
 		return true
 	}
 	return false
 }
 
 // SupportedList is the human-readable list of decodable types, for errors.
-const SupportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS"
+const SupportedList = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ4_NL, IQ4_XS"
 
 // BlockSize is the number of elements per storage block: 1 for float types,
-// 32 for Q4_0 … Q8_0 and IQ4_NL, 256 for the K formats and IQ4_XS, 0 for
-// unsupported types.
+// 32 for Q4_0 … Q8_0 and IQ4_NL, 256 for the K formats and the other IQ
+// formats, 0 for unsupported types.
 func (d DType) BlockSize() int {
 	switch d {
 	case F32, F16, BF16:
 		return 1
 	case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL:
 		return QK
-	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS:
+	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S:
 		return QKK
 	}
 	return 0
@@ -181,6 +189,20 @@ func (d DType) BlockBytes() int {
 		return iq4NLBytes
 	case IQ4_XS:
 		return iq4XSBytes
+	case IQ1_S:
+		return iq1SBytes
+	case IQ1_M:
+		return iq1MBytes
+	case IQ2_XXS:
+		return iq2XXSBytes
+	case IQ2_XS:
+		return iq2XSBytes
+	case IQ2_S:
+		return iq2SBytes
+	case IQ3_XXS:
+		return iq3XXSBytes
+	case IQ3_S:
+		return iq3SBytes
 	}
 	return 0
 }

@@ -15,9 +15,10 @@ import (
 //	IQ4_NL → Q8_0: exactly (its levels are int8, its scale float16);
 //	Q4_K → Q4_1 and IQ4_XS → Q8_0: each 32 values' scale (d·sc, and Q4_K's
 //	  offset −dmin·m) rounded to float16 (a relative error of at most 2⁻¹¹);
-//	Q5_1, Q2_K, Q3_K, Q5_K, Q6_K → Q8_0: each 32 values requantized from
-//	  their exact values by ggml's Q8_0 quantizer (an error of at most half
-//	  a step of max|w|/127, plus 127 times the step's float16 rounding).
+//	Q5_1, Q2_K, Q3_K, Q5_K, Q6_K and the 1- to 3-bit IQ formats → Q8_0:
+//	  each 32 values requantized from their exact values by ggml's Q8_0
+//	  quantizer (an error of at most half a step of max|w|/127, plus 127
+//	  times the step's float16 rounding).
 //
 // The float formats have none: their weights stay as they are. Once set
 // (SetInt8Form), MulRowsQ8 and MulMatQ8 multiply with the int8 form; the
@@ -27,7 +28,8 @@ import (
 // format the int8 kernels do not take, where this build and CPU have them.
 func HasInt8Form(t DType) bool {
 	switch t {
-	case Q4_0, Q4_K, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS:
+	case Q4_0, Q4_K, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS,
+		IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S:
 		return Q8Supported(Q8_0) && Q8Supported(Q4_1)
 	}
 	return false

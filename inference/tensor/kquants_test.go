@@ -8,11 +8,23 @@ import (
 	"testing"
 )
 
-// kTypes are the formats read but not written: the K formats and the IQ4 ones.
-var kTypes = []DType{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS}
+// kTypes are the formats read but not written: the K formats and the IQ ones.
+var kTypes = []DType{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S}
 
-// kScaleFields are the byte offsets of each block's float16 scales.
-var kScaleFields = map[DType][]int{Q2_K: {80, 82}, Q3_K: {108}, Q4_K: {0, 2}, Q5_K: {0, 2}, Q6_K: {208}, IQ4_NL: {0}, IQ4_XS: {0}}
+// kScaleFields are the byte offsets of each block's float16 scales (IQ1_M's
+// is spread over its scale words, see setIQ1MScale).
+var kScaleFields = map[DType][]int{Q2_K: {80, 82}, Q3_K: {108}, Q4_K: {0, 2}, Q5_K: {0, 2}, Q6_K: {208}, IQ4_NL: {0}, IQ4_XS: {0},
+	IQ1_S: {0}, IQ2_XXS: {0}, IQ2_XS: {0}, IQ2_S: {0}, IQ3_XXS: {0}, IQ3_S: {0}}
+
+// setIQ1MScale writes a float16 scale into an IQ1_M block: nibble w in the
+// top of its scale word w.
+func setIQ1MScale(blk []byte, h uint16) {
+	words := blk[len(blk)-8:]
+	for w := range 4 {
+		v := binary.LittleEndian.Uint16(words[2*w:])&0x0FFF | (h>>(4*w)&15)<<12
+		binary.LittleEndian.PutUint16(words[2*w:], v)
+	}
+}
 
 // randKMatrix is a rows×cols matrix of random blocks of a kTypes format whose float16 scales
 // are small positive values, as a quantizer makes them.
@@ -26,6 +38,9 @@ func randKMatrix(t testing.TB, dt DType, rows, cols int, seed uint64) *Matrix {
 	for b := 0; b < len(data); b += dt.BlockBytes() {
 		for _, off := range kScaleFields[dt] {
 			binary.LittleEndian.PutUint16(data[b+off:], F32ToF16(0.002+0.01*r.Float32()))
+		}
+		if dt == IQ1_M {
+			setIQ1MScale(data[b:b+dt.BlockBytes()], F32ToF16(0.002+0.01*r.Float32()))
 		}
 	}
 	m, err := NewMatrix(dt, rows, cols, data)

@@ -132,7 +132,7 @@ func TestNewMatrixErrors(t *testing.T) {
 		n          int
 		want       string
 	}{
-		{DType(16), 1, 256, 66, "tensor type IQ2_XXS (16) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)"},
+		{DType(34), 1, 256, 54, "tensor type TQ1_0 (34) is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ4_NL, IQ4_XS)"},
 		{Q4_K, 1, 96, 0, "96 columns is not a multiple of the Q4_K block size 256"},
 		{DType(99), 1, 32, 0, "type(99) (99)"},
 		{Q4_0, 2, 32, 35, "needs 36 bytes, got 35"},

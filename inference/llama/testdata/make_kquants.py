@@ -6,9 +6,11 @@ How to run (CPU; llama-cpp-python compiles llama.cpp when installed):
 
     pip install numpy gguf llama-cpp-python
     cd inference/llama/testdata
-    python3 make_kquants.py
+    python3 make_kquants.py [NAME ...]
 
-It writes, in tiny-kquants/ next to this script:
+With names (of FTYPES or IQ_FILES), it makes only those files and keeps the
+others' entries in llamacpp.json. It writes, in tiny-kquants/ next to this
+script:
 
   f32.gguf         a random-initialized Llama (hidden 256, the K formats'
                    block; 2 layers, 4 heads, 2 KV heads, FFN 512, untied
@@ -19,6 +21,11 @@ It writes, in tiny-kquants/ next to this script:
   <ftype>.gguf     f32.gguf quantized by llama_model_quantize for each ftype
                    in FTYPES (llama.cpp picks each tensor's format the way
                    its llama-quantize tool does).
+  IQ1_IQ3.gguf     the same model with its matrices in the 1- to 3-bit IQ
+                   formats (IQ_FILES), which llama_model_quantize makes only
+                   with an importance matrix: each quantized by ggml's own
+                   quantizer (ggml_quantize_chunk, through ctypes) with
+                   uniform importances.
   llamacpp.json    per file: the tensor formats in it, and llama.cpp's
                    logits (last position) and 32 greedy tokens for each
                    prompt in PROMPTS, with the top-1 minus top-2 logit at
@@ -30,12 +37,13 @@ operations: within float32 rounding) and with llama.cpp's (which quantizes
 the activations to 8 bits for these formats, so within that error).
 """
 
+import ctypes
 import json
 import pathlib
 import sys
 
 import numpy as np
-from gguf import GGUFReader, GGUFWriter, GGMLQuantizationType
+from gguf import GGML_QUANT_SIZES, GGUFReader, GGUFWriter, GGMLQuantizationType
 
 import llama_cpp
 
@@ -53,6 +61,12 @@ FTYPES = {  # llama.cpp's LLAMA_FTYPE_MOSTLY_* values
     "IQ4_NL": 25,
     "IQ4_XS": 30,
 }
+Q = GGMLQuantizationType
+IQ_FILES = {  # name → format of each matrix (by tensor name suffix)
+    "IQ1_IQ3": {"token_embd.weight": Q.IQ3_XXS, "output.weight": Q.IQ3_S, "attn_q.weight": Q.IQ2_XXS,
+                "attn_k.weight": Q.IQ2_XS, "attn_v.weight": Q.IQ2_S, "attn_output.weight": Q.IQ3_XXS,
+                "ffn_gate.weight": Q.IQ3_S, "ffn_up.weight": Q.IQ1_S, "ffn_down.weight": Q.IQ1_M},
+}
 PROMPTS = [[256, 72, 101, 108, 108, 111], [256] + list(range(97, 97 + 40)), [258, 259, 32, 10, 200, 13, 7]]
 
 
@@ -69,7 +83,9 @@ def byte_chars() -> list[str]:
     return [chars[b] for b in range(256)]
 
 
-def write_f32(path: pathlib.Path) -> None:
+def write_f32(path: pathlib.Path, formats: dict | None = None) -> None:
+    """Writes the model; formats, when given, maps tensor name suffixes to the
+    formats ggml_quantize_chunk gives those tensors."""
     rng = np.random.default_rng(20261128)
     chars = byte_chars()
     tokens = chars + ["<|bos|>", "<|eos|>", "ab", "cd"]
@@ -99,6 +115,16 @@ def write_f32(path: pathlib.Path) -> None:
     def mat(rows, cols, std):
         return (rng.standard_normal((rows, cols)) * std).astype(np.float32)
 
+    add = w.add_tensor
+
+    def add_tensor(name, x):
+        t = next((t for suffix, t in (formats or {}).items() if name.endswith(suffix)), None)
+        if t is None:
+            add(name, x)
+        else:
+            add(name, ggml_quantize(x, t), raw_dtype=t)
+
+    w.add_tensor = add_tensor
     w.add_tensor("token_embd.weight", mat(len(tokens), HIDDEN, 1.0))
     w.add_tensor("output_norm.weight", (1 + 0.1 * rng.standard_normal(HIDDEN)).astype(np.float32))
     w.add_tensor("output.weight", mat(len(tokens), HIDDEN, 0.08))
@@ -118,6 +144,23 @@ def write_f32(path: pathlib.Path) -> None:
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+
+def ggml_quantize(x: np.ndarray, t: GGMLQuantizationType) -> np.ndarray:
+    """x's rows quantized to t by ggml's quantizer, every column of equal importance."""
+    lib = ctypes.CDLL(str(pathlib.Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+    lib.ggml_quantize_chunk.restype = ctypes.c_size_t
+    lib.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                        ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+    rows, cols = x.shape
+    block, size = GGML_QUANT_SIZES[t]
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.zeros((rows, cols // block * size), dtype=np.uint8)
+    importance = np.ones(cols, dtype=np.float32)
+    n = lib.ggml_quantize_chunk(int(t), x.ctypes.data, out.ctypes.data, 0, rows, cols, importance.ctypes.data)
+    if n != out.size:
+        sys.exit(f"ggml_quantize_chunk {t.name}: {n} bytes, want {out.size}")
+    return out
 
 
 def quantize(src: pathlib.Path, dst: pathlib.Path, ftype: int) -> None:
@@ -154,12 +197,21 @@ def reference(path: pathlib.Path) -> list[dict]:
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
+    wanted = sys.argv[1:] or list(FTYPES) + list(IQ_FILES)
+    unknown = [n for n in wanted if n not in FTYPES and n not in IQ_FILES]
+    if unknown:
+        sys.exit(f"unknown names {unknown}: want some of {list(FTYPES) + list(IQ_FILES)}")
     src = OUT / "f32.gguf"
     write_f32(src)
     refs = {"llama_cpp_python": llama_cpp.__version__, "files": {}}
-    for name, ftype in FTYPES.items():
+    if sys.argv[1:] and (OUT / "llamacpp.json").exists():
+        refs["files"] = json.loads((OUT / "llamacpp.json").read_text())["files"]
+    for name in wanted:
         dst = OUT / f"{name}.gguf"
-        quantize(src, dst, ftype)
+        if name in FTYPES:
+            quantize(src, dst, FTYPES[name])
+        else:
+            write_f32(dst, IQ_FILES[name])
         refs["files"][dst.name] = {"formats": formats(dst), "cases": reference(dst)}
         print(dst.name, dst.stat().st_size, sorted(set(refs["files"][dst.name]["formats"].values())))
     src.unlink()

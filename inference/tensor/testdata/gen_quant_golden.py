@@ -3,7 +3,7 @@
 from the `gguf` Python package (llama.cpp's gguf-py), for TestQuantGolden.
 
 The formats gguf-py quantizes get the shared input quantized; the K formats
-and IQ4_NL/IQ4_XS (which it only reads) get random blocks whose float16 scale fields are set
+and the IQ ones (which it only reads) get random blocks whose float16 scale fields are set
 to chosen values (ordinary, zero, negative, subnormal, large), under
 "blocks", with their dequantized values.
 
@@ -41,6 +41,13 @@ K_FORMATS = [
     ("Q6_K", T.Q6_K, [208]),
     ("IQ4_NL", T.IQ4_NL, [0]),
     ("IQ4_XS", T.IQ4_XS, [0]),
+    ("IQ2_XXS", T.IQ2_XXS, [0]),
+    ("IQ2_XS", T.IQ2_XS, [0]),
+    ("IQ2_S", T.IQ2_S, [0]),
+    ("IQ3_XXS", T.IQ3_XXS, [0]),
+    ("IQ3_S", T.IQ3_S, [0]),
+    ("IQ1_S", T.IQ1_S, [0]),
+    ("IQ1_M", T.IQ1_M, []),  # its scale is in the top nibbles of the last 8 bytes (iq1m_scale)
 ]
 SCALES = np.array([0.0123, 0.5, 0.0, -0.031, 3e-6, 40.0], dtype=np.float16)
 
@@ -53,7 +60,16 @@ def k_blocks(t, offsets) -> np.ndarray:
     for i, v in enumerate(SCALES):
         for k, off in enumerate(offsets):
             q[i, off:off + 2] = np.frombuffer(SCALES[(i + k) % len(SCALES)].tobytes(), dtype=np.uint8)
+        if t == T.IQ1_M:
+            iq1m_scale(q[i], int(SCALES[i].view(np.uint16)))
     return q.reshape(-1)
+
+
+def iq1m_scale(block, bits) -> None:
+    """Puts float16 bits into an IQ1_M block: nibble w in the top of scale word w."""
+    words = block[-8:].view(np.uint16)
+    for w in range(4):
+        words[w] = (words[w] & 0x0FFF) | (((bits >> (4 * w)) & 0xF) << 12)
 
 
 def main() -> None:
