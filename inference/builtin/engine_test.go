@@ -378,3 +378,21 @@ func TestAMXSwitch(t *testing.T) {
 		e.Close()
 	}
 }
+
+// TestDescribeSaysActivations checks that the models page's description
+// names the loaded weights' formats and the activations they run with.
+func TestDescribeSaysActivations(t *testing.T) {
+	e := engine(t)
+	d := e.Describe()
+	if !strings.Contains(d, "weights Q4_1 ×") {
+		t.Errorf("Describe() = %q: no weight formats", d)
+	}
+	want := "activations " + activationsNames[e.model.Activations()]
+	if activationsNames[e.model.Activations()] == "" || !strings.HasSuffix(d, want) {
+		t.Errorf("Describe() = %q, want it to end with %q", d, want)
+	}
+	exact := skipMissing(t, bundledExact)
+	if d := exact.Describe(); !strings.HasSuffix(d, "activations float32") {
+		t.Errorf("float32 engine: Describe() = %q", d)
+	}
+}

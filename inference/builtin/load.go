@@ -404,11 +404,19 @@ func generationEOS(dir string) []int {
 	return many
 }
 
+// activationsNames says what each form of the activations means, for Describe.
+var activationsNames = map[llama.Activations]string{
+	llama.ActivationsF32:      "float32",
+	llama.ActivationsQ8:       "int8",
+	llama.ActivationsQ8Prompt: "int8 for prompts, float32 for generated tokens",
+}
+
 // Describe says what was loaded, for the models page.
 func (e *Engine) Describe() string {
 	c := e.model.Config
-	s := fmt.Sprintf("%s, %d layers, hidden %d, %d heads (%d key/value), vocabulary %d, context %d tokens, %s template, weights %s",
-		c.Arch, c.Layers, c.Hidden, c.Heads, c.KVHeads, c.Vocab, c.ContextLen, e.template.Family, e.model.WeightTypes())
+	s := fmt.Sprintf("%s, %d layers, hidden %d, %d heads (%d key/value), vocabulary %d, context %d tokens, %s template, weights %s, activations %s",
+		c.Arch, c.Layers, c.Hidden, c.Heads, c.KVHeads, c.Vocab, c.ContextLen, e.template.Family, e.model.WeightTypes(),
+		activationsNames[e.model.Activations()])
 	if e.adapterDir != "" {
 		s += ", LoRA adapter " + e.adapterDir
 	}
