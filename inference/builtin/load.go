@@ -33,9 +33,9 @@ type Spec struct {
 	// Activations is the form of the matrix multiplies' inputs: "f32", "q8"
 	// or "q8-prompt" (see llama.Activations). Empty means the
 	// RUSTEXPERT_ENGINE_ACTIVATIONS environment variable's value, or the
-	// model's PreferredActivations (f32; q8 on CPUs without AVX-512 and for
-	// weights in the K formats; q8-prompt on AVX-512 CPUs without AMX) when
-	// that is unset.
+	// model's PreferredActivations (f32; q8 on CPUs without AVX-512;
+	// q8-prompt on AVX-512 VNNI CPUs without AMX, and on those with AMX for
+	// weights in the K and IQ formats) when that is unset.
 	Activations string
 	// NoAMX turns off the AMX tile path of prompt multiplies (see
 	// llama.Model.SetAMX); so does RUSTEXPERT_ENGINE_AMX=off.

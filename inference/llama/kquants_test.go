@@ -216,14 +216,15 @@ func TestInt8FormsMadeOnce(t *testing.T) {
 
 // TestPreferredActivations checks that K-format files prefer int8
 // activations wherever the int8 kernels exist (on AVX-512 machines with AMX
-// too, whose default is float32; q8-prompt where that is the default), and
+// too, whose default is float32): for prompts only where the CPU has the
+// int8 tile kernel and AVX-512, everywhere on AVX2 machines; and that
 // float32 models keep the default.
 func TestPreferredActivations(t *testing.T) {
 	k := loadKQuant(t, "Q4_K_M")
 	want := ActivationsF32
 	if tensor.HasInt8Form(k.output.Type) {
 		want = ActivationsQ8 // this CPU has the int8 kernels
-		if DefaultActivations() == ActivationsQ8Prompt {
+		if DefaultActivations() != ActivationsQ8 && tensor.Int8Tiles() {
 			want = ActivationsQ8Prompt
 		}
 	}

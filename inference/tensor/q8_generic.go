@@ -27,6 +27,9 @@ func Int8Preferred() bool { return false }
 // Int8PromptPreferred is false: this build has no int8 kernels.
 func Int8PromptPreferred() bool { return false }
 
+// Int8Tiles is false: this build has no int8 kernels.
+func Int8Tiles() bool { return false }
+
 func q8LanesKernel(w *q8WeightTile, x *Q8Vectors, b, b2 int, oa, ob []float32, o lanesOrder) {
 	panic("tensor: no int8 kernels in this build")
 }

@@ -303,7 +303,11 @@ func Int8Preferred() bool { return q8CPU() && !archsimd.X86.AVX512() }
 // path for prompts only: it has AVX-512 (whose float32 kernels decode
 // faster than the int8 ones) and the VNNI tile kernel, but no AMX tiles
 // (which take float32 prompts faster still).
-func Int8PromptPreferred() bool { return q8Interleaved() && archsimd.X86.AVX512() && !amxCPU() }
+func Int8PromptPreferred() bool { return Int8Tiles() && archsimd.X86.AVX512() && !amxCPU() }
+
+// Int8Tiles reports whether this CPU has the AVX-512 VNNI int8 tile kernel,
+// which multiplies a prompt's quantized vectors 16 at a time.
+func Int8Tiles() bool { return q8Interleaved() }
 
 // q8LanesKernel multiplies the tile w (unpacked in quads) with vectors b
 // and b2 of x into oa and ob (16 floats each), in the row kernels' order or
