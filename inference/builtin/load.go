@@ -35,7 +35,7 @@ type Spec struct {
 	// RUSTEXPERT_ENGINE_ACTIVATIONS environment variable's value, or the
 	// model's PreferredActivations (f32; q8 on CPUs without AVX-512;
 	// q8-prompt on AVX-512 VNNI CPUs without AMX, and on those with AMX for
-	// weights in the K and IQ formats) when that is unset.
+	// weights in the K, IQ, Q5 and Q4_0 formats) when that is unset.
 	Activations string
 	// NoAMX turns off the AMX tile path of prompt multiplies (see
 	// llama.Model.SetAMX); so does RUSTEXPERT_ENGINE_AMX=off.

@@ -47,23 +47,25 @@ func DefaultActivations() Activations {
 
 // PreferredActivations is DefaultActivations for this model, except on
 // CPUs whose default is float32 (AVX-512 with AMX) when its weights are in
-// formats that only the int8 path multiplies at speed (the K formats, Q5_0,
-// Q5_1, the IQ ones: their float32 path decodes each row in plain Go; their
-// int8 forms take the int8 and the float32 kernels): then q8-prompt where
-// the CPU has the int8 tile kernel (generated tokens multiply the forms with
-// float32 activations: a Q4_K_M file decodes 2.0–2.1× faster at batch 1 than
-// under q8 on a Sapphire Rapids CPU's two cores), else q8. q8-prompt, the
-// default of AVX-512 CPUs without AMX, does the same.
+// formats that have an int8 form (int8form.go): then q8-prompt where the
+// CPU has the int8 tile kernel — generated tokens multiply the forms with
+// float32 activations, where the K, IQ and Q5 formats' own float32 path is
+// plain Go and Q4_0's row kernels are slower than the Q4_1 form's (on two
+// Sapphire Rapids cores, decoding a Q4_K_M file 2.0–2.1× faster than under
+// q8, a Q4_0 file 3.4× faster than under float32, whose AMX prompt was
+// 1.5× faster) — else q8 (float32 for Q4_0). q8-prompt, the default of
+// AVX-512 CPUs without AMX, does the same.
 func (m *Model) PreferredActivations() Activations {
 	d := DefaultActivations()
 	if d != ActivationsF32 {
 		return d
 	}
 	for _, w := range m.matrices() {
-		if tensor.HasInt8Form(w.Type) && w.Type != tensor.Q4_0 { // Q4_0 has float32 kernels
-			if tensor.Int8Tiles() {
-				return ActivationsQ8Prompt
-			}
+		switch {
+		case !tensor.HasInt8Form(w.Type):
+		case tensor.Int8Tiles():
+			return ActivationsQ8Prompt
+		case w.Type != tensor.Q4_0: // Q4_0 has float32 kernels
 			return ActivationsQ8
 		}
 	}

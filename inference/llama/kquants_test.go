@@ -217,8 +217,9 @@ func TestInt8FormsMadeOnce(t *testing.T) {
 // TestPreferredActivations checks that K-format files prefer int8
 // activations wherever the int8 kernels exist (on AVX-512 machines with AMX
 // too, whose default is float32): for prompts only where the CPU has the
-// int8 tile kernel and AVX-512, everywhere on AVX2 machines; and that
-// float32 models keep the default.
+// int8 tile kernel and AVX-512, everywhere on AVX2 machines; that Q4_0
+// files prefer q8-prompt where that tile kernel is, else the default; and
+// that float32 models keep the default.
 func TestPreferredActivations(t *testing.T) {
 	k := loadKQuant(t, "Q4_K_M")
 	want := ActivationsF32
@@ -238,5 +239,17 @@ func TestPreferredActivations(t *testing.T) {
 	defer f.Close()
 	if got := f.PreferredActivations(); got != DefaultActivations() {
 		t.Errorf("float32 model: %s, want the default %s", got, DefaultActivations())
+	}
+	q, _, err := LoadGGUF(toGGUF(t, filepath.Join("testdata", "tiny-llama"), "llama", tensor.Q4_0, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	want = DefaultActivations()
+	if want == ActivationsF32 && tensor.Int8Tiles() {
+		want = ActivationsQ8Prompt
+	}
+	if got := q.PreferredActivations(); got != want {
+		t.Errorf("Q4_0 model: %s, want %s", got, want)
 	}
 }
