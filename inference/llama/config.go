@@ -12,7 +12,7 @@ import (
 
 // Config is the shape of a model.
 type Config struct {
-	Arch       string // llama, mistral or qwen2
+	Arch       string // llama, mistral, qwen2 or qwen3
 	Vocab      int
 	Hidden     int
 	Layers     int
@@ -29,6 +29,9 @@ type Config struct {
 	RopePairs bool
 	Tied      bool // the output projection is the token embedding
 	QKVBias   bool
+	// QKNorm is true when each head's queries and keys go through an RMSNorm
+	// of their own before RoPE (qwen3).
+	QKNorm bool
 }
 
 func (c Config) validate() error {

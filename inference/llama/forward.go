@@ -85,6 +85,7 @@ func (m *Model) storeKeys(l int, steps []Step, pos []int, x []float32, b *buffer
 	m.rmsNorm(b.norm, x, ly.attnNorm, n)
 	m.applyAll([]*linear{&ly.k, &ly.v}, [][]float32{b.k, b.v}, &input{x: b.norm, n: n, mem: &b.mem, adapters: b.adapters}, b.prompt)
 	for i := range n {
+		m.headNorm(b.k[i*kv:(i+1)*kv], ly.kNorm)
 		m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
 		m.cache(l, steps[i], pos[i], b.k[i*kv:], b.v[i*kv:])
 	}
@@ -225,6 +226,8 @@ func (m *Model) attentionBlock(l int, steps []Step, pos []int, x []float32, b *b
 	kv := m.kvDim()
 	store := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
+			m.headNorm(b.q[i*m.qDim():(i+1)*m.qDim()], ly.qNorm)
+			m.headNorm(b.k[i*kv:(i+1)*kv], ly.kNorm)
 			m.rope(b.q[i*m.qDim():(i+1)*m.qDim()], b.angles(i))
 			m.rope(b.k[i*kv:(i+1)*kv], b.angles(i))
 			m.cache(l, steps[i], pos[i], b.k[i*kv:], b.v[i*kv:])
@@ -528,6 +531,17 @@ func (m *Model) logits(steps []Step, x []float32) [][]float32 {
 		out[i] = all[j*m.Vocab : (j+1)*m.Vocab : (j+1)*m.Vocab]
 	}
 	return out
+}
+
+// headNorm applies the RMSNorm of weights w to each head of v in place (a
+// step's queries or keys, qwen3); nothing when w is nil.
+func (m *Model) headNorm(v, w []float32) {
+	if w == nil {
+		return
+	}
+	for h := 0; h < len(v); h += m.HeadDim {
+		tensor.RMSNorm(v[h:h+m.HeadDim], v[h:h+m.HeadDim], w, m.NormEps)
+	}
 }
 
 func (m *Model) rmsNorm(out, x, w []float32, n int) {

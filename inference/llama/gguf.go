@@ -26,8 +26,9 @@ func LoadGGUF(path string) (*Model, *gguf.File, error) {
 }
 
 // ggufArchs are the architectures the engine runs, with their RoPE layout:
-// llama files store q/k rows for rotating adjacent pairs, qwen2 files do not.
-var ggufArchs = map[string]bool{"llama": true, "qwen2": false}
+// llama files store q/k rows for rotating adjacent pairs, qwen2 and qwen3
+// files do not.
+var ggufArchs = map[string]bool{"llama": true, "qwen2": false, "qwen3": false}
 
 func ggufConfig(f *gguf.File) (Config, error) {
 	arch, err := f.String("general.architecture")
@@ -36,9 +37,9 @@ func ggufConfig(f *gguf.File) (Config, error) {
 	}
 	pairs, ok := ggufArchs[arch]
 	if !ok {
-		return Config{}, fmt.Errorf("architecture %q is not supported (supported: llama, mistral, qwen2)", arch)
+		return Config{}, fmt.Errorf("architecture %q is not supported (supported: llama, mistral, qwen2, qwen3)", arch)
 	}
-	cfg := Config{Arch: arch, RopePairs: pairs, QKVBias: arch == "qwen2", RopeTheta: 10000}
+	cfg := Config{Arch: arch, RopePairs: pairs, QKVBias: arch == "qwen2", QKNorm: arch == "qwen3", RopeTheta: 10000}
 	r := ggufReader{f: f, prefix: arch + "."}
 	cfg.Hidden = r.int("embedding_length")
 	cfg.Layers = r.int("block_count")

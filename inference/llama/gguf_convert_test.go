@@ -32,7 +32,8 @@ func toGGUF(t *testing.T, dir, arch string, typ tensor.DType, roundTrip bool) st
 		{Key: p + "embedding_length", Value: uint32(cfg.Hidden)}, {Key: p + "block_count", Value: uint32(cfg.Layers)},
 		{Key: p + "feed_forward_length", Value: uint32(cfg.FFN)}, {Key: p + "attention.head_count", Value: uint32(cfg.Heads)},
 		{Key: p + "attention.head_count_kv", Value: uint32(cfg.KVHeads)}, {Key: p + "context_length", Value: uint32(cfg.ContextLen)},
-		{Key: p + "rope.freq_base", Value: float32(cfg.RopeTheta)}, {Key: p + "attention.layer_norm_rms_epsilon", Value: cfg.NormEps}}
+		{Key: p + "rope.freq_base", Value: float32(cfg.RopeTheta)}, {Key: p + "attention.layer_norm_rms_epsilon", Value: cfg.NormEps},
+		{Key: p + "attention.key_length", Value: uint32(cfg.HeadDim)}, {Key: p + "attention.value_length", Value: uint32(cfg.HeadDim)}}
 	var tensors []gguf.WriteTensor
 	add := func(hfName, name string, permuteHeads int) {
 		if !set.Has(hfName) {
@@ -68,7 +69,7 @@ func toGGUF(t *testing.T, dir, arch string, typ tensor.DType, roundTrip bool) st
 	add(hfNames.norm, ggufNames.norm, 0)
 	add(hfNames.output, ggufNames.output, 0)
 	for l := range cfg.Layers {
-		for _, part := range []string{"attn_norm", "ffn_norm", "q", "k", "v", "o", "gate", "up", "down"} {
+		for _, part := range []string{"attn_norm", "ffn_norm", "q", "k", "v", "o", "gate", "up", "down", "q_norm", "k_norm"} {
 			heads := map[string]int{"q": cfg.Heads, "k": cfg.KVHeads}[part]
 			add(hfNames.layer(l, part), ggufNames.layer(l, part), heads)
 		}
@@ -100,6 +101,8 @@ func TestGGUFFilesOfTheTinyModels(t *testing.T) {
 		{"tiny-llama", "llama", "tiny-llama-lora", tensor.F32},
 		{"tiny-mistral", "llama", "", tensor.F16},
 		{"tiny-qwen2", "qwen2", "", tensor.F32},
+		{"tiny-qwen3", "qwen3", "", tensor.F32},
+		{"tiny-qwen3", "qwen3", "", tensor.F16},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s+%s/%v", c.model, c.adapter, c.typ), func(t *testing.T) {

@@ -72,9 +72,9 @@ func readHFConfig(path string) (Config, error) {
 
 func (hc hfConfig) config() (Config, error) {
 	switch hc.ModelType {
-	case "llama", "mistral", "qwen2":
+	case "llama", "mistral", "qwen2", "qwen3":
 	default:
-		return Config{}, fmt.Errorf("model_type %q is not supported (supported: llama, mistral, qwen2)", hc.ModelType)
+		return Config{}, fmt.Errorf("model_type %q is not supported (supported: llama, mistral, qwen2, qwen3)", hc.ModelType)
 	}
 	theta, err := hc.ropeTheta()
 	if err != nil {
@@ -82,7 +82,8 @@ func (hc hfConfig) config() (Config, error) {
 	}
 	cfg := Config{Arch: hc.ModelType, Vocab: hc.Vocab, Hidden: hc.Hidden, Layers: hc.Layers, Heads: hc.Heads,
 		KVHeads: hc.KVHeads, HeadDim: hc.HeadDim, FFN: hc.FFN, RopeTheta: theta, NormEps: float32(hc.NormEps),
-		ContextLen: hc.MaxPositions, Tied: hc.Tied, QKVBias: hc.ModelType == "qwen2" || hc.AttentionBias}
+		ContextLen: hc.MaxPositions, Tied: hc.Tied, QKVBias: hc.ModelType == "qwen2" || hc.AttentionBias,
+		QKNorm: hc.ModelType == "qwen3"}
 	if cfg.KVHeads == 0 {
 		cfg.KVHeads = cfg.Heads
 	}

@@ -17,7 +17,7 @@ type weights interface {
 // naming maps the model's parts to the tensor names of one file format.
 type naming struct {
 	embed, norm, output string
-	layer               func(l int, part string) string // part: attn_norm, ffn_norm, q, k, v, o, gate, up, down
+	layer               func(l int, part string) string // part: attn_norm, ffn_norm, q, k, v, o, gate, up, down, q_norm, k_norm
 	bias                func(l int, part string) string // q, k, v
 }
 
@@ -25,7 +25,8 @@ var ggufNames = naming{
 	embed: "token_embd.weight", norm: "output_norm.weight", output: "output.weight",
 	layer: func(l int, part string) string {
 		names := map[string]string{"attn_norm": "attn_norm", "ffn_norm": "ffn_norm", "q": "attn_q", "k": "attn_k",
-			"v": "attn_v", "o": "attn_output", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
+			"v": "attn_v", "o": "attn_output", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down",
+			"q_norm": "attn_q_norm", "k_norm": "attn_k_norm"}
 		return fmt.Sprintf("blk.%d.%s.weight", l, names[part])
 	},
 	bias: func(l int, part string) string { return fmt.Sprintf("blk.%d.attn_%s.bias", l, part) },
@@ -34,7 +35,8 @@ var ggufNames = naming{
 // hfModule is the Hugging Face module path of a part, relative to model.layers.N.
 var hfModule = map[string]string{"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
 	"q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
-	"gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj"}
+	"gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj",
+	"q_norm": "self_attn.q_norm", "k_norm": "self_attn.k_norm"}
 
 var hfNames = naming{
 	embed: "model.embed_tokens.weight", norm: "model.norm.weight", output: "lm_head.weight",
@@ -107,6 +109,14 @@ func (m *Model) loadLayer(w weights, names naming, l int) error {
 	}
 	if ly.ffnNorm, err = vector(w, names.layer(l, "ffn_norm"), h); err != nil {
 		return err
+	}
+	if m.QKNorm {
+		if ly.qNorm, err = vector(w, names.layer(l, "q_norm"), m.HeadDim); err != nil {
+			return err
+		}
+		if ly.kNorm, err = vector(w, names.layer(l, "k_norm"), m.HeadDim); err != nil {
+			return err
+		}
 	}
 	return m.loadBiases(w, names, l)
 }

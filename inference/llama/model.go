@@ -42,6 +42,7 @@ type adapter struct {
 
 type layer struct {
 	attnNorm, ffnNorm []float32
+	qNorm, kNorm      []float32 // each head's RMSNorm weights of queries and keys (Config.QKNorm), else nil
 	q, k, v, o        linear
 	gate, up, down    linear
 }

@@ -6,6 +6,7 @@ How to run (CPU is enough, takes a minute or two):
     pip install torch transformers peft gguf safetensors numpy
     cd inference/llama/testdata
     python3 make_goldens.py [--gguf path/to/SmolLM2-135M-Instruct.Q4_1.gguf]
+    python3 make_goldens.py --qwen3-only   # tiny-qwen3/ alone
 
 The GGUF defaults to $RUSTEXPERT_TEST_GGUF, then to
 models/base/SmolLM2-135M-Instruct.Q4_1.gguf at the repository root; without
@@ -21,6 +22,9 @@ It writes, next to this script:
   tiny-qwen2/       Qwen2ForCausalLM, random init (q/k/v bias), bfloat16,
                     untied embeddings, rope_theta 1e6.
   tiny-mistral/     MistralForCausalLM, random init, float16, no sliding window.
+  tiny-qwen3/       Qwen3ForCausalLM, random init (RMSNorm of each head's
+                    queries and keys), bfloat16, untied embeddings, head size
+                    32 (heads × head size ≠ hidden size).
   smollm2/          goldens of the bundled GGUF as transformers loads it
                     (dequantized to float32), with chat-template prompts.
   tiny-kquants/<f>/ goldens of tiny-kquants/<f>.gguf (llama.cpp's quantizer's
@@ -54,7 +58,7 @@ import numpy as np
 import torch
 import transformers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig,
-                          MistralConfig, Qwen2Config)
+                          MistralConfig, Qwen2Config, Qwen3Config)
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -241,6 +245,15 @@ def tiny_mistral(prompt_list):
     goldens(load(out), out, prompt_list)
 
 
+def tiny_qwen3(prompt_list):
+    out = fresh("tiny-qwen3")
+    model = build(Qwen3Config, 50, tie_word_embeddings=False, rope_theta=1e6, head_dim=32, attention_bias=False,
+                  use_sliding_window=False)
+    model.to(torch.bfloat16).save_pretrained(out)
+    write_probe(out)
+    goldens(load(out), out, prompt_list)
+
+
 def smollm2(gguf):
     out = fresh("smollm2")
     folder, name = str(gguf.parent), gguf.name
@@ -323,8 +336,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gguf", help="SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--kquants-only", action="store_true", help="only the goldens of tiny-kquants/*.gguf")
+    ap.add_argument("--qwen3-only", action="store_true", help="only tiny-qwen3/")
     args = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if args.qwen3_only:
+        tiny_qwen3(prompts())
+        return
     kquants()
     if args.kquants_only:
         return
@@ -332,6 +349,7 @@ def main():
     tiny_llama(prompt_list)
     tiny_qwen2(prompt_list)
     tiny_mistral(prompt_list)
+    tiny_qwen3(prompt_list)
     gguf = find_gguf(args.gguf)
     if gguf:
         smollm2(gguf)
