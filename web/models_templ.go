@@ -648,7 +648,7 @@ func ModelsView(vm ModelsPage) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "\" placeholder=\"model's\"></label></div><p class=\"hint\">The app's own CPU engine runs Llama, Mistral, Qwen2 and Qwen3 models from a GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K–Q6_K, IQ1_S–IQ4_XS: Q4_K_M, IQ2_M and the like) or a Hugging Face folder (config.json, safetensors, tokenizer.json), with an optional PEFT LoRA adapter. Paths are on the server. The model is loaded once to check it before it is added.</p><div><button type=\"submit\" class=\"primary\">Add local model</button></div></form></section>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "\" placeholder=\"model's\"></label></div><p class=\"hint\">The app's own CPU engine runs Llama (2, 3.x), Mistral, Qwen2 and Qwen3 models from a GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K–Q6_K, IQ1_S–IQ4_XS: Q4_K_M, IQ2_M and the like) or a Hugging Face folder (config.json, safetensors, tokenizer.json), with an optional PEFT LoRA adapter. Paths are on the server. The model is loaded once to check it before it is added.</p><div><button type=\"submit\" class=\"primary\">Add local model</button></div></form></section>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

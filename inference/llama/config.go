@@ -8,6 +8,7 @@ package llama
 
 import (
 	"fmt"
+	"math"
 )
 
 // Config is the shape of a model.
@@ -32,6 +33,9 @@ type Config struct {
 	// QKNorm is true when each head's queries and keys go through an RMSNorm
 	// of their own before RoPE (qwen3).
 	QKNorm bool
+	// RopeFactors, when set, divide RoPE's HeadDim/2 frequencies (Llama 3.1's
+	// scaled RoPE: GGUF's rope_freqs.weight, or rope_type "llama3").
+	RopeFactors []float32
 }
 
 func (c Config) validate() error {
@@ -53,6 +57,14 @@ func (c Config) validate() error {
 	}
 	if c.RopeTheta <= 0 {
 		return fmt.Errorf("config: RoPE base %g, want a positive number", c.RopeTheta)
+	}
+	if c.RopeFactors != nil && len(c.RopeFactors) != c.HeadDim/2 {
+		return fmt.Errorf("config: %d RoPE frequency factors for heads of %d values, want %d", len(c.RopeFactors), c.HeadDim, c.HeadDim/2)
+	}
+	for i, f := range c.RopeFactors {
+		if !(f > 0) || math.IsInf(float64(f), 0) {
+			return fmt.Errorf("config: RoPE frequency factor %d is %g, want a positive number", i, f)
+		}
 	}
 	if c.NormEps <= 0 {
 		return fmt.Errorf("config: RMSNorm epsilon %g, want a positive number", c.NormEps)

@@ -71,8 +71,8 @@ func ggufConfig(f *gguf.File) (Config, error) {
 	return cfg, nil
 }
 
-// ggufHeadDim takes an explicit head size and refuses RoPE variants the engine
-// does not implement.
+// ggufHeadDim takes an explicit head size and RoPE's frequency factors, and
+// refuses RoPE variants the engine does not implement.
 func ggufHeadDim(f *gguf.File, prefix string, cfg *Config) error {
 	if f.Has(prefix + "attention.key_length") {
 		n, err := f.Uint(prefix + "attention.key_length")
@@ -96,8 +96,12 @@ func ggufHeadDim(f *gguf.File, prefix string, cfg *Config) error {
 			return fmt.Errorf("%srope.scaling.type %q is not supported", prefix, kind)
 		}
 	}
-	if newGGUFWeights(f).Has("rope_freqs.weight") {
-		return fmt.Errorf("rope_freqs.weight (scaled RoPE, as in Llama 3.1) is not supported")
+	if w := newGGUFWeights(f); w.Has("rope_freqs.weight") { // Llama 3.1's scaled RoPE
+		factors, err := vector(w, "rope_freqs.weight", cfg.HeadDim/2)
+		if err != nil {
+			return err
+		}
+		cfg.RopeFactors = factors
 	}
 	return nil
 }

@@ -65,6 +65,13 @@ func toGGUF(t *testing.T, dir, arch string, typ tensor.DType, roundTrip bool) st
 		}
 		tensors = append(tensors, wt)
 	}
+	if cfg.RopeFactors != nil { // as llama.cpp's converter writes Llama 3.1's scaled RoPE
+		wt, err := gguf.NewWriteTensor("rope_freqs.weight", tensor.F32, []uint64{uint64(len(cfg.RopeFactors))}, cfg.RopeFactors)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors = append(tensors, wt)
+	}
 	add(hfNames.embed, ggufNames.embed, 0)
 	add(hfNames.norm, ggufNames.norm, 0)
 	add(hfNames.output, ggufNames.output, 0)
@@ -103,6 +110,7 @@ func TestGGUFFilesOfTheTinyModels(t *testing.T) {
 		{"tiny-qwen2", "qwen2", "", tensor.F32},
 		{"tiny-qwen3", "qwen3", "", tensor.F32},
 		{"tiny-qwen3", "qwen3", "", tensor.F16},
+		{"tiny-llama3", "llama", "", tensor.F32},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s+%s/%v", c.model, c.adapter, c.typ), func(t *testing.T) {

@@ -103,7 +103,7 @@ func greedy(t *testing.T, m *Model, seq *Sequence, logits []float32, n int) []in
 }
 
 func TestGoldensHuggingFaceFolders(t *testing.T) {
-	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-mistral", "tiny-qwen3"} {
+	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-mistral", "tiny-qwen3", "tiny-llama3"} {
 		t.Run(name, func(t *testing.T) {
 			m, err := LoadDir(filepath.Join("testdata", name))
 			if err != nil {

@@ -3,6 +3,7 @@ package llama
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -34,6 +35,11 @@ type ropeParameters struct {
 	Type      string  `json:"rope_type"`
 	TypeAlias string  `json:"type"`
 	Theta     float64 `json:"rope_theta"`
+	// Llama 3.1's scaling (rope_type "llama3").
+	Factor          float64 `json:"factor"`
+	LowFreqFactor   float64 `json:"low_freq_factor"`
+	HighFreqFactor  float64 `json:"high_freq_factor"`
+	OriginalContext float64 `json:"original_max_position_embeddings"`
 }
 
 // LoadDir loads a model from a Hugging Face folder: config.json and one or
@@ -76,7 +82,7 @@ func (hc hfConfig) config() (Config, error) {
 	default:
 		return Config{}, fmt.Errorf("model_type %q is not supported (supported: llama, mistral, qwen2, qwen3)", hc.ModelType)
 	}
-	theta, err := hc.ropeTheta()
+	theta, scaling, err := hc.rope()
 	if err != nil {
 		return Config{}, err
 	}
@@ -93,6 +99,11 @@ func (hc hfConfig) config() (Config, error) {
 	if cfg.NormEps == 0 {
 		cfg.NormEps = 1e-6
 	}
+	if scaling != nil {
+		if cfg.RopeFactors, err = scaling.llama3Factors(theta, cfg.HeadDim); err != nil {
+			return Config{}, err
+		}
+	}
 	// Sliding-window attention equals full attention while the context fits the
 	// window, so the window caps the context.
 	if hc.SlidingWindow > 0 && (hc.UseSliding == nil || *hc.UseSliding) && hc.SlidingWindow < cfg.ContextLen {
@@ -101,10 +112,11 @@ func (hc hfConfig) config() (Config, error) {
 	return cfg, nil
 }
 
-// ropeTheta reads the RoPE base from either config layout and refuses scaled
-// RoPE variants.
-func (hc hfConfig) ropeTheta() (float64, error) {
+// rope reads the RoPE base from either config layout, and Llama 3.1's
+// scaling where it is asked for; it refuses other scaled RoPE variants.
+func (hc hfConfig) rope() (float64, *ropeParameters, error) {
 	theta := hc.RopeTheta
+	var scaling *ropeParameters
 	for _, p := range []*ropeParameters{hc.RopeParameters, hc.RopeScaling} {
 		if p == nil {
 			continue
@@ -113,8 +125,12 @@ func (hc hfConfig) ropeTheta() (float64, error) {
 		if kind == "" {
 			kind = p.TypeAlias
 		}
-		if kind != "" && kind != "default" {
-			return 0, fmt.Errorf("RoPE type %q is not supported (only the default RoPE)", kind)
+		switch kind {
+		case "", "default":
+		case "llama3":
+			scaling = p
+		default:
+			return 0, nil, fmt.Errorf("RoPE type %q is not supported (supported: default, llama3)", kind)
 		}
 		if p.Theta > 0 {
 			theta = p.Theta
@@ -123,5 +139,32 @@ func (hc hfConfig) ropeTheta() (float64, error) {
 	if theta == 0 {
 		theta = 10000
 	}
-	return theta, nil
+	return theta, scaling, nil
+}
+
+// llama3Factors are the divisors of RoPE's frequencies that Llama 3.1's
+// scaling gives heads of dim values (transformers' _compute_llama3_parameters,
+// as llama.cpp's converter writes them to rope_freqs.weight): 1 for
+// wavelengths under original/high, factor over original/low, and between
+// them 1/((1-s)/factor + s) with s = (original/wavelength - low)/(high - low).
+func (p *ropeParameters) llama3Factors(theta float64, dim int) ([]float32, error) {
+	if !(p.Factor > 0) || !(p.OriginalContext > 0) || !(p.LowFreqFactor > 0) || !(p.HighFreqFactor > p.LowFreqFactor) {
+		return nil, fmt.Errorf("rope_type llama3: factor %g, low_freq_factor %g, high_freq_factor %g, original_max_position_embeddings %g: want positive values, high over low",
+			p.Factor, p.LowFreqFactor, p.HighFreqFactor, p.OriginalContext)
+	}
+	lowWave, highWave := p.OriginalContext/p.LowFreqFactor, p.OriginalContext/p.HighFreqFactor
+	factors := make([]float32, dim/2)
+	for i := range factors {
+		wave := 2 * math.Pi * math.Pow(theta, float64(2*i)/float64(dim))
+		switch {
+		case wave < highWave:
+			factors[i] = 1
+		case wave > lowWave:
+			factors[i] = float32(p.Factor)
+		default:
+			s := (p.OriginalContext/wave - p.LowFreqFactor) / (p.HighFreqFactor - p.LowFreqFactor)
+			factors[i] = float32(1 / ((1-s)/p.Factor + s))
+		}
+	}
+	return factors, nil
 }

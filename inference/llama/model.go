@@ -93,6 +93,9 @@ func (m *Model) init() {
 	for i := range half {
 		exp := float32(2*i) / float32(m.HeadDim)
 		m.invFreq[i] = float32(1 / math.Pow(m.RopeTheta, float64(exp)))
+		if m.RopeFactors != nil {
+			m.invFreq[i] /= m.RopeFactors[i]
+		}
 	}
 }
 

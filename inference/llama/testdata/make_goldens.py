@@ -6,7 +6,7 @@ How to run (CPU is enough, takes a minute or two):
     pip install torch transformers peft gguf safetensors numpy
     cd inference/llama/testdata
     python3 make_goldens.py [--gguf path/to/SmolLM2-135M-Instruct.Q4_1.gguf]
-    python3 make_goldens.py --qwen3-only   # tiny-qwen3/ alone
+    python3 make_goldens.py --only tiny-qwen3 tiny-llama3   # those folders alone
 
 The GGUF defaults to $RUSTEXPERT_TEST_GGUF, then to
 models/base/SmolLM2-135M-Instruct.Q4_1.gguf at the repository root; without
@@ -25,6 +25,10 @@ It writes, next to this script:
   tiny-qwen3/       Qwen3ForCausalLM, random init (RMSNorm of each head's
                     queries and keys), bfloat16, untied embeddings, head size
                     32 (heads × head size ≠ hidden size).
+  tiny-llama3/      LlamaForCausalLM with Llama 3.1's scaled RoPE (rope_type
+                    llama3, factor 8, original context 64: its head size 16
+                    has frequencies in all three of the scaling's ranges),
+                    float32, tied embeddings.
   smollm2/          goldens of the bundled GGUF as transformers loads it
                     (dequantized to float32), with chat-template prompts.
   tiny-kquants/<f>/ goldens of tiny-kquants/<f>.gguf (llama.cpp's quantizer's
@@ -254,6 +258,16 @@ def tiny_qwen3(prompt_list):
     goldens(load(out), out, prompt_list)
 
 
+def tiny_llama3(prompt_list):
+    out = fresh("tiny-llama3")
+    rope = dict(rope_type="llama3", rope_theta=10000.0, factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                original_max_position_embeddings=64)
+    model = build(LlamaConfig, 60, tie_word_embeddings=True, rope_parameters=rope)
+    model.save_pretrained(out)
+    write_probe(out)
+    goldens(load(out), out, prompt_list)
+
+
 def smollm2(gguf):
     out = fresh("smollm2")
     folder, name = str(gguf.parent), gguf.name
@@ -336,11 +350,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gguf", help="SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--kquants-only", action="store_true", help="only the goldens of tiny-kquants/*.gguf")
-    ap.add_argument("--qwen3-only", action="store_true", help="only tiny-qwen3/")
+    ap.add_argument("--only", nargs="+", choices=["tiny-qwen3", "tiny-llama3"], help="only these folders")
     args = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    if args.qwen3_only:
-        tiny_qwen3(prompts())
+    if args.only:
+        for name in args.only:
+            {"tiny-qwen3": tiny_qwen3, "tiny-llama3": tiny_llama3}[name](prompts())
         return
     kquants()
     if args.kquants_only:
@@ -350,6 +365,7 @@ def main():
     tiny_qwen2(prompt_list)
     tiny_mistral(prompt_list)
     tiny_qwen3(prompt_list)
+    tiny_llama3(prompt_list)
     gguf = find_gguf(args.gguf)
     if gguf:
         smollm2(gguf)
