@@ -2,6 +2,7 @@ package llama
 
 import (
 	"fmt"
+	"math"
 
 	"rustexpert/inference/gguf"
 )
@@ -91,9 +92,8 @@ func ggufHeadDim(f *gguf.File, prefix string, cfg *Config) error {
 		}
 	}
 	if f.Has(prefix + "rope.scaling.type") {
-		kind, _ := f.String(prefix + "rope.scaling.type")
-		if kind != "" && kind != "none" {
-			return fmt.Errorf("%srope.scaling.type %q is not supported", prefix, kind)
+		if err := ggufLinearRope(f, prefix, cfg); err != nil {
+			return err
 		}
 	}
 	if w := newGGUFWeights(f); w.Has("rope_freqs.weight") { // Llama 3.1's scaled RoPE
@@ -103,6 +103,28 @@ func ggufHeadDim(f *gguf.File, prefix string, cfg *Config) error {
 		}
 		cfg.RopeFactors = factors
 	}
+	return nil
+}
+
+// ggufLinearRope takes rope.scaling.type linear (positions divided by
+// rope.scaling.factor) and refuses the other scalings.
+func ggufLinearRope(f *gguf.File, prefix string, cfg *Config) error {
+	kind, _ := f.String(prefix + "rope.scaling.type")
+	switch kind {
+	case "", "none":
+		return nil
+	case "linear":
+	default:
+		return fmt.Errorf("%srope.scaling.type %q is not supported (supported: none, linear)", prefix, kind)
+	}
+	factor, err := f.Float(prefix + "rope.scaling.factor")
+	if err != nil {
+		return err
+	}
+	if !(factor > 0) || math.IsInf(factor, 0) {
+		return fmt.Errorf("%srope.scaling.factor is %g, want a positive number", prefix, factor)
+	}
+	cfg.RopeFactors = linearFactors(float32(factor), cfg.HeadDim)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"rustexpert/inference/gguf"
@@ -65,7 +66,9 @@ func toGGUF(t *testing.T, dir, arch string, typ tensor.DType, roundTrip bool) st
 		}
 		tensors = append(tensors, wt)
 	}
-	if cfg.RopeFactors != nil { // as llama.cpp's converter writes Llama 3.1's scaled RoPE
+	if f := cfg.RopeFactors; f != nil && !slices.ContainsFunc(f, func(v float32) bool { return v != f[0] }) { // linear
+		kv = append(kv, gguf.KV{Key: p + "rope.scaling.type", Value: "linear"}, gguf.KV{Key: p + "rope.scaling.factor", Value: f[0]})
+	} else if f != nil { // as llama.cpp's converter writes Llama 3.1's scaled RoPE
 		wt, err := gguf.NewWriteTensor("rope_freqs.weight", tensor.F32, []uint64{uint64(len(cfg.RopeFactors))}, cfg.RopeFactors)
 		if err != nil {
 			t.Fatal(err)

@@ -100,7 +100,7 @@ func (hc hfConfig) config() (Config, error) {
 		cfg.NormEps = 1e-6
 	}
 	if scaling != nil {
-		if cfg.RopeFactors, err = scaling.llama3Factors(theta, cfg.HeadDim); err != nil {
+		if cfg.RopeFactors, err = scaling.factors(theta, cfg.HeadDim); err != nil {
 			return Config{}, err
 		}
 	}
@@ -127,10 +127,11 @@ func (hc hfConfig) rope() (float64, *ropeParameters, error) {
 		}
 		switch kind {
 		case "", "default":
-		case "llama3":
+		case "llama3", "linear":
 			scaling = p
+			scaling.Type = kind
 		default:
-			return 0, nil, fmt.Errorf("RoPE type %q is not supported (supported: default, llama3)", kind)
+			return 0, nil, fmt.Errorf("RoPE type %q is not supported (supported: default, linear, llama3)", kind)
 		}
 		if p.Theta > 0 {
 			theta = p.Theta
@@ -140,6 +141,28 @@ func (hc hfConfig) rope() (float64, *ropeParameters, error) {
 		theta = 10000
 	}
 	return theta, scaling, nil
+}
+
+// factors are the divisors of RoPE's frequencies that a scaled RoPE gives
+// heads of dim values: linear's factor for all of them (positions divided
+// by it, as DeepSeek-Coder's config asks), or llama3Factors.
+func (p *ropeParameters) factors(theta float64, dim int) ([]float32, error) {
+	if p.Type == "llama3" {
+		return p.llama3Factors(theta, dim)
+	}
+	if !(p.Factor > 0) || math.IsInf(p.Factor, 0) {
+		return nil, fmt.Errorf("rope_type linear: factor %g, want a positive number", p.Factor)
+	}
+	return linearFactors(float32(p.Factor), dim), nil
+}
+
+// linearFactors is factor for each of RoPE's dim/2 frequencies.
+func linearFactors(factor float32, dim int) []float32 {
+	f := make([]float32, dim/2)
+	for i := range f {
+		f[i] = factor
+	}
+	return f
 }
 
 // llama3Factors are the divisors of RoPE's frequencies that Llama 3.1's

@@ -67,9 +67,12 @@ func TestLoadDirRefusesBrokenModels(t *testing.T) {
 		{"scaled rope without its parameters", "tiny-llama", func(t *testing.T, dir string) {
 			editConfig(t, dir, map[string]any{"rope_parameters": map[string]any{"rope_type": "llama3", "rope_theta": 500000}})
 		}, "rope_type llama3: factor 0, low_freq_factor 0, high_freq_factor 0, original_max_position_embeddings 0"},
+		{"linear rope without a factor", "tiny-llama", func(t *testing.T, dir string) {
+			editConfig(t, dir, map[string]any{"rope_scaling": map[string]any{"type": "linear"}})
+		}, "rope_type linear: factor 0, want a positive number"},
 		{"unsupported scaled rope", "tiny-llama", func(t *testing.T, dir string) {
 			editConfig(t, dir, map[string]any{"rope_parameters": map[string]any{"rope_type": "yarn", "factor": 4}})
-		}, `RoPE type "yarn" is not supported (supported: default, llama3)`},
+		}, `RoPE type "yarn" is not supported (supported: default, linear, llama3)`},
 		{"heads do not divide", "tiny-llama", func(t *testing.T, dir string) {
 			editConfig(t, dir, map[string]any{"num_key_value_heads": 3})
 		}, "4 attention heads are not a multiple of 3 key/value heads"},
