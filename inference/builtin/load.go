@@ -271,6 +271,14 @@ func ggufTokenizer(f *gguf.File) (*tokenizer.Tokenizer, error) {
 	if err == nil && f.Has("tokenizer.ggml.add_bos_token") {
 		v.AddBOS, err = f.Bool("tokenizer.ggml.add_bos_token")
 	}
+	if err == nil && f.Has("tokenizer.ggml.scores") {
+		v.Scores, err = f.Floats("tokenizer.ggml.scores")
+	}
+	if err == nil && f.Has("tokenizer.ggml.add_space_prefix") {
+		var prefix bool
+		prefix, err = f.Bool("tokenizer.ggml.add_space_prefix")
+		v.NoSpacePrefix = !prefix
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func BenchmarkEncodeUncached(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok.model.cache = newWordCache(0)
+	tok.model.(*bpe).cache = newWordCache(0)
 	text := benchText(b)
 	b.SetBytes(int64(len(text)))
 	b.ResetTimer()

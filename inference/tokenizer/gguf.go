@@ -9,7 +9,7 @@ import (
 
 // GGUFVocab is the tokenizer metadata of a GGUF file (the tokenizer.ggml.* keys).
 type GGUFVocab struct {
-	Model  string   // tokenizer.ggml.model; only "gpt2" (byte-level BPE) is supported
+	Model  string   // tokenizer.ggml.model: "gpt2" (byte-level BPE) or "llama" (SentencePiece-style BPE)
 	Pre    string   // tokenizer.ggml.pre, the pre-tokenizer name
 	Tokens []string // tokenizer.ggml.tokens
 	Types  []int32  // tokenizer.ggml.token_type (may be empty: all normal)
@@ -20,6 +20,11 @@ type GGUFVocab struct {
 	PAD    int      // tokenizer.ggml.padding_token_id, -1 if absent (unused by encoding)
 	AddBOS bool     // tokenizer.ggml.add_bos_token (see DefaultAddBOS when the key is absent)
 	AddEOS bool     // tokenizer.ggml.add_eos_token
+	// Scores is tokenizer.ggml.scores, the merge priorities of "llama" vocabularies.
+	Scores []float32
+	// NoSpacePrefix is tokenizer.ggml.add_space_prefix false ("llama" vocabularies
+	// put a space before each text segment unless it says so).
+	NoSpacePrefix bool
 }
 
 // GGUF token types.
@@ -61,8 +66,11 @@ func preFamily(pre string) string {
 // hits taking precedence over merges; qwen2 the Qwen2 regex after NFC
 // normalization, as the Hugging Face tokenizers of those models do.
 func FromGGUF(v GGUFVocab) (*Tokenizer, error) {
+	if v.Model == "llama" {
+		return fromGGUFSPM(v)
+	}
 	if v.Model != "gpt2" {
-		return nil, fmt.Errorf("tokenizer: GGUF tokenizer.ggml.model %q is not supported (only \"gpt2\", byte-level BPE)", v.Model)
+		return nil, fmt.Errorf("tokenizer: GGUF tokenizer.ggml.model %q is not supported (supported: \"gpt2\", byte-level BPE, and \"llama\", SentencePiece-style BPE)", v.Model)
 	}
 	if len(v.Types) != 0 && len(v.Types) != len(v.Tokens) {
 		return nil, fmt.Errorf("tokenizer: GGUF tokenizer.ggml.token_type has %d entries for %d tokens", len(v.Types), len(v.Tokens))

@@ -194,7 +194,12 @@ func TestFromGGUFErrors(t *testing.T) {
 		edit func(*GGUFVocab)
 		want string
 	}{
-		{"spm model", func(v *GGUFVocab) { v.Model = "llama" }, `tokenizer.ggml.model "llama"`},
+		{"unknown model", func(v *GGUFVocab) { v.Model = "t5" }, `tokenizer.ggml.model "t5" is not supported`},
+		{"spm without scores", func(v *GGUFVocab) { v.Model = "llama" }, "tokenizer.ggml.scores has 0 entries for 3 tokens"},
+		{"spm byte token", func(v *GGUFVocab) {
+			v.Model, v.Scores, v.Types = "llama", make([]float32, len(v.Tokens)), make([]int32, len(v.Tokens))
+			v.Types[0] = TypeByte
+		}, "is a byte token but not <0xXX>"},
 		{"unknown pre", func(v *GGUFVocab) { v.Pre = "tekken" }, `tokenizer.ggml.pre "tekken"`},
 		{"default pre", func(v *GGUFVocab) { v.Pre = "default" }, `tokenizer.ggml.pre "default"`},
 		{"type count", func(v *GGUFVocab) { v.Types = []int32{1} }, "token_type has 1 entries"},

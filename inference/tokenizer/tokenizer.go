@@ -1,7 +1,8 @@
 // Package tokenizer implements byte-level BPE tokenization (the GPT-2 scheme used by
 // SmolLM, Llama 3, Qwen2 and many others) as Hugging Face tokenizers does it, built
 // from a tokenizer.json file (FromJSON) or from the vocabulary a GGUF file carries
-// (FromGGUF).
+// (FromGGUF), and the SentencePiece-style BPE of GGUF files whose tokenizer model is
+// "llama" (Llama 2, Mistral 7B, CodeLlama) as llama.cpp does it (spm.go).
 package tokenizer
 
 import (
@@ -15,7 +16,7 @@ type Tokenizer struct {
 	pieces    [][]byte // bytes each id decodes to
 	special   []bool
 	ids       map[string]int
-	model     bpe
+	model     wordModel
 	pre       pipeline
 	normalize func(string) string // nil when the text is used as is
 	raw       *addedSet           // added tokens matched in the raw text
@@ -23,6 +24,12 @@ type Tokenizer struct {
 	prefix    []int               // ids put before every Encode result (BOS)
 	suffix    []int               // ids put after it
 	bos, eos  int
+}
+
+// wordModel turns a pre-tokenized word (a whole text segment for
+// SentencePiece-style vocabularies) into token ids appended to dst.
+type wordModel interface {
+	encode(word string, dst []int) []int
 }
 
 // maxVocab bounds token ids so corrupt input cannot ask for huge tables.
@@ -139,7 +146,7 @@ func (t *Tokenizer) buildModel(s spec) error {
 			}
 		}
 	}
-	t.model = m
+	t.model = &m
 	return nil
 }
 
