@@ -157,7 +157,8 @@ func fromGGUFSPM(v GGUFVocab) (*Tokenizer, error) {
 	}
 	m := &spm{ids: make(map[string]int32, n), scores: v.Scores, unk: int32(validID(v.UNK, n)), spacePrefix: !v.NoSpacePrefix}
 	t := &Tokenizer{tokens: make([]string, n), pieces: make([][]byte, n), special: make([]bool, n),
-		ids: make(map[string]int, n), model: m, bos: validID(v.BOS, n), eos: validID(v.EOS, n)}
+		ids: make(map[string]int, n), model: m, bos: validID(v.BOS, n), eos: validID(v.EOS, n),
+		dropFirstSpace: m.spacePrefix}
 	var added []addedToken
 	for id, tok := range v.Tokens {
 		typ := int32(TypeNormal)

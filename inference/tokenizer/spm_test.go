@@ -84,6 +84,14 @@ func TestSPMGoldens(t *testing.T) {
 			}
 		}
 	}
+	s := tok.NewStream()
+	var text string
+	for _, id := range tok.EncodePlain("Sure, a crate is\u00a0a package 🦀") {
+		text += s.Add(id)
+	}
+	if text += s.Flush(); text != "Sure, a crate is\u00a0a package 🦀" {
+		t.Errorf("a stream decodes %q, want the text without the space put before it", text)
+	}
 	if n < 250 {
 		t.Fatalf("%d goldens, want the corpus's lines and the edge cases", n)
 	}

@@ -9,15 +9,24 @@ import "unicode/utf8"
 type Stream struct {
 	t       *Tokenizer
 	pending []byte
+	leading bool // the text's first byte was seen (and a SentencePiece space prefix dropped)
 }
 
 // NewStream starts an incremental decoder.
 func (t *Tokenizer) NewStream() *Stream { return &Stream{t: t} }
 
 // Add decodes one more token and returns the text it completes (possibly "").
-// Joining everything Add returned, then Flush, gives Decode of all the ids.
+// Joining everything Add returned, then Flush, gives Decode of all the ids —
+// less, for SentencePiece-style vocabularies that put a space before the text,
+// the first space, which SentencePiece's decoder drops too.
 func (s *Stream) Add(id int) string {
 	s.pending = append(s.pending, s.t.piece(id)...)
+	if !s.leading && len(s.pending) > 0 {
+		s.leading = true
+		if s.t.dropFirstSpace && s.pending[0] == ' ' {
+			s.pending = s.pending[1:]
+		}
+	}
 	n := completeLen(s.pending)
 	if n == 0 {
 		return ""

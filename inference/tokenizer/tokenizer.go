@@ -24,6 +24,9 @@ type Tokenizer struct {
 	prefix    []int               // ids put before every Encode result (BOS)
 	suffix    []int               // ids put after it
 	bos, eos  int
+	// dropFirstSpace: a Stream leaves out its text's first space (SentencePiece's
+	// space prefix).
+	dropFirstSpace bool
 }
 
 // wordModel turns a pre-tokenized word (a whole text segment for
