@@ -87,45 +87,45 @@ func ParseActivations(s string) (Activations, error) {
 // other form; ActivationsQ8Prompt's caches are float32). Call it before the
 // model is used, not while Forward or Prompt run.
 func (m *Model) SetActivations(a Activations) {
-	m.q8 = a == ActivationsQ8
-	m.q8Prompt = a == ActivationsQ8Prompt
-	if m.q8 || m.q8Prompt {
-		m.int8Forms(m.q8Prompt)
-		m.interleaveForms()
+	m.activations = a
+	if a == ActivationsF32 {
+		return
 	}
-}
-
-// interleaveForms gives the int8 forms their interleaved copies where the
-// kernels that decode with them read one and they have none yet (forms made
-// at load got theirs there); under ActivationsQ8Prompt the float32 kernels
-// decode with them.
-func (m *Model) interleaveForms() {
-	var forms []*tensor.Matrix
+	m.int8Forms()
+	if a == ActivationsQ8Prompt {
+		m.formsInFloat32()
+	}
+	var forms []*tensor.Matrix // those without the interleaved copy their kernels read (forms made at load got it there)
 	for _, w := range m.matrices() {
-		f := w.Int8Form()
-		if f == nil {
-			continue
-		}
-		if m.q8Prompt {
-			f.MultiplyInFloat32()
-		}
-		if !f.Interleaved() {
+		if f := w.Int8Form(); f != nil && !f.Interleaved() {
 			forms = append(forms, f)
 		}
 	}
 	m.interleaveEach(forms)
 }
 
+// formsInFloat32 marks the int8 forms as multiplied by the float32 kernels
+// too (q8-prompt decodes with them), so they interleave where those kernels
+// read interleaved copies.
+func (m *Model) formsInFloat32() {
+	for _, w := range m.matrices() {
+		if f := w.Int8Form(); f != nil {
+			f.MultiplyInFloat32()
+		}
+	}
+}
+
 // int8 reports whether a prompt's (prompt) or generated tokens' matrix
 // multiplies take int8 activations.
-func (m *Model) int8(prompt bool) bool { return m.q8 || m.q8Prompt && prompt }
+func (m *Model) int8(prompt bool) bool {
+	return m.activations == ActivationsQ8 || m.activations == ActivationsQ8Prompt && prompt
+}
 
 // int8Forms gives the weights in formats the int8 kernels do not take
 // their int8 form (tensor.Matrix.NewInt8Form: Q4_K, Q6_K and the others as
 // Q4_1 or Q8_0), converted on all cores, and returns the forms it made
-// (none for matrices that have one already); float32Too marks them as
-// multiplied by the float32 kernels too (q8-prompt's decoding).
-func (m *Model) int8Forms(float32Too bool) []*tensor.Matrix {
+// (none for matrices that have one already).
+func (m *Model) int8Forms() []*tensor.Matrix {
 	type part struct {
 		w, f   *tensor.Matrix
 		r0, r1 int
@@ -151,24 +151,13 @@ func (m *Model) int8Forms(float32Too bool) []*tensor.Matrix {
 		}
 	})
 	for i, w := range ws {
-		if float32Too {
-			forms[i].MultiplyInFloat32()
-		}
 		w.SetInt8Form(forms[i])
 	}
 	return forms
 }
 
 // Activations is the form SetActivations selected.
-func (m *Model) Activations() Activations {
-	switch {
-	case m.q8:
-		return ActivationsQ8
-	case m.q8Prompt:
-		return ActivationsQ8Prompt
-	}
-	return ActivationsF32
-}
+func (m *Model) Activations() Activations { return m.activations }
 
 // input is the input vectors of one or more matrix multiplies (q, k and v
 // share theirs, so do gate and up), quantized on first use when the int8

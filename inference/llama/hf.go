@@ -1,6 +1,7 @@
 package llama
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -121,15 +122,10 @@ func (hc hfConfig) rope() (float64, *ropeParameters, error) {
 		if p == nil {
 			continue
 		}
-		kind := p.Type
-		if kind == "" {
-			kind = p.TypeAlias
-		}
-		switch kind {
+		switch kind := p.kind(); kind {
 		case "", "default":
 		case "llama3", "linear":
 			scaling = p
-			scaling.Type = kind
 		default:
 			return 0, nil, fmt.Errorf("RoPE type %q is not supported (supported: default, linear, llama3)", kind)
 		}
@@ -143,11 +139,14 @@ func (hc hfConfig) rope() (float64, *ropeParameters, error) {
 	return theta, scaling, nil
 }
 
+// kind is the RoPE type, from either of its keys.
+func (p *ropeParameters) kind() string { return cmp.Or(p.Type, p.TypeAlias) }
+
 // factors are the divisors of RoPE's frequencies that a scaled RoPE gives
 // heads of dim values: linear's factor for all of them (positions divided
 // by it, as DeepSeek-Coder's config asks), or llama3Factors.
 func (p *ropeParameters) factors(theta float64, dim int) ([]float32, error) {
-	if p.Type == "llama3" {
+	if p.kind() == "llama3" {
 		return p.llama3Factors(theta, dim)
 	}
 	if !(p.Factor > 0) || math.IsInf(p.Factor, 0) {

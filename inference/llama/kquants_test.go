@@ -200,7 +200,7 @@ func TestInt8FormsMadeOnce(t *testing.T) {
 	if !m.output.Q8Ready() {
 		t.Skip("no int8 kernels on this CPU or build")
 	}
-	if again := m.int8Forms(false); len(again) != 0 {
+	if again := m.int8Forms(); len(again) != 0 {
 		t.Errorf("a second SetActivations(q8) made %d more int8 forms", len(again))
 	}
 	if got := m.WeightTypes(); got != "Q4_K→Q4_1 ×12, Q6_K→Q8_0 ×3, Q4_K ×1" { // the embeddings, read a row at a time, keep their own

@@ -60,7 +60,10 @@ func build(cfg Config, w weights, names naming, closer io.Closer) (*Model, error
 	}
 	m.init()
 	if d := DefaultActivations(); d != ActivationsF32 {
-		m.int8Forms(d == ActivationsQ8Prompt) // before interleave, which copies them into the model's arena
+		m.int8Forms() // before interleave, which copies them into the model's arena
+		if d == ActivationsQ8Prompt {
+			m.formsInFloat32()
+		}
 	}
 	m.interleave()
 	return m, nil

@@ -17,16 +17,15 @@ import (
 // sequences.
 type Model struct {
 	Config
-	embed    *tensor.Matrix
-	layers   []layer
-	norm     []float32
-	output   *tensor.Matrix
-	invFreq  []float32
-	cores    *tensor.Cores // compute slots, possibly shared with other models
-	q8       bool          // int8 activations (see SetActivations)
-	q8Prompt bool          // int8 activations for prompts only (ActivationsQ8Prompt)
-	noAMX    bool          // AMX tiles off for prompts (see SetAMX)
-	closers  []io.Closer
+	embed       *tensor.Matrix
+	layers      []layer
+	norm        []float32
+	output      *tensor.Matrix
+	invFreq     []float32
+	cores       *tensor.Cores // compute slots, possibly shared with other models
+	activations Activations   // see SetActivations
+	noAMX       bool          // AMX tiles off for prompts (see SetAMX)
+	closers     []io.Closer
 	// adapters are the LoRA adapters added (AddAdapter), adapter i at index
 	// i-1, replaced whole when one is added (readers load it once a pass);
 	// sequences made by NewSequence use defaultAdapter (ApplyAdapter's).
@@ -87,6 +86,7 @@ func (m *Model) Close() error {
 }
 
 func (m *Model) init() {
+	m.activations = ActivationsF32
 	m.cores = tensor.NewCores(tensor.CPUs())
 	half := m.HeadDim / 2
 	m.invFreq = make([]float32, half)
@@ -252,7 +252,7 @@ func newSequence(layers int, half bool) *Sequence {
 
 // halfCache reports whether new sequences keep their keys and values in
 // float16: with int8 activations, whose own rounding is far larger.
-func (m *Model) halfCache() bool { return m.q8 }
+func (m *Model) halfCache() bool { return m.activations == ActivationsQ8 }
 
 // Len is the number of positions in the cache.
 func (s *Sequence) Len() int { return s.n }
@@ -372,7 +372,7 @@ func (m *Model) applyAll(ls []*linear, outs [][]float32, in *input, prompt bool)
 		} else {
 			m.decodeGroups(ls, func(i, r0, r1 int) { ls[i].w.MulRowsQ8(outs[i], in.q8, r0, r1) })
 		}
-	case prompt || m.q8:
+	case prompt || m.activations == ActivationsQ8:
 		for i, l := range ls {
 			m.apply(l, outs[i], in, prompt)
 		}
@@ -589,7 +589,7 @@ func (m *Model) WeightBytes() int64 {
 // kernels take the form's Q4_1 or Q8_0, where w's own format may have none
 // but plain Go), else w.
 func (m *Model) decodeForm(w *tensor.Matrix) *tensor.Matrix {
-	if f := w.Int8Form(); f != nil && (m.q8 || m.q8Prompt) {
+	if f := w.Int8Form(); f != nil && m.activations != ActivationsF32 {
 		return f
 	}
 	return w

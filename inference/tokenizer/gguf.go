@@ -90,12 +90,7 @@ func FromGGUF(v GGUFVocab) (*Tokenizer, error) {
 	if s.merges, err = ggufMerges(v.Merges); err != nil {
 		return nil, err
 	}
-	if v.AddBOS && s.bos >= 0 {
-		s.prefix = []int{s.bos}
-	}
-	if v.AddEOS && s.eos >= 0 {
-		s.suffix = []int{s.eos}
-	}
+	s.prefix, s.suffix = v.affixes(s.bos, s.eos)
 	t, err := build(s)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: GGUF vocabulary: %w", err)
@@ -115,6 +110,18 @@ func ggufPipeline(pre string) (pipeline, bool, error) {
 		return pipeline{scanSplit{qwen2Scanner}}, false, nil
 	}
 	return nil, false, fmt.Errorf("tokenizer: GGUF tokenizer.ggml.pre %q is not supported (supported: smollm, gpt2, llama-bpe/llama3, qwen2 and their aliases)", pre)
+}
+
+// affixes are the ids Encode puts before and after the text: BOS and EOS
+// where the file asks for them (bos and eos are -1 when missing).
+func (v GGUFVocab) affixes(bos, eos int) (prefix, suffix []int) {
+	if v.AddBOS && bos >= 0 {
+		prefix = []int{bos}
+	}
+	if v.AddEOS && eos >= 0 {
+		suffix = []int{eos}
+	}
+	return prefix, suffix
 }
 
 func validID(id, n int) int {

@@ -191,12 +191,7 @@ func fromGGUFSPM(v GGUFVocab) (*Tokenizer, error) {
 			m.bytes[b] = id
 		}
 	}
-	if v.AddBOS && t.bos >= 0 {
-		t.prefix = []int{t.bos}
-	}
-	if v.AddEOS && t.eos >= 0 {
-		t.suffix = []int{t.eos}
-	}
+	t.prefix, t.suffix = v.affixes(t.bos, t.eos)
 	t.buildAddedSets(added)
 	return t, nil
 }
